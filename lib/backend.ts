@@ -5,13 +5,17 @@
  * install fails where Google's storage is unreachable) → wasm (SIMD, one thread) → cpu (pure JS).
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
 function loadBackendModule(name: BackendName): void {
   if (name === 'tensorflow') require('@tensorflow/tfjs-node');
-  else if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  else if (name === 'wasm') {
+    require('@tensorflow/tfjs-backend-wasm');
+    registerWasmMatMulTransposes();
+  }
   // cpu ships with @tensorflow/tfjs.
 }
 

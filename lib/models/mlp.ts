@@ -1,0 +1,48 @@
+/**
+ * The paper's MNIST MLP: input − (BinaryDense → BatchNorm → sign) × N − BinaryDense → BatchNorm
+ * (L2-SVM scores), dropout on the input and after every hidden activation, as the Theano code.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BinaryDense, ShiftBatchNormalization, SignActivation } from '../layers';
+import type { QuantizerName } from '../quantizers';
+
+export interface MlpConfig {
+  inputDim: number;
+  numClasses: number;
+  hiddenUnits: number[];
+  dropoutInput: number;
+  dropoutHidden: number;
+  /** 'deterministic' (the paper's results) or 'stochastic' binarization. */
+  binarization: 'deterministic' | 'stochastic';
+  batchNorm: 'standard' | 'shift';
+  H: number;
+  seed: number;
+}
+
+/** BatchNorm with the paper's alpha = 0.1 (momentum 0.9) and epsilon = 1e-4. */
+export function batchNorm(kind: 'standard' | 'shift', name: string): tf.layers.Layer {
+  return kind === 'shift'
+    ? new ShiftBatchNormalization({ momentum: 0.9, epsilon: 1e-4, name })
+    : tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-4, name });
+}
+
+export function quantizerFor(binarization: 'deterministic' | 'stochastic'): QuantizerName {
+  return binarization === 'stochastic' ? 'stochastic_sign' : 'ste_sign';
+}
+
+export function buildMlp(c: MlpConfig): tf.Sequential {
+  const q = quantizerFor(c.binarization);
+  const model = tf.sequential({ name: 'binary_mlp' });
+  model.add(tf.layers.inputLayer({ inputShape: [c.inputDim], name: 'image' }));
+  if (c.dropoutInput > 0) model.add(tf.layers.dropout({ rate: c.dropoutInput, name: 'dropout_in' }));
+  c.hiddenUnits.forEach((units, i) => {
+    model.add(new BinaryDense({ units, kernelQuantizer: q, H: c.H, seed: c.seed + i, name: `dense_${i + 1}` }));
+    model.add(batchNorm(c.batchNorm, `bn_${i + 1}`));
+    model.add(new SignActivation({ quantizer: q, seed: c.seed + 100 + i, name: `sign_${i + 1}` }));
+    if (c.dropoutHidden > 0) model.add(tf.layers.dropout({ rate: c.dropoutHidden, name: `dropout_${i + 1}` }));
+  });
+  const last = c.hiddenUnits.length + 1;
+  model.add(new BinaryDense({ units: c.numClasses, kernelQuantizer: q, H: c.H, seed: c.seed + last, name: `dense_${last}` }));
+  model.add(batchNorm(c.batchNorm, `bn_${last}`));
+  return model;
+}

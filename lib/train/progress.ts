@@ -1,0 +1,39 @@
+/**
+ * Progress of a training run: a bar with ETA and live loss/error on a terminal; one line per
+ * epoch otherwise (notebooks, CI logs), so that long work always shows where it is.
+ */
+import { SingleBar, Presets } from 'cli-progress';
+
+export interface ProgressReporter {
+  startEpoch(epoch: number, epochs: number, batches: number, firstBatch: number): void;
+  batch(done: number, loss: number, error: number): void;
+  endEpoch(line: string): void;
+}
+
+export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: string) => void): ProgressReporter {
+  if (mode === 'none') return { startEpoch() {}, batch() {}, endEpoch() {} };
+  if (mode === 'lines') return { startEpoch() {}, batch() {}, endEpoch: log };
+  let bar: SingleBar | null = null;
+  return {
+    startEpoch(epoch, epochs, batches, firstBatch) {
+      bar = new SingleBar(
+        {
+          format: `epoch ${epoch}/${epochs} {bar} {value}/{total} batches | ETA {eta_formatted} | loss {loss} | train err {err}`,
+          etaBuffer: 50,
+          hideCursor: true,
+          clearOnComplete: true,
+        },
+        Presets.shades_classic,
+      );
+      bar.start(batches, firstBatch, { loss: '—', err: '—' });
+    },
+    batch(done, loss, error) {
+      bar?.update(done, { loss: loss.toFixed(4), err: `${(100 * error).toFixed(2)}%` });
+    },
+    endEpoch(line) {
+      bar?.stop();
+      bar = null;
+      log(line);
+    },
+  };
+}

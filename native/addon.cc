@@ -1,0 +1,192 @@
+// Node binding of the XNOR-popcount kernels: picks the best instruction set at run time, splits
+// the output over std::threads, and validates every argument before touching memory so that bad
+// input raises a JavaScript exception instead of crashing Node.
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "xnor_common.h"
+
+namespace {
+
+struct Isa {
+  const char* name;
+  xnor::GemmFn fn;
+};
+
+// Supported instruction sets on this CPU, best first.
+std::vector<Isa> detect_isas() {
+  std::vector<Isa> isas;
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) isas.push_back({"avx512-vpopcntdq", xnor::gemm_avx512});
+  if (__builtin_cpu_supports("avx2")) isas.push_back({"avx2", xnor::gemm_avx2});
+  if (__builtin_cpu_supports("popcnt")) isas.push_back({"popcnt", xnor::gemm_popcnt});
+#endif
+#if defined(__aarch64__)
+  isas.push_back({"neon", xnor::gemm_neon});
+#endif
+  isas.push_back({"scalar", xnor::gemm_scalar});
+  return isas;
+}
+
+const std::vector<Isa>& isas() {
+  static const std::vector<Isa> list = detect_isas();
+  return list;
+}
+
+constexpr uint64_t kMaxSafe = (1ULL << 53) - 1;  // JavaScript's exact-integer limit
+
+uint64_t get_count(const Napi::CallbackInfo& info, size_t index, const char* what, uint64_t max) {
+  if (index >= info.Length() || !info[index].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  const double v = info[index].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0) || v != static_cast<double>(static_cast<uint64_t>(v)) || v > static_cast<double>(max))
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer in [0, " + std::to_string(max) + "]");
+  return static_cast<uint64_t>(v);
+}
+
+template <typename T>
+T* get_array(const Napi::CallbackInfo& info, size_t index, const char* what, napi_typedarray_type type, const char* type_name,
+             uint64_t min_length) {
+  if (index >= info.Length() || !info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a " + type_name);
+  auto array = info[index].As<Napi::TypedArray>();
+  if (array.ElementLength() < min_length)
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " has " + std::to_string(array.ElementLength()) + " elements, needs " +
+                                                std::to_string(min_length));
+  auto* data = reinterpret_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  if (reinterpret_cast<uintptr_t>(data) % 8 != 0) throw Napi::RangeError::New(info.Env(), std::string(what) + " must start on an 8-byte boundary");
+  return reinterpret_cast<T*>(data);
+}
+
+uint64_t checked_mul(const Napi::Env& env, uint64_t x, uint64_t y, const char* what) {
+  if (x != 0 && y > kMaxSafe / x) throw Napi::RangeError::New(env, std::string(what) + " overflows");
+  return x * y;
+}
+
+// Padding bits past K must be 0 (the K − 2·popcount identity relies on it).
+void check_padding(const Napi::Env& env, const uint64_t* rows, uint64_t count, uint64_t stride, uint64_t K, const char* what) {
+  const uint64_t full = K / 64;
+  const uint64_t tail_mask = K % 64 ? ~((1ULL << (K % 64)) - 1) : ~0ULL;
+  for (uint64_t r = 0; r < count; r++) {
+    const uint64_t* row = rows + r * stride;
+    bool clean = full >= stride || (row[full] & tail_mask) == 0;
+    for (uint64_t w = full + 1; clean && w < stride; w++) clean = row[w] == 0;
+    if (!clean) throw Napi::RangeError::New(env, std::string(what) + ": padding bits past K in row " + std::to_string(r) + " are not 0");
+  }
+}
+
+// gemm(a: Uint32Array, b: Uint32Array, m, n, k, stride32, out: Int32Array, threads, isa?: string): void
+//   out[i·n + j] = Σ_k a_ik · b_jk over ±1 values packed as described in xnor_common.h, where
+//   `stride32` is the row length in 32-bit words (a multiple of 16).
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const uint64_t m = get_count(info, 2, "m", kMaxSafe);
+  const uint64_t n = get_count(info, 3, "n", kMaxSafe);
+  const uint64_t k = get_count(info, 4, "k", 1ULL << 30);
+  const uint64_t stride32 = get_count(info, 5, "stride", kMaxSafe);
+  if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
+  if (stride32 * 32 < k) throw Napi::RangeError::New(env, "stride is too short for k");
+  const uint64_t threads = get_count(info, 7, "threads", 1024);
+  if (threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
+  const auto* a = get_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array", checked_mul(env, m, stride32, "m · stride"));
+  const auto* b = get_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array", checked_mul(env, n, stride32, "n · stride"));
+  auto* c = get_array<int32_t>(info, 6, "out", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
+  const Isa* isa = &isas().front();
+  if (info.Length() > 8 && !info[8].IsUndefined()) {
+    if (!info[8].IsString()) throw Napi::TypeError::New(env, "isa must be a string");
+    const std::string wanted = info[8].As<Napi::String>().Utf8Value();
+    isa = nullptr;
+    for (const auto& candidate : isas())
+      if (wanted == candidate.name) isa = &candidate;
+    if (!isa) throw Napi::RangeError::New(env, "instruction set '" + wanted + "' is not available on this CPU");
+  }
+  const uint64_t stride = stride32 / 2;
+  check_padding(env, a, m, stride, k, "a");
+  check_padding(env, b, n, stride, k, "b");
+  if (m == 0 || n == 0) return env.Undefined();
+
+  // Split the larger output dimension into `threads` slices of whole 16-row/column blocks.
+  const bool split_rows = m >= n;
+  const uint64_t extent = split_rows ? m : n;
+  const uint64_t blocks = (extent + 15) / 16;
+  const uint64_t parts = threads < blocks ? threads : blocks;
+  std::vector<xnor::GemmArgs> jobs;
+  for (uint64_t p = 0; p < parts; p++) {
+    const uint64_t lo = blocks * p / parts * 16, hi_raw = blocks * (p + 1) / parts * 16;
+    const uint64_t hi = hi_raw < extent ? hi_raw : extent;
+    xnor::GemmArgs g{a, b, stride, k, c, n, 0, m, 0, n};
+    if (split_rows) g.m0 = lo, g.m1 = hi;
+    else g.n0 = lo, g.n1 = hi;
+    jobs.push_back(g);
+  }
+  std::vector<std::thread> workers;
+  try {
+    for (size_t p = 1; p < jobs.size(); p++) workers.emplace_back(isa->fn, std::cref(jobs[p]));
+  } catch (const std::system_error&) {
+    // Could not start a thread: finish the remaining slices on this one.
+    for (size_t p = workers.size() + 1; p < jobs.size(); p++) isa->fn(jobs[p]);
+  }
+  isa->fn(jobs[0]);
+  for (auto& w : workers) w.join();
+  return env.Undefined();
+}
+
+// thresholdPack(scores: Int32Array, m, n, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride32): void
+//   bit j of row i is 1 (+1) where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]: a
+//   BatchNorm followed by sign, folded into one integer comparison per neuron.
+Napi::Value ThresholdPack(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const uint64_t m = get_count(info, 1, "m", kMaxSafe);
+  const uint64_t n = get_count(info, 2, "n", 1ULL << 30);
+  const uint64_t stride32 = get_count(info, 6, "stride", kMaxSafe);
+  if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
+  if (stride32 * 32 < n) throw Napi::RangeError::New(env, "stride is too short for n");
+  const auto* s = get_array<int32_t>(info, 0, "scores", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
+  const auto* t = get_array<int32_t>(info, 3, "thresholds", napi_int32_array, "Int32Array", n);
+  if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "flips must be a Uint8Array");
+  auto flips_array = info[4].As<Napi::Uint8Array>();
+  if (flips_array.ElementLength() < n) throw Napi::RangeError::New(env, "flips is shorter than n");
+  const uint8_t* flips = flips_array.Data();
+  auto* out = get_array<uint32_t>(info, 5, "out", napi_uint32_array, "Uint32Array", checked_mul(env, m, stride32, "m · stride"));
+  for (uint64_t i = 0; i < m; i++) {
+    const int32_t* row = s + i * n;
+    uint32_t* bits = out + i * stride32;
+    for (uint64_t w = 0; w < stride32; w++) bits[w] = 0;
+    for (uint64_t j = 0; j < n; j++) {
+      const int32_t v = flips[j] ? -row[j] : row[j];
+      bits[j >> 5] |= static_cast<uint32_t>(v >= t[j]) << (j & 31);
+    }
+  }
+  return env.Undefined();
+}
+
+Napi::Value Roofline(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "seconds must be a number");
+  const double seconds = info[0].As<Napi::Number>().DoubleValue();
+  if (!(seconds > 0 && seconds <= 60)) throw Napi::RangeError::New(env, "seconds must be in (0, 60]");
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isas().front().fn == xnor::gemm_avx512) return Napi::Number::New(env, xnor::roofline_avx512(seconds));
+#endif
+  return env.Null();  // measured only where VPOPCNTQ exists
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto names = Napi::Array::New(env, isas().size());
+  for (size_t i = 0; i < isas().size(); i++) names.Set(i, Napi::String::New(env, isas()[i].name));
+  exports.Set("isas", names);
+  exports.Set("hardwareConcurrency", Napi::Number::New(env, std::thread::hardware_concurrency()));
+  exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("thresholdPack", Napi::Function::New(env, ThresholdPack));
+  exports.Set("roofline", Napi::Function::New(env, Roofline));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(xnor_native, Init)
