@@ -7,7 +7,11 @@
 
 namespace {
 // 4 × 4 accumulators + 4 B vectors + 1 A vector = 21 of the 32 vector registers.
-constexpr int MR = 4, NR = 4;
+#ifndef XNOR_MR
+#define XNOR_MR 4
+#define XNOR_NR 4
+#endif
+constexpr int MR = XNOR_MR, NR = XNOR_NR;
 
 template <int mr, int nr>
 struct Tile {

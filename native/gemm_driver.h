@@ -16,8 +16,12 @@ namespace {
 // the copy the linker keeps for every caller (the ODR hazard of per-file -m flags).
 inline size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 
-constexpr size_t KC = 256;  // words: 2 KiB of each row per pass
-constexpr size_t NC = 128;  // B rows per L2 block: 128 · 2 KiB = 256 KiB
+#ifndef XNOR_KC
+#define XNOR_KC 256
+#define XNOR_NC 128
+#endif
+constexpr size_t KC = XNOR_KC;  // words of each row per pass
+constexpr size_t NC = XNOR_NC;  // B rows per L2 block
 
 template <int mr, int nr>
 void run_tile(const uint64_t* a, const uint64_t* b, size_t stride, size_t k0, size_t k1, int32_t* c, size_t ldc) {

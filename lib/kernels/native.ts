@@ -1,0 +1,43 @@
+/**
+ * The native tier: the C++ addon built by node-gyp during `npm install` (native/, binding.gyp).
+ * Absent where the build failed (no compiler, unsupported platform); callers then fall back.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The addon's exports (native/addon.cc), which validates all of its arguments itself. */
+export interface NativeAddon {
+  /** Instruction sets usable on this CPU, best first (e.g. 'avx512-vpopcntdq', 'avx2', 'popcnt', 'neon', 'scalar'). */
+  isas: string[];
+  hardwareConcurrency: number;
+  gemm(a: Uint32Array, b: Uint32Array, m: number, n: number, k: number, stride: number, out: Int32Array, threads: number, isa?: string): void;
+  thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride: number): void;
+  /** Register-only XOR + VPOPCNTQ + ADD throughput (binary MAC/s, one thread); null without VPOPCNTQ. */
+  roofline(seconds: number): number | null;
+}
+
+/** Where the addon may be: `BNN_NATIVE_ADDON`, else build/Release under the package root (from lib/ or dist/lib/). */
+export function nativeAddonCandidates(): string[] {
+  if (process.env.BNN_NATIVE_ADDON) return [process.env.BNN_NATIVE_ADDON];
+  return [path.join(__dirname, '..', '..'), path.join(__dirname, '..', '..', '..')].map((root) =>
+    path.join(root, 'build', 'Release', 'xnor_native.node'),
+  );
+}
+
+let cached: { addon: NativeAddon | null; why: string } | null = null;
+
+/** The addon, or null with the reason it could not be loaded. */
+export function loadNativeAddon(): { addon: NativeAddon | null; why: string } {
+  if (cached) return cached;
+  const file = nativeAddonCandidates().find((f) => fs.existsSync(f));
+  if (!file) {
+    cached = { addon: null, why: `native addon not built (looked for ${nativeAddonCandidates().join(', ')}; run npm run build:kernels)` };
+  } else {
+    try {
+      cached = { addon: require(file) as NativeAddon, why: '' };
+    } catch (err) {
+      cached = { addon: null, why: `native addon ${file} did not load: ${(err as Error).message.split('\n')[0]}` };
+    }
+  }
+  return cached;
+}

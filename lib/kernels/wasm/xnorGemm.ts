@@ -1,0 +1,115 @@
+// XNOR-popcount GEMM in AssemblyScript, compiled to WebAssembly SIMD (128-bit vectors).
+//
+// Same packed layout as the other tiers (see ../bitPack.ts): rows of `stride` 32-bit words, a
+// multiple of 16, bit 1 for +1, padding bits 0; c[i·n + j] = k − 2·popcount(a_i XOR b_j).
+// The caller places a, b and c in this module's linear memory (pointers are byte offsets).
+//
+// Per 128 bits: v128.xor, i8x16.popcnt, a pairwise widening add to 16-bit lanes, and an add.
+// 16-bit lanes hold at most 65535, i.e. 4095 vectors of 16 counts: the K loop is cut into
+// blocks of KC vectors and each block's counts are widened into the 32-bit totals in c.
+
+const KC: i32 = 256; // 128-bit vectors per K block (4 KiB of each row): an A row panel stays in L1
+const NC: i32 = 64; // B rows per block: 64 · 4 KiB = 256 KiB, sized for L2
+
+@inline
+function count(acc: v128, x: v128, y: v128): v128 {
+  return i16x8.add(acc, i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(v128.xor(x, y))));
+}
+
+@inline
+function total(acc: v128): i32 {
+  const wide = i32x4.extadd_pairwise_i16x8_u(acc);
+  return i32x4.extract_lane(wide, 0) + i32x4.extract_lane(wide, 1) + i32x4.extract_lane(wide, 2) + i32x4.extract_lane(wide, 3);
+}
+
+// A 4 × 2 block of c (4 rows of a against 2 rows of b): 8 accumulators + 3 operands in registers.
+function tile4x2(a: usize, b: usize, rowBytes: usize, k0: i32, k1: i32, c: usize, ldcBytes: usize): void {
+  let c00 = i16x8.splat(0), c01 = i16x8.splat(0), c10 = i16x8.splat(0), c11 = i16x8.splat(0);
+  let c20 = i16x8.splat(0), c21 = i16x8.splat(0), c30 = i16x8.splat(0), c31 = i16x8.splat(0);
+  for (let k = k0; k < k1; k++) {
+    const off = <usize>k << 4;
+    const b0 = v128.load(b + off), b1 = v128.load(b + rowBytes + off);
+    let x = v128.load(a + off);
+    c00 = count(c00, x, b0); c01 = count(c01, x, b1);
+    x = v128.load(a + rowBytes + off);
+    c10 = count(c10, x, b0); c11 = count(c11, x, b1);
+    x = v128.load(a + 2 * rowBytes + off);
+    c20 = count(c20, x, b0); c21 = count(c21, x, b1);
+    x = v128.load(a + 3 * rowBytes + off);
+    c30 = count(c30, x, b0); c31 = count(c31, x, b1);
+  }
+  store<i32>(c, load<i32>(c) + total(c00)); store<i32>(c + 4, load<i32>(c + 4) + total(c01));
+  c += ldcBytes;
+  store<i32>(c, load<i32>(c) + total(c10)); store<i32>(c + 4, load<i32>(c + 4) + total(c11));
+  c += ldcBytes;
+  store<i32>(c, load<i32>(c) + total(c20)); store<i32>(c + 4, load<i32>(c + 4) + total(c21));
+  c += ldcBytes;
+  store<i32>(c, load<i32>(c) + total(c30)); store<i32>(c + 4, load<i32>(c + 4) + total(c31));
+}
+
+// One element of c, for the edges.
+function tile1x1(a: usize, b: usize, k0: i32, k1: i32, c: usize): void {
+  let acc = i16x8.splat(0);
+  for (let k = k0; k < k1; k++) {
+    const off = <usize>k << 4;
+    acc = count(acc, v128.load(a + off), v128.load(b + off));
+  }
+  store<i32>(c, load<i32>(c) + total(acc));
+}
+
+/** c (m × n int32) = a (m rows) · b (n rows)ᵀ over ±1 values; `stride` in 32-bit words. */
+export function gemm(a: usize, b: usize, m: i32, n: i32, k: i32, stride: i32, c: usize): void {
+  const rowBytes = <usize>stride << 2;
+  const ldcBytes = <usize>n << 2;
+  const vectors = stride >> 2;
+  memory.fill(c, 0, <usize>m * ldcBytes);
+  for (let k0 = 0; k0 < vectors; k0 += KC) {
+    const k1 = min(vectors, k0 + KC);
+    for (let jb = 0; jb < n; jb += NC) {
+      const jb1 = min(n, jb + NC);
+      let i = 0;
+      for (; i + 4 <= m; i += 4) {
+        const ai = a + <usize>i * rowBytes;
+        const ci = c + <usize>i * ldcBytes;
+        let j = jb;
+        for (; j + 2 <= jb1; j += 2) tile4x2(ai, b + <usize>j * rowBytes, rowBytes, k0, k1, ci + (<usize>j << 2), ldcBytes);
+        for (; j < jb1; j++) {
+          for (let r = 0; r < 4; r++) tile1x1(ai + <usize>r * rowBytes, b + <usize>j * rowBytes, k0, k1, ci + <usize>r * ldcBytes + (<usize>j << 2));
+        }
+      }
+      for (; i < m; i++) {
+        for (let j = jb; j < jb1; j++) tile1x1(a + <usize>i * rowBytes, b + <usize>j * rowBytes, k0, k1, c + <usize>i * ldcBytes + (<usize>j << 2));
+      }
+    }
+  }
+  const total = <usize>m * <usize>n;
+  for (let e: usize = 0; e < total; e++) {
+    const p = c + (e << 2);
+    store<i32>(p, k - 2 * load<i32>(p));
+  }
+}
+
+/**
+ * BatchNorm + sign folded into integer thresholds: bit j of output row i is 1 where
+ * (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. Output rows take `stride` words.
+ */
+export function thresholdPack(scores: usize, m: i32, n: i32, thresholds: usize, flips: usize, out: usize, stride: i32): void {
+  memory.fill(out, 0, <usize>m * (<usize>stride << 2));
+  for (let i = 0; i < m; i++) {
+    const row = scores + (<usize>i * <usize>n << 2);
+    const bits = out + (<usize>i * <usize>stride << 2);
+    for (let j = 0; j < n; j++) {
+      let s = load<i32>(row + (<usize>j << 2));
+      if (load<u8>(flips + <usize>j)) s = -s;
+      if (s >= load<i32>(thresholds + (<usize>j << 2))) {
+        const w = bits + (<usize>(j >> 5) << 2);
+        store<u32>(w, load<u32>(w) | (1 << (j & 31)));
+      }
+    }
+  }
+}
+
+/** First free byte after the module's static data: the caller's buffers start here. */
+export function heapBase(): usize {
+  return __heap_base;
+}

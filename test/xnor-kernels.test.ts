@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import {
+  allocPacked,
+  packBitPlanes,
+  packColumns,
+  packRows,
+  selectKernel,
+  strideFor,
+  thresholdPackReference,
+  tryKernel,
+  unpackRows,
+  xnorGemmReference,
+  type KernelTier,
+  type XnorKernel,
+} from '../lib/kernels';
+import { loadNativeAddon } from '../lib/kernels/native';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomSigns(count: number, random: () => number): Float32Array {
+  return Float32Array.from({ length: count }, () => (random() < 0.5 ? -1 : 1));
+}
+
+/** Plain float matmul of A (m × k) and B (k × n). */
+function floatMatMul(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array {
+  const c = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) c[i * n + j] += a[i * k + p] * b[p * n + j];
+  return c;
+}
+
+const tiers: XnorKernel[] = (['native', 'wasm', 'ts'] as KernelTier[]).map((t) => tryKernel(t)).filter((k): k is XnorKernel => typeof k !== 'string');
+
+describe('bit packing', () => {
+  it('rounds rows up to whole 512-bit vectors and maps 0 to +1', () => {
+    expect(strideFor(0)).toBe(0);
+    expect(strideFor(1)).toBe(16);
+    expect(strideFor(512)).toBe(16);
+    expect(strideFor(513)).toBe(32);
+    const p = packRows([0, -0.5, 2, -1, 1e-9], 1, 5);
+    expect(p.data[0]).toBe(0b10101);
+    expect(Array.from(unpackRows(p))).toEqual([1, -1, 1, -1, 1]);
+  });
+
+  it('packs columns as the transpose of packing rows', () => {
+    const random = rng(1);
+    const k = 70, n = 9;
+    const b = randomSigns(k * n, random);
+    const bt = new Float32Array(n * k);
+    for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bt[j * k + p] = b[p * n + j];
+    expect(packColumns(b, k, n)).toEqual(packRows(bt, n, k));
+  });
+
+  it('splits uint8 values into 8 bit planes', () => {
+    const p = packBitPlanes(Uint8Array.from([0, 255, 5, 128]), 1, 4);
+    expect(p.rows).toBe(8);
+    const planes = Array.from({ length: 8 }, (_, n) => p.data[n * p.stride]);
+    expect(planes).toEqual([0b0110, 0b0010, 0b0110, 0b0010, 0b0010, 0b0010, 0b0010, 0b1010]);
+  });
+
+  it('rejects bad arguments', () => {
+    expect(() => packRows([1, 2, 3], 2, 2)).toThrow(/expected 4/);
+    expect(() => packRows([NaN], 1, 1)).toThrow(/NaN/);
+    expect(() => allocPacked(-1, 3)).toThrow(RangeError);
+    expect(() => allocPacked(1, 1.5)).toThrow(RangeError);
+    expect(() => packBitPlanes(new Uint8Array(3), 1, 4)).toThrow(/expected/);
+  });
+});
+
+describe.each(tiers.map((t) => [t.tier, t] as const))('XNOR GEMM, %s tier', (_name, kernel) => {
+  it('equals a float matmul on random ±1 matrices of awkward shapes', () => {
+    const random = rng(7);
+    const shapes: [number, number, number][] = [
+      [1, 1, 1], [3, 5, 31], [4, 4, 32], [5, 3, 33], [7, 9, 63], [2, 17, 64], [6, 6, 65],
+      [17, 13, 100], [33, 31, 511], [20, 21, 513], [9, 40, 1000], [130, 67, 200],
+    ];
+    for (const [m, n, k] of shapes) {
+      const a = randomSigns(m * k, random);
+      const b = randomSigns(k * n, random);
+      const expected = floatMatMul(a, b, m, k, n);
+      const got = kernel.gemm(packRows(a, m, k), packColumns(b, k, n));
+      expect(Array.from(got), `${m}×${k}·${k}×${n}`).toEqual(Array.from(expected));
+    }
+  });
+
+  it('handles empty sizes', () => {
+    expect(kernel.gemm(packRows([], 0, 5), packRows(new Float32Array(15), 3, 5)).length).toBe(0);
+    expect(Array.from(kernel.gemm(allocPacked(2, 0), allocPacked(3, 0)))).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('folds BatchNorm + sign into thresholds like the reference', () => {
+    const random = rng(3);
+    const m = 13, n = 70;
+    const scores = Int32Array.from({ length: m * n }, () => Math.floor(random() * 41) - 20);
+    const thresholds = Int32Array.from({ length: n }, () => Math.floor(random() * 21) - 10);
+    const flips = Uint8Array.from({ length: n }, () => (random() < 0.3 ? 1 : 0));
+    expect(kernel.thresholdPack(scores, m, n, thresholds, flips)).toEqual(thresholdPackReference(scores, m, n, thresholds, flips));
+  });
+
+  it('validates its operands', () => {
+    const a = packRows([1, -1, 1], 1, 3);
+    expect(() => kernel.gemm(a, packRows([1, 1], 1, 2))).toThrow(/k = 3 but b has k = 2/);
+    const dirty = packRows([1, -1, 1], 1, 3);
+    dirty.data[0] |= 1 << 5;
+    expect(() => kernel.gemm(a, dirty)).toThrow(/padding/);
+    expect(() => kernel.gemm(a, { ...a, data: new Uint32Array(2) })).toThrow(/needs 16/);
+    expect(() => kernel.gemm(a, { ...a, stride: 8 })).toThrow(/stride/);
+    expect(() => kernel.gemm(a, { ...a, data: new Float32Array(16) as unknown as Uint32Array })).toThrow(/Uint32Array/);
+    expect(() => kernel.gemm(a, a, { threads: 0 })).toThrow(/threads/);
+    expect(() => kernel.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(1), new Uint8Array(2))).toThrow(/thresholds/);
+  });
+});
+
+describe('native addon', () => {
+  const { addon, why } = loadNativeAddon();
+  it.skipIf(!addon)('computes the same on every instruction set and thread count', () => {
+    const random = rng(11);
+    const m = 37, n = 45, k = 777;
+    const a = packRows(randomSigns(m * k, random), m, k);
+    const b = packRows(randomSigns(n * k, random), n, k);
+    const expected = Array.from(xnorGemmReference(a, b));
+    const native = tryKernel('native') as XnorKernel;
+    for (const isa of addon!.isas) {
+      for (const threads of [1, 2, 3, 8]) expect(Array.from(native.gemm(a, b, { isa, threads })), `${isa}, ${threads} threads`).toEqual(expected);
+    }
+  });
+
+  it.skipIf(!addon)('throws instead of crashing on bad arguments', () => {
+    const g = addon!.gemm;
+    const a = new Uint32Array(16), c = new Int32Array(1);
+    expect(() => (g as unknown as () => void)()).toThrow(/m must be a number/);
+    expect(() => g(a, a, 1, 1, 32, 16, c, 1)).not.toThrow();
+    expect(() => g(a, a, 2, 1, 32, 16, c, 1)).toThrow(/a has 16 elements, needs 32/);
+    expect(() => g(a, a, 1, 1, 32, 16, new Int32Array(0), 1)).toThrow(/out has 0 elements/);
+    expect(() => g(a, a, 1, 1, 32, 8, c, 1)).toThrow(/multiple of 16/);
+    expect(() => g(a, a, 1, 1, 600, 16, c, 1)).toThrow(/too short/);
+    expect(() => g(a, a, -1, 1, 32, 16, c, 1)).toThrow(/integer/);
+    expect(() => g(a, a, 1.5, 1, 32, 16, c, 1)).toThrow(/integer/);
+    expect(() => g(a, a, 2 ** 52, 2 ** 52, 32, 16, c, 1)).toThrow(/overflows|elements/);
+    expect(() => g(a, a, 1, 1, 32, 16, c, 0)).toThrow(/threads/);
+    expect(() => g(new Float64Array(16) as unknown as Uint32Array, a, 1, 1, 32, 16, c, 1)).toThrow(/Uint32Array/);
+    expect(() => g(a.subarray(1), a, 1, 1, 16, 16, c, 1)).toThrow(/8-byte|elements/);
+    expect(() => g(a, a, 1, 1, 32, 16, c, 1, 'sse9')).toThrow(/not available/);
+    const dirty = new Uint32Array(16);
+    dirty[3] = 1;
+    expect(() => g(dirty, a, 1, 1, 32, 16, c, 1)).toThrow(/padding/);
+    expect(() => addon!.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(2), new Uint8Array(1), new Uint32Array(32), 16)).toThrow(/flips/);
+    expect(() => addon!.roofline(-1)).toThrow(/seconds/);
+  });
+
+  it('is reported when missing', () => {
+    if (!addon) expect(why).toMatch(/native addon/);
+    expect(selectKernel().tier).toBe(addon ? 'native' : 'wasm');
+  });
+});
+
+describe('tier selection', () => {
+  it('honours a forced tier and rejects unknown ones', () => {
+    expect(selectKernel('ts').tier).toBe('ts');
+    expect(() => selectKernel('gpu')).toThrow(/unknown kernel tier/);
+  });
+});
