@@ -5,6 +5,7 @@
  * install fails where Google's storage is unreachable) → wasm (SIMD, one thread) → cpu (pure JS).
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmGradientKernels } from './tfjs/wasmConvGradients';
 import { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -15,6 +16,7 @@ function loadBackendModule(name: BackendName): void {
   else if (name === 'wasm') {
     require('@tensorflow/tfjs-backend-wasm');
     registerWasmMatMulTransposes();
+    registerWasmGradientKernels();
   }
   // cpu ships with @tensorflow/tfjs.
 }

@@ -58,9 +58,9 @@ export function stochasticSteSign(x: tf.Tensor, seed: number): tf.Tensor {
   return withSteGradient((v) => stochasticSignForward(v, seed))(x);
 }
 
-/** Names used in layer configs (and so in saved models). */
-export type QuantizerName = 'ste_sign' | 'stochastic_sign';
-export const QUANTIZERS: readonly QuantizerName[] = ['ste_sign', 'stochastic_sign'];
+/** Names used in layer configs and saved models (camelCase: tfjs rewrites snake_case config strings on load). */
+export type QuantizerName = 'steSign' | 'stochasticSign';
+export const QUANTIZERS: readonly QuantizerName[] = ['steSign', 'stochasticSign'];
 
 export function checkQuantizer(name: unknown, what: string): QuantizerName | null {
   if (name === null || name === undefined) return null;
@@ -75,5 +75,5 @@ export function checkQuantizer(name: unknown, what: string): QuantizerName | nul
  * `nextSeed`, so that every forward pass samples anew yet a run is reproducible.
  */
 export function quantize(name: QuantizerName, x: tf.Tensor, nextSeed: () => number): tf.Tensor {
-  return name === 'ste_sign' ? steSign(x) : stochasticSteSign(x, nextSeed());
+  return name === 'steSign' ? steSign(x) : stochasticSteSign(x, nextSeed());
 }

@@ -9,7 +9,7 @@ import { checkQuantizer, quantize, type QuantizerName } from '../quantizers';
 import { Clip } from './clip';
 
 export interface BinaryKernelLayerArgs {
-  /** Quantizer of the kernel (default 'ste_sign'); null keeps a real-valued kernel. */
+  /** Quantizer of the kernel (default 'steSign'); null keeps a real-valued kernel. */
   kernelQuantizer?: QuantizerName | null;
   /** Quantizer of the layer's input (default null: the previous layer's activation binarizes). */
   inputQuantizer?: QuantizerName | null;
@@ -34,7 +34,7 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer {
   constructor(args: BinaryKernelLayerArgs) {
     super(args);
     const what = (this.constructor as unknown as { className: string }).className;
-    this.kernelQuantizer = checkQuantizer(args.kernelQuantizer === undefined ? 'ste_sign' : args.kernelQuantizer, `${what} kernelQuantizer`);
+    this.kernelQuantizer = checkQuantizer(args.kernelQuantizer === undefined ? 'steSign' : args.kernelQuantizer, `${what} kernelQuantizer`);
     this.inputQuantizer = checkQuantizer(args.inputQuantizer ?? null, `${what} inputQuantizer`);
     this.H = args.H ?? 1;
     if (!(this.H > 0) || !Number.isFinite(this.H)) throw new Error(`${what}: H must be a positive finite number, got ${args.H}`);

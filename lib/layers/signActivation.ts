@@ -21,7 +21,7 @@ export class SignActivation extends tf.layers.Layer {
 
   constructor(args: SignActivationArgs = {}) {
     super(args);
-    this.quantizer = checkQuantizer(args.quantizer ?? 'ste_sign', 'SignActivation quantizer') ?? 'ste_sign';
+    this.quantizer = checkQuantizer(args.quantizer ?? 'steSign', 'SignActivation quantizer') ?? 'steSign';
     this.seed = args.seed ?? 1;
   }
 

@@ -27,7 +27,7 @@ export function batchNorm(kind: 'standard' | 'shift', name: string): tf.layers.L
 }
 
 export function quantizerFor(binarization: 'deterministic' | 'stochastic'): QuantizerName {
-  return binarization === 'stochastic' ? 'stochastic_sign' : 'ste_sign';
+  return binarization === 'stochastic' ? 'stochasticSign' : 'steSign';
 }
 
 export function buildMlp(c: MlpConfig): tf.Sequential {

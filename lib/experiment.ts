@@ -1,0 +1,120 @@
+/**
+ * One experiment end to end, shared by `npm start`/`npm run train` and the notebooks: pick the
+ * backend, load the data, build the model, train (resumable), write the run's metrics, history and
+ * learning curves under results/<run>/, and regenerate the results table and figure.
+ */
+import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { initBackend } from './backend';
+import { registerFileSystemIO } from './io/fileSystem';
+import type { SplitDataset } from './data/dataset';
+import { loadFashionMnist, loadMnist } from './data/mnist';
+import { buildMlp } from './models/mlp';
+import { preset, validateHyperparameters, type Hyperparameters } from './presets';
+import { machineInfo } from './results/machine';
+import { buildMetrics, learningCurvesFigure, regenerateReport, writeRunFiles, type RunMetrics } from './results/report';
+import { formatSummary, summarize } from './summary';
+import { limitDataset, train, type EpochRecord, type TrainResult } from './train/trainer';
+import { saveFigure } from './plots/figure';
+
+export interface ExperimentOptions {
+  dataset: string;
+  preset: string;
+  overrides?: Partial<Hyperparameters>;
+  /** Folder of the data set's files (default: the embedded/standard locations). */
+  dataDir?: string;
+  /** Name of the run: results/<run>/ and runs/<run>/ (default `<dataset>-<preset>`, `-custom` when overridden). */
+  run?: string;
+  resultsDir?: string;
+  /** Checkpoints live in `<runsDir>/<run>/` (git-ignored). */
+  runsDir?: string;
+  resume?: boolean;
+  /** Stop (resumably) after this many epochs in this call. */
+  stopAfter?: number;
+  progress?: 'bar' | 'lines' | 'none';
+  log?: (line: string) => void;
+  shouldStop?: () => boolean;
+  /** Render figures (HTML always; PNG/SVG when Chromium is found). */
+  figures?: boolean;
+  command?: string;
+}
+
+export interface ExperimentResult {
+  metrics: RunMetrics;
+  result: TrainResult;
+  model: tf.LayersModel;
+  runDir: string;
+}
+
+/** Resolves preset + overrides and validates them, before any work starts. */
+export function resolveHyperparameters(dataset: string, presetName: string, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
+  return validateHyperparameters({ ...preset(dataset, presetName), ...overrides, dataset: dataset as Hyperparameters['dataset'] });
+}
+
+export function loadDataset(hp: Hyperparameters, dataDir?: string): SplitDataset {
+  const data = hp.dataset === 'fashion-mnist' ? loadFashionMnist({ dir: dataDir }) : loadMnist({ dir: dataDir });
+  return limitDataset(data, hp);
+}
+
+export function buildModel(hp: Hyperparameters, data: SplitDataset): tf.Sequential {
+  const { train: t } = data;
+  return buildMlp({
+    inputDim: t.height * t.width * t.channels,
+    numClasses: t.numClasses,
+    hiddenUnits: hp.hiddenUnits,
+    dropoutInput: hp.dropoutInput,
+    dropoutHidden: hp.dropoutHidden,
+    binarization: hp.binarization,
+    batchNorm: hp.batchNorm,
+    H: hp.H,
+    seed: hp.seed,
+  });
+}
+
+export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
+  const log = o.log ?? ((line: string) => console.log(line));
+  const overrides = o.overrides ?? {};
+  const hp = resolveHyperparameters(o.dataset, o.preset, overrides);
+  const run = o.run ?? `${hp.dataset}-${o.preset}${Object.keys(overrides).length ? '-custom' : ''}`;
+  const resultsDir = o.resultsDir ?? 'results';
+  const runDir = path.join(o.runsDir ?? 'runs', run);
+
+  const backend = await initBackend(undefined, log);
+  const data = loadDataset(hp, o.dataDir);
+  log(`data: ${data.name}: ${data.train.count} train / ${data.valid.count} valid / ${data.test.count} test`);
+  const model = buildModel(hp, data);
+  log(formatSummary(summarize(model)));
+  log(`hyperparameters (${o.preset}${Object.keys(overrides).length ? ' + overrides' : ''}): ${JSON.stringify(hp)}`);
+
+  const result = await train(model, data, hp, {
+    runDir,
+    resume: o.resume,
+    flatten: true,
+    progress: o.progress,
+    log,
+    shouldStop: o.shouldStop,
+    maxEpochsThisCall: o.stopAfter,
+  });
+  const metrics = buildMetrics({
+    run,
+    preset: o.preset,
+    overrides,
+    hp,
+    backend,
+    result,
+    counts: { train: data.train.count, valid: data.valid.count, test: data.test.count },
+    machine: machineInfo(),
+    command: o.command ?? '',
+  });
+  const outDir = path.join(resultsDir, run);
+  writeRunFiles(outDir, metrics, result.history);
+  log(`test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`);
+  log(`wrote ${path.join(outDir, 'metrics.json')} and history.json`);
+  if (o.figures !== false && result.history.length) {
+    const curves = await saveFigure(learningCurvesFigure(metrics, result.history as EpochRecord[]), path.join(outDir, 'learning-curves'));
+    const report = await regenerateReport(resultsDir);
+    log(`figures: ${[curves.html, curves.png, curves.svg, report.figure.html, report.figure.png].filter(Boolean).join(', ')}${curves.skipped ? ` (images skipped: ${curves.skipped})` : ''}`);
+    log(`table: ${report.table}`);
+  }
+  return { metrics, result, model, runDir };
+}

@@ -1,0 +1,29 @@
+/**
+ * binarynet-ts: Binarized Neural Networks (Courbariaux et al., 2016) in TypeScript.
+ * Importing this module registers the custom layers for serialization and `file://` model IO.
+ */
+import { registerFileSystemIO } from './io/fileSystem';
+
+registerFileSystemIO();
+
+export * as tf from '@tensorflow/tfjs';
+export { initBackend, currentBackend, BACKENDS, type BackendName } from './backend';
+export * from './quantizers';
+export { ap2, ap2Scalar } from './shift';
+export * from './layers';
+export { squaredHinge, classificationError } from './loss';
+export { BinaryNetOptimizer, modelParams, OPTIMIZERS, type OptimizerName, type Param } from './optim/optimizers';
+export { lrDecay, lrAtEpoch, glorotLrScale } from './optim/schedule';
+export { buildMlp, batchNorm, type MlpConfig } from './models/mlp';
+export { summarize, formatSummary, type LayerSummary } from './summary';
+export * from './data/dataset';
+export { parseIdx, readIdx, encodeIdx } from './data/idx';
+export { loadMnist, loadFashionMnist, embeddedMnistDir, readIdxPair, FASHION_MNIST_DIRS } from './data/mnist';
+export { preset, validateHyperparameters, DATASETS, PRESET_NAMES, type Hyperparameters, type DatasetName, type PresetName } from './presets';
+export { train, evaluate, limitDataset, shuffledIndices, bestEpochIndex, CHECKPOINT_FILE, type EpochRecord, type TrainResult, type TrainOptions } from './train/trainer';
+export { runExperiment, resolveHyperparameters, loadDataset, buildModel, type ExperimentOptions, type ExperimentResult } from './experiment';
+export { saveFigure, figureHtml, findChromium, type Figure } from './plots/figure';
+export { collectRuns, tableMarkdown, learningCurvesFigure, errorRatesFigure, regenerateReport, type RunMetrics } from './results/report';
+export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
+export { machineInfo } from './results/machine';
+export { registerFileSystemIO } from './io/fileSystem';
