@@ -1,0 +1,90 @@
+/**
+ * The binary inference engine: runs a PackedModel with integer and popcount arithmetic only —
+ * bit planes for the first layer, XNOR GEMM + integer thresholds for the hidden ones, and the
+ * last layer's folded BatchNorm for the class scores.
+ */
+import { packRows, type PackedBits } from '../kernels/bitPack';
+import { bitPlaneDense, pixelSigns } from '../kernels/firstLayer';
+import { selectKernel, type XnorKernel } from '../kernels/index';
+import { checkPackedModel, type PackedModel } from './packedModel';
+
+export interface EngineOptions {
+  /** Kernel to run on (default: `selectKernel()`, i.e. BNN_KERNEL or the fastest tier). */
+  kernel?: XnorKernel;
+  /** Threads for the native tier (default: all cores). */
+  threads?: number;
+  /** Images per pass (bounds the memory of intermediate results). */
+  batchSize?: number;
+}
+
+export class BinaryEngine {
+  readonly kernel: XnorKernel;
+  readonly inputSize: number;
+  readonly numClasses: number;
+  private readonly threads: number | undefined;
+  private readonly batchSize: number;
+
+  constructor(
+    readonly model: PackedModel,
+    options: EngineOptions = {},
+  ) {
+    checkPackedModel(model);
+    this.kernel = options.kernel ?? selectKernel();
+    this.threads = options.threads;
+    this.batchSize = options.batchSize ?? 512;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
+    this.inputSize = model.layers[0].weights.k;
+    this.numClasses = model.layers[model.layers.length - 1].weights.rows;
+  }
+
+  /** Class scores, count × numClasses row-major, for `count` images of uint8 pixels (flattened, channels last). */
+  scores(pixels: Uint8Array, count: number): Float64Array {
+    if (!(pixels instanceof Uint8Array)) throw new TypeError('pixels must be a Uint8Array');
+    if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
+    if (pixels.length !== count * this.inputSize) {
+      throw new RangeError(`pixels has ${pixels.length} values, expected ${count} images × ${this.inputSize}`);
+    }
+    const out = new Float64Array(count * this.numClasses);
+    for (let start = 0; start < count; start += this.batchSize) {
+      const n = Math.min(this.batchSize, count - start);
+      out.set(this.batchScores(pixels.subarray(start * this.inputSize, (start + n) * this.inputSize), n), start * this.numClasses);
+    }
+    return out;
+  }
+
+  /** Predicted class per image: the first index of the largest score. */
+  predict(pixels: Uint8Array, count: number): Uint8Array {
+    const scores = this.scores(pixels, count);
+    const labels = new Uint8Array(count);
+    const c = this.numClasses;
+    for (let i = 0; i < count; i++) {
+      let best = 0;
+      for (let j = 1; j < c; j++) if (scores[i * c + j] > scores[i * c + best]) best = j;
+      labels[i] = best;
+    }
+    return labels;
+  }
+
+  private batchScores(pixels: Uint8Array, n: number): Float64Array {
+    const options = { threads: this.threads };
+    let bits: PackedBits | null = null;
+    for (const layer of this.model.layers) {
+      let sums: Int32Array;
+      if (layer.input === 'pixels') sums = bitPlaneDense(this.kernel, pixels, n, layer.weights, options);
+      else {
+        const input = layer.input === 'pixelSigns' ? packRows(pixelSigns(pixels), n, layer.weights.k) : bits!;
+        sums = this.kernel.gemm(input, layer.weights, options);
+      }
+      const units = layer.weights.rows;
+      if (layer.output.kind === 'sign') {
+        bits = this.kernel.thresholdPack(sums, n, units, layer.output.thresholds, layer.output.flips);
+      } else {
+        const { scale, shift } = layer.output;
+        const scores = new Float64Array(n * units);
+        for (let i = 0; i < n; i++) for (let j = 0; j < units; j++) scores[i * units + j] = scale[j] * sums[i * units + j] + shift[j];
+        return scores;
+      }
+    }
+    throw new Error('the packed model does not end in a scores layer');
+  }
+}

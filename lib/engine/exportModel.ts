@@ -1,0 +1,154 @@
+/**
+ * Export a trained tfjs BNN (a Sequential of the lib's layers) into a PackedModel.
+ *
+ * Accepted layer sequence: [Flatten] then repeated
+ *   BinaryDense → BatchNormalization | ShiftBatchNormalization → SignActivation
+ * and a final BinaryDense → BatchNorm (the scores); Dropout anywhere (identity at inference).
+ * A BinaryDense whose input quantizer is sign may stand in for the SignActivation before it.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { packColumns } from '../kernels/bitPack';
+import { ap2Forward } from '../shift';
+import { checkPackedModel, type LayerInput, type PackedDense, type PackedModel, type ScoreOutput, type SignOutput } from './packedModel';
+
+/** Per-neuron BatchNorm as a = c·(s − μ) + β, in float64 from the layer's float32 parameters. */
+interface FoldedBatchNorm {
+  c: Float64Array;
+  mu: Float64Array;
+  beta: Float64Array;
+}
+
+function weightBySuffix(layer: tf.layers.Layer, suffix: string): Float32Array {
+  const w = layer.weights.find((v) => v.originalName.endsWith(`/${suffix}`) || v.name.endsWith(`/${suffix}`) || v.originalName === suffix);
+  if (!w) throw new Error(`layer ${layer.name} has no weight '${suffix}'`);
+  return w.read().dataSync() as Float32Array;
+}
+
+function foldBatchNorm(layer: tf.layers.Layer, units: number): FoldedBatchNorm {
+  const className = layer.getClassName();
+  const config = layer.getConfig() as { epsilon: number; center?: boolean; scale?: boolean; axis?: number };
+  const eps = config.epsilon;
+  const ones = () => new Float32Array(units).fill(1);
+  const zeros = () => new Float32Array(units);
+  const gamma = config.scale === false ? ones() : weightBySuffix(layer, 'gamma');
+  const beta = config.center === false ? zeros() : weightBySuffix(layer, 'beta');
+  const mu = weightBySuffix(layer, 'moving_mean');
+  const variance = weightBySuffix(layer, 'moving_variance');
+  for (const [what, a] of [['gamma', gamma], ['beta', beta], ['moving_mean', mu], ['moving_variance', variance]] as const) {
+    if (a.length !== units) throw new Error(`${layer.name}: ${what} has ${a.length} values, expected ${units}`);
+  }
+  const c = new Float64Array(units);
+  if (className === 'BatchNormalization') {
+    if (config.axis !== undefined && config.axis !== -1) throw new Error(`${layer.name}: only BatchNorm over the last axis is supported`);
+    for (let j = 0; j < units; j++) c[j] = gamma[j] / Math.sqrt(variance[j] + eps);
+  } else if (className === 'ShiftBatchNormalization') {
+    // The same float32 tensor ops as the layer: AP2(rsqrt(relu(var) + ε)) · AP2(γ), both powers of 2.
+    const scale = tf.tidy(() =>
+      tf.mul(ap2Forward(tf.rsqrt(tf.add(tf.relu(tf.tensor1d(variance)), eps))), ap2Forward(tf.tensor1d(gamma))).dataSync(),
+    );
+    c.set(scale);
+  } else {
+    throw new Error(`${layer.name}: expected a BatchNorm layer, got ${className}`);
+  }
+  return { c, mu: Float64Array.from(mu), beta: Float64Array.from(beta) };
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+const clampInt32 = (x: number) => Math.max(-INT32_MAX, Math.min(INT32_MAX, x));
+
+/**
+ * sign(c·(S/d − μ) + β) as (flip ? −S : S) ≥ T for integer S (d = 255 for pixel inputs, else 1).
+ * Ties (a = 0 exactly) give +1, as sign(0) = +1.
+ */
+export function foldThresholds(bn: FoldedBatchNorm, denominator: number): SignOutput {
+  const units = bn.c.length;
+  const thresholds = new Int32Array(units);
+  const flips = new Uint8Array(units);
+  for (let j = 0; j < units; j++) {
+    const c = bn.c[j];
+    if (c === 0 || !Number.isFinite(c)) {
+      if (!Number.isFinite(c) && !Number.isNaN(c)) throw new Error(`BatchNorm scale of neuron ${j} is infinite`);
+      // a = β whatever S is: always +1 (S ≥ −2³¹+1 holds) or never (S ≥ 2³¹−1 fails, |S| < 2³¹−1).
+      thresholds[j] = bn.beta[j] >= 0 ? -INT32_MAX : INT32_MAX;
+      continue;
+    }
+    const tau = denominator * (bn.mu[j] - bn.beta[j] / c);
+    if (Number.isNaN(tau)) throw new Error(`BatchNorm threshold of neuron ${j} is NaN`);
+    if (c > 0) thresholds[j] = clampInt32(Math.ceil(tau));
+    else {
+      flips[j] = 1;
+      thresholds[j] = clampInt32(-Math.floor(tau));
+    }
+  }
+  return { kind: 'sign', thresholds, flips };
+}
+
+function foldScores(bn: FoldedBatchNorm, denominator: number): ScoreOutput {
+  const units = bn.c.length;
+  const scale = new Float64Array(units);
+  const shift = new Float64Array(units);
+  for (let j = 0; j < units; j++) {
+    scale[j] = bn.c[j] / denominator;
+    shift[j] = bn.beta[j] - bn.c[j] * bn.mu[j];
+  }
+  return { kind: 'scores', scale, shift };
+}
+
+/** Names of deterministic sign binarization in saved configs (lib/quantizers.ts, and older spelling). */
+const SIGN = new Set(['steSign', 'ste_sign']);
+const isSign = (value: unknown) => SIGN.has(value as string);
+
+function checkDeterministic(layer: tf.layers.Layer, field: string, value: unknown): void {
+  if (value !== null && value !== undefined && !isSign(value)) {
+    throw new Error(`${layer.name}: ${field} '${String(value)}' cannot be exported (the engine runs deterministic sign binarization)`);
+  }
+}
+
+/** Exports `model`; throws with the offending layer's name on anything the engine cannot run. */
+export function exportPackedModel(model: tf.Sequential | tf.LayersModel): PackedModel {
+  const inputShape = model.inputs[0].shape.slice(1) as number[];
+  if (inputShape.some((d) => d === null)) throw new Error('the model input shape must be fully defined');
+  const layers = model.layers.filter((l) => !['InputLayer', 'Dropout'].includes(l.getClassName()));
+  const packed: PackedDense[] = [];
+  let i = 0;
+  if (layers[i]?.getClassName() === 'Flatten') i++; // pixels are already stored flat, channels last
+  let activationsAreSigns = false;
+  while (i < layers.length) {
+    const dense = layers[i++];
+    if (dense.getClassName() !== 'BinaryDense') throw new Error(`layer ${dense.name}: expected BinaryDense, got ${dense.getClassName()}`);
+    const cfg = dense.getConfig() as { kernelQuantizer: unknown; inputQuantizer: unknown; units: number };
+    checkDeterministic(dense, 'kernelQuantizer', cfg.kernelQuantizer);
+    if (!isSign(cfg.kernelQuantizer)) throw new Error(`${dense.name}: a real-valued kernel (kernelQuantizer null) cannot be packed`);
+    checkDeterministic(dense, 'inputQuantizer', cfg.inputQuantizer);
+    let input: LayerInput;
+    if (packed.length === 0) input = isSign(cfg.inputQuantizer) ? 'pixelSigns' : 'pixels';
+    else if (activationsAreSigns || isSign(cfg.inputQuantizer)) input = 'bits';
+    else throw new Error(`${dense.name}: its input is real-valued (no SignActivation before it and no input quantizer)`);
+    const kernel = dense.getWeights()[0];
+    const [k, units] = kernel.shape;
+    const weights = packColumns(kernel.dataSync(), k, units);
+    const bnLayer = layers[i++];
+    if (!bnLayer) throw new Error(`${dense.name}: expected a BatchNorm layer after it, found the end of the model`);
+    const bn = foldBatchNorm(bnLayer, units);
+    const denominator = input === 'pixels' ? 255 : 1;
+    const next = layers[i];
+    if (next?.getClassName() === 'SignActivation') {
+      checkDeterministic(next, 'quantizer', (next.getConfig() as { quantizer: unknown }).quantizer);
+      i++;
+      activationsAreSigns = true;
+    } else activationsAreSigns = false;
+    const hasSign = activationsAreSigns || (next?.getClassName() === 'BinaryDense' && isSign((next.getConfig() as { inputQuantizer: unknown }).inputQuantizer));
+    if (!hasSign && next) throw new Error(`layer ${next.name}: expected SignActivation or the end of the model after ${bnLayer.name}`);
+    packed.push({
+      kind: 'dense',
+      name: dense.name,
+      input,
+      weights,
+      output: hasSign ? foldThresholds(bn, denominator) : foldScores(bn, denominator),
+    });
+  }
+  const floatBytes = model.weights.reduce((sum, w) => sum + w.shape.reduce((a: number, b) => a * Number(b), 1) * 4, 0);
+  const result: PackedModel = { format: 'binarynet-packed', version: 1, inputShape, layers: packed, floatBytes };
+  checkPackedModel(result);
+  return result;
+}

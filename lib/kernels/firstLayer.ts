@@ -1,0 +1,42 @@
+/**
+ * The first layer on popcount arithmetic: 8-bit inputs times binary weights via bit planes.
+ *
+ * The float model sees pixel p ∈ {0..255} as x = p / 127.5 − 1 = (2p − 255) / 255. Write
+ * p = Σ_n 2^n b_n (bits b_n ∈ {0, 1}) and let ±1 plane values be β_n = 2b_n − 1. Since
+ * Σ_n 2^n = 255, 2p − 255 = Σ_n 2^n (2b_n − 1) = Σ_n 2^n β_n, so for binary weights w:
+ *
+ *     255 · (x · w) = Σ_{n=0..7} 2^n · (β_n · w)
+ *
+ * — the paper's s = Σ 2^(n−1) (x^n · w_b), exactly, with each β_n · w = k − 2·popcount(plane XOR w)
+ * on the same XNOR kernels. The result is an integer (255 times the float pre-activation).
+ */
+import { packBitPlanes, type PackedBits } from './bitPack';
+import type { GemmOptions, XnorKernel } from './index';
+
+/** 255 · (x · W) for `rows` inputs of `weights.k` uint8 pixels each: rows × weights.rows, row-major. */
+export function bitPlaneDense(kernel: XnorKernel, pixels: Uint8Array, rows: number, weights: PackedBits, options?: GemmOptions): Int32Array {
+  const planes = packBitPlanes(pixels, rows, weights.k);
+  const dots = kernel.gemm(planes, weights, options); // (rows · 8) × units
+  return combineBitPlanes(dots, rows, weights.rows);
+}
+
+/** S[i][j] = Σ_n 2^n · dots[i·8 + n][j]. |S| ≤ 255·k, so int32 holds it for k < 8.4 million. */
+export function combineBitPlanes(dots: Int32Array, rows: number, units: number): Int32Array {
+  if (dots.length !== rows * 8 * units) throw new RangeError(`expected ${rows} × 8 × ${units} plane dot products, got ${dots.length}`);
+  const out = new Int32Array(rows * units);
+  for (let i = 0; i < rows; i++) {
+    const base = i * 8 * units;
+    const o = i * units;
+    for (let j = 0; j < units; j++) {
+      let s = 0;
+      for (let n = 7; n >= 0; n--) s = 2 * s + dots[base + n * units + j];
+      out[o + j] = s;
+    }
+  }
+  return out;
+}
+
+/** The ±1 inputs of a layer whose input quantizer binarizes pixels: sign(p / 127.5 − 1) = +1 ⟺ p ≥ 128. */
+export function pixelSigns(pixels: Uint8Array): Float32Array {
+  return Float32Array.from(pixels, (p) => (p >= 128 ? 1 : -1));
+}

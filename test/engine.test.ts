@@ -1,0 +1,139 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../lib/backend';
+import { scaledPixels, slice } from '../lib/data/dataset';
+import { loadMnist } from '../lib/data/mnist';
+import {
+  BinaryEngine,
+  deserializePackedModel,
+  exportPackedModel,
+  foldThresholds,
+  loadPackedModel,
+  packedParameterBytes,
+  savePackedModel,
+  serializePackedModel,
+} from '../lib/engine';
+import { packBitPlanes, packColumns, selectKernel, tryKernel, type XnorKernel } from '../lib/kernels';
+import { bitPlaneDense } from '../lib/kernels/firstLayer';
+import { buildMlp } from '../lib/models/mlp';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Gives every BatchNorm the statistics of its real input on `x` plus random γ (a third of them
+ * negative, to exercise flipped thresholds) and β: thresholds then fall where the data is, as
+ * after training.
+ */
+function calibrate(model: tf.Sequential, x: tf.Tensor, seed: number): void {
+  const random = rng(seed);
+  let h = x;
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    if (layer.getClassName() === 'BatchNormalization') {
+      const units = h.shape[1]!;
+      const { mean, variance } = tf.moments(h, 0);
+      const gamma = Float32Array.from({ length: units }, () => (random() < 0.33 ? -1 : 1) * (0.5 + random()));
+      const beta = Float32Array.from({ length: units }, () => random() - 0.5);
+      layer.setWeights([tf.tensor1d(gamma), tf.tensor1d(beta), mean, variance]);
+    }
+    h = layer.apply(h) as tf.Tensor;
+  }
+}
+
+describe('binary inference engine', () => {
+  let images: Uint8Array;
+  const count = 1000;
+  let model: tf.Sequential;
+  let expected: Uint8Array;
+
+  beforeAll(async () => {
+    await initBackend('cpu');
+    const test = slice(loadMnist().test, 0, count);
+    images = test.images;
+    model = buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [300, 200], dropoutInput: 0.2, dropoutHidden: 0.5, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 5 });
+    const x = tf.tensor2d(scaledPixels(test, Array.from({ length: count }, (_, i) => i)), [count, 784]);
+    calibrate(model, x, 9);
+    expected = (model.predict(x) as tf.Tensor).argMax(1).dataSync() as unknown as Uint8Array;
+    expected = Uint8Array.from(expected);
+  });
+
+  const tiers = (['native', 'wasm', 'ts'] as const).map((t) => tryKernel(t)).filter((k): k is XnorKernel => typeof k !== 'string');
+  it.each(tiers.map((k) => [k.tier, k] as const))('predicts exactly what the tfjs model predicts on real MNIST images (%s)', (_tier, kernel) => {
+    const engine = new BinaryEngine(exportPackedModel(model), { kernel, batchSize: 300 });
+    const n = kernel.tier === 'ts' ? 100 : count;
+    const got = engine.predict(images.subarray(0, n * 784), n);
+    expect(Array.from(got)).toEqual(Array.from(expected.subarray(0, n)));
+  });
+
+  it('round-trips through the packed file and reports its footprint', () => {
+    const packed = exportPackedModel(model);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-')), 'mlp.bnn');
+    const bytes = savePackedModel(packed, file);
+    const loaded = loadPackedModel(file);
+    expect(serializePackedModel(loaded)).toEqual(serializePackedModel(packed));
+    expect(loaded.layers.map((l) => l.weights)).toEqual(packed.layers.map((l) => l.weights));
+    // 784·300 + 300·200 + 200·10 weights at 1 bit, + 4 BN vectors of 510 float32 units.
+    expect(packed.floatBytes).toBe((784 * 300 + 300 * 200 + 200 * 10) * 4 + 4 * 4 * 510);
+    expect(packedParameterBytes(packed)).toBeLessThan(packed.floatBytes / 20);
+    expect(bytes).toBeLessThan(packedParameterBytes(packed) + 4096);
+    const engine = new BinaryEngine(loaded);
+    expect(Array.from(engine.predict(images.subarray(0, 50 * 784), 50))).toEqual(Array.from(expected.subarray(0, 50)));
+  });
+
+  it('rejects corrupt files and bad inputs', () => {
+    const bytes = serializePackedModel(exportPackedModel(model));
+    expect(() => deserializePackedModel(bytes.subarray(0, 100))).toThrow(/truncated/);
+    expect(() => deserializePackedModel(new Uint8Array(16))).toThrow(/magic/);
+    const engine = new BinaryEngine(deserializePackedModel(bytes));
+    expect(() => engine.predict(new Uint8Array(783), 1)).toThrow(/expected 1 images × 784/);
+    expect(() => engine.predict(new Float32Array(784) as unknown as Uint8Array, 1)).toThrow(/Uint8Array/);
+    expect(() => new BinaryEngine(deserializePackedModel(bytes), { batchSize: 0 })).toThrow(/batchSize/);
+  });
+
+  it('refuses models it cannot run exactly', () => {
+    const stochastic = buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [8], dropoutInput: 0, dropoutHidden: 0, binarization: 'stochastic', batchNorm: 'standard', H: 1, seed: 1 });
+    expect(() => exportPackedModel(stochastic)).toThrow(/stochastic/);
+    const real = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [784] })] });
+    expect(() => exportPackedModel(real)).toThrow(/expected BinaryDense/);
+  });
+});
+
+describe('first layer on bit planes', () => {
+  it('gives 255 · (x · w) exactly, x = p / 127.5 − 1', () => {
+    const random = rng(2);
+    const rows = 7, k = 45, units = 6;
+    const pixels = Uint8Array.from({ length: rows * k }, (_, i) => (i < 4 ? [0, 255, 127, 128][i] : Math.floor(random() * 256)));
+    const w = Float32Array.from({ length: k * units }, () => (random() < 0.5 ? -1 : 1));
+    for (const kernel of [selectKernel('ts'), selectKernel()]) {
+      const got = bitPlaneDense(kernel, pixels, rows, packColumns(w, k, units));
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < units; j++) {
+          let exact = 0; // in integers: 255·x = 2p − 255
+          for (let c = 0; c < k; c++) exact += (2 * pixels[i * k + c] - 255) * w[c * units + j];
+          expect(got[i * units + j]).toBe(exact);
+        }
+      }
+    }
+    expect(packBitPlanes(pixels, rows, k).rows).toBe(rows * 8);
+  });
+
+  it('folds BatchNorm + sign into integer thresholds, ties to +1, negative scales flipped', () => {
+    const bn = { c: Float64Array.from([2, -2, 0, 0, 1]), mu: Float64Array.from([1.5, 1.5, 0, 0, 3]), beta: Float64Array.from([1, 1, 0.5, -0.5, 0]) };
+    const { thresholds, flips } = foldThresholds(bn, 1);
+    // 2(s − 1.5) + 1 ≥ 0 ⟺ s ≥ 1;  −2(s − 1.5) + 1 ≥ 0 ⟺ s ≤ 2 ⟺ −s ≥ −2;  constant +1 / −1;  s − 3 ≥ 0 ⟺ s ≥ 3 (tie → +1)
+    expect(Array.from(thresholds)).toEqual([1, -2, -(2 ** 31 - 1), 2 ** 31 - 1, 3]);
+    expect(Array.from(flips)).toEqual([0, 1, 0, 0, 0]);
+  });
+});
