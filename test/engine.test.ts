@@ -19,38 +19,9 @@ import {
 import { packBitPlanes, packColumns, selectKernel, tryKernel, type XnorKernel } from '../lib/kernels';
 import { bitPlaneDense } from '../lib/kernels/firstLayer';
 import { buildMlp } from '../lib/models/mlp';
+import { calibrateBatchNorm, seededRandom } from '../lib/bench/mlpBench';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Gives every BatchNorm the statistics of its real input on `x` plus random γ (a third of them
- * negative, to exercise flipped thresholds) and β: thresholds then fall where the data is, as
- * after training.
- */
-function calibrate(model: tf.Sequential, x: tf.Tensor, seed: number): void {
-  const random = rng(seed);
-  let h = x;
-  for (const layer of model.layers) {
-    if (layer.getClassName() === 'InputLayer') continue;
-    if (layer.getClassName() === 'BatchNormalization') {
-      const units = h.shape[1]!;
-      const { mean, variance } = tf.moments(h, 0);
-      const gamma = Float32Array.from({ length: units }, () => (random() < 0.33 ? -1 : 1) * (0.5 + random()));
-      const beta = Float32Array.from({ length: units }, () => random() - 0.5);
-      layer.setWeights([tf.tensor1d(gamma), tf.tensor1d(beta), mean, variance]);
-    }
-    h = layer.apply(h) as tf.Tensor;
-  }
-}
+const rng = seededRandom;
 
 describe('binary inference engine', () => {
   let images: Uint8Array;
@@ -64,7 +35,7 @@ describe('binary inference engine', () => {
     images = test.images;
     model = buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [300, 200], dropoutInput: 0.2, dropoutHidden: 0.5, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 5 });
     const x = tf.tensor2d(scaledPixels(test, Array.from({ length: count }, (_, i) => i)), [count, 784]);
-    calibrate(model, x, 9);
+    calibrateBatchNorm(model, x, 9);
     expected = (model.predict(x) as tf.Tensor).argMax(1).dataSync() as unknown as Uint8Array;
     expected = Uint8Array.from(expected);
   });

@@ -1,0 +1,117 @@
+/**
+ * `npm run bench`: the paper's speed experiment on this machine (see lib/bench/).
+ *   --smoke            tiny sizes, one run (CI); writes to runs/bench-smoke/ unless --out is given
+ *   --out DIR          where bench.json, README.md and the chart go (default results/bench)
+ *   --sizes 1024,2048  square matrix sizes (default 1024,2048,4096,8192)
+ *   --runs N           timed runs per measurement (default 3; 1 for the largest products)
+ *   --images N         MNIST test images for the MLP part (default 10000)
+ *   --hidden 4096,4096,4096   MLP hidden layers (default: the paper's 3 × 4096)
+ *   --model DIR        a trained tfjs MLP (model.json) instead of a calibrated untrained one
+ *   --no-mlp           skip the MLP part
+ *   --note TEXT        recorded with the machine description (e.g. what else was running)
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { benchMlp } from '../lib/bench/mlpBench';
+import { benchMarkdown, speedupFigure, type BenchResults } from '../lib/bench/report';
+import { benchMatMul, describeMachine, measureRoofline } from '../lib/bench/xnorBench';
+import { loadMnist } from '../lib/data/mnist';
+import { registerFileSystemIO } from '../lib/io/fileSystem';
+import { selectKernel } from '../lib/kernels';
+import { saveFigure } from '../lib/plots/figure';
+import '../lib/layers';
+
+const VALUE_FLAGS = new Set(['out', 'sizes', 'runs', 'images', 'hidden', 'model', 'note']);
+const SWITCHES = new Set(['smoke', 'no-mlp']);
+
+function parse(argv: string[]): Record<string, string | true> {
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].replace(/^--/, '');
+    if (!argv[i].startsWith('--') || !(VALUE_FLAGS.has(name) || SWITCHES.has(name))) {
+      throw new Error(`unknown argument '${argv[i]}' (flags: ${[...VALUE_FLAGS, ...SWITCHES].map((f) => '--' + f).join(' ')})`);
+    }
+    if (SWITCHES.has(name)) flags[name] = true;
+    else if (argv[i + 1] === undefined) throw new Error(`--${name} needs a value`);
+    else flags[name] = argv[++i];
+  }
+  return flags;
+}
+
+function positiveInts(value: string, flag: string): number[] {
+  const list = value.split(',').map(Number);
+  if (list.length === 0 || list.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`--${flag} takes positive integers separated by commas, got '${value}'`);
+  return list;
+}
+
+async function main(): Promise<void> {
+  const flags = parse(process.argv.slice(2));
+  const smoke = flags.smoke === true;
+  const log = (line: string) => console.log(line);
+  const started = performance.now();
+  await initBackend(undefined, log);
+  registerFileSystemIO();
+  const kernel = selectKernel(undefined, log);
+  log(`XNOR kernel tier: ${kernel.tier} (${kernel.isa}), ${kernel.maxThreads} threads`);
+  const shared =
+    (typeof flags.note === 'string' ? flags.note + ' ' : '') +
+    (os.loadavg()[0] > 0.5
+      ? `The machine was shared: load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} CPUs when the benchmark started (other jobs running), so absolute speeds are lower and noisier than on an idle machine; ratios come from the same run.`
+      : 'The machine was otherwise idle when the benchmark started.');
+  const machine = describeMachine(shared);
+  const runs = typeof flags.runs === 'string' ? positiveInts(flags.runs, 'runs')[0] : smoke ? 1 : 3;
+  const sizes = typeof flags.sizes === 'string' ? positiveInts(flags.sizes, 'sizes') : smoke ? [64, 128] : [1024, 2048, 4096, 8192];
+  const hidden = typeof flags.hidden === 'string' ? positiveInts(flags.hidden, 'hidden') : smoke ? [128, 128] : [4096, 4096, 4096];
+  const images = typeof flags.images === 'string' ? positiveInts(flags.images, 'images')[0] : smoke ? 200 : 10_000;
+  const batch = Math.min(1000, images);
+  const roofline = measureRoofline(smoke ? 0.1 : 1.5);
+  log(`popcount roofline: ${roofline ? (roofline / 1e9).toFixed(1) + ' G binary MAC/s (one thread)' : 'not available'}`);
+  const matmul = benchMatMul({
+    sizes,
+    shapes: [
+      { m: batch, n: hidden[0], k: 784, label: `MLP layer 1 as ±1 (${batch} img)` },
+      ...(hidden.length > 1 ? [{ m: batch, n: hidden[1], k: hidden[0], label: `MLP hidden (${batch} img)` }] : []),
+      { m: batch, n: 10, k: hidden[hidden.length - 1], label: `MLP output (${batch} img)` },
+    ],
+    baselineFullMacs: smoke ? 1e6 : 2048 ** 3,
+    tsMaxMacs: smoke ? 1e7 : 1024 ** 3 + 1,
+    tfjsMaxMacs: smoke ? 1e9 : 8192 ** 3,
+    runs,
+    log,
+  });
+  let mlp = null;
+  if (flags['no-mlp'] !== true) {
+    const model = typeof flags.model === 'string' ? ((await tf.loadLayersModel(`file://${path.resolve(flags.model)}`)) as tf.Sequential) : undefined;
+    mlp = benchMlp({ test: loadMnist().test, count: images, hiddenUnits: hidden, model, runs: smoke ? 1 : Math.min(runs, 2), log });
+  }
+  machine.loadAverageEnd = os.loadavg();
+  const results: BenchResults = {
+    createdAt: new Date().toISOString(),
+    smoke,
+    machine,
+    rooflineMacPerSecond: roofline,
+    environmentRooflineMacPerSecond: 795e9,
+    matmul,
+    mlp,
+    wallSeconds: (performance.now() - started) / 1000,
+  };
+  const out = typeof flags.out === 'string' ? flags.out : smoke ? path.join('runs', 'bench-smoke') : path.join('results', 'bench');
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(out, 'README.md'), benchMarkdown(results));
+  const fig = await saveFigure(speedupFigure(results), path.join(out, 'speedup'));
+  log(`wrote ${path.join(out, 'bench.json')}, README.md, ${fig.html}${fig.png ? ', ' + fig.png : ` (no image: ${fig.skipped})`}`);
+  const failures = [...matmul.filter((r) => r.exact === false).map((r) => `${r.label} ${r.method}`), ...(mlp?.rows.filter((r) => r.disagreements > 0).map((r) => `MLP ${r.method}`) ?? [])];
+  if (failures.length) {
+    console.error(`results differ from the XNOR reference / tfjs predictions: ${failures.join('; ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
