@@ -22,7 +22,7 @@ export { loadMnist, loadFashionMnist, embeddedMnistDir, readIdxPair, FASHION_MNI
 export { preset, validateHyperparameters, DATASETS, PRESET_NAMES, type Hyperparameters, type DatasetName, type PresetName } from './presets';
 export { train, evaluate, limitDataset, shuffledIndices, bestEpochIndex, CHECKPOINT_FILE, type EpochRecord, type TrainResult, type TrainOptions } from './train/trainer';
 export { runExperiment, resolveHyperparameters, loadDataset, buildModel, type ExperimentOptions, type ExperimentResult } from './experiment';
-export { saveFigure, figureHtml, findChromium, type Figure } from './plots/figure';
+export { saveFigure, figurePng, figureHtml, findChromium, type Figure } from './plots/figure';
 export { collectRuns, tableMarkdown, learningCurvesFigure, errorRatesFigure, regenerateReport, type RunMetrics } from './results/report';
 export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
 export { machineInfo } from './results/machine';

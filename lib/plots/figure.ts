@@ -86,3 +86,9 @@ export async function saveFigure(fig: Figure, outBase: string, size = { width: 9
   }
   return out;
 }
+
+/** Saves `fig` like `saveFigure` and returns the PNG's bytes (null without Chromium): for notebooks. */
+export async function figurePng(fig: Figure, outBase: string, size = { width: 900, height: 500 }): Promise<Uint8Array | null> {
+  const saved = await saveFigure(fig, outBase, size);
+  return saved.png ? fs.readFileSync(saved.png) : null;
+}

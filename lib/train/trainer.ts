@@ -118,18 +118,20 @@ export function bestEpochIndex(history: EpochRecord[]): number {
   return best;
 }
 
+// Weights are matched by position: tfjs makes variable names unique per process (kernel, kernel_1, …),
+// so the same model built again has other names.
 function modelTensors(model: tf.LayersModel): TensorRecord[] {
-  return model.weights.map((w) => ({ name: w.name, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
+  return model.weights.map((w, i) => ({ name: `model/${i}/${w.originalName}`, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
 }
 
 function restoreModel(model: tf.LayersModel, tensors: Map<string, TensorRecord>, file: string): void {
-  for (const w of model.weights) {
-    const t = tensors.get(w.name);
+  model.weights.forEach((w, i) => {
+    const t = tensors.get(`model/${i}/${w.originalName}`);
     if (!t || t.shape.join() !== (w.shape as number[]).join()) {
-      throw new Error(`${file}: checkpoint does not match the model (weight ${w.name})`);
+      throw new Error(`${file}: checkpoint does not match the model (weight ${i}, ${w.originalName} [${w.shape}])`);
     }
     w.write(tf.tensor(t.data, t.shape));
-  }
+  });
 }
 
 function differingKeys(a: Hyperparameters, b: Hyperparameters): string[] {
