@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SplitDataset, ImageSet, makeImageSet, slice } from './dataset';
-import { CIFAR10_FILES, DownloadOptions, ensureFiles } from './download';
+import { CIFAR10_FILES, DownloadOptions, OfflineError, ensureFiles } from './download';
 import { readTar } from './tar';
 
 const SIZE = 32;
@@ -83,8 +83,14 @@ async function readBatches(dir: string, opts: Cifar10Options): Promise<Map<strin
     }
   }
   const archive = path.join(dir, CIFAR10_FILES.files[0].name);
-  if (opts.download !== false) await ensureFiles({ ...CIFAR10_FILES, dir }, opts.download);
-  else if (!fs.existsSync(archive)) {
+  if (opts.download !== false) {
+    try {
+      await ensureFiles({ ...CIFAR10_FILES, dir }, opts.download);
+    } catch (err) {
+      if (!(err instanceof OfflineError)) throw err;
+      throw new OfflineError(`${err.message}\nThe unpacked archive works too: ${names.join(', ')} in ${path.resolve(dir, 'cifar-10-batches-bin')}.`);
+    }
+  } else if (!fs.existsSync(archive)) {
     throw new Error(`${dir}: no CIFAR-10 data: neither ${names.join(', ')} (in cifar-10-batches-bin/) nor ${CIFAR10_FILES.files[0].name}`);
   }
   opts.log?.(`reading ${archive}`);

@@ -177,6 +177,7 @@ async function attempt(url: string, dest: string, md5: string, opts: DownloadOpt
   const expected = lengthHeader === null ? null : Number(lengthHeader);
   const hash = crypto.createHash('md5');
   let received = 0;
+  const started = Date.now();
   const fh = await fs.promises.open(tmp, 'w');
   const idleMs = opts.idleTimeoutMs ?? 60_000;
   try {
@@ -184,15 +185,15 @@ async function attempt(url: string, dest: string, md5: string, opts: DownloadOpt
       bar = new cliProgress.SingleBar(
         {
           format: expected
-            ? `${path.basename(dest)} [{bar}] {percentage}% | {got} / {size} | ETA {eta_formatted}`
-            : `${path.basename(dest)} {got}`,
+            ? `${path.basename(dest)} [{bar}] {percentage}% | {got} / {size} | {speed}/s | ETA {eta_formatted}`
+            : `${path.basename(dest)} {got} | {speed}/s`,
           stream: process.stderr,
           etaBuffer: 50,
           hideCursor: true,
         },
         cliProgress.Presets.shades_classic,
       );
-      bar.start(expected ?? 0, 0, { got: formatBytes(0), size: formatBytes(expected ?? 0) });
+      bar.start(expected ?? 0, 0, { got: formatBytes(0), size: formatBytes(expected ?? 0), speed: formatBytes(0) });
     }
     timer = setTimeout(() => controller.abort(), idleMs);
     try {
@@ -201,7 +202,7 @@ async function attempt(url: string, dest: string, md5: string, opts: DownloadOpt
         hash.update(chunk);
         received += chunk.length;
         await fh.write(chunk);
-        bar?.update(received, { got: formatBytes(received) });
+        bar?.update(received, { got: formatBytes(received), speed: formatBytes(Math.round((received * 1000) / Math.max(1, Date.now() - started))) });
       }
     } catch (err) {
       const why = controller.signal.aborted ? `no data for ${idleMs / 1000} s` : (err as Error).message;

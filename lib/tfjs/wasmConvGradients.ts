@@ -1,18 +1,24 @@
 /**
- * Gradient kernels that `@tensorflow/tfjs-backend-wasm` (4.22) lacks or gets wrong, so that conv
- * nets train on it. Probing `tf.variableGrads` of a Conv2D → MaxPool2D → BatchNorm → Dense net on
- * `wasm` against `cpu` showed:
+ * Gradient kernels that `@tensorflow/tfjs-backend-wasm` (4.22) lacks, gets wrong, or runs slowly,
+ * so that conv nets train on it. Probing `tf.variableGrads` of a Conv2D → MaxPool2D → BatchNorm →
+ * Dense net on `wasm` against `cpu` showed:
  * - `Conv2DBackpropFilter` (the weight gradient) is not registered at all;
  * - `MaxPoolGrad` is registered but wrong as soon as there is more than one channel: it drops
- *   the gradient of some windows (checked on 1×4×4×2 inputs, 2×2 pooling). It is replaced.
- * `Conv2DBackpropInput` and everything BatchNorm and Dense need agree with `cpu`.
+ *   the gradient of some windows (checked on 1×4×4×2 inputs, 2×2 pooling). It is replaced;
+ * - `Conv2DBackpropInput` is right but a plain loop (≈ 2–3 GFLOP/s against ≈ 15–30 for the
+ *   forward conv): for stride 1 it is replaced by a forward convolution, others keep the original.
+ * Everything BatchNorm and Dense need agrees with `cpu`.
  *
- * The filter gradient of an NHWC convolution is, for every kernel offset (i, j),
- *   dW[i, j] = Xᵢⱼᵀ · dY        (Ci × M) · (M × Co), M = N·Ho·Wo,
- * where Xᵢⱼ is the (padded) input sampled at rows i + s·y, columns j + s·x: a strided slice.
- * Each term runs as the backend's own StridedSlice and BatchMatMul (XNNPACK, SIMD) kernels, so no
- * JS loop touches the data. Working per offset keeps the extra memory at one input-sized slice,
- * where a full im2col buffer would be kh·kw times the input (236 MB for CIFAR-10's second layer).
+ * The filter gradient of an NHWC convolution is itself a convolution: with the (padded) input
+ * transposed to [Ci, H, W, N] and dY to [Ho, Wo, N, Co],
+ *   dW[i, j, ci, co] = Σ_{y,x,n} Xᵀ[ci, i + s·y, j + s·x, n] · dYᵀ[y, x, n, co],
+ * a stride-1 convolution dilated by the stride s, run by the backend's own XNNPACK Conv2D (SIMD).
+ * Measured against slicing out each kernel offset and multiplying (StridedSlice + BatchMatMul,
+ * where the slice copies dominate), it is 1.3–1.8× faster, and it needs no im2col buffer
+ * (kh·kw times the input: 236 MB for CIFAR-10's second layer at batch 50).
+ *
+ * The input gradient of a stride-1 convolution is a stride-1 convolution of dY with the filter
+ * flipped in space and its channel axes swapped, padded by k − 1 − p on each side.
  */
 import * as tf from '@tensorflow/tfjs';
 // Loaded first so that its own (faulty) MaxPoolGrad registration cannot come after ours.
@@ -86,33 +92,70 @@ function conv2dBackpropFilter(args: {
         constantValue: 0,
       })
     : x;
-  const m = n * ho * wo;
-  const dy2 = run('Reshape', backend, { x: dy }, { shape: [m, co] });
-
-  const blocks: TensorInfo[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const slice = run('StridedSlice', backend, { x: xp }, {
-        begin: [0, i, j, 0],
-        end: [n, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, ci],
-        strides: [1, sh, sw, 1],
-        beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-      });
-      const slice2 = run('Reshape', backend, { x: slice }, { shape: [m, ci] });
-      blocks.push(run('BatchMatMul', backend, { a: slice2, b: dy2 }, { transposeA: true, transposeB: false }));
-      backend.disposeData(slice.dataId);
-      backend.disposeData(slice2.dataId);
-    }
-  }
+  // dW[i, j, ci, co] = Σ_{n,y,x} Xp[n, i + s·y, j + s·x, ci] · dY[n, y, x, co]: a convolution of
+  // Xp laid out [Ci, H, W, N] (batch Ci, channels N) with dY laid out [Ho, Wo, N, Co] as the
+  // filter, dilated by the stride. Its output is [Ci, kh', kw', Co] with kh' ≥ kh.
+  const xt = run('Transpose', backend, { x: xp }, { perm: [3, 1, 2, 0] });
   if (xp !== x) backend.disposeData(xp.dataId);
-  backend.disposeData(dy2.dataId);
-
-  // Each block is [1, Ci, Co]; stacked along axis 0 they are dW in [kh, kw, Ci, Co] order.
-  const stacked = run('Concat', backend, blocks, { axis: 0 });
-  for (const b of blocks) backend.disposeData(b.dataId);
-  const dw = run('Reshape', backend, { x: stacked }, { shape: filterShape });
-  backend.disposeData(stacked.dataId);
+  const dyt = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });
+  const full = run('Conv2D', backend, { x: xt, filter: dyt }, {
+    strides: 1,
+    pad: 'valid',
+    dataFormat: 'NHWC',
+    dilations: [sh, sw],
+    dimRoundingMode: undefined,
+  });
+  backend.disposeData(xt.dataId);
+  backend.disposeData(dyt.dataId);
+  // Rows/columns past the last window (valid padding with a stride) fall beyond kh × kw.
+  const exact = full.shape[1] === kh && full.shape[2] === kw
+    ? full
+    : run('Slice', backend, { x: full }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
+  if (exact !== full) backend.disposeData(full.dataId);
+  const dw = run('Transpose', backend, { x: exact }, { perm: [1, 2, 0, 3] });
+  backend.disposeData(exact.dataId);
   return dw;
+}
+
+/** The backend's own Conv2DBackpropInput, kept for the cases the fast path does not cover. */
+let originalBackpropInput: tf.KernelFunc | null = null;
+
+function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
+    strides: [number, number] | number;
+    pad: BackpropFilterAttrs['pad'];
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  };
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
+    dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast',
+  );
+  const { filterHeight: kh, filterWidth: kw, padInfo, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
+  const top = kh - 1 - padInfo.top;
+  const left = kw - 1 - padInfo.left;
+  const bottom = h - ho - top + kh - 1;
+  const right = w - wo - left + kw - 1;
+  const fast = dataFormat !== 'NCHW' && info.strideHeight === 1 && info.strideWidth === 1 && Math.min(top, left, bottom, right) >= 0;
+  if (!fast) {
+    if (!originalBackpropInput) throw new Error('Conv2DBackpropInput: wasm has no kernel for this case');
+    return originalBackpropInput(args) as TensorInfo;
+  }
+  const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1] });
+  const wT = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] });
+  backend.disposeData(flipped.dataId);
+  const dx = run('Conv2D', backend, { x: dy, filter: wT }, {
+    strides: 1,
+    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+    dataFormat: 'NHWC',
+    dilations: 1,
+    dimRoundingMode: undefined,
+  });
+  backend.disposeData(wT.dataId);
+  return dx;
 }
 
 /**
@@ -173,10 +216,11 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
 }
 
 /** Kernel names this module supplies to the wasm backend. */
-export const WASM_GRADIENT_KERNELS: readonly string[] = ['Conv2DBackpropFilter', 'MaxPoolGrad'];
+export const WASM_GRADIENT_KERNELS: readonly string[] = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'];
 
 const KERNELS: Record<string, tf.KernelFunc> = {
   Conv2DBackpropFilter: conv2dBackpropFilter as unknown as tf.KernelFunc,
+  Conv2DBackpropInput: conv2dBackpropInput as unknown as tf.KernelFunc,
   MaxPoolGrad: maxPoolGrad as unknown as tf.KernelFunc,
 };
 
@@ -188,8 +232,11 @@ export function registerWasmGradientKernels(): void {
   for (const [kernelName, kernelFunc] of Object.entries(KERNELS)) {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing?.kernelFunc === kernelFunc) continue;
+    if (kernelName === 'Conv2DBackpropInput') originalBackpropInput = existing?.kernelFunc ?? null;
     // Unregister first: registering over an existing kernel works but logs a warning.
     if (existing) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+    // The replaced kernel's setup (binding its wasm function) still has to run when the backend
+    // initialises, since the fallback path calls it.
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: existing?.setupFunc });
   }
 }

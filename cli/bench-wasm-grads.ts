@@ -1,0 +1,153 @@
+/**
+ * Times one training step (forward, gradients, Adam update) of a small binary-style ConvNet on the
+ * `wasm` backend (with this project's gradient kernels) and on the pure-JS `cpu` backend, after
+ * warm-up, and reports medians. Also checks that both backends give the same gradients.
+ *
+ *   npx tsx cli/bench-wasm-grads.ts [--batch 16] [--reps 3] [--warmup 1] [--out results/bench/wasm-conv-grads.json]
+ *
+ * Net (paper style, narrow): (2×32C3)−MP2−(2×64C3)−MP2−10, 32×32×3 inputs, binary weights and
+ * activations (sign with the straight-through estimator), BatchNorm after every layer, squared
+ * hinge loss.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmGradientKernels } from '../lib/tfjs/wasmConvGradients';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+const BATCH = Number(arg('batch', '16'));
+const REPS = Number(arg('reps', '3'));
+const WARMUP = Number(arg('warmup', '1'));
+const OUT = arg('out', path.join('results', 'bench', 'wasm-conv-grads.json'));
+
+/** sign(x) (0 → +1) with the gradient passed where |x| ≤ 1 (straight-through estimator). */
+const binarize = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.sub(tf.mul(tf.cast(tf.greaterEqual(x, 0), 'float32'), 2), 1),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), 1), 'float32')),
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+
+/** Deterministic uniform(−1, 1) values, identical on both backends. */
+function uniform(shape: number[], seed: number): tf.Tensor {
+  let a = seed >>> 0;
+  const n = shape.reduce((p, q) => p * q, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    v[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return tf.tensor(v, shape);
+}
+
+interface Net {
+  vars: tf.Variable[];
+  loss: () => tf.Scalar;
+}
+
+function buildNet(): Net {
+  const convs = [[3, 32], [32, 32], [32, 64], [64, 64]].map(([ci, co], k) => tf.variable(uniform([3, 3, ci, co], 10 + k)));
+  const dense = tf.variable(uniform([8 * 8 * 64, 10], 20));
+  const bn = [32, 32, 64, 64, 10].map((c) => [tf.variable(tf.ones([c])), tf.variable(tf.zeros([c]))]);
+  const x = uniform([BATCH, 32, 32, 3], 1);
+  const labels = Array.from({ length: BATCH }, (_, i) => i % 10);
+  const targets = tf.sub(tf.mul(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 2), 1);
+  const norm = (y: tf.Tensor, k: number) => {
+    const axes = y.rank === 4 ? [0, 1, 2] : [0];
+    const { mean, variance } = tf.moments(y, axes);
+    return tf.batchNorm(y, mean, variance, bn[k][1], bn[k][0], 1e-4);
+  };
+  const loss = () => {
+    let a: tf.Tensor = x;
+    convs.forEach((w, k) => {
+      a = tf.conv2d(a as tf.Tensor4D, binarize(w) as tf.Tensor4D, 1, 'same');
+      if (k % 2 === 1) a = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
+      a = binarize(norm(a, k));
+    });
+    const out = norm(tf.matMul(tf.reshape(a, [BATCH, -1]), binarize(dense)), 4);
+    return tf.mean(tf.square(tf.relu(tf.sub(1, tf.mul(targets, out))))) as tf.Scalar;
+  };
+  return { vars: [...convs, dense, ...bn.flat()], loss };
+}
+
+async function bench(backend: 'wasm' | 'cpu'): Promise<{ stepsMs: number[]; grads: Float32Array[] }> {
+  await tf.setBackend(backend);
+  await tf.ready();
+  const net = buildNet();
+  const optimizer = tf.train.adam(0.001);
+  const grads = tf.tidy(() => tf.variableGrads(net.loss, net.vars)).grads;
+  const gradValues = net.vars.map((v) => grads[v.name].dataSync() as Float32Array);
+  tf.dispose(Object.values(grads));
+  const stepsMs: number[] = [];
+  for (let i = 0; i < WARMUP + REPS; i++) {
+    const t0 = performance.now();
+    const cost = optimizer.minimize(net.loss, true, net.vars);
+    await cost!.data(); // wait for the step to finish
+    cost!.dispose();
+    const ms = performance.now() - t0;
+    if (i >= WARMUP) stepsMs.push(ms);
+    process.stderr.write(`${backend} step ${i + 1}/${WARMUP + REPS}${i < WARMUP ? ' (warm-up)' : ''}: ${ms.toFixed(0)} ms\n`);
+  }
+  optimizer.dispose();
+  tf.dispose(net.vars);
+  return { stepsMs, grads: gradValues };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main(): Promise<void> {
+  registerWasmGradientKernels();
+  const wasm = await bench('wasm');
+  const cpu = await bench('cpu');
+  // Largest gradient difference relative to the largest gradient, per variable.
+  const gradRelDiff = Math.max(
+    ...cpu.grads.map((g, k) => {
+      let diff = 0;
+      let scale = 1e-12;
+      for (let i = 0; i < g.length; i++) {
+        diff = Math.max(diff, Math.abs(g[i] - wasm.grads[k][i]));
+        scale = Math.max(scale, Math.abs(g[i]));
+      }
+      return diff / scale;
+    }),
+  );
+  const result = {
+    what: 'one training step (forward, gradients, Adam update) of a binary-style ConvNet',
+    net: '(2×32C3)−MP2−(2×64C3)−MP2−10, BatchNorm, sign/STE, squared hinge; NHWC 32×32×3',
+    batch: BATCH,
+    warmup: WARMUP,
+    reps: REPS,
+    cpuMedianMs: median(cpu.stepsMs),
+    wasmMedianMs: median(wasm.stepsMs),
+    speedup: median(cpu.stepsMs) / median(wasm.stepsMs),
+    cpuStepsMs: cpu.stepsMs.map((v) => Math.round(v)),
+    wasmStepsMs: wasm.stepsMs.map((v) => Math.round(v)),
+    maxGradientRelDiff: gradRelDiff,
+    // Other work on a shared machine slows both backends: the load average says how busy it was.
+    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadAverage1m: os.loadavg()[0], node: process.version, tfjs: tf.version.tfjs },
+    date: new Date().toISOString(),
+  };
+  fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  fs.writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
+  console.log(
+    `cpu ${result.cpuMedianMs.toFixed(0)} ms/step, wasm ${result.wasmMedianMs.toFixed(0)} ms/step: ` +
+      `${result.speedup.toFixed(1)}× faster; gradients agree to ${gradRelDiff.toExponential(1)} (relative). → ${OUT}`,
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
