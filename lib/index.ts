@@ -23,7 +23,7 @@ export { preset, validateHyperparameters, DATASETS, PRESET_NAMES, type Hyperpara
 export { train, evaluate, limitDataset, shuffledIndices, bestEpochIndex, CHECKPOINT_FILE, type EpochRecord, type TrainResult, type TrainOptions } from './train/trainer';
 export { runExperiment, resolveHyperparameters, loadDataset, buildModel, type ExperimentOptions, type ExperimentResult } from './experiment';
 export { saveFigure, figurePng, figureHtml, findChromium, type Figure } from './plots/figure';
-export { collectRuns, tableMarkdown, learningCurvesFigure, errorRatesFigure, regenerateReport, type RunMetrics } from './results/report';
+export { buildMetrics, writeRunFiles, collectRuns, tableMarkdown, learningCurvesFigure, errorRatesFigure, regenerateReport, type RunMetrics } from './results/report';
 export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
 export { machineInfo } from './results/machine';
 export { registerFileSystemIO } from './io/fileSystem';
