@@ -10,7 +10,9 @@ import { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCifar10 } from '../lib/data/cifar10';
 import { DatasetFiles, OfflineError, ensureFiles, verifyFile } from '../lib/data/download';
+import { loadSvhn } from '../lib/data/svhn';
 
 const body = crypto.randomBytes(300_000);
 const md5 = crypto.createHash('md5').update(body).digest('hex');
@@ -50,6 +52,15 @@ afterAll(async () => {
 
 function spec(dirName: string, name: string, sum = md5): DatasetFiles {
   return { dataset: 'test set', dir: path.join(tmp, dirName), baseUrl: 'http://unused.invalid', files: [{ name, md5: sum }] };
+}
+
+/** A port that was just free: connecting to it is refused. */
+async function refusedPort(): Promise<number> {
+  const probe = http.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
 
 const quiet = { progress: false, retryDelayMs: 0, log: () => {} };
@@ -109,11 +120,7 @@ describe('ensureFiles', () => {
   });
 
   it('says which files to put where when the host is unreachable', async () => {
-    // A port that was just free: connection refused.
-    const probe = http.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await refusedPort();
     const s: DatasetFiles = {
       ...spec('offline', 'a.bin'),
       files: [{ name: 'a.bin', md5: '0'.repeat(32) }, { name: 'b.bin', md5: '1'.repeat(32) }],
@@ -142,5 +149,23 @@ describe('ensureFiles', () => {
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(file, later, later);
     await expect(ensureFiles(s, quiet)).rejects.toThrow(/placed\.bin: MD5 [0-9a-f]{32}, expected .*corrupt or incomplete/);
+  });
+
+  it('reaches the loaders: CIFAR-10 and SVHN name their files, MD5s and alternatives', async () => {
+    const mirror = `http://127.0.0.1:${await refusedPort()}`;
+    const cifar = await loadCifar10({ dir: path.join(tmp, 'c10'), download: { ...quiet, mirror } }).catch((e) => e);
+    expect(cifar).toBeInstanceOf(OfflineError);
+    expect(cifar.message).toMatch(/cifar-10-binary\.tar\.gz {2}MD5 c32a1d4ab5d03f1284b67883e8d87530/);
+    expect(cifar.message).toMatch(/unpacked archive works too: data_batch_1\.bin.*cifar-10-batches-bin/);
+    const svhn = await loadSvhn({ dir: path.join(tmp, 'sv'), download: { ...quiet, mirror } }).catch((e) => e);
+    expect(svhn).toBeInstanceOf(OfflineError);
+    for (const [name, md5] of [
+      ['train_32x32.mat', 'e26dedcc434d2e4c54c9b2d4a06d8373'],
+      ['test_32x32.mat', 'eb5a983be6a315427106f1b164d9cef3'],
+      ['extra_32x32.mat', 'a93ce644f1a588dc4d68dda5feec44a7'],
+    ]) {
+      expect(svhn.message).toContain(`${name}  MD5 ${md5}`);
+    }
+    expect(svhn.message).toMatch(/includeExtra: false/);
   });
 });

@@ -11,7 +11,7 @@
 import * as path from 'path';
 import { ImageSet, SplitDataset, makeImageSet } from './dataset';
 import { MatFileError, readMatFile, requireVariable } from './matFile';
-import { DownloadOptions, SVHN_FILES, ensureFiles } from './download';
+import { DownloadOptions, OfflineError, SVHN_FILES, ensureFiles } from './download';
 
 const SIZE = 32;
 const CHANNELS = 3;
@@ -141,7 +141,12 @@ export async function loadSvhn(opts: SvhnOptions = {}): Promise<SplitDataset> {
   const names = ['train_32x32.mat', 'test_32x32.mat', ...(includeExtra ? ['extra_32x32.mat'] : [])];
   if (opts.download !== false) {
     const files = SVHN_FILES.files.filter((f) => names.includes(f.name));
-    await ensureFiles({ ...SVHN_FILES, dir, files }, opts.download);
+    try {
+      await ensureFiles({ ...SVHN_FILES, dir, files }, opts.download);
+    } catch (err) {
+      if (!(err instanceof OfflineError) || !includeExtra) throw err;
+      throw new OfflineError(`${err.message}\nTo train without the 1.3 GB extra set, pass includeExtra: false.`);
+    }
   }
 
   const sources: Array<{ name: string; perClass: number }> = [{ name: 'train_32x32.mat', perClass: perTrain }];
@@ -149,7 +154,7 @@ export async function loadSvhn(opts: SvhnOptions = {}): Promise<SplitDataset> {
 
   // Parse every source first: their counts size the two output buffers, so each image is copied
   // once, straight into its final place.
-  const raws: SvhnRaw[] = [];
+  const raws: Array<SvhnRaw | undefined> = [];
   const picks: Uint8Array[] = [];
   let validCount = 0;
   let trainCount = 0;
@@ -170,7 +175,7 @@ export async function loadSvhn(opts: SvhnOptions = {}): Promise<SplitDataset> {
   let t = 0;
   let v = 0;
   for (let k = 0; k < raws.length; k++) {
-    const raw = raws[k];
+    const raw = raws[k]!;
     for (let n = 0; n < raw.count; n++) {
       if (picks[k][n]) {
         copyImage(raw, n, validImages, v);
@@ -180,7 +185,7 @@ export async function loadSvhn(opts: SvhnOptions = {}): Promise<SplitDataset> {
         trainLabels[t++] = raw.labels[n];
       }
     }
-    raws[k] = undefined as unknown as SvhnRaw; // let the file's buffer go before the next copy
+    raws[k] = undefined; // let this file's pixels go before the next file is copied
   }
   const shape = { height: SIZE, width: SIZE, channels: CHANNELS };
   const testFile = path.join(dir, 'test_32x32.mat');
