@@ -40,7 +40,8 @@ export interface ExperimentOptions {
 }
 
 export interface ExperimentResult {
-  metrics: RunMetrics;
+  /** Null when no epoch completed (interrupted in the first epoch). */
+  metrics: RunMetrics | null;
   result: TrainResult;
   model: tf.LayersModel;
   runDir: string;
@@ -95,6 +96,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     shouldStop: o.shouldStop,
     maxEpochsThisCall: o.stopAfter,
   });
+  if (result.epochsRun === 0) {
+    log('no epoch completed yet: no results written');
+    return { metrics: null, result, model, runDir };
+  }
   const metrics = buildMetrics({
     run,
     preset: o.preset,
