@@ -79,60 +79,110 @@ void check_padding(const Napi::Env& env, const uint64_t* rows, uint64_t count, u
   }
 }
 
+struct GemmCall {
+  const uint64_t* a;
+  const uint64_t* b;
+  int32_t* out;
+  uint64_t m, n, k, stride, threads;
+  const Isa* isa;
+};
+
+// Arguments (a, b, m, n, k, stride32, out, threads, isa?) shared by gemm and bitPlaneGemm; `a`
+// holds m · a_rows_per_output rows, `out` m × n values.
+GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) {
+  const Napi::Env env = info.Env();
+  GemmCall g{};
+  g.m = get_count(info, 2, "m", kMaxSafe);
+  g.n = get_count(info, 3, "n", kMaxSafe);
+  g.k = get_count(info, 4, "k", a_rows_per_output > 1 ? 1ULL << 23 : 1ULL << 30);
+  const uint64_t stride32 = get_count(info, 5, "stride", kMaxSafe);
+  if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
+  if (stride32 * 32 < g.k) throw Napi::RangeError::New(env, "stride is too short for k");
+  g.threads = get_count(info, 7, "threads", 1024);
+  if (g.threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
+  const uint64_t a_rows = checked_mul(env, g.m, a_rows_per_output, "m · rows per output");
+  g.a = get_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array", checked_mul(env, a_rows, stride32, "m · stride"));
+  g.b = get_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array", checked_mul(env, g.n, stride32, "n · stride"));
+  g.out = get_array<int32_t>(info, 6, "out", napi_int32_array, "Int32Array", checked_mul(env, g.m, g.n, "m · n"));
+  g.isa = &isas().front();
+  if (info.Length() > 8 && !info[8].IsUndefined()) {
+    if (!info[8].IsString()) throw Napi::TypeError::New(env, "isa must be a string");
+    const std::string wanted = info[8].As<Napi::String>().Utf8Value();
+    g.isa = nullptr;
+    for (const auto& candidate : isas())
+      if (wanted == candidate.name) g.isa = &candidate;
+    if (!g.isa) throw Napi::RangeError::New(env, "instruction set '" + wanted + "' is not available on this CPU");
+  }
+  g.stride = stride32 / 2;
+  check_padding(env, g.a, a_rows, g.stride, g.k, "a");
+  check_padding(env, g.b, g.n, g.stride, g.k, "b");
+  return g;
+}
+
+// Runs job(lo, hi) over [0, extent) cut into `threads` slices of whole `unit`s, on std::threads.
+template <typename Job>
+void parallel_for(uint64_t extent, uint64_t unit, uint64_t threads, const Job& job) {
+  const uint64_t blocks = (extent + unit - 1) / unit;
+  const uint64_t parts = threads < blocks ? threads : blocks;
+  auto slice = [&](uint64_t p) {
+    const uint64_t lo = blocks * p / parts * unit, hi = blocks * (p + 1) / parts * unit;
+    job(lo, hi < extent ? hi : extent);
+  };
+  std::vector<std::thread> workers;
+  uint64_t started = 1;
+  try {
+    for (; started < parts; started++) workers.emplace_back(slice, started);
+  } catch (const std::system_error&) {
+    // Could not start a thread: finish the remaining slices on this one.
+    for (uint64_t p = started; p < parts; p++) slice(p);
+  }
+  if (parts > 0) slice(0);
+  for (auto& w : workers) w.join();
+}
+
 // gemm(a: Uint32Array, b: Uint32Array, m, n, k, stride32, out: Int32Array, threads, isa?: string): void
 //   out[i·n + j] = Σ_k a_ik · b_jk over ±1 values packed as described in xnor_common.h, where
 //   `stride32` is the row length in 32-bit words (a multiple of 16).
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t m = get_count(info, 2, "m", kMaxSafe);
-  const uint64_t n = get_count(info, 3, "n", kMaxSafe);
-  const uint64_t k = get_count(info, 4, "k", 1ULL << 30);
-  const uint64_t stride32 = get_count(info, 5, "stride", kMaxSafe);
-  if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
-  if (stride32 * 32 < k) throw Napi::RangeError::New(env, "stride is too short for k");
-  const uint64_t threads = get_count(info, 7, "threads", 1024);
-  if (threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
-  const auto* a = get_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array", checked_mul(env, m, stride32, "m · stride"));
-  const auto* b = get_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array", checked_mul(env, n, stride32, "n · stride"));
-  auto* c = get_array<int32_t>(info, 6, "out", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
-  const Isa* isa = &isas().front();
-  if (info.Length() > 8 && !info[8].IsUndefined()) {
-    if (!info[8].IsString()) throw Napi::TypeError::New(env, "isa must be a string");
-    const std::string wanted = info[8].As<Napi::String>().Utf8Value();
-    isa = nullptr;
-    for (const auto& candidate : isas())
-      if (wanted == candidate.name) isa = &candidate;
-    if (!isa) throw Napi::RangeError::New(env, "instruction set '" + wanted + "' is not available on this CPU");
-  }
-  const uint64_t stride = stride32 / 2;
-  check_padding(env, a, m, stride, k, "a");
-  check_padding(env, b, n, stride, k, "b");
-  if (m == 0 || n == 0) return env.Undefined();
+  const GemmCall g = parse_gemm(info, 1);
+  if (g.m == 0 || g.n == 0) return info.Env().Undefined();
+  // Split the larger output dimension, in whole 16-row/column blocks.
+  const bool split_rows = g.m >= g.n;
+  parallel_for(split_rows ? g.m : g.n, 16, g.threads, [&](uint64_t lo, uint64_t hi) {
+    xnor::GemmArgs args{g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n};
+    if (split_rows) args.m0 = lo, args.m1 = hi;
+    else args.n0 = lo, args.n1 = hi;
+    g.isa->fn(args);
+  });
+  return info.Env().Undefined();
+}
 
-  // Split the larger output dimension into `threads` slices of whole 16-row/column blocks.
-  const bool split_rows = m >= n;
-  const uint64_t extent = split_rows ? m : n;
-  const uint64_t blocks = (extent + 15) / 16;
-  const uint64_t parts = threads < blocks ? threads : blocks;
-  std::vector<xnor::GemmArgs> jobs;
-  for (uint64_t p = 0; p < parts; p++) {
-    const uint64_t lo = blocks * p / parts * 16, hi_raw = blocks * (p + 1) / parts * 16;
-    const uint64_t hi = hi_raw < extent ? hi_raw : extent;
-    xnor::GemmArgs g{a, b, stride, k, c, n, 0, m, 0, n};
-    if (split_rows) g.m0 = lo, g.m1 = hi;
-    else g.n0 = lo, g.n1 = hi;
-    jobs.push_back(g);
-  }
-  std::vector<std::thread> workers;
-  try {
-    for (size_t p = 1; p < jobs.size(); p++) workers.emplace_back(isa->fn, std::cref(jobs[p]));
-  } catch (const std::system_error&) {
-    // Could not start a thread: finish the remaining slices on this one.
-    for (size_t p = workers.size() + 1; p < jobs.size(); p++) isa->fn(jobs[p]);
-  }
-  isa->fn(jobs[0]);
-  for (auto& w : workers) w.join();
-  return env.Undefined();
+// bitPlaneGemm(a, b, m, n, k, stride32, out, threads, isa?): void — the first layer on bit planes
+// (lib/kernels/firstLayer.ts): `a` holds 8 rows per input (planes 0..7), and
+//   out[i·n + j] = Σ_n 2^n · (a_{8i+n} · b_j).
+// Computed 8 inputs (64 plane rows) at a time into a per-thread buffer that stays in cache, so
+// the 8× larger plane products never go to memory.
+Napi::Value BitPlaneGemm(const Napi::CallbackInfo& info) {
+  const GemmCall g = parse_gemm(info, 8);
+  if (g.m == 0 || g.n == 0) return info.Env().Undefined();
+  constexpr uint64_t kInputs = 8;
+  parallel_for(g.m, kInputs, g.threads, [&](uint64_t lo, uint64_t hi) {
+    std::vector<int32_t> planes(kInputs * 8 * g.n);
+    for (uint64_t i0 = lo; i0 < hi; i0 += kInputs) {
+      const uint64_t count = hi - i0 < kInputs ? hi - i0 : kInputs;
+      g.isa->fn(xnor::GemmArgs{g.a + i0 * 8 * g.stride, g.b, g.stride, g.k, planes.data(), g.n, 0, count * 8, 0, g.n});
+      for (uint64_t i = 0; i < count; i++) {
+        const int32_t* p = planes.data() + i * 8 * g.n;
+        int32_t* row = g.out + (i0 + i) * g.n;
+        for (uint64_t j = 0; j < g.n; j++) {
+          int32_t s = p[7 * g.n + j];
+          for (int plane = 6; plane >= 0; plane--) s = 2 * s + p[plane * g.n + j];
+          row[j] = s;
+        }
+      }
+    }
+  });
+  return info.Env().Undefined();
 }
 
 // thresholdPack(scores: Int32Array, m, n, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride32): void
@@ -183,6 +233,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hardwareConcurrency", Napi::Number::New(env, std::thread::hardware_concurrency()));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("thresholdPack", Napi::Function::New(env, ThresholdPack));
+  exports.Set("bitPlaneGemm", Napi::Function::New(env, BitPlaneGemm));
   exports.Set("roofline", Napi::Function::New(env, Roofline));
   return exports;
 }

@@ -27,8 +27,25 @@ struct Tile {
         for (int j = 0; j < nr; j++) acc[i][j] = _mm512_add_epi64(acc[i][j], _mm512_popcnt_epi64(_mm512_xor_si512(av, bv[j])));
       }
     }
-    for (int i = 0; i < mr; i++)
-      for (int j = 0; j < nr; j++) c[i * ldc + j] += static_cast<int32_t>(_mm512_reduce_add_epi64(acc[i][j]));
+    for (int i = 0; i < mr; i++) {
+      if constexpr (nr == 4) {
+        // Four horizontal sums at once: short rows (the first layer's k = 784) make this epilogue
+        // a large share of the work, and one-by-one reductions cost ~8 instructions each.
+        const __m512i ab = _mm512_add_epi64(_mm512_unpacklo_epi64(acc[i][0], acc[i][1]), _mm512_unpackhi_epi64(acc[i][0], acc[i][1]));
+        const __m512i cd = _mm512_add_epi64(_mm512_unpacklo_epi64(acc[i][2], acc[i][3]), _mm512_unpackhi_epi64(acc[i][2], acc[i][3]));
+        // ab = [a0 b0 | a1 b1 | a2 b2 | a3 b3] per 128-bit lane (pairs summed); same for cd.
+        const __m512i x = _mm512_add_epi64(_mm512_shuffle_i64x2(ab, cd, 0x88), _mm512_shuffle_i64x2(ab, cd, 0xdd));
+        // x = [a b | a b | c d | c d]: two partial sums of each.
+        alignas(64) int64_t lanes[8];
+        _mm512_store_si512(lanes, x);
+        c[i * ldc + 0] += static_cast<int32_t>(lanes[0] + lanes[2]);
+        c[i * ldc + 1] += static_cast<int32_t>(lanes[1] + lanes[3]);
+        c[i * ldc + 2] += static_cast<int32_t>(lanes[4] + lanes[6]);
+        c[i * ldc + 3] += static_cast<int32_t>(lanes[5] + lanes[7]);
+      } else {
+        for (int j = 0; j < nr; j++) c[i * ldc + j] += static_cast<int32_t>(_mm512_reduce_add_epi64(acc[i][j]));
+      }
+    }
   }
 };
 }  // namespace

@@ -153,6 +153,8 @@ describe('native addon', () => {
     dirty[3] = 1;
     expect(() => g(dirty, a, 1, 1, 32, 16, c, 1)).toThrow(/padding/);
     expect(() => addon!.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(2), new Uint8Array(1), new Uint32Array(32), 16)).toThrow(/flips/);
+    expect(() => addon!.bitPlaneGemm(a, a, 1, 1, 32, 16, c, 1)).toThrow(/a has 16 elements, needs 128/);
+    expect(() => addon!.bitPlaneGemm(new Uint32Array(128), a, 1, 1, 2 ** 24, 16, c, 1)).toThrow(/k must be an integer/);
     expect(() => addon!.roofline(-1)).toThrow(/seconds/);
   });
 

@@ -16,24 +16,7 @@ import type { GemmOptions, XnorKernel } from './index';
 /** 255 · (x · W) for `rows` inputs of `weights.k` uint8 pixels each: rows × weights.rows, row-major. */
 export function bitPlaneDense(kernel: XnorKernel, pixels: Uint8Array, rows: number, weights: PackedBits, options?: GemmOptions): Int32Array {
   const planes = packBitPlanes(pixels, rows, weights.k);
-  const dots = kernel.gemm(planes, weights, options); // (rows · 8) × units
-  return combineBitPlanes(dots, rows, weights.rows);
-}
-
-/** S[i][j] = Σ_n 2^n · dots[i·8 + n][j]. |S| ≤ 255·k, so int32 holds it for k < 8.4 million. */
-export function combineBitPlanes(dots: Int32Array, rows: number, units: number): Int32Array {
-  if (dots.length !== rows * 8 * units) throw new RangeError(`expected ${rows} × 8 × ${units} plane dot products, got ${dots.length}`);
-  const out = new Int32Array(rows * units);
-  for (let i = 0; i < rows; i++) {
-    const base = i * 8 * units;
-    const o = i * units;
-    for (let j = 0; j < units; j++) {
-      let s = 0;
-      for (let n = 7; n >= 0; n--) s = 2 * s + dots[base + n * units + j];
-      out[o + j] = s;
-    }
-  }
-  return out;
+  return kernel.bitPlaneGemm(planes, weights, options);
 }
 
 /** The ±1 inputs of a layer whose input quantizer binarizes pixels: sign(p / 127.5 − 1) = +1 ⟺ p ≥ 128. */

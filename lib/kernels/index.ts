@@ -8,7 +8,7 @@
 import { allocPacked, type PackedBits } from './bitPack';
 import { loadNativeAddon } from './native';
 import { loadWasmKernels } from './wasm';
-import { checkGemmOperands, checkThresholdArgs, thresholdPackReference, xnorGemmReference } from './xnorGemm';
+import { checkGemmOperands, checkPlaneRows, checkThresholdArgs, combineBitPlanesReference, thresholdPackReference, xnorGemmReference } from './xnorGemm';
 
 export type KernelTier = 'native' | 'wasm' | 'ts';
 export const KERNEL_TIERS: readonly KernelTier[] = ['native', 'wasm', 'ts'];
@@ -29,6 +29,11 @@ export interface XnorKernel {
   maxThreads: number;
   /** C = A · Bᵀ: c[i·n + j] = Σ a_i · b_j over ±1 values, exactly (b holds B's columns as rows). */
   gemm(a: PackedBits, b: PackedBits, options?: GemmOptions): Int32Array;
+  /**
+   * The first layer (firstLayer.ts): `planes` holds 8 rows per input (bit planes 0..7);
+   * out[i·n + j] = Σ_p 2^p · (planes_{8i+p} · b_j).
+   */
+  bitPlaneGemm(planes: PackedBits, b: PackedBits, options?: GemmOptions): Int32Array;
   /** Bit j of row i is +1 where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. */
   thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array): PackedBits;
 }
@@ -49,6 +54,10 @@ function tsKernel(): XnorKernel {
       checkThreads(options.threads, 1);
       return xnorGemmReference(a, b);
     },
+    bitPlaneGemm(planes, b, options = {}) {
+      checkThreads(options.threads, 1);
+      return combineBitPlanesReference(xnorGemmReference(planes, b), checkPlaneRows(planes.rows, planes.k), b.rows);
+    },
     thresholdPack: thresholdPackReference,
   };
 }
@@ -66,6 +75,24 @@ function wasmKernel(): XnorKernel | string {
       checkThreads(options.threads, 1);
       const out = new Int32Array(m * n);
       kernels.gemm(a.data.subarray(0, m * a.stride), b.data.subarray(0, n * b.stride), m, n, a.k, a.stride, out);
+      return out;
+    },
+    bitPlaneGemm(planes, b, options = {}) {
+      const { m, n } = checkGemmOperands(planes, b);
+      checkThreads(options.threads, 1);
+      const inputs = checkPlaneRows(m, planes.k);
+      const out = new Int32Array(inputs * n);
+      // 64 inputs at a time: the 8× larger plane products stay small.
+      const chunk = 64;
+      const dots = new Int32Array(chunk * 8 * n);
+      const bRows = b.data.subarray(0, n * b.stride);
+      for (let i0 = 0; i0 < inputs; i0 += chunk) {
+        const count = Math.min(chunk, inputs - i0);
+        const rows = planes.data.subarray(i0 * 8 * planes.stride, (i0 + count) * 8 * planes.stride);
+        const part = dots.subarray(0, count * 8 * n);
+        kernels.gemm(rows, bRows, count * 8, n, planes.k, planes.stride, part);
+        kernels.combineBitPlanes(part, count, n, out.subarray(i0 * n, (i0 + count) * n));
+      }
       return out;
     },
     thresholdPack(scores, m, n, thresholds, flips) {
@@ -90,6 +117,13 @@ function nativeKernel(): XnorKernel | string {
       const { m, n } = checkGemmOperands(a, b);
       const out = new Int32Array(m * n);
       addon.gemm(a.data, b.data, m, n, a.k, a.stride, out, checkThreads(options.threads, maxThreads), options.isa);
+      return out;
+    },
+    bitPlaneGemm(planes, b, options = {}) {
+      const { m, n } = checkGemmOperands(planes, b);
+      const inputs = checkPlaneRows(m, planes.k);
+      const out = new Int32Array(inputs * n);
+      addon.bitPlaneGemm(planes.data, b.data, inputs, n, planes.k, planes.stride, out, checkThreads(options.threads, maxThreads), options.isa);
       return out;
     },
     thresholdPack(scores, m, n, thresholds, flips) {

@@ -12,6 +12,8 @@ export interface NativeAddon {
   hardwareConcurrency: number;
   gemm(a: Uint32Array, b: Uint32Array, m: number, n: number, k: number, stride: number, out: Int32Array, threads: number, isa?: string): void;
   thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride: number): void;
+  /** The first layer: `a` has 8 plane rows per input; out[i·n + j] = Σ_p 2^p · (a_{8i+p} · b_j). */
+  bitPlaneGemm(a: Uint32Array, b: Uint32Array, m: number, n: number, k: number, stride: number, out: Int32Array, threads: number, isa?: string): void;
   /** Register-only XOR + VPOPCNTQ + ADD throughput (binary MAC/s, one thread); null without VPOPCNTQ. */
   roofline(seconds: number): number | null;
 }

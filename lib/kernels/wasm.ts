@@ -10,6 +10,7 @@ interface WasmExports {
   memory: WebAssembly.Memory;
   gemm(a: number, b: number, m: number, n: number, k: number, stride: number, c: number): void;
   thresholdPack(scores: number, m: number, n: number, thresholds: number, flips: number, out: number, stride: number): void;
+  combineBitPlanes(dots: number, rows: number, units: number, out: number): void;
   heapBase(): number;
 }
 
@@ -44,6 +45,13 @@ export class WasmKernels {
     new Uint32Array(heap, pb, b.length).set(b);
     this.exports.gemm(pa, pb, m, n, k, stride, pc);
     out.set(new Int32Array(this.exports.memory.buffer, pc, m * n));
+  }
+
+  combineBitPlanes(dots: Int32Array, rows: number, units: number, out: Int32Array): void {
+    const [pd, po] = this.layout([dots.byteLength, out.byteLength]);
+    new Int32Array(this.exports.memory.buffer, pd, dots.length).set(dots);
+    this.exports.combineBitPlanes(pd, rows, units, po);
+    out.set(new Int32Array(this.exports.memory.buffer, po, out.length));
   }
 
   thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride: number): void {

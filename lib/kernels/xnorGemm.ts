@@ -57,3 +57,28 @@ export function checkThresholdArgs(scores: Int32Array, m: number, n: number, thr
   if (scores.length !== m * n) throw new RangeError(`scores has ${scores.length} values, expected ${m} × ${n}`);
   if (thresholds.length !== n || flips.length !== n) throw new RangeError(`thresholds and flips need ${n} values each`);
 }
+
+/** Plane rows come 8 per input, and 255·k must fit int32; returns the number of inputs. */
+export function checkPlaneRows(planeRows: number, k?: number): number {
+  if (planeRows % 8 !== 0) throw new RangeError(`bit planes come 8 rows per input, got ${planeRows} rows`);
+  if (k !== undefined && k > 2 ** 23) throw new RangeError(`k = ${k} is too long for 8-bit inputs (255·k must fit int32)`);
+  return planeRows / 8;
+}
+
+/**
+ * S[i][j] = Σ_n 2^n · dots[i·8 + n][j] (see firstLayer.ts). |S| ≤ 255·k, so int32 holds it for
+ * k < 8.4 million.
+ */
+export function combineBitPlanesReference(dots: Int32Array, rows: number, units: number): Int32Array {
+  if (dots.length !== rows * 8 * units) throw new RangeError(`expected ${rows} × 8 × ${units} plane dot products, got ${dots.length}`);
+  const out = new Int32Array(rows * units);
+  for (let i = 0; i < rows; i++) {
+    const base = i * 8 * units;
+    for (let j = 0; j < units; j++) {
+      let s = 0;
+      for (let n = 7; n >= 0; n--) s = 2 * s + dots[base + n * units + j];
+      out[i * units + j] = s;
+    }
+  }
+  return out;
+}

@@ -109,6 +109,27 @@ export function thresholdPack(scores: usize, m: i32, n: i32, thresholds: usize, 
   }
 }
 
+/** out[i·units + j] = Σ_n 2^n · dots[(i·8 + n)·units + j] (the first layer's bit planes, recombined). */
+export function combineBitPlanes(dots: usize, rows: i32, units: i32, out: usize): void {
+  const planeBytes = <usize>units << 2;
+  for (let i = 0; i < rows; i++) {
+    const planes = dots + <usize>i * 8 * planeBytes;
+    const row = out + <usize>i * planeBytes;
+    const vectorBytes = planeBytes & ~(<usize>15);
+    let j: usize = 0;
+    for (; j < vectorBytes; j += 16) {
+      let s = v128.load(planes + 7 * planeBytes + j);
+      for (let n = 6; n >= 0; n--) s = i32x4.add(i32x4.shl(s, 1), v128.load(planes + <usize>n * planeBytes + j));
+      v128.store(row + j, s);
+    }
+    for (; j < planeBytes; j += 4) {
+      let s = load<i32>(planes + 7 * planeBytes + j);
+      for (let n = 6; n >= 0; n--) s = 2 * s + load<i32>(planes + <usize>n * planeBytes + j);
+      store<i32>(row + j, s);
+    }
+  }
+}
+
 /** First free byte after the module's static data: the caller's buffers start here. */
 export function heapBase(): usize {
   return __heap_base;
