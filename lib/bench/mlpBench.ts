@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { scaledPixels, slice, type ImageSet } from '../data/dataset';
-import { BinaryEngine, exportPackedModel, packedParameterBytes, serializePackedModel } from '../engine';
+import { BinaryEngine, exportPackedModel, foldBatchNorm, packedParameterBytes, serializePackedModel } from '../engine';
 import { tryKernel, type XnorKernel } from '../kernels';
 import { buildMlp } from '../models/mlp';
 import { measure, type Timing } from './xnorBench';
@@ -45,6 +45,63 @@ export function calibrateBatchNorm(model: tf.Sequential, x: tf.Tensor, seed: num
   h.dispose();
 }
 
+/** Why one image's prediction differs between the tfjs model and the binary engine. */
+export interface Disagreement {
+  image: number;
+  /** The first layer whose binary activations differ ('scores' when only the argmax does). */
+  layer: string;
+  /** Neurons of that layer with a different sign. */
+  neurons: number;
+  /**
+   * Largest |a| / (|c·(s − μ)| + |β|) over those neurons, a = c·(s − μ) + β the BatchNorm output
+   * computed exactly from the integer sum (or, for 'scores', the gap of the top two scores
+   * relative to their size): ~1e-7..1e-5 means a float32 rounding tie at a threshold.
+   */
+  relativeMargin: number;
+}
+
+/**
+ * For each image where the engine's class differs from tfjs's, finds where the two diverge and
+ * how close to a decision threshold the exact value was.
+ */
+export function explainDisagreements(model: tf.Sequential, engine: BinaryEngine, pixels: Uint8Array, images: number[]): Disagreement[] {
+  const k = engine.inputSize;
+  const layers = model.layers.filter((l) => !['InputLayer', 'Dropout'].includes(l.getClassName()));
+  return images.map((image) => {
+    const px = pixels.subarray(image * k, (image + 1) * k);
+    const sums = engine.layerSums(px, 1);
+    // tfjs outputs of each BatchNorm that follows a packed layer, and the final scores.
+    const bnOutputs = new Map<string, Float32Array>();
+    tf.tidy(() => {
+      let h: tf.Tensor = tf.tensor2d(Float32Array.from(px, (p) => p / 127.5 - 1), [1, k]);
+      let lastDense = '';
+      for (const layer of layers) {
+        h = layer.apply(h) as tf.Tensor;
+        if (layer.getClassName() === 'BinaryDense') lastDense = layer.name;
+        else if (lastDense && /BatchNormalization$/.test(layer.getClassName())) bnOutputs.set(lastDense, h.dataSync() as Float32Array);
+      }
+    });
+    for (let l = 0; l < engine.model.layers.length; l++) {
+      const packed = engine.model.layers[l];
+      const bnLayer = layers[layers.findIndex((x) => x.name === packed.name) + 1];
+      const bn = foldBatchNorm(bnLayer, packed.weights.rows);
+      const d = packed.input === 'pixels' ? 255 : 1;
+      const tfOut = bnOutputs.get(packed.name)!;
+      const exact = Array.from(sums[l], (S, j) => bn.c[j] * (S / d - bn.mu[j]) + bn.beta[j]);
+      const relative = (j: number) => Math.abs(exact[j]) / (Math.abs(bn.c[j] * (sums[l][j] / d - bn.mu[j])) + Math.abs(bn.beta[j]));
+      if (packed.output.kind === 'sign') {
+        const differing = exact.map((a, j) => ((a >= 0) !== (tfOut[j] >= 0) ? j : -1)).filter((j) => j >= 0);
+        if (differing.length) return { image, layer: packed.name, neurons: differing.length, relativeMargin: Math.max(...differing.map(relative)) };
+      } else {
+        const order = exact.map((a, j) => [a, j]).sort((x, y) => y[0] - x[0]);
+        const gap = (order[0][0] - order[1][0]) / Math.max(Math.abs(order[0][0]), Math.abs(order[1][0]));
+        return { image, layer: 'scores', neurons: 0, relativeMargin: gap };
+      }
+    }
+    return { image, layer: 'none', neurons: 0, relativeMargin: NaN };
+  });
+}
+
 export interface MlpBenchRow {
   method: string;
   tier: string;
@@ -64,6 +121,8 @@ export interface MlpBenchResult {
   packedParameterBytes: number;
   packedFileBytes: number;
   rows: MlpBenchRow[];
+  /** Every image whose prediction differs, explained (identical across engine tiers). */
+  disagreements: Disagreement[];
 }
 
 export interface MlpBenchOptions {
@@ -95,13 +154,14 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
   }
   const rows: MlpBenchRow[] = [];
   let floatPredictions: Uint8Array | null = null;
+  tf.tidy(() => void (model!.predict(x.slice(0, Math.min(100, o.count))) as tf.Tensor).dataSync()); // warm-up
   const tfTime: Timing = measure(() => {
     const scores = model!.predict(x, { batchSize: 1000 }) as tf.Tensor;
     const labels = scores.argMax(1);
     floatPredictions = Uint8Array.from(labels.dataSync());
     scores.dispose();
     labels.dispose();
-  }, o.runs);
+  }, o.runs, 0);
   const add = (row: Omit<MlpBenchRow, 'imagesPerSecond'>) => {
     const full = { ...row, imagesPerSecond: o.count / row.seconds };
     rows.push(full);
@@ -109,12 +169,14 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
   };
   add({ method: `float tfjs ${tf.getBackend()} model.predict`, tier: 'tfjs', threads: 1, ...tfTime, disagreements: 0, testError: errorRate(floatPredictions!, test.labels) });
   const packed = exportPackedModel(model);
+  let differing: number[] = [];
   const kernels = (['native', 'wasm'] as const).map((t) => tryKernel(t)).filter((kk): kk is XnorKernel => typeof kk !== 'string');
   for (const kernel of kernels) {
     for (const threads of kernel.maxThreads > 1 ? [1, kernel.maxThreads] : [1]) {
       const engine = new BinaryEngine(packed, { kernel, threads, batchSize: 1000 });
       let predicted: Uint8Array | null = null;
       const t = measure(() => (predicted = engine.predict(test.images, o.count)), o.runs);
+      if (!differing.length) differing = Array.from(predicted!).flatMap((c, i) => (c !== floatPredictions![i] ? [i] : []));
       add({
         method: `binary engine ${kernel.tier} ${kernel.isa}`,
         tier: kernel.tier,
@@ -126,6 +188,8 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     }
   }
   x.dispose();
+  const disagreements = differing.length ? explainDisagreements(model, new BinaryEngine(packed), test.images, differing) : [];
+  for (const d of disagreements) o.log(`image ${d.image}: first differs at ${d.layer} (${d.neurons} neurons), relative margin ${d.relativeMargin.toExponential(2)}`);
   return {
     model: description,
     images: o.count,
@@ -133,5 +197,6 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     packedParameterBytes: packedParameterBytes(packed),
     packedFileBytes: serializePackedModel(packed).length,
     rows,
+    disagreements,
   };
 }

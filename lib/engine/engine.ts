@@ -65,7 +65,15 @@ export class BinaryEngine {
     return labels;
   }
 
-  private batchScores(pixels: Uint8Array, n: number): Float64Array {
+  /** Every layer's integer sums S (n × units) for a few images: for explaining results. */
+  layerSums(pixels: Uint8Array, n: number): Int32Array[] {
+    if (pixels.length !== n * this.inputSize) throw new RangeError(`pixels has ${pixels.length} values, expected ${n} images × ${this.inputSize}`);
+    const sums: Int32Array[] = [];
+    this.batchScores(pixels, n, sums);
+    return sums;
+  }
+
+  private batchScores(pixels: Uint8Array, n: number, trace?: Int32Array[]): Float64Array {
     const options = { threads: this.threads };
     let bits: PackedBits | null = null;
     for (const layer of this.model.layers) {
@@ -75,6 +83,7 @@ export class BinaryEngine {
         const input = layer.input === 'pixelSigns' ? packRows(pixelSigns(pixels), n, layer.weights.k) : bits!;
         sums = this.kernel.gemm(input, layer.weights, options);
       }
+      trace?.push(sums);
       const units = layer.weights.rows;
       if (layer.output.kind === 'sign') {
         bits = this.kernel.thresholdPack(sums, n, units, layer.output.thresholds, layer.output.flips);

@@ -12,7 +12,7 @@ import { ap2Forward } from '../shift';
 import { checkPackedModel, type LayerInput, type PackedDense, type PackedModel, type ScoreOutput, type SignOutput } from './packedModel';
 
 /** Per-neuron BatchNorm as a = c·(s − μ) + β, in float64 from the layer's float32 parameters. */
-interface FoldedBatchNorm {
+export interface FoldedBatchNorm {
   c: Float64Array;
   mu: Float64Array;
   beta: Float64Array;
@@ -24,7 +24,7 @@ function weightBySuffix(layer: tf.layers.Layer, suffix: string): Float32Array {
   return w.read().dataSync() as Float32Array;
 }
 
-function foldBatchNorm(layer: tf.layers.Layer, units: number): FoldedBatchNorm {
+export function foldBatchNorm(layer: tf.layers.Layer, units: number): FoldedBatchNorm {
   const className = layer.getClassName();
   const config = layer.getConfig() as { epsilon: number; center?: boolean; scale?: boolean; axis?: number };
   const eps = config.epsilon;

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { deserializePackedModel, serializePackedModel, type PackedModel } from './packedModel';
 
 export { BinaryEngine, type EngineOptions } from './engine';
-export { exportPackedModel, foldThresholds } from './exportModel';
+export { exportPackedModel, foldBatchNorm, foldThresholds, type FoldedBatchNorm } from './exportModel';
 export * from './packedModel';
 
 /** Writes the packed model file (atomically: a temporary file, then a rename). */
