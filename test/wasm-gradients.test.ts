@@ -122,6 +122,27 @@ describe('MaxPoolGrad on wasm', () => {
   });
 });
 
+describe('Tile on wasm', () => {
+  const cases: Array<[number[], number[], 'float32' | 'int32' | 'bool']> = [
+    [[1, 1, 1, 5], [2, 3, 4, 1], 'float32'], // BatchNorm's gradient: statistics over activations
+    [[2, 3], [3, 2], 'int32'],
+    [[2, 1, 3], [1, 4, 2], 'bool'],
+    [[7], [3], 'float32'],
+    [[2, 3, 4], [1, 1, 1], 'float32'],
+    [[3, 0, 2], [2, 2, 2], 'float32'],
+  ];
+  for (const [shape, reps, dtype] of cases) {
+    it(`${dtype} ${shape} × ${reps}`, async () => {
+      const { wasm, cpu } = await onBoth(() => {
+        const values = tf.mul(rand(shape, 12), 10);
+        const x = dtype === 'bool' ? tf.greater(values, 0) : tf.cast(values, dtype);
+        return [tf.cast(tf.tile(x, reps), 'float32')];
+      });
+      expect(Array.from(wasm[0])).toEqual(Array.from(cpu[0]));
+    });
+  }
+});
+
 describe('a Conv → MaxPool → BatchNorm → Dense net', () => {
   it('has the same gradients for every weight on wasm and cpu', async () => {
     const { wasm, cpu } = await onBoth(() => {

@@ -6,8 +6,11 @@
  * - `MaxPoolGrad` is registered but wrong as soon as there is more than one channel: it drops
  *   the gradient of some windows (checked on 1×4×4×2 inputs, 2×2 pooling). It is replaced;
  * - `Conv2DBackpropInput` is right but a plain loop (≈ 2–3 GFLOP/s against ≈ 15–30 for the
- *   forward conv): for stride 1 it is replaced by a forward convolution, others keep the original.
- * Everything BatchNorm and Dense need agrees with `cpu`.
+ *   forward conv): for stride 1 it is replaced by a forward convolution, others keep the original;
+ * - `Tile`, which tfjs-core's BatchNorm gradient uses to broadcast per-channel statistics over
+ *   whole activations, computes every output index on its own: it took a quarter of a training
+ *   step. It is replaced by block copies that double the filled region each time.
+ * Everything else BatchNorm and Dense need agrees with `cpu` and runs at native speed.
  *
  * The filter gradient of an NHWC convolution is itself a convolution: with the (padded) input
  * transposed to [Ci, H, W, N] and dY to [Ho, Wo, N, Co],
@@ -31,7 +34,7 @@ interface WasmBackendLike extends tf.KernelBackend {
   disposeData(dataId: object, force?: boolean): boolean;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   /** A view of the tensor's data on the wasm heap (invalidated when the heap grows). */
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 /** Attributes tfjs-core passes to Conv2DBackpropFilter. */
@@ -179,9 +182,9 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw, padInfo } = info;
   const dx = backend.makeOutput(input.shape, 'float32');
   // Views taken after makeOutput: allocating may grow (and so detach) the heap.
-  const out = backend.typedArrayFromHeap(dx);
-  const xv = backend.typedArrayFromHeap(input);
-  const dyv = backend.typedArrayFromHeap(dy);
+  const out = backend.typedArrayFromHeap(dx) as Float32Array;
+  const xv = backend.typedArrayFromHeap(input) as Float32Array;
+  const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
   out.fill(0);
   for (let b = 0; b < n; b++) {
     const xBase = b * h * w * c;
@@ -215,13 +218,63 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   return dx;
 }
 
+/** The backend's own Tile, kept for string tensors (which do not live on the wasm heap). */
+let originalTile: tf.KernelFunc | null = null;
+
+/**
+ * Tile by block copies: each dimension's block is written once and then replicated by doubling
+ * `copyWithin`, so tiling a [1, 1, 1, C] vector over [N, H, W, C] costs log₂(N·H·W) copies.
+ */
+function tile(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { reps } = args.attrs as unknown as { reps: number[] };
+  if (x.dtype === 'string') {
+    if (!originalTile) throw new Error('Tile: wasm has no kernel for string tensors');
+    return originalTile(args) as TensorInfo;
+  }
+  const rank = x.shape.length;
+  const outShape = x.shape.map((d, i) => d * reps[i]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  if (outShape.some((d) => d === 0)) return out;
+  // Views taken after makeOutput: allocating may grow (and so detach) the heap.
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  if (rank === 0) {
+    dst[0] = src[0];
+    return out;
+  }
+  const inStride = new Array<number>(rank).fill(1);
+  const outStride = new Array<number>(rank).fill(1);
+  for (let d = rank - 2; d >= 0; d--) {
+    inStride[d] = inStride[d + 1] * x.shape[d + 1];
+    outStride[d] = outStride[d + 1] * outShape[d + 1];
+  }
+  const fill = (d: number, inAt: number, outAt: number): void => {
+    const size = x.shape[d];
+    if (d === rank - 1) {
+      dst.set(src.subarray(inAt, inAt + size), outAt);
+    } else {
+      for (let i = 0; i < size; i++) fill(d + 1, inAt + i * inStride[d], outAt + i * outStride[d]);
+    }
+    const block = size * outStride[d];
+    const total = block * reps[d];
+    for (let have = block; have < total; have += Math.min(have, total - have)) {
+      dst.copyWithin(outAt + have, outAt, outAt + Math.min(have, total - have));
+    }
+  };
+  fill(0, 0, 0);
+  return out;
+}
+
 /** Kernel names this module supplies to the wasm backend. */
-export const WASM_GRADIENT_KERNELS: readonly string[] = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'];
+export const WASM_GRADIENT_KERNELS: readonly string[] = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Tile'];
 
 const KERNELS: Record<string, tf.KernelFunc> = {
   Conv2DBackpropFilter: conv2dBackpropFilter as unknown as tf.KernelFunc,
   Conv2DBackpropInput: conv2dBackpropInput as unknown as tf.KernelFunc,
   MaxPoolGrad: maxPoolGrad as unknown as tf.KernelFunc,
+  Tile: tile as unknown as tf.KernelFunc,
 };
 
 /**
@@ -233,6 +286,7 @@ export function registerWasmGradientKernels(): void {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing?.kernelFunc === kernelFunc) continue;
     if (kernelName === 'Conv2DBackpropInput') originalBackpropInput = existing?.kernelFunc ?? null;
+    if (kernelName === 'Tile') originalTile = existing?.kernelFunc ?? null;
     // Unregister first: registering over an existing kernel works but logs a warning.
     if (existing) tf.unregisterKernel(kernelName, 'wasm');
     // The replaced kernel's setup (binding its wasm function) still has to run when the backend
