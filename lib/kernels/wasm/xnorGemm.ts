@@ -4,57 +4,66 @@
 // multiple of 16, bit 1 for +1, padding bits 0; c[i·n + j] = k − 2·popcount(a_i XOR b_j).
 // The caller places a, b and c in this module's linear memory (pointers are byte offsets).
 //
-// Per 128 bits: v128.xor, i8x16.popcnt, a pairwise widening add to 16-bit lanes, and an add.
-// 16-bit lanes hold at most 65535, i.e. 4095 vectors of 16 counts: the K loop is cut into
-// blocks of KC vectors and each block's counts are widened into the 32-bit totals in c.
+// Per 128 bits: v128.xor, i8x16.popcnt and an i8x16.add into byte counters. A byte holds at most
+// 255, i.e. 31 vectors of up to 8 counts each: every 31 vectors the bytes are widened and added
+// to the 32-bit totals in c.
 
 const KC: i32 = 256; // 128-bit vectors per K block (4 KiB of each row): an A row panel stays in L1
 const NC: i32 = 64; // B rows per block: 64 · 4 KiB = 256 KiB, sized for L2
+const RUN: i32 = 31; // vectors per byte-counter run
 
 @inline
 function count(acc: v128, x: v128, y: v128): v128 {
-  return i16x8.add(acc, i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(v128.xor(x, y))));
+  return i8x16.add(acc, i8x16.popcnt(v128.xor(x, y)));
 }
 
 @inline
 function total(acc: v128): i32 {
-  const wide = i32x4.extadd_pairwise_i16x8_u(acc);
+  const wide = i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(acc));
   return i32x4.extract_lane(wide, 0) + i32x4.extract_lane(wide, 1) + i32x4.extract_lane(wide, 2) + i32x4.extract_lane(wide, 3);
 }
 
-// A 4 × 2 block of c (4 rows of a against 2 rows of b): 8 accumulators + 3 operands in registers.
+@inline
+function addTo(c: usize, acc: v128): void {
+  store<i32>(c, load<i32>(c) + total(acc));
+}
+
+// A 4 × 2 block of c (4 rows of a against 2 rows of b): 8 counters + 3 operands in registers.
 function tile4x2(a: usize, b: usize, rowBytes: usize, k0: i32, k1: i32, c: usize, ldcBytes: usize): void {
-  let c00 = i16x8.splat(0), c01 = i16x8.splat(0), c10 = i16x8.splat(0), c11 = i16x8.splat(0);
-  let c20 = i16x8.splat(0), c21 = i16x8.splat(0), c30 = i16x8.splat(0), c31 = i16x8.splat(0);
-  for (let k = k0; k < k1; k++) {
-    const off = <usize>k << 4;
-    const b0 = v128.load(b + off), b1 = v128.load(b + rowBytes + off);
-    let x = v128.load(a + off);
-    c00 = count(c00, x, b0); c01 = count(c01, x, b1);
-    x = v128.load(a + rowBytes + off);
-    c10 = count(c10, x, b0); c11 = count(c11, x, b1);
-    x = v128.load(a + 2 * rowBytes + off);
-    c20 = count(c20, x, b0); c21 = count(c21, x, b1);
-    x = v128.load(a + 3 * rowBytes + off);
-    c30 = count(c30, x, b0); c31 = count(c31, x, b1);
+  for (let r0 = k0; r0 < k1; r0 += RUN) {
+    const r1 = min(k1, r0 + RUN);
+    let c00 = i8x16.splat(0), c01 = i8x16.splat(0), c10 = i8x16.splat(0), c11 = i8x16.splat(0);
+    let c20 = i8x16.splat(0), c21 = i8x16.splat(0), c30 = i8x16.splat(0), c31 = i8x16.splat(0);
+    for (let k = r0; k < r1; k++) {
+      const off = <usize>k << 4;
+      const b0 = v128.load(b + off), b1 = v128.load(b + rowBytes + off);
+      let x = v128.load(a + off);
+      c00 = count(c00, x, b0); c01 = count(c01, x, b1);
+      x = v128.load(a + rowBytes + off);
+      c10 = count(c10, x, b0); c11 = count(c11, x, b1);
+      x = v128.load(a + 2 * rowBytes + off);
+      c20 = count(c20, x, b0); c21 = count(c21, x, b1);
+      x = v128.load(a + 3 * rowBytes + off);
+      c30 = count(c30, x, b0); c31 = count(c31, x, b1);
+    }
+    addTo(c, c00); addTo(c + 4, c01);
+    addTo(c + ldcBytes, c10); addTo(c + ldcBytes + 4, c11);
+    addTo(c + 2 * ldcBytes, c20); addTo(c + 2 * ldcBytes + 4, c21);
+    addTo(c + 3 * ldcBytes, c30); addTo(c + 3 * ldcBytes + 4, c31);
   }
-  store<i32>(c, load<i32>(c) + total(c00)); store<i32>(c + 4, load<i32>(c + 4) + total(c01));
-  c += ldcBytes;
-  store<i32>(c, load<i32>(c) + total(c10)); store<i32>(c + 4, load<i32>(c + 4) + total(c11));
-  c += ldcBytes;
-  store<i32>(c, load<i32>(c) + total(c20)); store<i32>(c + 4, load<i32>(c + 4) + total(c21));
-  c += ldcBytes;
-  store<i32>(c, load<i32>(c) + total(c30)); store<i32>(c + 4, load<i32>(c + 4) + total(c31));
 }
 
 // One element of c, for the edges.
 function tile1x1(a: usize, b: usize, k0: i32, k1: i32, c: usize): void {
-  let acc = i16x8.splat(0);
-  for (let k = k0; k < k1; k++) {
-    const off = <usize>k << 4;
-    acc = count(acc, v128.load(a + off), v128.load(b + off));
+  for (let r0 = k0; r0 < k1; r0 += RUN) {
+    const r1 = min(k1, r0 + RUN);
+    let acc = i8x16.splat(0);
+    for (let k = r0; k < r1; k++) {
+      const off = <usize>k << 4;
+      acc = count(acc, v128.load(a + off), v128.load(b + off));
+    }
+    addTo(c, acc);
   }
-  store<i32>(c, load<i32>(c) + total(acc));
 }
 
 /** c (m × n int32) = a (m rows) · b (n rows)ᵀ over ±1 values; `stride` in 32-bit words. */
