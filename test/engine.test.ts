@@ -59,7 +59,7 @@ describe('binary inference engine', () => {
     expect(packed.floatBytes).toBe((784 * 300 + 300 * 200 + 200 * 10) * 4 + 4 * 4 * 510);
     expect(packedParameterBytes(packed)).toBeLessThan(packed.floatBytes / 20);
     expect(bytes).toBeLessThan(packedParameterBytes(packed) + 4096);
-    const engine = new BinaryEngine(loaded);
+    const engine = new BinaryEngine(loaded, { kernel: selectKernel() });
     expect(Array.from(engine.predict(images.subarray(0, 50 * 784), 50))).toEqual(Array.from(expected.subarray(0, 50)));
   });
 
@@ -67,10 +67,11 @@ describe('binary inference engine', () => {
     const bytes = serializePackedModel(exportPackedModel(model));
     expect(() => deserializePackedModel(bytes.subarray(0, 100))).toThrow(/truncated/);
     expect(() => deserializePackedModel(new Uint8Array(16))).toThrow(/magic/);
-    const engine = new BinaryEngine(deserializePackedModel(bytes));
+    const engine = new BinaryEngine(deserializePackedModel(bytes), { kernel: selectKernel() });
     expect(() => engine.predict(new Uint8Array(783), 1)).toThrow(/expected 1 images × 784/);
     expect(() => engine.predict(new Float32Array(784) as unknown as Uint8Array, 1)).toThrow(/Uint8Array/);
-    expect(() => new BinaryEngine(deserializePackedModel(bytes), { batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => new BinaryEngine(deserializePackedModel(bytes), { kernel: selectKernel(), batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => new BinaryEngine(deserializePackedModel(bytes), undefined as never)).toThrow(/needs a kernel/);
   });
 
   it('refuses models it cannot run exactly', () => {

@@ -188,7 +188,7 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     }
   }
   x.dispose();
-  const disagreements = differing.length ? explainDisagreements(model, new BinaryEngine(packed), test.images, differing) : [];
+  const disagreements = differing.length ? explainDisagreements(model, new BinaryEngine(packed, { kernel: kernels[0] }), test.images, differing) : [];
   for (const d of disagreements) o.log(`image ${d.image}: first differs at ${d.layer} (${d.neurons} neurons), relative margin ${d.relativeMargin.toExponential(2)}`);
   return {
     model: description,

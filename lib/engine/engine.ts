@@ -5,12 +5,15 @@
  */
 import { packRows, type PackedBits } from '../kernels/bitPack';
 import { bitPlaneDense, pixelSigns } from '../kernels/firstLayer';
-import { selectKernel, type XnorKernel } from '../kernels/index';
+import type { XnorKernel } from '../kernels/kernel';
 import { checkPackedModel, type PackedModel } from './packedModel';
 
 export interface EngineOptions {
-  /** Kernel to run on (default: `selectKernel()`, i.e. BNN_KERNEL or the fastest tier). */
-  kernel?: XnorKernel;
+  /**
+   * Kernel to run on: in Node `selectKernel()` (BNN_KERNEL or the fastest tier), in a browser
+   * `createWasmKernel(module)`. Required, so that this file imports nothing Node-only.
+   */
+  kernel: XnorKernel;
   /** Threads for the native tier (default: all cores). */
   threads?: number;
   /** Images per pass (bounds the memory of intermediate results). */
@@ -26,10 +29,11 @@ export class BinaryEngine {
 
   constructor(
     readonly model: PackedModel,
-    options: EngineOptions = {},
+    options: EngineOptions,
   ) {
     checkPackedModel(model);
-    this.kernel = options.kernel ?? selectKernel();
+    if (!options?.kernel) throw new TypeError('BinaryEngine needs a kernel (selectKernel() in Node, createWasmKernel() in a browser)');
+    this.kernel = options.kernel;
     this.threads = options.threads;
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);

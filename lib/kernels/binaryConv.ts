@@ -7,7 +7,7 @@
  * Σ over the padded taps of the filter's weights, is subtracted afterwards — exact.
  */
 import { allocPacked, packColumns, packRows, type PackedBits } from './bitPack';
-import type { GemmOptions, XnorKernel } from './index';
+import type { GemmOptions, XnorKernel } from './kernel';
 
 export interface ConvGeometry {
   batch: number;

@@ -11,7 +11,7 @@
  * on the same XNOR kernels. The result is an integer (255 times the float pre-activation).
  */
 import { packBitPlanes, type PackedBits } from './bitPack';
-import type { GemmOptions, XnorKernel } from './index';
+import type { GemmOptions, XnorKernel } from './kernel';
 
 /** 255 · (x · W) for `rows` inputs of `weights.k` uint8 pixels each: rows × weights.rows, row-major. */
 export function bitPlaneDense(kernel: XnorKernel, pixels: Uint8Array, rows: number, weights: PackedBits, options?: GemmOptions): Int32Array {

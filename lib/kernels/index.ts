@@ -5,44 +5,12 @@
  *   ts     — the readable TypeScript reference.
  * `BNN_KERNEL=native|wasm|ts` forces a tier; otherwise the fastest that loads is used.
  */
-import { allocPacked, type PackedBits } from './bitPack';
+import { allocPacked } from './bitPack';
+import { checkThreads, KERNEL_TIERS, type KernelTier, type XnorKernel } from './kernel';
 import { loadNativeAddon } from './native';
 import { loadWasmKernels } from './wasm';
+import { wasmXnorKernel } from './wasmKernels';
 import { checkGemmOperands, checkPlaneRows, checkThresholdArgs, combineBitPlanesReference, thresholdPackReference, xnorGemmReference } from './xnorGemm';
-
-export type KernelTier = 'native' | 'wasm' | 'ts';
-export const KERNEL_TIERS: readonly KernelTier[] = ['native', 'wasm', 'ts'];
-
-export interface GemmOptions {
-  /** Threads (native tier only; default: all cores). */
-  threads?: number;
-  /** Instruction set (native tier only; default: the best this CPU has). */
-  isa?: string;
-}
-
-export interface XnorKernel {
-  tier: KernelTier;
-  /** What runs: the instruction set for native, 'simd128' for wasm, 'js' for ts. */
-  isa: string;
-  /** Instruction sets this tier can be asked for, best first. */
-  isas: string[];
-  maxThreads: number;
-  /** C = A · Bᵀ: c[i·n + j] = Σ a_i · b_j over ±1 values, exactly (b holds B's columns as rows). */
-  gemm(a: PackedBits, b: PackedBits, options?: GemmOptions): Int32Array;
-  /**
-   * The first layer (firstLayer.ts): `planes` holds 8 rows per input (bit planes 0..7);
-   * out[i·n + j] = Σ_p 2^p · (planes_{8i+p} · b_j).
-   */
-  bitPlaneGemm(planes: PackedBits, b: PackedBits, options?: GemmOptions): Int32Array;
-  /** Bit j of row i is +1 where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. */
-  thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array): PackedBits;
-}
-
-function checkThreads(threads: number | undefined, max: number): number {
-  if (threads === undefined) return max;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`);
-  return threads;
-}
 
 function tsKernel(): XnorKernel {
   return {
@@ -64,44 +32,7 @@ function tsKernel(): XnorKernel {
 
 function wasmKernel(): XnorKernel | string {
   const { kernels, why } = loadWasmKernels();
-  if (!kernels) return why;
-  return {
-    tier: 'wasm',
-    isa: 'simd128',
-    isas: ['simd128'],
-    maxThreads: 1,
-    gemm(a, b, options = {}) {
-      const { m, n } = checkGemmOperands(a, b);
-      checkThreads(options.threads, 1);
-      const out = new Int32Array(m * n);
-      kernels.gemm(a.data.subarray(0, m * a.stride), b.data.subarray(0, n * b.stride), m, n, a.k, a.stride, out);
-      return out;
-    },
-    bitPlaneGemm(planes, b, options = {}) {
-      const { m, n } = checkGemmOperands(planes, b);
-      checkThreads(options.threads, 1);
-      const inputs = checkPlaneRows(m, planes.k);
-      const out = new Int32Array(inputs * n);
-      // 64 inputs at a time: the 8× larger plane products stay small.
-      const chunk = 64;
-      const dots = new Int32Array(chunk * 8 * n);
-      const bRows = b.data.subarray(0, n * b.stride);
-      for (let i0 = 0; i0 < inputs; i0 += chunk) {
-        const count = Math.min(chunk, inputs - i0);
-        const rows = planes.data.subarray(i0 * 8 * planes.stride, (i0 + count) * 8 * planes.stride);
-        const part = dots.subarray(0, count * 8 * n);
-        kernels.gemm(rows, bRows, count * 8, n, planes.k, planes.stride, part);
-        kernels.combineBitPlanes(part, count, n, out.subarray(i0 * n, (i0 + count) * n));
-      }
-      return out;
-    },
-    thresholdPack(scores, m, n, thresholds, flips) {
-      checkThresholdArgs(scores, m, n, thresholds, flips);
-      const out = allocPacked(m, n);
-      kernels.thresholdPack(scores, m, n, thresholds, flips, out.data, out.stride);
-      return out;
-    },
-  };
+  return kernels ? wasmXnorKernel(kernels) : why;
 }
 
 function nativeKernel(): XnorKernel | string {
@@ -165,4 +96,7 @@ export function selectKernel(requested: string | undefined = process.env.BNN_KER
 }
 
 export * from './bitPack';
+export * from './kernel';
+export { createWasmKernel, WasmKernels } from './wasmKernels';
+export { wasmFileCandidates } from './wasm';
 export { xnorGemmReference, thresholdPackReference } from './xnorGemm';

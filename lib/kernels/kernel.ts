@@ -1,0 +1,37 @@
+/** The kernel API every tier implements (no Node-only imports: also used in browsers). */
+import type { PackedBits } from './bitPack';
+
+export type KernelTier = 'native' | 'wasm' | 'ts';
+export const KERNEL_TIERS: readonly KernelTier[] = ['native', 'wasm', 'ts'];
+
+export interface GemmOptions {
+  /** Threads (native tier only; default: all cores). */
+  threads?: number;
+  /** Instruction set (native tier only; default: the best this CPU has). */
+  isa?: string;
+}
+
+export interface XnorKernel {
+  tier: KernelTier;
+  /** What runs: the instruction set for native, 'simd128' for wasm, 'js' for ts. */
+  isa: string;
+  /** Instruction sets this tier can be asked for, best first. */
+  isas: string[];
+  maxThreads: number;
+  /** C = A · Bᵀ: c[i·n + j] = Σ a_i · b_j over ±1 values, exactly (b holds B's columns as rows). */
+  gemm(a: PackedBits, b: PackedBits, options?: GemmOptions): Int32Array;
+  /**
+   * The first layer (firstLayer.ts): `planes` holds 8 rows per input (bit planes 0..7);
+   * out[i·n + j] = Σ_p 2^p · (planes_{8i+p} · b_j).
+   */
+  bitPlaneGemm(planes: PackedBits, b: PackedBits, options?: GemmOptions): Int32Array;
+  /** Bit j of row i is +1 where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. */
+  thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array): PackedBits;
+}
+
+export function checkThreads(threads: number | undefined, max: number): number {
+  if (threads === undefined) return max;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`);
+  return threads;
+}
+
