@@ -27,3 +27,10 @@ export { buildMetrics, writeRunFiles, collectRuns, tableMarkdown, learningCurves
 export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
 export { machineInfo } from './results/machine';
 export { registerFileSystemIO } from './io/fileSystem';
+export { loadCifar10, decodeCifarBatches, CIFAR10_CLASSES, type Cifar10Options } from './data/cifar10';
+export { loadSvhn, readSvhnMat, svhnImages, pickPerClass, type SvhnOptions } from './data/svhn';
+export { parseMat, readMatFile, requireVariable, MatFileError, type MatVariable } from './data/matFile';
+export { ensureFiles, verifyFile, md5File, OfflineError, CIFAR10_FILES, SVHN_FILES, type DownloadOptions } from './data/download';
+export { readTar } from './data/tar';
+export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from './tfjs/wasmConvGradients';
+export { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
