@@ -22,6 +22,7 @@ import { buildMlp } from '../lib/models/mlp';
 import { calibrateBatchNorm, seededRandom } from '../lib/bench/mlpBench';
 
 const rng = seededRandom;
+const tiers = (['native', 'wasm', 'ts'] as const).map((t) => tryKernel(t)).filter((k): k is XnorKernel => typeof k !== 'string');
 
 describe('binary inference engine', () => {
   let images: Uint8Array;
@@ -40,7 +41,7 @@ describe('binary inference engine', () => {
     expected = Uint8Array.from(expected);
   });
 
-  const tiers = (['native', 'wasm', 'ts'] as const).map((t) => tryKernel(t)).filter((k): k is XnorKernel => typeof k !== 'string');
+  
   it.each(tiers.map((k) => [k.tier, k] as const))('predicts exactly what the tfjs model predicts on real MNIST images (%s)', (_tier, kernel) => {
     const engine = new BinaryEngine(exportPackedModel(model), { kernel, batchSize: 300 });
     const n = kernel.tier === 'ts' ? 100 : count;
@@ -107,5 +108,47 @@ describe('first layer on bit planes', () => {
     // 2(s − 1.5) + 1 ≥ 0 ⟺ s ≥ 1;  −2(s − 1.5) + 1 ≥ 0 ⟺ s ≤ 2 ⟺ −s ≥ −2;  constant +1 / −1;  s − 3 ≥ 0 ⟺ s ≥ 3 (tie → +1)
     expect(Array.from(thresholds)).toEqual([1, -2, -(2 ** 31 - 1), 2 ** 31 - 1, 3]);
     expect(Array.from(flips)).toEqual([0, 1, 0, 0, 0]);
+  });
+});
+
+describe('binary inference engine on a ConvNet', () => {
+  it('predicts what the tfjs ConvNet predicts (bit-plane first conv, padding, pooling, flatten)', async () => {
+    await initBackend('cpu');
+    const { BinaryConv2D, BinaryDense, SignActivation } = await import('../lib/layers');
+    const count = 60;
+    const test = slice(loadMnist().test, 0, count);
+    const conv = (filters: number, name: string, padding: 'same' | 'valid' = 'same') => new BinaryConv2D({ filters, kernelSize: 3, padding, name, seed: filters });
+    const bn = (name: string) => tf.layers.batchNormalization({ epsilon: 1e-4, name });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.inputLayer({ inputShape: [28, 28, 1] }),
+        conv(8, 'conv_1'), bn('bn_1'), new SignActivation({ name: 'sign_1' }),
+        conv(32, 'conv_2'), tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }), bn('bn_2'), new SignActivation({ name: 'sign_2' }),
+        conv(40, 'conv_3', 'valid'), tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }), bn('bn_3'), new SignActivation({ name: 'sign_3' }),
+        tf.layers.flatten(),
+        new BinaryDense({ units: 64, name: 'dense_1' }), bn('bn_4'), new SignActivation({ name: 'sign_4' }),
+        new BinaryDense({ units: 10, name: 'dense_2' }), bn('bn_5'),
+      ],
+    });
+    const x = tf.tensor4d(scaledPixels(test, Array.from({ length: count }, (_, i) => i)), [count, 28, 28, 1]);
+    // Calibrate every BatchNorm on its real input (moments over all axes but channels).
+    const random = seededRandom(21);
+    let h: tf.Tensor = x;
+    for (const layer of model.layers) {
+      if (layer.getClassName() === 'InputLayer') continue;
+      if (layer.getClassName() === 'BatchNormalization') {
+        const c = h.shape[h.shape.length - 1]!;
+        const { mean, variance } = tf.moments(h, h.shape.map((_, i) => i).slice(0, -1));
+        layer.setWeights([tf.tensor1d(Float32Array.from({ length: c }, () => (random() < 0.33 ? -1 : 1) * (0.5 + random()))), tf.tensor1d(Float32Array.from({ length: c }, () => random() - 0.5)), mean, variance]);
+      }
+      h = layer.apply(h) as tf.Tensor;
+    }
+    const expected = Array.from((model.predict(x) as tf.Tensor).argMax(1).dataSync());
+    const packed = exportPackedModel(model);
+    expect(packed.layers.map((l) => l.kind)).toEqual(['conv', 'conv', 'conv', 'dense', 'dense']);
+    const reloaded = deserializePackedModel(serializePackedModel(packed));
+    for (const kernel of tiers.filter((k) => k.tier !== 'ts')) {
+      expect(Array.from(new BinaryEngine(reloaded, { kernel, batchSize: 25 }).predict(test.images, count)), kernel.tier).toEqual(expected);
+    }
   });
 });

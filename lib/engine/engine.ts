@@ -6,7 +6,8 @@
 import { packRows, type PackedBits } from '../kernels/bitPack';
 import { bitPlaneDense, pixelSigns } from '../kernels/firstLayer';
 import type { XnorKernel } from '../kernels/kernel';
-import { checkPackedModel, type PackedModel } from './packedModel';
+import { binaryConvPacked, bitPlaneConv, flattenPacked, maxPool2, tapSums } from '../kernels/binaryConv';
+import { checkPackedModel, convOutputShape, type PackedConv, type PackedModel } from './packedModel';
 
 export interface EngineOptions {
   /**
@@ -26,6 +27,7 @@ export class BinaryEngine {
   readonly numClasses: number;
   private readonly threads: number | undefined;
   private readonly batchSize: number;
+  private readonly tapSums = new Map<PackedConv, Int32Array>();
 
   constructor(
     readonly model: PackedModel,
@@ -37,7 +39,7 @@ export class BinaryEngine {
     this.threads = options.threads;
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
-    this.inputSize = model.layers[0].weights.k;
+    this.inputSize = model.inputShape.reduce((a, b) => a * b, 1);
     this.numClasses = model.layers[model.layers.length - 1].weights.rows;
   }
 
@@ -69,6 +71,12 @@ export class BinaryEngine {
     return labels;
   }
 
+  private tapSumsOf(layer: PackedConv): Int32Array {
+    let sums = this.tapSums.get(layer);
+    if (!sums) this.tapSums.set(layer, (sums = tapSums(layer.weights, layer.kernelSize * layer.kernelSize, layer.channels)));
+    return sums;
+  }
+
   /** Every layer's integer sums S (n × units) for a few images: for explaining results. */
   layerSums(pixels: Uint8Array, n: number): Int32Array[] {
     if (pixels.length !== n * this.inputSize) throw new RangeError(`pixels has ${pixels.length} values, expected ${n} images × ${this.inputSize}`);
@@ -79,18 +87,32 @@ export class BinaryEngine {
 
   private batchScores(pixels: Uint8Array, n: number, trace?: Int32Array[]): Float64Array {
     const options = { threads: this.threads };
+    // Activations: packed ±1, one row per pixel after a conv layer (k = channels), per image otherwise.
     let bits: PackedBits | null = null;
+    let perPixel = false;
     for (const layer of this.model.layers) {
       let sums: Int32Array;
-      if (layer.input === 'pixels') sums = bitPlaneDense(this.kernel, pixels, n, layer.weights, options);
+      let rows = n;
+      if (layer.kind === 'conv') {
+        const g = { batch: n, height: layer.height, width: layer.width, channels: layer.channels, kernelSize: layer.kernelSize, filters: layer.weights.rows, padding: layer.padding };
+        const taps = this.tapSumsOf(layer);
+        sums = layer.input === 'pixels' ? bitPlaneConv(this.kernel, pixels, layer.weights, taps, g, options) : binaryConvPacked(this.kernel, bits!, layer.weights, taps, g, options);
+        const [oh, ow] = convOutputShape(layer);
+        if (layer.pool === 2) {
+          const shrink = layer.padding === 'same' ? 0 : layer.kernelSize - 1;
+          sums = maxPool2(sums, n, layer.height - shrink, layer.width - shrink, layer.weights.rows);
+        }
+        rows = n * oh * ow;
+      } else if (layer.input === 'pixels') sums = bitPlaneDense(this.kernel, pixels, n, layer.weights, options);
       else {
-        const input = layer.input === 'pixelSigns' ? packRows(pixelSigns(pixels), n, layer.weights.k) : bits!;
+        const input = layer.input === 'pixelSigns' ? packRows(pixelSigns(pixels), n, layer.weights.k) : perPixel ? flattenPacked(bits!, n) : bits!;
         sums = this.kernel.gemm(input, layer.weights, options);
       }
       trace?.push(sums);
       const units = layer.weights.rows;
       if (layer.output.kind === 'sign') {
-        bits = this.kernel.thresholdPack(sums, n, units, layer.output.thresholds, layer.output.flips);
+        bits = this.kernel.thresholdPack(sums, rows, units, layer.output.thresholds, layer.output.flips);
+        perPixel = layer.kind === 'conv';
       } else {
         const { scale, shift } = layer.output;
         const scores = new Float64Array(n * units);

@@ -1,15 +1,16 @@
 /**
  * Export a trained tfjs BNN (a Sequential of the lib's layers) into a PackedModel.
  *
- * Accepted layer sequence: [Flatten] then repeated
- *   BinaryDense → BatchNormalization | ShiftBatchNormalization → SignActivation
- * and a final BinaryDense → BatchNorm (the scores); Dropout anywhere (identity at inference).
+ * Accepted layer sequence: repeated
+ *   BinaryConv2D [→ MaxPooling2D 2×2] → BatchNormalization | ShiftBatchNormalization → SignActivation,
+ * then [Flatten], repeated BinaryDense → BatchNorm → SignActivation, and a final
+ * BinaryDense → BatchNorm (the scores); Dropout anywhere (identity at inference).
  * A BinaryDense whose input quantizer is sign may stand in for the SignActivation before it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { packColumns } from '../kernels/bitPack';
 import { ap2Forward } from '../shift';
-import { checkPackedModel, type LayerInput, type PackedDense, type PackedModel, type ScoreOutput, type SignOutput } from './packedModel';
+import { checkPackedModel, convOutputShape, type LayerInput, type PackedLayer, type PackedModel, type ScoreOutput, type SignOutput } from './packedModel';
 
 /** Per-neuron BatchNorm as a = c·(s − μ) + β, in float64 from the layer's float32 parameters. */
 export interface FoldedBatchNorm {
@@ -109,26 +110,40 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
   const inputShape = model.inputs[0].shape.slice(1) as number[];
   if (inputShape.some((d) => d === null)) throw new Error('the model input shape must be fully defined');
   const layers = model.layers.filter((l) => !['InputLayer', 'Dropout'].includes(l.getClassName()));
-  const packed: PackedDense[] = [];
+  const packed: PackedLayer[] = [];
   let i = 0;
-  if (layers[i]?.getClassName() === 'Flatten') i++; // pixels are already stored flat, channels last
   let activationsAreSigns = false;
   while (i < layers.length) {
-    const dense = layers[i++];
-    if (dense.getClassName() !== 'BinaryDense') throw new Error(`layer ${dense.name}: expected BinaryDense, got ${dense.getClassName()}`);
-    const cfg = dense.getConfig() as { kernelQuantizer: unknown; inputQuantizer: unknown; units: number };
-    checkDeterministic(dense, 'kernelQuantizer', cfg.kernelQuantizer);
-    if (!isSign(cfg.kernelQuantizer)) throw new Error(`${dense.name}: a real-valued kernel (kernelQuantizer null) cannot be packed`);
-    checkDeterministic(dense, 'inputQuantizer', cfg.inputQuantizer);
+    // Flatten: images are stored NHWC, which is already the flattened order.
+    if (layers[i].getClassName() === 'Flatten') {
+      i++;
+      continue;
+    }
+    const layer = layers[i++];
+    const className = layer.getClassName();
+    if (className !== 'BinaryDense' && className !== 'BinaryConv2D') throw new Error(`layer ${layer.name}: expected BinaryDense or BinaryConv2D, got ${className}`);
+    const cfg = layer.getConfig() as { kernelQuantizer: unknown; inputQuantizer: unknown; strides?: number; padding?: 'same' | 'valid'; kernelSize?: number };
+    checkDeterministic(layer, 'kernelQuantizer', cfg.kernelQuantizer);
+    if (!isSign(cfg.kernelQuantizer)) throw new Error(`${layer.name}: a real-valued kernel (kernelQuantizer null) cannot be packed`);
+    checkDeterministic(layer, 'inputQuantizer', cfg.inputQuantizer);
     let input: LayerInput;
     if (packed.length === 0) input = isSign(cfg.inputQuantizer) ? 'pixelSigns' : 'pixels';
     else if (activationsAreSigns || isSign(cfg.inputQuantizer)) input = 'bits';
-    else throw new Error(`${dense.name}: its input is real-valued (no SignActivation before it and no input quantizer)`);
-    const kernel = dense.getWeights()[0];
-    const [k, units] = kernel.shape;
+    else throw new Error(`${layer.name}: its input is real-valued (no SignActivation before it and no input quantizer)`);
+    const kernel = layer.getWeights()[0];
+    const shape = kernel.shape;
+    const units = shape[shape.length - 1];
+    const k = shape.slice(0, -1).reduce((a, b) => a * b, 1);
     const weights = packColumns(kernel.dataSync(), k, units);
+    let pool: 1 | 2 = 1;
+    if (className === 'BinaryConv2D' && layers[i]?.getClassName() === 'MaxPooling2D') {
+      const p = layers[i++].getConfig() as { poolSize: number[] | number; strides: number[] | number; padding: string };
+      const sizes = [p.poolSize, p.strides].flat();
+      if (sizes.some((v) => v !== 2) || p.padding !== 'valid') throw new Error(`${layers[i - 1].name}: only 2×2 max pooling with stride 2 and 'valid' padding is supported`);
+      pool = 2;
+    }
     const bnLayer = layers[i++];
-    if (!bnLayer) throw new Error(`${dense.name}: expected a BatchNorm layer after it, found the end of the model`);
+    if (!bnLayer) throw new Error(`${layer.name}: expected a BatchNorm layer after it, found the end of the model`);
     const bn = foldBatchNorm(bnLayer, units);
     const denominator = input === 'pixels' ? 255 : 1;
     const next = layers[i];
@@ -137,15 +152,21 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
       i++;
       activationsAreSigns = true;
     } else activationsAreSigns = false;
-    const hasSign = activationsAreSigns || (next?.getClassName() === 'BinaryDense' && isSign((next.getConfig() as { inputQuantizer: unknown }).inputQuantizer));
+    const after = next?.getClassName() === 'Flatten' ? layers[i + 1] : next;
+    const hasSign = activationsAreSigns || (after !== undefined && /^Binary/.test(after.getClassName()) && isSign((after.getConfig() as { inputQuantizer: unknown }).inputQuantizer));
     if (!hasSign && next) throw new Error(`layer ${next.name}: expected SignActivation or the end of the model after ${bnLayer.name}`);
-    packed.push({
-      kind: 'dense',
-      name: dense.name,
-      input,
-      weights,
-      output: hasSign ? foldThresholds(bn, denominator) : foldScores(bn, denominator),
-    });
+    const output = hasSign ? foldThresholds(bn, denominator) : foldScores(bn, denominator);
+    if (className === 'BinaryDense') {
+      packed.push({ kind: 'dense', name: layer.name, input, weights, output });
+      continue;
+    }
+    if ((cfg.strides ?? 1) !== 1) throw new Error(`${layer.name}: only stride 1 is supported`);
+    if (output.kind !== 'sign') throw new Error(`${layer.name}: a convolution cannot be the output layer`);
+    if (input === 'pixelSigns') throw new Error(`${layer.name}: a first conv layer with an input quantizer is not supported`);
+    const prev = packed[packed.length - 1];
+    const [height, width, channels] = !prev ? inputShape : prev.kind === 'conv' ? convOutputShape(prev) : [0, 0, 0];
+    if (!height) throw new Error(`${layer.name}: a convolution after a dense layer is not supported`);
+    packed.push({ kind: 'conv', name: layer.name, input, height, width, channels, kernelSize: cfg.kernelSize ?? 3, padding: cfg.padding ?? 'same', pool, weights, output });
   }
   const floatBytes = model.weights.reduce((sum, w) => sum + w.shape.reduce((a: number, b) => a * Number(b), 1) * 4, 0);
   const result: PackedModel = { format: 'binarynet-packed', version: 1, inputShape, layers: packed, floatBytes };

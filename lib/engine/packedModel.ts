@@ -45,11 +45,38 @@ export interface PackedDense {
   output: SignOutput | ScoreOutput;
 }
 
+/** A binary k×k convolution (stride 1, NHWC), optionally followed by 2×2 max pooling of its sums. */
+export interface PackedConv {
+  kind: 'conv';
+  name: string;
+  input: 'pixels' | 'bits';
+  /** Input image size and channels, kernel size, filters, padding. */
+  height: number;
+  width: number;
+  channels: number;
+  kernelSize: number;
+  padding: 'same' | 'valid';
+  /** 2: 2×2 max pooling (stride 2) of the integer sums before BatchNorm, as in the paper's ConvNets; 1: none. */
+  pool: 1 | 2;
+  /** filters rows of k·k·c bits, tap-major (the tfjs kernel [k, k, c, filters] by columns). */
+  weights: PackedBits;
+  output: SignOutput;
+}
+
+export type PackedLayer = PackedDense | PackedConv;
+
+/** Output height, width and channels of a conv layer (after pooling). */
+export function convOutputShape(l: PackedConv): [number, number, number] {
+  const h = l.padding === 'same' ? l.height : l.height - l.kernelSize + 1;
+  const w = l.padding === 'same' ? l.width : l.width - l.kernelSize + 1;
+  return [Math.floor(h / l.pool), Math.floor(w / l.pool), l.weights.rows];
+}
+
 export interface PackedModel {
   format: 'binarynet-packed';
   version: 1;
   inputShape: number[];
-  layers: PackedDense[];
+  layers: PackedLayer[];
   /** Bytes of the float32 weights of the tfjs model it was exported from (kernels + BatchNorm). */
   floatBytes: number;
 }
@@ -63,7 +90,8 @@ interface ArrayRef {
 }
 
 interface HeaderLayer {
-  kind: 'dense';
+  kind: 'dense' | 'conv';
+  conv?: Pick<PackedConv, 'height' | 'width' | 'channels' | 'kernelSize' | 'padding' | 'pool'>;
   name: string;
   input: LayerInput;
   units: number;
@@ -119,7 +147,8 @@ export function serializePackedModel(model: PackedModel): Uint8Array {
     inputShape: model.inputShape,
     floatBytes: model.floatBytes,
     layers: model.layers.map((l) => ({
-      kind: 'dense',
+      kind: l.kind,
+      ...(l.kind === 'conv' ? { conv: { height: l.height, width: l.width, channels: l.channels, kernelSize: l.kernelSize, padding: l.padding, pool: l.pool } } : {}),
       name: l.name,
       input: l.input,
       units: l.weights.rows,
@@ -167,8 +196,8 @@ export function deserializePackedModel(bytes: Uint8Array): PackedModel {
     // Copy: the source may not be aligned for the element type.
     return new Type(bytes.slice(start, end).buffer);
   };
-  const layers = header.layers.map((l): PackedDense => {
-    if (l.kind !== 'dense') throw new Error(`unknown layer kind ${String(l.kind)}`);
+  const layers = header.layers.map((l): PackedLayer => {
+    if (l.kind !== 'dense' && l.kind !== 'conv') throw new Error(`unknown layer kind ${String(l.kind)}`);
     checkCount(l.units, 'units');
     const weights = expandWeights(read(l.weights) as Uint32Array, l.units, l.k);
     const output =
@@ -177,6 +206,14 @@ export function deserializePackedModel(bytes: Uint8Array): PackedModel {
         : { kind: 'scores' as const, scale: read(l.output.scale) as Float64Array, shift: read(l.output.shift) as Float64Array };
     const perNeuron = output.kind === 'sign' ? [output.thresholds, output.flips] : [output.scale, output.shift];
     if (perNeuron.some((a) => a.length !== l.units)) throw new Error(`layer ${l.name}: per-neuron arrays do not have ${l.units} entries`);
+    if (l.kind === 'conv') {
+      const c = l.conv;
+      if (!c || output.kind !== 'sign' || l.input === 'pixelSigns') throw new Error(`conv layer ${l.name} is malformed`);
+      for (const v of [c.height, c.width, c.channels, c.kernelSize]) checkCount(v, `conv layer ${l.name} geometry`);
+      if (c.padding !== 'same' && c.padding !== 'valid') throw new Error(`conv layer ${l.name}: padding '${String(c.padding)}'`);
+      if (c.pool !== 1 && c.pool !== 2) throw new Error(`conv layer ${l.name}: pool ${String(c.pool)}`);
+      return { kind: 'conv', name: l.name, input: l.input, ...c, weights, output };
+    }
     return { kind: 'dense', name: l.name, input: l.input, weights, output };
   });
   const model: PackedModel = { format: 'binarynet-packed', version: 1, inputShape: header.inputShape, layers, floatBytes: header.floatBytes };
@@ -184,13 +221,27 @@ export function deserializePackedModel(bytes: Uint8Array): PackedModel {
   return model;
 }
 
-/** Layers chain (k of each = units of the previous), only the last gives scores. */
+/** Values a layer produces per image. */
+export function layerOutputSize(l: PackedLayer): number {
+  return l.kind === 'conv' ? convOutputShape(l).reduce((a, b) => a * b, 1) : l.weights.rows;
+}
+
+/** Layers chain (each takes what the previous gives), convs before denses, only the last gives scores. */
 export function checkPackedModel(model: PackedModel): void {
   if (model.layers.length === 0) throw new Error('packed model has no layers');
   const inputSize = model.inputShape.reduce((a, b) => a * b, 1);
   model.layers.forEach((l, i) => {
-    const expectedK = i === 0 ? inputSize : model.layers[i - 1].weights.rows;
-    if (l.weights.k !== expectedK) throw new Error(`layer ${l.name} takes ${l.weights.k} inputs, expected ${expectedK}`);
+    const prev = model.layers[i - 1];
+    if (l.kind === 'conv') {
+      if (l.weights.k !== l.kernelSize * l.kernelSize * l.channels) throw new Error(`conv layer ${l.name}: weights do not match its kernel size and channels`);
+      const expected = i === 0 ? model.inputShape : prev.kind === 'conv' ? convOutputShape(prev) : null;
+      if (!expected || expected.join('×') !== [l.height, l.width, l.channels].join('×')) {
+        throw new Error(`conv layer ${l.name} takes ${l.height}×${l.width}×${l.channels}, expected ${expected ? expected.join('×') : 'an image (a conv cannot follow a dense layer)'}`);
+      }
+    } else {
+      const expectedK = i === 0 ? inputSize : layerOutputSize(prev);
+      if (l.weights.k !== expectedK) throw new Error(`layer ${l.name} takes ${l.weights.k} inputs, expected ${expectedK}`);
+    }
     if ((i === 0) !== (l.input !== 'bits')) throw new Error(`layer ${l.name}: input '${l.input}' is not allowed at position ${i}`);
     if ((i === model.layers.length - 1) !== (l.output.kind === 'scores')) throw new Error(`layer ${l.name}: only the last layer gives scores`);
   });

@@ -6,7 +6,7 @@
  * with 0, which is not a ±1 value: padded taps are filled with +1 bits and their contribution,
  * Σ over the padded taps of the filter's weights, is subtracted afterwards — exact.
  */
-import { allocPacked, packColumns, packRows, type PackedBits } from './bitPack';
+import { allocPacked, packBitPlanes, packColumns, packRows, type PackedBits } from './bitPack';
 import type { GemmOptions, XnorKernel } from './kernel';
 
 export interface ConvGeometry {
@@ -19,7 +19,7 @@ export interface ConvGeometry {
   padding: 'same' | 'valid';
 }
 
-function checkGeometry(g: ConvGeometry): { outH: number; outW: number; pad: number } {
+export function checkGeometry(g: ConvGeometry): { outH: number; outW: number; pad: number } {
   for (const key of ['batch', 'height', 'width', 'channels', 'kernelSize', 'filters'] as const) {
     if (!Number.isInteger(g[key]) || g[key] < (key === 'batch' ? 0 : 1)) throw new RangeError(`${key} must be a positive integer, got ${g[key]}`);
   }
@@ -74,38 +74,116 @@ export function packedIm2col(pixels: PackedBits, g: ConvGeometry): PackedBits {
   return cols;
 }
 
+/** Σ_ch w[tap, ch, f] (±1) per tap and filter, from packed weights (rows = filters, k = taps·c). */
+export function tapSums(weights: PackedBits, taps: number, channels: number): Int32Array {
+  if (weights.k !== taps * channels) throw new RangeError(`weights have k = ${weights.k}, expected ${taps} × ${channels}`);
+  const f = weights.rows;
+  const sums = new Int32Array(taps * f);
+  for (let j = 0; j < f; j++) {
+    for (let t = 0; t < taps; t++) {
+      let s = 0;
+      for (let ch = 0; ch < channels; ch++) {
+        const bit = t * channels + ch;
+        s += (weights.data[j * weights.stride + (bit >>> 5)] >>> (bit & 31)) & 1 ? 1 : -1;
+      }
+      sums[t * f + j] = s;
+    }
+  }
+  return sums;
+}
+
+/**
+ * Removes what the +1 fill of padded taps added: out[pos, f] −= scale · Σ_{padded taps} tapSums[tap, f]
+ * (scale 255 for bit planes, where every plane was filled).
+ */
+function subtractPadding(out: Int32Array, sums: Int32Array, g: ConvGeometry, scale: number): void {
+  const { outH, outW, pad } = checkGeometry(g);
+  if (pad === 0) return;
+  const ks = g.kernelSize, f = g.filters;
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++) {
+        if (oy >= pad && oy + ks - 1 - pad < g.height && ox >= pad && ox + ks - 1 - pad < g.width) continue; // no padded tap
+        const o = ((b * outH + oy) * outW + ox) * f;
+        for (let dy = 0; dy < ks; dy++) {
+          for (let dx = 0; dx < ks; dx++) {
+            const y = oy + dy - pad, x = ox + dx - pad;
+            if (y >= 0 && y < g.height && x >= 0 && x < g.width) continue;
+            const t = dy * ks + dx;
+            for (let j = 0; j < f; j++) out[o + j] -= scale * sums[t * f + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Binary convolution of ±1 pixels packed per pixel (rows batch·h·w, k = channels): batch·outH·outW × filters sums. */
+export function binaryConvPacked(kernel: XnorKernel, pixels: PackedBits, weights: PackedBits, sums: Int32Array, g: ConvGeometry, options?: GemmOptions): Int32Array {
+  const out = kernel.gemm(packedIm2col(pixels, g), weights, options);
+  subtractPadding(out, sums, g, 1);
+  return out;
+}
+
+/**
+ * The first conv layer on uint8 pixels (NHWC) through bit planes (firstLayer.ts): 255 × the float
+ * convolution of x = p/127.5 − 1 with zero padding, exactly.
+ */
+export function bitPlaneConv(kernel: XnorKernel, pixels: Uint8Array, weights: PackedBits, sums: Int32Array, g: ConvGeometry, options?: GemmOptions): Int32Array {
+  const { outH, outW } = checkGeometry(g);
+  const pixelCount = g.batch * g.height * g.width;
+  if (pixels.length !== pixelCount * g.channels) throw new RangeError(`pixels has ${pixels.length} values, expected ${g.batch}×${g.height}×${g.width}×${g.channels}`);
+  // Plane n of every pixel, then its im2col; rows interleaved 8 per output position.
+  const planes = packBitPlanes(pixels, pixelCount, g.channels);
+  const positions = g.batch * outH * outW;
+  const cols = allocPacked(positions * 8, g.kernelSize * g.kernelSize * g.channels);
+  for (let n = 0; n < 8; n++) {
+    const plane = allocPacked(pixelCount, g.channels);
+    for (let i = 0; i < pixelCount; i++) plane.data.set(planes.data.subarray((i * 8 + n) * planes.stride, (i * 8 + n + 1) * planes.stride), i * plane.stride);
+    const c = packedIm2col(plane, g);
+    for (let pos = 0; pos < positions; pos++) cols.data.set(c.data.subarray(pos * c.stride, (pos + 1) * c.stride), (pos * 8 + n) * cols.stride);
+  }
+  const out = kernel.bitPlaneGemm(cols, weights, options);
+  subtractPadding(out, sums, g, 255);
+  return out;
+}
+
 /**
  * out[b, oy, ox, f] = Σ x[b, oy+dy−pad, ox+dx−pad, ch] · sign(w[dy, dx, ch, f]) with zero padding,
  * x ±1 (NHWC, any real values are binarized by sign), w in tfjs layout [k, k, c, filters].
  */
 export function binaryConv2d(kernel: XnorKernel, x: ArrayLike<number>, weights: ArrayLike<number>, g: ConvGeometry, options?: GemmOptions): Int32Array {
-  const { outH, outW, pad } = checkGeometry(g);
-  const ks = g.kernelSize, c = g.channels, f = g.filters;
-  const taps = ks * ks;
-  if (x.length !== g.batch * g.height * g.width * c) throw new RangeError(`x has ${x.length} values, expected ${g.batch}×${g.height}×${g.width}×${c}`);
-  if (weights.length !== taps * c * f) throw new RangeError(`weights have ${weights.length} values, expected ${ks}×${ks}×${c}×${f}`);
-  const w = packColumns(weights, taps * c, f);
-  const cols = packedIm2col(packRows(x, g.batch * g.height * g.width, c), g);
-  const out = kernel.gemm(cols, w, options);
-  if (pad === 0) return out;
-  // Σ_ch sign(w[tap, ch, f]) per tap and filter: what the +1 fill of a padded tap added.
-  const tapSums = new Int32Array(taps * f);
-  for (let t = 0; t < taps; t++) for (let ch = 0; ch < c; ch++) for (let j = 0; j < f; j++) tapSums[t * f + j] += weights[(t * c + ch) * f + j] >= 0 ? 1 : -1;
-  for (let b = 0; b < g.batch; b++) {
-    for (let oy = 0; oy < outH; oy++) {
-      for (let ox = 0; ox < outW; ox++) {
-        if (oy >= pad && oy < g.height - (ks - 1 - pad) && ox >= pad && ox < g.width - (ks - 1 - pad)) continue; // no padded tap
-        const o = ((b * outH + oy) * outW + ox) * f;
-        for (let dy = 0; dy < ks; dy++) {
-          for (let dx = 0; dx < ks; dx++) {
-            const y = oy + dy - pad, xx = ox + dx - pad;
-            if (y >= 0 && y < g.height && xx >= 0 && xx < g.width) continue;
-            const t = dy * ks + dx;
-            for (let j = 0; j < f; j++) out[o + j] -= tapSums[t * f + j];
-          }
-        }
+  checkGeometry(g);
+  const taps = g.kernelSize * g.kernelSize;
+  if (x.length !== g.batch * g.height * g.width * g.channels) throw new RangeError(`x has ${x.length} values, expected ${g.batch}×${g.height}×${g.width}×${g.channels}`);
+  if (weights.length !== taps * g.channels * g.filters) throw new RangeError(`weights have ${weights.length} values, expected ${g.kernelSize}×${g.kernelSize}×${g.channels}×${g.filters}`);
+  const w = packColumns(weights, taps * g.channels, g.filters);
+  return binaryConvPacked(kernel, packRows(x, g.batch * g.height * g.width, g.channels), w, tapSums(w, taps, g.channels), g, options);
+}
+
+/** 2×2 max pooling, stride 2 ('valid', as tfjs's default), of batch × h × w × f int32 sums. */
+export function maxPool2(sums: Int32Array, batch: number, h: number, w: number, f: number): Int32Array {
+  const oh = Math.floor(h / 2), ow = Math.floor(w / 2);
+  const out = new Int32Array(batch * oh * ow * f);
+  for (let b = 0; b < batch; b++) {
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        const o = ((b * oh + y) * ow + x) * f;
+        const i00 = ((b * h + 2 * y) * w + 2 * x) * f, i01 = i00 + f, i10 = i00 + w * f, i11 = i10 + f;
+        for (let j = 0; j < f; j++) out[o + j] = Math.max(sums[i00 + j], sums[i01 + j], sums[i10 + j], sums[i11 + j]);
       }
     }
+  }
+  return out;
+}
+
+/** Per-pixel packed activations (rows batch·pixels, k = c) as one row per image (k = pixels·c, NHWC order = tfjs Flatten). */
+export function flattenPacked(bits: PackedBits, batch: number): PackedBits {
+  const pixels = bits.rows / batch;
+  if (!Number.isInteger(pixels)) throw new RangeError(`${bits.rows} pixel rows do not split into ${batch} images`);
+  const out = allocPacked(batch, pixels * bits.k);
+  for (let b = 0; b < batch; b++) {
+    for (let p = 0; p < pixels; p++) copyBits(bits.data, (b * pixels + p) * bits.stride * 32, out.data, b * out.stride * 32 + p * bits.k, bits.k);
   }
   return out;
 }
