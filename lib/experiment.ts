@@ -8,7 +8,10 @@ import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
 import { registerFileSystemIO } from './io/fileSystem';
 import type { SplitDataset } from './data/dataset';
+import { loadCifar10 } from './data/cifar10';
 import { loadFashionMnist, loadMnist } from './data/mnist';
+import { loadSvhn } from './data/svhn';
+import { buildConvNet } from './models/convnet';
 import { buildMlp } from './models/mlp';
 import { preset, validateHyperparameters, type Hyperparameters } from './presets';
 import { machineInfo } from './results/machine';
@@ -47,29 +50,48 @@ export interface ExperimentResult {
   runDir: string;
 }
 
-/** Resolves preset + overrides and validates them, before any work starts. */
+/**
+ * Resolves preset + overrides and validates them, before any work starts. Switching a ConvNet
+ * preset to `arch: 'mlp'` drops its conv widths unless they are given too.
+ */
 export function resolveHyperparameters(dataset: string, presetName: string, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
-  return validateHyperparameters({ ...preset(dataset, presetName), ...overrides, dataset: dataset as Hyperparameters['dataset'] });
+  const base = preset(dataset, presetName);
+  const convFilters = overrides.arch === 'mlp' && overrides.convFilters === undefined ? { convFilters: [] } : {};
+  return validateHyperparameters({ ...base, ...convFilters, ...overrides, dataset: dataset as Hyperparameters['dataset'] });
 }
 
-export function loadDataset(hp: Hyperparameters, dataDir?: string): SplitDataset {
-  const data = hp.dataset === 'fashion-mnist' ? loadFashionMnist({ dir: dataDir }) : loadMnist({ dir: dataDir });
-  return limitDataset(data, hp);
+/**
+ * The data set of `hp` with its limits applied. CIFAR-10 and SVHN are downloaded (MD5-verified) on
+ * first use into `dataDir` (default data/<dataset>/); offline, the error says which files to put where.
+ */
+export async function loadDataset(hp: Hyperparameters, dataDir?: string, log?: (line: string) => void): Promise<SplitDataset> {
+  const load = async (): Promise<SplitDataset> => {
+    switch (hp.dataset) {
+      case 'mnist':
+        return loadMnist({ dir: dataDir });
+      case 'fashion-mnist':
+        return loadFashionMnist({ dir: dataDir });
+      case 'cifar10':
+        return loadCifar10({ dir: dataDir, log });
+      case 'svhn':
+        return loadSvhn({ dir: dataDir, includeExtra: hp.svhnExtra, log });
+    }
+  };
+  return limitDataset(await load(), hp);
+}
+
+/** Whether the model takes flat vectors (MLP) or images [n, H, W, C] (ConvNet). */
+export function flattensInput(hp: Hyperparameters): boolean {
+  return hp.arch === 'mlp';
 }
 
 export function buildModel(hp: Hyperparameters, data: SplitDataset): tf.Sequential {
   const { train: t } = data;
-  return buildMlp({
-    inputDim: t.height * t.width * t.channels,
-    numClasses: t.numClasses,
-    hiddenUnits: hp.hiddenUnits,
-    dropoutInput: hp.dropoutInput,
-    dropoutHidden: hp.dropoutHidden,
-    binarization: hp.binarization,
-    batchNorm: hp.batchNorm,
-    H: hp.H,
-    seed: hp.seed,
-  });
+  const common = { numClasses: t.numClasses, hiddenUnits: hp.hiddenUnits, binarization: hp.binarization, batchNorm: hp.batchNorm, H: hp.H, seed: hp.seed };
+  if (hp.arch === 'convnet') {
+    return buildConvNet({ ...common, inputShape: [t.height, t.width, t.channels], convFilters: hp.convFilters });
+  }
+  return buildMlp({ ...common, inputDim: t.height * t.width * t.channels, dropoutInput: hp.dropoutInput, dropoutHidden: hp.dropoutHidden });
 }
 
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
@@ -81,7 +103,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const runDir = path.join(o.runsDir ?? 'runs', run);
 
   const backend = await initBackend(undefined, log);
-  const data = loadDataset(hp, o.dataDir);
+  const data = await loadDataset(hp, o.dataDir, log);
   log(`data: ${data.name}: ${data.train.count} train / ${data.valid.count} valid / ${data.test.count} test`);
   const model = buildModel(hp, data);
   log(formatSummary(summarize(model)));
@@ -90,7 +112,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const result = await train(model, data, hp, {
     runDir,
     resume: o.resume,
-    flatten: true,
+    flatten: flattensInput(hp),
     progress: o.progress,
     log,
     shouldStop: o.shouldStop,

@@ -7,7 +7,7 @@ import { packRows, type PackedBits } from '../kernels/bitPack';
 import { bitPlaneDense, pixelSigns } from '../kernels/firstLayer';
 import type { XnorKernel } from '../kernels/kernel';
 import { binaryConvPacked, bitPlaneConv, flattenPacked, maxPool2, tapSums } from '../kernels/binaryConv';
-import { checkPackedModel, convOutputShape, type PackedConv, type PackedModel } from './packedModel';
+import { checkPackedModel, convOutputShape, type PackedConv, type PackedLayer, type PackedModel } from './packedModel';
 
 export interface EngineOptions {
   /**
@@ -28,6 +28,8 @@ export class BinaryEngine {
   private readonly threads: number | undefined;
   private readonly batchSize: number;
   private readonly tapSums = new Map<PackedConv, Int32Array>();
+  /** Each layer's sums buffer, reused from batch to batch (fresh large arrays cost page faults). */
+  private readonly scratch = new Map<PackedLayer, Int32Array>();
 
   constructor(
     readonly model: PackedModel,
@@ -71,6 +73,12 @@ export class BinaryEngine {
     return labels;
   }
 
+  private sumsBuffer(layer: PackedLayer, length: number): Int32Array {
+    let buffer = this.scratch.get(layer);
+    if (buffer?.length !== length) this.scratch.set(layer, (buffer = new Int32Array(length)));
+    return buffer;
+  }
+
   private tapSumsOf(layer: PackedConv): Int32Array {
     let sums = this.tapSums.get(layer);
     if (!sums) this.tapSums.set(layer, (sums = tapSums(layer.weights, layer.kernelSize * layer.kernelSize, layer.channels)));
@@ -86,30 +94,31 @@ export class BinaryEngine {
   }
 
   private batchScores(pixels: Uint8Array, n: number, trace?: Int32Array[]): Float64Array {
-    const options = { threads: this.threads };
     // Activations: packed ±1, one row per pixel after a conv layer (k = channels), per image otherwise.
     let bits: PackedBits | null = null;
     let perPixel = false;
     for (const layer of this.model.layers) {
       let sums: Int32Array;
       let rows = n;
+      const units = layer.weights.rows;
       if (layer.kind === 'conv') {
         const g = { batch: n, height: layer.height, width: layer.width, channels: layer.channels, kernelSize: layer.kernelSize, filters: layer.weights.rows, padding: layer.padding };
+        const shrink = layer.padding === 'same' ? 0 : layer.kernelSize - 1;
+        const options = { threads: this.threads, out: this.sumsBuffer(layer, n * (layer.height - shrink) * (layer.width - shrink) * units) };
         const taps = this.tapSumsOf(layer);
         sums = layer.input === 'pixels' ? bitPlaneConv(this.kernel, pixels, layer.weights, taps, g, options) : binaryConvPacked(this.kernel, bits!, layer.weights, taps, g, options);
         const [oh, ow] = convOutputShape(layer);
         if (layer.pool === 2) {
-          const shrink = layer.padding === 'same' ? 0 : layer.kernelSize - 1;
           sums = maxPool2(sums, n, layer.height - shrink, layer.width - shrink, layer.weights.rows);
         }
         rows = n * oh * ow;
-      } else if (layer.input === 'pixels') sums = bitPlaneDense(this.kernel, pixels, n, layer.weights, options);
+      } else if (layer.input === 'pixels') sums = bitPlaneDense(this.kernel, pixels, n, layer.weights, { threads: this.threads, out: this.sumsBuffer(layer, n * units) });
       else {
+        const options = { threads: this.threads, out: this.sumsBuffer(layer, n * units) };
         const input = layer.input === 'pixelSigns' ? packRows(pixelSigns(pixels), n, layer.weights.k) : perPixel ? flattenPacked(bits!, n) : bits!;
         sums = this.kernel.gemm(input, layer.weights, options);
       }
-      trace?.push(sums);
-      const units = layer.weights.rows;
+      trace?.push(sums.slice());
       if (layer.output.kind === 'sign') {
         bits = this.kernel.thresholdPack(sums, rows, units, layer.output.thresholds, layer.output.flips);
         perPixel = layer.kind === 'conv';

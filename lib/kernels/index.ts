@@ -6,7 +6,7 @@
  * `BNN_KERNEL=native|wasm|ts` forces a tier; otherwise the fastest that loads is used.
  */
 import { allocPacked } from './bitPack';
-import { checkThreads, KERNEL_TIERS, type KernelTier, type XnorKernel } from './kernel';
+import { checkThreads, KERNEL_TIERS, outputFor, type KernelTier, type XnorKernel } from './kernel';
 import { loadNativeAddon } from './native';
 import { loadWasmKernels } from './wasm';
 import { wasmXnorKernel } from './wasmKernels';
@@ -20,11 +20,15 @@ function tsKernel(): XnorKernel {
     maxThreads: 1,
     gemm(a, b, options = {}) {
       checkThreads(options.threads, 1);
-      return xnorGemmReference(a, b);
+      const out = outputFor(options, a.rows * b.rows);
+      out.set(xnorGemmReference(a, b));
+      return out;
     },
     bitPlaneGemm(planes, b, options = {}) {
       checkThreads(options.threads, 1);
-      return combineBitPlanesReference(xnorGemmReference(planes, b), checkPlaneRows(planes.rows, planes.k), b.rows);
+      const out = outputFor(options, (planes.rows / 8) * b.rows);
+      out.set(combineBitPlanesReference(xnorGemmReference(planes, b), checkPlaneRows(planes.rows, planes.k), b.rows));
+      return out;
     },
     thresholdPack: thresholdPackReference,
   };
@@ -46,14 +50,14 @@ function nativeKernel(): XnorKernel | string {
     maxThreads,
     gemm(a, b, options = {}) {
       const { m, n } = checkGemmOperands(a, b);
-      const out = new Int32Array(m * n);
+      const out = outputFor(options, m * n);
       addon.gemm(a.data, b.data, m, n, a.k, a.stride, out, checkThreads(options.threads, maxThreads), options.isa);
       return out;
     },
     bitPlaneGemm(planes, b, options = {}) {
       const { m, n } = checkGemmOperands(planes, b);
       const inputs = checkPlaneRows(m, planes.k);
-      const out = new Int32Array(inputs * n);
+      const out = outputFor(options, inputs * n);
       addon.bitPlaneGemm(planes.data, b.data, inputs, n, planes.k, planes.stride, out, checkThreads(options.threads, maxThreads), options.isa);
       return out;
     },

@@ -9,6 +9,20 @@ export interface GemmOptions {
   threads?: number;
   /** Instruction set (native tier only; default: the best this CPU has). */
   isa?: string;
+  /**
+   * Where to write the m·n results (returned). Reusing one matters: a fresh large typed array is
+   * zero pages that fault in on first write, which under a hypervisor can cost more than the product.
+   */
+  out?: Int32Array;
+}
+
+/** `options.out` checked for m·n results, or a new array. */
+export function outputFor(options: GemmOptions | undefined, length: number): Int32Array {
+  const out = options?.out;
+  if (out === undefined) return new Int32Array(length);
+  if (!(out instanceof Int32Array)) throw new TypeError('out must be an Int32Array');
+  if (out.length !== length) throw new RangeError(`out has ${out.length} values, expected ${length}`);
+  return out;
 }
 
 export interface XnorKernel {

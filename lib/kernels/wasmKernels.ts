@@ -5,7 +5,7 @@
  * needed (up to the 4 GiB of wasm32).
  */
 import { allocPacked } from './bitPack';
-import { checkThreads, type XnorKernel } from './kernel';
+import { checkThreads, outputFor, type XnorKernel } from './kernel';
 import { checkGemmOperands, checkPlaneRows, checkThresholdArgs } from './xnorGemm';
 
 interface WasmExports {
@@ -77,7 +77,7 @@ export function wasmXnorKernel(kernels: WasmKernels): XnorKernel {
     gemm(a, b, options = {}) {
       const { m, n } = checkGemmOperands(a, b);
       checkThreads(options.threads, 1);
-      const out = new Int32Array(m * n);
+      const out = outputFor(options, m * n);
       kernels.gemm(a.data.subarray(0, m * a.stride), b.data.subarray(0, n * b.stride), m, n, a.k, a.stride, out);
       return out;
     },
@@ -85,7 +85,7 @@ export function wasmXnorKernel(kernels: WasmKernels): XnorKernel {
       const { m, n } = checkGemmOperands(planes, b);
       checkThreads(options.threads, 1);
       const inputs = checkPlaneRows(m, planes.k);
-      const out = new Int32Array(inputs * n);
+      const out = outputFor(options, inputs * n);
       // 64 inputs at a time: the 8× larger plane products stay small.
       const chunk = 64;
       const dots = new Int32Array(chunk * 8 * n);
