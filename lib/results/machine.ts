@@ -9,6 +9,8 @@ export interface MachineInfo {
   arch: string;
   node: string;
   hostname: string;
+  /** 1, 5 and 15-minute load averages when the result was written: > cores means the machine was shared. */
+  loadAverage: number[];
 }
 
 export function machineInfo(): MachineInfo {
@@ -21,5 +23,6 @@ export function machineInfo(): MachineInfo {
     arch: os.arch(),
     node: process.version,
     hostname: os.hostname(),
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
