@@ -16,6 +16,7 @@ namespace {
 // the copy the linker keeps for every caller (the ODR hazard of per-file -m flags).
 inline size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 
+// Overridable (-DXNOR_KC=… -DXNOR_NC=…) for blocking experiments.
 #ifndef XNOR_KC
 #define XNOR_KC 256
 #define XNOR_NC 128
