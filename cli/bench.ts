@@ -7,6 +7,7 @@
  *   --images N         MNIST test images for the MLP part (default 10000)
  *   --hidden 4096,4096,4096   MLP hidden layers (default: the paper's 3 × 4096)
  *   --model DIR        a trained tfjs MLP (model.json) instead of a calibrated untrained one
+ *   --checkpoint FILE  a trained MLP from a training checkpoint (runs/<run>/checkpoint.bnn)
  *   --no-mlp           skip the MLP part
  *   --note TEXT        recorded with the machine description (e.g. what else was running)
  */
@@ -18,13 +19,17 @@ import { initBackend } from '../lib/backend';
 import { benchMlp } from '../lib/bench/mlpBench';
 import { benchMarkdown, FLOAT_TIE_MARGIN, speedupFigure, type BenchResults } from '../lib/bench/report';
 import { benchMatMul, describeMachine, measureRoofline } from '../lib/bench/xnorBench';
+import type { SplitDataset } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
+import { buildModel } from '../lib/experiment';
+import type { Hyperparameters } from '../lib/presets';
+import { readCheckpoint } from '../lib/train/checkpoint';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { selectKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
 import '../lib/layers';
 
-const VALUE_FLAGS = new Set(['out', 'sizes', 'runs', 'images', 'hidden', 'model', 'note']);
+const VALUE_FLAGS = new Set(['out', 'sizes', 'runs', 'images', 'hidden', 'model', 'checkpoint', 'note']);
 const SWITCHES = new Set(['smoke', 'no-mlp']);
 
 function parse(argv: string[]): Record<string, string | true> {
@@ -45,6 +50,20 @@ function positiveInts(value: string, flag: string): number[] {
   const list = value.split(',').map(Number);
   if (list.length === 0 || list.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`--${flag} takes positive integers separated by commas, got '${value}'`);
   return list;
+}
+
+/** The model a training run saved: built from the checkpoint's hyperparameters, weights as trainer.ts stores them. */
+function modelFromCheckpoint(file: string, data: SplitDataset): tf.Sequential {
+  const ckpt = readCheckpoint<{ hyperparameters: Hyperparameters; epoch: number }>(file);
+  const model = buildModel(ckpt.meta.hyperparameters, data);
+  const byName = new Map(ckpt.tensors.map((t) => [t.name, t]));
+  model.weights.forEach((w, i) => {
+    const t = byName.get(`model/${i}/${w.originalName}`);
+    if (!t || t.shape.join() !== (w.shape as number[]).join()) throw new Error(`${file}: no weight ${w.originalName} of shape [${w.shape.join(', ')}]`);
+    w.write(tf.tensor(t.data, t.shape));
+  });
+  console.log(`model from ${file}: ${ckpt.meta.hyperparameters.hiddenUnits.join('-')} after ${ckpt.meta.epoch} epochs`);
+  return model;
 }
 
 async function main(): Promise<void> {
@@ -84,8 +103,14 @@ async function main(): Promise<void> {
   });
   let mlp = null;
   if (flags['no-mlp'] !== true) {
-    const model = typeof flags.model === 'string' ? ((await tf.loadLayersModel(`file://${path.resolve(flags.model)}`)) as tf.Sequential) : undefined;
-    mlp = benchMlp({ test: loadMnist().test, count: images, hiddenUnits: hidden, model, runs: smoke ? 1 : Math.min(runs, 2), log });
+    const mnist = loadMnist();
+    const model =
+      typeof flags.model === 'string'
+        ? ((await tf.loadLayersModel(`file://${path.resolve(flags.model)}`)) as tf.Sequential)
+        : typeof flags.checkpoint === 'string'
+          ? modelFromCheckpoint(flags.checkpoint, mnist)
+          : undefined;
+    mlp = benchMlp({ test: mnist.test, count: images, hiddenUnits: hidden, model, runs: smoke ? 1 : Math.min(runs, 2), log });
   }
   machine.loadAverageEnd = os.loadavg();
   const results: BenchResults = {
