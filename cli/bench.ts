@@ -22,8 +22,7 @@ import { benchMatMul, describeMachine, measureRoofline } from '../lib/bench/xnor
 import type { SplitDataset } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { buildModel } from '../lib/experiment';
-import type { Hyperparameters } from '../lib/presets';
-import { readCheckpoint } from '../lib/train/checkpoint';
+import { checkpointHyperparameters, restoreModelFromCheckpoint } from '../lib/train/trainer';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { selectKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
@@ -52,17 +51,11 @@ function positiveInts(value: string, flag: string): number[] {
   return list;
 }
 
-/** The model a training run saved: built from the checkpoint's hyperparameters, weights as trainer.ts stores them. */
+/** The model a training run saved, rebuilt from its checkpoint's hyperparameters. */
 function modelFromCheckpoint(file: string, data: SplitDataset): tf.Sequential {
-  const ckpt = readCheckpoint<{ hyperparameters: Hyperparameters; epoch: number }>(file);
-  const model = buildModel(ckpt.meta.hyperparameters, data);
-  const byName = new Map(ckpt.tensors.map((t) => [t.name, t]));
-  model.weights.forEach((w, i) => {
-    const t = byName.get(`model/${i}/${w.originalName}`);
-    if (!t || t.shape.join() !== (w.shape as number[]).join()) throw new Error(`${file}: no weight ${w.originalName} of shape [${w.shape.join(', ')}]`);
-    w.write(tf.tensor(t.data, t.shape));
-  });
-  console.log(`model from ${file}: ${ckpt.meta.hyperparameters.hiddenUnits.join('-')} after ${ckpt.meta.epoch} epochs`);
+  const model = buildModel(checkpointHyperparameters(file), data);
+  const { hyperparameters, epoch } = restoreModelFromCheckpoint(model, file);
+  console.log(`model from ${file}: ${hyperparameters.hiddenUnits.join('-')} after ${epoch} epochs`);
   return model;
 }
 

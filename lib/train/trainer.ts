@@ -134,6 +134,21 @@ function restoreModel(model: tf.LayersModel, tensors: Map<string, TensorRecord>,
   });
 }
 
+/**
+ * Loads a training checkpoint's weights into `model` (built from the same hyperparameters, e.g.
+ * with `buildModel(checkpointHyperparameters(file), data)`); returns the epochs it had completed.
+ */
+export function restoreModelFromCheckpoint(model: tf.LayersModel, file: string): { hyperparameters: Hyperparameters; epoch: number } {
+  const ckpt = readCheckpoint<CheckpointMeta>(file);
+  restoreModel(model, new Map(ckpt.tensors.map((t) => [t.name, t])), file);
+  return { hyperparameters: ckpt.meta.hyperparameters, epoch: ckpt.meta.epoch };
+}
+
+/** The hyperparameters a checkpoint was trained with. */
+export function checkpointHyperparameters(file: string): Hyperparameters {
+  return readCheckpoint<CheckpointMeta>(file).meta.hyperparameters;
+}
+
 function differingKeys(a: Hyperparameters, b: Hyperparameters): string[] {
   return (Object.keys(a) as (keyof Hyperparameters)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
