@@ -12,7 +12,30 @@ export interface ProgressReporter {
 
 export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: string) => void): ProgressReporter {
   if (mode === 'none') return { startEpoch() {}, batch() {}, endEpoch() {} };
-  if (mode === 'lines') return { startEpoch() {}, batch() {}, endEpoch: log };
+  if (mode === 'lines') {
+    // Without a terminal, a long epoch still reports every minute, with its ETA.
+    let started = 0;
+    let lastReport = 0;
+    let label = '';
+    let total = 0;
+    let first = 0;
+    return {
+      startEpoch(epoch, epochs, batches, firstBatch) {
+        started = lastReport = performance.now();
+        label = `epoch ${epoch}/${epochs}`;
+        total = batches;
+        first = firstBatch;
+      },
+      batch(done, loss, error) {
+        const now = performance.now();
+        if (now - lastReport < 60_000 || done >= total) return;
+        lastReport = now;
+        const eta = ((now - started) / (done - first)) * (total - done);
+        log(`  ${label}: ${done}/${total} batches, loss ${loss.toFixed(4)}, train err ${(100 * error).toFixed(2)}%, ETA ${Math.round(eta / 1000)} s`);
+      },
+      endEpoch: log,
+    };
+  }
   let bar: SingleBar | null = null;
   return {
     startEpoch(epoch, epochs, batches, firstBatch) {
