@@ -56,6 +56,8 @@ function coerce(value: string, example: unknown, flag: string): unknown {
     return value === 'true';
   }
   if (Array.isArray(example)) {
+    // An empty value is an empty list (`--conv-filters ''`).
+    if (value.trim() === '') return [];
     return value.split(',').map((v) => {
       const n = Number(v);
       if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${flag} must be a comma-separated list of numbers, got '${value}'`);

@@ -1,5 +1,6 @@
 /**
- * `npm run train -- --dataset mnist --preset paper --epochs 50 …` (and `npm start`: MNIST quick).
+ * `npm run train -- --dataset mnist|fashion-mnist|cifar10|svhn --preset paper|quick|smoke --epochs 50 …`
+ * (and `npm start`: MNIST quick). CIFAR-10 and SVHN are downloaded into data/<dataset>/ on first use.
  * Flags besides the hyperparameters: --resume, --stop-after N, --data-dir DIR, --run NAME,
  * --results-dir DIR, --runs-dir DIR, --no-figures. Ctrl-C saves a checkpoint; --resume continues.
  */
@@ -12,7 +13,7 @@ const EXTRA_FLAGS = { resume: false, 'stop-after': true, 'data-dir': true, run: 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), preset('mnist', 'paper'), EXTRA_FLAGS);
   if (args.flags.help) {
-    console.log('usage: npm run train -- [--dataset mnist|fashion-mnist] [--preset paper|quick|smoke] [--<hyperparameter> value ...] [--resume] [--stop-after N] [--data-dir DIR] [--run NAME] [--no-figures]');
+    console.log('usage: npm run train -- [--dataset mnist|fashion-mnist|cifar10|svhn] [--preset paper|quick|smoke] [--<hyperparameter> value ...] [--resume] [--stop-after N] [--data-dir DIR] [--run NAME] [--no-figures]');
     return;
   }
   // Every value is checked before any work starts.

@@ -135,8 +135,11 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   });
   const outDir = path.join(resultsDir, run);
   writeRunFiles(outDir, metrics, result.history);
+  // The trained model (last epoch's weights), for notebooks and the binary engine: runs/<run>/model/.
+  registerFileSystemIO();
+  await model.save(`file://${path.join(runDir, 'model')}`);
   log(`test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`);
-  log(`wrote ${path.join(outDir, 'metrics.json')} and history.json`);
+  log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; the trained model in ${path.join(runDir, 'model')}`);
   if (o.figures !== false && result.history.length) {
     const curves = await saveFigure(learningCurvesFigure(metrics, result.history as EpochRecord[]), path.join(outDir, 'learning-curves'));
     const report = await regenerateReport(resultsDir);

@@ -92,11 +92,28 @@ export function collectRuns(resultsDir: string): RunMetrics[] {
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(2)} %`);
 
+/** The architecture in the paper's notation: "3×1024 MLP", or "(2×32C3)−MP2−(2×64C3)−MP2−(2×256FC)−10 ConvNet". */
+export function describeArchitecture(hp: Hyperparameters): string {
+  // Runs recorded before ConvNets existed have no `arch`: they are MLPs.
+  if ((hp.arch ?? 'mlp') === 'mlp') return `${hp.hiddenUnits.join('×')} MLP`;
+  const parts: string[] = [];
+  for (let i = 0; i < hp.convFilters.length; i += 2) {
+    const block = hp.convFilters.slice(i, i + 2);
+    parts.push(block.length === 2 && block[0] === block[1] ? `(2×${block[0]}C3)` : block.map((f) => `${f}C3`).join('−'));
+    if (block.length === 2) parts.push('MP2');
+  }
+  if (hp.hiddenUnits.length) {
+    const same = hp.hiddenUnits.every((u) => u === hp.hiddenUnits[0]);
+    parts.push(same && hp.hiddenUnits.length > 1 ? `(${hp.hiddenUnits.length}×${hp.hiddenUnits[0]}FC)` : hp.hiddenUnits.map((u) => `${u}FC`).join('−'));
+  }
+  parts.push('10'); // all four data sets have 10 classes
+  return `${parts.join('−')} ConvNet`;
+}
+
 function describeRun(m: RunMetrics): string {
-  const arch = m.hyperparameters.hiddenUnits.join('×');
   const epochs = m.incomplete ? `${m.epochs_run} of ${m.epochs_planned} epochs (incomplete)` : `${m.epochs_run} epochs`;
   const wall = m.wall_seconds >= 3600 ? `${(m.wall_seconds / 3600).toFixed(1)} h` : `${(m.wall_seconds / 60).toFixed(1)} min`;
-  return `this project: \`${m.preset}\` preset (${arch} MLP), ${epochs}, ${wall}, ${m.backend} backend, ${m.machine.cores} cores`;
+  return `this project: \`${m.preset}\` preset (${describeArchitecture(m.hyperparameters)}), ${epochs}, ${wall}, ${m.backend} backend, ${m.machine.cores} cores`;
 }
 
 /** The results table (Markdown), paper rows labelled as the paper's, then this project's runs. */
@@ -134,6 +151,7 @@ export function tableMarkdown(runs: RunMetrics[]): string {
 }
 
 export function learningCurvesFigure(m: RunMetrics, history: EpochRecord[]): Figure {
+  const dropout = m.hyperparameters.dropoutInput > 0 || m.hyperparameters.dropoutHidden > 0;
   const epochs = history.map((r) => r.epoch);
   const trace = (name: string, key: 'trainError' | 'validError' | 'testError', dash?: string) => ({
     type: 'scatter',
@@ -144,9 +162,9 @@ export function learningCurvesFigure(m: RunMetrics, history: EpochRecord[]): Fig
     line: dash ? { dash } : {},
   });
   return {
-    data: [trace('train (with dropout, during the epoch)', 'trainError', 'dot'), trace('validation', 'validError'), trace('test', 'testError')],
+    data: [trace(`train (during the epoch${dropout ? ', with dropout' : ''})`, 'trainError', 'dot'), trace('validation', 'validError'), trace('test', 'testError')],
     layout: {
-      title: { text: `${m.dataset}, ${m.preset} preset: error per epoch (test at best validation epoch ${m.best_epoch}: ${pct(m.test_error)})` },
+      title: { text: `${m.dataset}, ${m.preset} preset, ${describeArchitecture(m.hyperparameters)}<br>error per epoch (test at best validation epoch ${m.best_epoch}: ${pct(m.test_error)})` },
       xaxis: { title: { text: 'epoch' } },
       yaxis: { title: { text: 'error (%)' }, type: 'log' },
       annotations: [
