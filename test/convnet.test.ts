@@ -140,6 +140,12 @@ describe('ConvNet presets and wiring', () => {
     expect(() => resolveHyperparameters(dataset, 'quick', overrides as never)).toThrow(message);
   });
 
+  it('Fashion-MNIST quick is a two-block ConvNet at a quarter of CIFAR-10\'s widths; smoke presets are small ConvNets', () => {
+    expect(describeArchitecture(resolveHyperparameters('fashion-mnist', 'quick'))).toBe('(2×32C3)−MP2−(2×64C3)−MP2−(2×256FC)−10 ConvNet');
+    expect(describeArchitecture(resolveHyperparameters('cifar10', 'quick'))).toBe('(2×32C3)−MP2−(2×64C3)−MP2−(2×128C3)−MP2−(2×256FC)−10 ConvNet');
+    for (const d of ['fashion-mnist', 'cifar10', 'svhn']) expect(resolveHyperparameters(d, 'smoke')).toMatchObject({ arch: 'convnet', trainLimit: 2000 });
+  });
+
   it('an MLP on a ConvNet preset drops the conv widths; the MNIST presets stay MLPs', () => {
     expect(resolveHyperparameters('fashion-mnist', 'quick', { arch: 'mlp', hiddenUnits: [64] })).toMatchObject({ arch: 'mlp', convFilters: [] });
     for (const p of ['paper', 'quick', 'smoke']) expect(resolveHyperparameters('mnist', p)).toMatchObject({ arch: 'mlp', convFilters: [] });
