@@ -3,6 +3,7 @@
  * backend, load the data, build the model, train (resumable), write the run's metrics, history and
  * learning curves under results/<run>/, and regenerate the results table and figure.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
@@ -11,6 +12,7 @@ import type { SplitDataset } from './data/dataset';
 import { loadCifar10 } from './data/cifar10';
 import { loadFashionMnist, loadMnist } from './data/mnist';
 import { loadSvhn } from './data/svhn';
+import { modelFilterRepetition } from './analysis/filterRepetition';
 import { buildConvNet } from './models/convnet';
 import { buildMlp } from './models/mlp';
 import { preset, validateHyperparameters, type Hyperparameters } from './presets';
@@ -138,6 +140,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   // The trained model (last epoch's weights), for notebooks and the binary engine: runs/<run>/model/.
   registerFileSystemIO();
   await model.save(`file://${path.join(runDir, 'model')}`);
+  if (hp.arch === 'convnet') {
+    // The paper's filter-repetition count on the trained binary convs (notebook 06 explains it).
+    const layers = modelFilterRepetition(model);
+    fs.writeFileSync(path.join(outDir, 'filter-repetition.json'), JSON.stringify({ weights: `last epoch (${result.epochsRun})`, layers }, null, 1) + '\n');
+    log(`unique binary 3×3 filter slices per input map: ${layers.map((l) => `${l.layer} ${(100 * l.uniqueFraction).toFixed(1)} %`).join(', ')}`);
+  }
   log(`test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`);
   log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; the trained model in ${path.join(runDir, 'model')}`);
   if (o.figures !== false && result.history.length) {
