@@ -64,8 +64,3 @@ export async function initBackend(
   log(`tfjs backend: ${chosen}`);
   return chosen;
 }
-
-/** The backend in use (after `initBackend`). */
-export function currentBackend(): string {
-  return tf.getBackend();
-}

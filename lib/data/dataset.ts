@@ -50,20 +50,6 @@ export function makeImageSet(
   return { images, labels, count, ...shape, numClasses };
 }
 
-/** The images at `indices` (copied), in that order. */
-export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
-  const per = pixelsPerImage(set);
-  const images = new Uint8Array(indices.length * per);
-  const labels = new Uint8Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const j = indices[i];
-    if (!(j >= 0 && j < set.count)) throw new Error(`index ${j} out of range 0..${set.count - 1}`);
-    images.set(set.images.subarray(j * per, (j + 1) * per), i * per);
-    labels[i] = set.labels[j];
-  }
-  return { ...set, images, labels, count: indices.length };
-}
-
 /** Contiguous images [start, end). Shares memory with `set`. */
 export function slice(set: ImageSet, start: number, end: number): ImageSet {
   const per = pixelsPerImage(set);
@@ -73,27 +59,6 @@ export function slice(set: ImageSet, start: number, end: number): ImageSet {
     labels: set.labels.subarray(start, end),
     count: end - start,
   };
-}
-
-/** Concatenates sets of the same image shape. */
-export function concat(sets: ImageSet[]): ImageSet {
-  if (sets.length === 0) throw new Error('concat of no image sets');
-  const first = sets[0];
-  for (const s of sets) {
-    if (s.height !== first.height || s.width !== first.width || s.channels !== first.channels) {
-      throw new Error('concat of image sets with different image shapes');
-    }
-  }
-  const count = sets.reduce((n, s) => n + s.count, 0);
-  const images = new Uint8Array(count * pixelsPerImage(first));
-  const labels = new Uint8Array(count);
-  let at = 0;
-  for (const s of sets) {
-    images.set(s.images, at * pixelsPerImage(first));
-    labels.set(s.labels, at);
-    at += s.count;
-  }
-  return { ...first, images, labels, count };
 }
 
 /** Pixels of the images at `indices` as float32 in [−1, 1]: `2·x/255 − 1`. */
