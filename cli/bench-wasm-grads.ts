@@ -15,6 +15,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from '../lib/tfjs/wasmConvGradients';
+import { seededUniform } from '../lib/random';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,16 +38,7 @@ const binarize = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
 
 /** Deterministic uniform(−1, 1) values, identical on both backends. */
 function uniform(shape: number[], seed: number): tf.Tensor {
-  let a = seed >>> 0;
-  const n = shape.reduce((p, q) => p * q, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    v[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return tf.tensor(v, shape);
+  return tf.tensor(seededUniform(shape.reduce((p, q) => p * q, 1), seed), shape);
 }
 
 interface Net {

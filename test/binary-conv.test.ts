@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { seededRandom } from '../lib/bench/mlpBench';
+import { seededRandom } from '../lib/random';
 import { tryKernel, type XnorKernel } from '../lib/kernels';
 import { binaryConv2d } from '../lib/kernels/binaryConv';
 

@@ -19,7 +19,8 @@ import {
 import { packBitPlanes, packColumns, selectKernel, tryKernel, type XnorKernel } from '../lib/kernels';
 import { bitPlaneDense } from '../lib/kernels/firstLayer';
 import { buildMlp } from '../lib/models/mlp';
-import { calibrateBatchNorm, seededRandom } from '../lib/bench/mlpBench';
+import { calibrateBatchNorm } from '../lib/bench/mlpBench';
+import { seededRandom } from '../lib/random';
 
 const rng = seededRandom;
 const tiers = (['native', 'wasm', 'ts'] as const).map((t) => tryKernel(t)).filter((k): k is XnorKernel => typeof k !== 'string');

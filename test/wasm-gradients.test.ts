@@ -6,23 +6,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from '../lib/tfjs/wasmConvGradients';
-
-/** Deterministic uniform(−1, 1) numbers (mulberry32), the same on both backends. */
-function randoms(count: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { seededUniform } from '../lib/random';
 
 function rand(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(randoms(shape.reduce((a, b) => a * b, 1), seed), shape);
+  return tf.tensor(seededUniform(shape.reduce((a, b) => a * b, 1), seed), shape);
 }
 
 /** Runs `fn` on each backend and returns its outputs as plain arrays. */

@@ -14,17 +14,7 @@ import {
   type XnorKernel,
 } from '../lib/kernels';
 import { loadNativeAddon } from '../lib/kernels/native';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../lib/random';
 
 function randomSigns(count: number, random: () => number): Float32Array {
   return Float32Array.from({ length: count }, () => (random() < 0.5 ? -1 : 1));
@@ -51,7 +41,7 @@ describe('bit packing', () => {
   });
 
   it('packs columns as the transpose of packing rows', () => {
-    const random = rng(1);
+    const random = seededRandom(1);
     const k = 70, n = 9;
     const b = randomSigns(k * n, random);
     const bt = new Float32Array(n * k);
@@ -77,7 +67,7 @@ describe('bit packing', () => {
 
 describe.each(tiers.map((t) => [t.tier, t] as const))('XNOR GEMM, %s tier', (_name, kernel) => {
   it('equals a float matmul on random ±1 matrices of awkward shapes', () => {
-    const random = rng(7);
+    const random = seededRandom(7);
     const shapes: [number, number, number][] = [
       [1, 1, 1], [3, 5, 31], [4, 4, 32], [5, 3, 33], [7, 9, 63], [2, 17, 64], [6, 6, 65],
       [17, 13, 100], [33, 31, 511], [20, 21, 513], [9, 40, 1000], [130, 67, 200],
@@ -106,7 +96,7 @@ describe.each(tiers.map((t) => [t.tier, t] as const))('XNOR GEMM, %s tier', (_na
   });
 
   it('folds BatchNorm + sign into thresholds like the reference', () => {
-    const random = rng(3);
+    const random = seededRandom(3);
     const m = 13, n = 70;
     const scores = Int32Array.from({ length: m * n }, () => Math.floor(random() * 41) - 20);
     const thresholds = Int32Array.from({ length: n }, () => Math.floor(random() * 21) - 10);
@@ -131,7 +121,7 @@ describe.each(tiers.map((t) => [t.tier, t] as const))('XNOR GEMM, %s tier', (_na
 describe('native addon', () => {
   const { addon, why } = loadNativeAddon();
   it.skipIf(!addon)('computes the same on every instruction set and thread count', () => {
-    const random = rng(11);
+    const random = seededRandom(11);
     const m = 37, n = 45, k = 777;
     const a = packRows(randomSigns(m * k, random), m, k);
     const b = packRows(randomSigns(n * k, random), n, k);

@@ -8,18 +8,7 @@ import { BinaryEngine, exportPackedModel, foldBatchNorm, packedParameterBytes, s
 import { tryKernel, type XnorKernel } from '../kernels';
 import { buildMlp } from '../models/mlp';
 import { measure, type Timing } from './xnorBench';
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../random';
 
 /**
  * For an untrained model: gives every BatchNorm the statistics of its actual input on `x`, and

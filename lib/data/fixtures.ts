@@ -9,31 +9,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES } from './cifar10';
+import { seededRandom } from '../random';
 
 const SIZE = 32;
 const CHANNELS = 3;
 const PER = SIZE * SIZE * CHANNELS;
-
-/** mulberry32: a small seeded generator, so fixtures are the same on every machine. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `count` synthetic 32×32×3 images with labels `i % 10`. `pixel(i, r, c, ch)` is template + noise,
  * clamped to 0..255; the templates depend only on `seed`, the noise on `seed` and `stream`.
  */
 function synthetic(count: number, seed: number, stream: number): { labels: Uint8Array; pixel: (i: number, r: number, c: number, ch: number) => number } {
-  const t = random(seed);
+  const t = seededRandom(seed);
   const templates = Array.from({ length: 10 }, () => Float32Array.from({ length: PER }, () => 255 * t()));
-  const n = random(seed * 7919 + stream);
+  const n = seededRandom(seed * 7919 + stream);
   const noise = Float32Array.from({ length: count * PER }, () => 255 * n());
   const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
   return {

@@ -12,6 +12,7 @@ import * as path from 'path';
 import { ImageSet, SplitDataset, makeImageSet } from './dataset';
 import { MatFileError, readMatFile, requireVariable } from './matFile';
 import { DownloadOptions, OfflineError, SVHN_FILES, ensureFiles } from './download';
+import { seededRandom } from '../random';
 
 const SIZE = 32;
 const CHANNELS = 3;
@@ -80,18 +81,6 @@ export function svhnImages(raw: SvhnRaw, indices?: ArrayLike<number>): ImageSet 
   return makeImageSet(images, labels, { height: SIZE, width: SIZE, channels: CHANNELS }, 10);
 }
 
-/** Deterministic PRNG (mulberry32): the validation pick must not change between runs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Picks `perClass` images of each class at random (seeded): returns a mask of the picked ones.
  * Throws if a class has fewer.
@@ -99,7 +88,7 @@ function rng(seed: number): () => number {
 export function pickPerClass(labels: Uint8Array, perClass: number, seed: number, file: string): Uint8Array {
   const byClass: number[][] = Array.from({ length: 10 }, () => []);
   for (let i = 0; i < labels.length; i++) byClass[labels[i]].push(i);
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const picked = new Uint8Array(labels.length);
   byClass.forEach((members, cls) => {
     if (members.length < perClass) {

@@ -15,6 +15,7 @@ import { BinaryNetOptimizer, modelParams, type OptimizerState } from '../optim/o
 import { lrAtEpoch } from '../optim/schedule';
 import { readCheckpoint, writeCheckpoint, type TensorRecord } from './checkpoint';
 import { progressReporter } from './progress';
+import { seededRandom } from '../random';
 
 export interface EpochRecord {
   epoch: number;
@@ -77,14 +78,7 @@ export function limitDataset(data: SplitDataset, hp: Hyperparameters): SplitData
 
 /** A seeded permutation (mulberry32 + Fisher–Yates): the same seed gives the same order on resume. */
 export function shuffledIndices(n: number, seed: number): Uint32Array {
-  let s = seed >>> 0;
-  const random = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
   for (let i = n - 1; i > 0; i--) {
