@@ -10,6 +10,10 @@
 
 #include "xnor_common.h"
 
+namespace bnn {
+void register_training_ops(Napi::Env env, Napi::Object exports);  // train_ops.cc
+}
+
 namespace {
 
 struct Isa {
@@ -235,6 +239,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("thresholdPack", Napi::Function::New(env, ThresholdPack));
   exports.Set("bitPlaneGemm", Napi::Function::New(env, BitPlaneGemm));
   exports.Set("roofline", Napi::Function::New(env, Roofline));
+  bnn::register_training_ops(env, exports);
   return exports;
 }
 

@@ -1,0 +1,189 @@
+// Native kernels for training, called by lib/tfjs/nativeKernels.ts on tensors that live in the
+// wasm backend's heap: JavaScript passes Float32Array views of that heap, so nothing is copied
+// between wasm and native memory (see the TypeScript side for why this design). Every function
+// validates its arguments first; all of them run on the shared pool (parallel.h).
+#include <napi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "bit_pack.h"
+#include "napi_args.h"
+#include "parallel.h"
+#include "sgemm.h"
+#include "xnor_common.h"
+
+namespace bnn {
+namespace {
+
+xnor::GemmFn best_xnor_gemm() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return xnor::gemm_avx512;
+  if (__builtin_cpu_supports("avx2")) return xnor::gemm_avx2;
+  if (__builtin_cpu_supports("popcnt")) return xnor::gemm_popcnt;
+#elif defined(__aarch64__)
+  return xnor::gemm_neon;
+#endif
+  return xnor::gemm_scalar;
+}
+
+// Packed operands of the last binary product, reused so that their pages are faulted in once.
+struct XnorBuffers {
+  std::vector<uint64_t> a, b;
+  std::vector<int32_t> c;
+};
+
+// C (m×n) = op(A)·op(B) through the XNOR GEMM when both operands are all ±1; false (C untouched
+// beyond scratch) as soon as a value is not, so the float GEMM runs instead.
+bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, const float* A, const float* B, float* C, XnorBuffers& buf) {
+  const size_t stride = (k + 511) / 512 * 8;  // words, a multiple of one 512-bit vector
+  buf.a.resize(m * stride);
+  buf.b.resize(n * stride);
+  buf.c.resize(m * n);
+  std::atomic<bool> ok{true};
+  const size_t pack_threads = threads_for(double(m + n) * double(k) * 4);
+  // op(A) rows along K: A is m×k (rows) or, transposed, k×m (columns).
+  parallel_for(m, 64, pack_threads, [&](size_t lo, size_t hi) {
+    if (!ok.load(std::memory_order_relaxed)) return;
+    const bool good = transA ? pack_cols(A, m, k, lo, hi, buf.a.data(), stride) : pack_rows(A, k, k, lo, hi, buf.a.data(), stride);
+    if (!good) ok = false;
+  });
+  if (!ok) return false;
+  // op(B) columns along K: B is k×n (columns) or, transposed, n×k (rows).
+  parallel_for(n, 64, pack_threads, [&](size_t lo, size_t hi) {
+    if (!ok.load(std::memory_order_relaxed)) return;
+    const bool good = transB ? pack_rows(B, k, k, lo, hi, buf.b.data(), stride) : pack_cols(B, n, k, lo, hi, buf.b.data(), stride);
+    if (!good) ok = false;
+  });
+  if (!ok) return false;
+  static const xnor::GemmFn gemm = best_xnor_gemm();
+  // Binary MACs cost ~1/16 of a float FMA: size the thread count accordingly.
+  const bool split_rows = m >= n;
+  parallel_for(split_rows ? m : n, 16, threads_for(2.0 * m * n * k / 16), [&](size_t lo, size_t hi) {
+    xnor::GemmArgs g{buf.a.data(), buf.b.data(), stride, k, buf.c.data(), n, 0, m, 0, n};
+    if (split_rows) g.m0 = lo, g.m1 = hi;
+    else g.n0 = lo, g.n1 = hi;
+    gemm(g);
+  });
+  parallel_for(m * n, 4096, threads_for(double(m) * n), [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) C[i] = static_cast<float>(buf.c[i]);
+  });
+  return true;
+}
+
+// matmul(a, b, c, batch, m, n, k, transA, transB, batchA, batchB, binary): "xnor" | "float"
+//   c[p] (m×n) = op(a[p mod batchA])·op(b[p mod batchB]) for p < batch, with batchA, batchB ∈ {1, batch};
+//   `binary` allows the XNOR path (taken only where both operands are all ±1 and k < 2^24, so
+//   that the float result is the exact integer).
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const uint64_t batch = arg_count(info, 3, "batch"), m = arg_count(info, 4, "m"), n = arg_count(info, 5, "n"), k = arg_count(info, 6, "k");
+  const bool transA = arg_bool(info, 7, "transA"), transB = arg_bool(info, 8, "transB");
+  const uint64_t batchA = arg_count(info, 9, "batchA"), batchB = arg_count(info, 10, "batchB");
+  const bool binary = arg_bool(info, 11, "binary");
+  if ((batchA != 1 && batchA != batch) || (batchB != 1 && batchB != batch))
+    throw Napi::RangeError::New(env, "batchA and batchB must be 1 or batch");
+  const uint64_t sizeA = checked_mul(env, m, k, "m·k"), sizeB = checked_mul(env, k, n, "k·n"), sizeC = checked_mul(env, m, n, "m·n");
+  const float* A = arg_floats(info, 0, "a", checked_mul(env, batchA, sizeA, "batchA·m·k"));
+  const float* B = arg_floats(info, 1, "b", checked_mul(env, batchB, sizeB, "batchB·k·n"));
+  float* C = arg_floats(info, 2, "c", checked_mul(env, batch, sizeC, "batch·m·n"));
+  static XnorBuffers buffers;
+  bool used_xnor = false;
+  for (uint64_t p = 0; p < batch; p++) {
+    const float* a = A + (batchA == 1 ? 0 : p * sizeA);
+    const float* b = B + (batchB == 1 ? 0 : p * sizeB);
+    float* c = C + p * sizeC;
+    const bool xnor = binary && k >= 64 && k < (1u << 24) && m * n >= 64 && try_xnor_matmul(transA, transB, m, n, k, a, b, c, buffers);
+    if (!xnor) sgemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, false, 0);
+    used_xnor = used_xnor || xnor;
+  }
+  return Napi::String::New(env, used_xnor ? "xnor" : "float");
+}
+
+// Element-wise work is memory-bound: a second thread pays off only on large arrays.
+size_t elementwise_threads(uint64_t n) { return threads_for(double(n) * 8); }
+
+// sign(x, out, n): out = x ≥ 0 ? +1 : −1 (0 → +1, as everywhere in this project).
+Napi::Value Sign(const Napi::CallbackInfo& info) {
+  const uint64_t n = arg_count(info, 2, "n");
+  const float* x = arg_floats(info, 0, "x", n);
+  float* out = arg_floats(info, 1, "out", n);
+  parallel_for(n, 4096, elementwise_threads(n), [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) out[i] = x[i] >= 0.f ? 1.f : -1.f;
+  });
+  return info.Env().Undefined();
+}
+
+// steGrad(dy, x, out, n): out = dy · 1_{|x| ≤ 1}, the straight-through estimator with gradient cancellation.
+Napi::Value SteGrad(const Napi::CallbackInfo& info) {
+  const uint64_t n = arg_count(info, 3, "n");
+  const float* dy = arg_floats(info, 0, "dy", n);
+  const float* x = arg_floats(info, 1, "x", n);
+  float* out = arg_floats(info, 2, "out", n);
+  parallel_for(n, 4096, elementwise_threads(n), [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) out[i] = std::fabs(x[i]) <= 1.f ? dy[i] : 0.f;
+  });
+  return info.Env().Undefined();
+}
+
+// AP2(x) = sign(x)·2^round(log2|x|) (lib/shift.ts), round half to even as tf.round.
+inline float ap2(float x) {
+  if (x == 0.f) return 0.f;
+  const float mag = std::exp2(std::nearbyint(std::log(std::fabs(x)) / float(M_LN2)));
+  return x < 0.f ? -mag : mag;
+}
+
+// optimizerStep(kind, w, g, m, v, n, stepScale, beta1, beta2, epsilon, clip): one fused pass, in place.
+//   kind 0, Adam:  m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= stepScale · m / (√v + ε)
+//   kind 1, shift-based AdaMax (Algorithm 4): v = max(β2·v, |g|); w −= stepScale · m · AP2(1 / (v + ε))
+//   then w is clipped to [−clip, clip] when clip > 0. stepScale carries the learning rate, the bias
+//   correction and the Glorot scale (computed once per parameter in JavaScript).
+Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const uint64_t kind = arg_count(info, 0, "kind", 1);
+  const uint64_t n = arg_count(info, 5, "n");
+  float* w = arg_floats(info, 1, "w", n);
+  const float* g = arg_floats(info, 2, "g", n);
+  float* m = arg_floats(info, 3, "m", n);
+  float* v = arg_floats(info, 4, "v", n);
+  const float scale = float(arg_number(info, 6, "stepScale"));
+  const float b1 = float(arg_number(info, 7, "beta1")), b2 = float(arg_number(info, 8, "beta2"));
+  const float eps = float(arg_number(info, 9, "epsilon")), clip = float(arg_number(info, 10, "clip"));
+  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw Napi::RangeError::New(env, "beta1 and beta2 must be in [0, 1)");
+  if (!(eps > 0) || clip < 0) throw Napi::RangeError::New(env, "epsilon must be > 0 and clip ≥ 0");
+  const float c1 = 1.f - b1, c2 = 1.f - b2;
+  parallel_for(n, 4096, threads_for(double(n) * 16), [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) {
+      const float gi = g[i];
+      const float mi = m[i] * b1 + gi * c1;
+      float vi, step;
+      if (kind == 0) {
+        vi = v[i] * b2 + gi * gi * c2;
+        step = mi / (std::sqrt(vi) + eps) * scale;
+      } else {
+        vi = std::max(v[i] * b2, std::fabs(gi));
+        step = mi * ap2(1.f / (vi + eps)) * scale;
+      }
+      float wi = w[i] - step;
+      if (clip > 0) wi = std::min(clip, std::max(-clip, wi));
+      m[i] = mi, v[i] = vi, w[i] = wi;
+    }
+  });
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_training_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("sign", Napi::Function::New(env, Sign));
+  exports.Set("steGrad", Napi::Function::New(env, SteGrad));
+  exports.Set("optimizerStep", Napi::Function::New(env, OptimizerStep));
+  exports.Set("poolThreads", Napi::Number::New(env, double(pool_threads())));
+}
+
+}  // namespace bnn
