@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchTensors, slice, type ImageSet, type SplitDataset } from '../data/dataset';
 import { classificationError, squaredHinge } from '../loss';
 import type { Hyperparameters } from '../presets';
-import { BinaryNetOptimizer, modelParams, type OptimizerState } from '../optim/optimizers';
+import { BinaryNetOptimizer, modelParams, type OptimizerState, type Param } from '../optim/optimizers';
 import { lrAtEpoch } from '../optim/schedule';
 import { readCheckpoint, writeCheckpoint, type TensorRecord } from './checkpoint';
 import { progressReporter } from './progress';
@@ -147,6 +147,43 @@ function differingKeys(a: Hyperparameters, b: Hyperparameters): string[] {
   return (Object.keys(a) as (keyof Hyperparameters)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
+/** Where `trainStep` is: its `mark` callback is called as each phase begins. */
+export type StepPhase = 'forward' | 'backward' | 'optimizer' | 'readout';
+
+/**
+ * One training step on a batch (what `train` does per batch): forward with training=true, squared
+ * hinge loss, gradients of every parameter (straight-through through the signs), then the
+ * optimizer's update (Glorot scale and clip). Returns the batch's loss and error.
+ * `mark` lets a profiler attribute time to phases; it does not change the computation.
+ */
+export function trainStep(
+  model: tf.LayersModel,
+  params: Param[],
+  optimizer: BinaryNetOptimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  lr: number,
+  mark?: (phase: StepPhase) => void,
+): { loss: number; error: number } {
+  return tf.tidy(() => {
+    let scores: tf.Tensor | null = null;
+    mark?.('forward');
+    const { value, grads } = tf.variableGrads(() => {
+      // Kept out of variableGrads' own scope so the error can be read after the update; disposed below.
+      scores = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
+      const loss = squaredHinge(y, scores);
+      mark?.('backward');
+      return loss;
+    }, params.map((p) => p.variable));
+    mark?.('optimizer');
+    optimizer.apply(params.map((p) => grads[p.variable.name]), lr);
+    mark?.('readout');
+    const result = { loss: value.dataSync()[0], error: classificationError(y, scores!) };
+    scores!.dispose();
+    return result;
+  });
+}
+
 export async function train(model: tf.LayersModel, data: SplitDataset, hp: Hyperparameters, options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const progress = progressReporter(options.progress ?? 'lines', log);
@@ -210,15 +247,9 @@ export async function train(model: tf.LayersModel, data: SplitDataset, hp: Hyper
     progress.startEpoch(epoch, hp.epochs, batches, meta.batch);
     for (let b = meta.batch; b < batches; b++) {
       const indices = order.subarray(b * hp.batchSize, Math.min((b + 1) * hp.batchSize, trainSet.count));
-      const [loss, error] = tf.tidy(() => {
+      const { loss, error } = tf.tidy(() => {
         const { x, y } = batchTensors(trainSet, indices, options.flatten);
-        let scores: tf.Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          scores = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
-          return squaredHinge(y, scores);
-        }, params.map((p) => p.variable));
-        optimizer.apply(params.map((p) => grads[p.variable.name]), lr);
-        return [value.dataSync()[0], classificationError(y, scores!)];
+        return trainStep(model, params, optimizer, x, y, lr);
       });
       meta.partial.lossSum += loss * indices.length;
       meta.partial.errorSum += error * indices.length;
