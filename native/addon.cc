@@ -1,6 +1,6 @@
-// Node binding of the XNOR-popcount kernels: picks the best instruction set at run time, splits
-// the output over std::threads, and validates every argument before touching memory so that bad
-// input raises a JavaScript exception instead of crashing Node.
+// Node binding of the XNOR-popcount kernels and the float GEMM: picks the best instruction set at
+// run time, splits the output over the shared thread pool (parallel.h), and validates every
+// argument before touching memory so that bad input raises a JavaScript exception, not a crash.
 #include <napi.h>
 
 #include <cstdint>
@@ -8,6 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include "napi_args.h"
+#include "parallel.h"
+#include "sgemm.h"
 #include "xnor_common.h"
 
 namespace bnn {
@@ -123,26 +126,9 @@ GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) 
   return g;
 }
 
-// Runs job(lo, hi) over [0, extent) cut into `threads` slices of whole `unit`s, on std::threads.
-template <typename Job>
-void parallel_for(uint64_t extent, uint64_t unit, uint64_t threads, const Job& job) {
-  const uint64_t blocks = (extent + unit - 1) / unit;
-  const uint64_t parts = threads < blocks ? threads : blocks;
-  auto slice = [&](uint64_t p) {
-    const uint64_t lo = blocks * p / parts * unit, hi = blocks * (p + 1) / parts * unit;
-    job(lo, hi < extent ? hi : extent);
-  };
-  std::vector<std::thread> workers;
-  uint64_t started = 1;
-  try {
-    for (; started < parts; started++) workers.emplace_back(slice, started);
-  } catch (const std::system_error&) {
-    // Could not start a thread: finish the remaining slices on this one.
-    for (uint64_t p = started; p < parts; p++) slice(p);
-  }
-  if (parts > 0) slice(0);
-  for (auto& w : workers) w.join();
-}
+// Threads for a product of `ops` binary operations: the caller's cap, and the pool's own choice so
+// that a small product is not split where a wake-up costs more than the second core saves.
+size_t gemm_threads(uint64_t cap, double ops) { return bnn::threads_for(ops, static_cast<size_t>(cap)); }
 
 // gemm(a: Uint32Array, b: Uint32Array, m, n, k, stride32, out: Int32Array, threads, isa?: string): void
 //   out[i·n + j] = Σ_k a_ik · b_jk over ±1 values packed as described in xnor_common.h, where
@@ -152,7 +138,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   if (g.m == 0 || g.n == 0) return info.Env().Undefined();
   // Split the larger output dimension, in whole 16-row/column blocks.
   const bool split_rows = g.m >= g.n;
-  parallel_for(split_rows ? g.m : g.n, 16, g.threads, [&](uint64_t lo, uint64_t hi) {
+  bnn::parallel_for(split_rows ? g.m : g.n, 16, gemm_threads(g.threads, 2.0 * g.m * g.n * g.k), [&](size_t lo, size_t hi) {
     xnor::GemmArgs args{g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n};
     if (split_rows) args.m0 = lo, args.m1 = hi;
     else args.n0 = lo, args.n1 = hi;
@@ -170,7 +156,7 @@ Napi::Value BitPlaneGemm(const Napi::CallbackInfo& info) {
   const GemmCall g = parse_gemm(info, 8);
   if (g.m == 0 || g.n == 0) return info.Env().Undefined();
   constexpr uint64_t kInputs = 8;
-  parallel_for(g.m, kInputs, g.threads, [&](uint64_t lo, uint64_t hi) {
+  bnn::parallel_for(g.m, kInputs, gemm_threads(g.threads, 16.0 * g.m * g.n * g.k), [&](size_t lo, size_t hi) {
     std::vector<int32_t> planes(kInputs * 8 * g.n);
     for (uint64_t i0 = lo; i0 < hi; i0 += kInputs) {
       const uint64_t count = hi - i0 < kInputs ? hi - i0 : kInputs;
@@ -230,6 +216,23 @@ Napi::Value Roofline(const Napi::CallbackInfo& info) {
   return env.Null();  // measured only where VPOPCNTQ exists
 }
 
+// sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m, n, k, transA, transB, accumulate, threads): void
+//   c (m × n) = op(a)·op(b) (+ c when `accumulate`), row-major and densely stored: op(a) is m × k
+//   (a is k × m when transA), op(b) is k × n (b is n × k when transB); c must not overlap a or b
+//   (the result would be wrong, though memory stays in bounds). threads: a cap, 0 = by size.
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const uint64_t m = bnn::arg_count(info, 3, "m"), n = bnn::arg_count(info, 4, "n"), k = bnn::arg_count(info, 5, "k");
+  const bool transA = bnn::arg_bool(info, 6, "transA"), transB = bnn::arg_bool(info, 7, "transB");
+  const bool accumulate = bnn::arg_bool(info, 8, "accumulate");
+  const uint64_t threads = bnn::arg_count(info, 9, "threads", 1024);
+  const float* a = bnn::arg_floats(info, 0, "a", checked_mul(env, m, k, "m · k"));
+  const float* b = bnn::arg_floats(info, 1, "b", checked_mul(env, k, n, "k · n"));
+  float* c = bnn::arg_floats(info, 2, "c", checked_mul(env, m, n, "m · n"));
+  bnn::sgemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, accumulate, threads);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto names = Napi::Array::New(env, isas().size());
   for (size_t i = 0; i < isas().size(); i++) names.Set(i, Napi::String::New(env, isas()[i].name));
@@ -239,6 +242,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("thresholdPack", Napi::Function::New(env, ThresholdPack));
   exports.Set("bitPlaneGemm", Napi::Function::New(env, BitPlaneGemm));
   exports.Set("roofline", Napi::Function::New(env, Roofline));
+  exports.Set("sgemm", Napi::Function::New(env, Sgemm));
+  exports.Set("sgemmIsa", Napi::String::New(env, bnn::sgemm_isa()));
   bnn::register_training_ops(env, exports);
   return exports;
 }

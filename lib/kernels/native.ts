@@ -16,6 +16,14 @@ export interface NativeAddon {
   bitPlaneGemm(a: Uint32Array, b: Uint32Array, m: number, n: number, k: number, stride: number, out: Int32Array, threads: number, isa?: string): void;
   /** Register-only XOR + VPOPCNTQ + ADD throughput (binary MAC/s, one thread); null without VPOPCNTQ. */
   roofline(seconds: number): number | null;
+  /**
+   * Float GEMM (native/sgemm.cc): c (m × n) = op(a)·op(b), plus c when `accumulate`; row-major,
+   * op(a) is m × k (a stored k × m when transA), op(b) is k × n (b stored n × k when transB).
+   * `threads` caps the threads (0 = chosen from the size). c must not overlap a or b.
+   */
+  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
+  /** The float GEMM's micro-kernel: 'avx512', 'avx2-fma' or 'scalar' (BNN_SGEMM_ISA=avx2|scalar forces a lesser one). */
+  sgemmIsa: string;
 }
 
 /** Where the addon may be: `BNN_NATIVE_ADDON`, else build/Release under the package root (from lib/ or dist/lib/). */

@@ -1,0 +1,44 @@
+// AVX2 + FMA float GEMM micro-kernel (compiled with -mavx2 -mfma): 6 × 16, i.e. 12 ymm
+// accumulators, 2 B vectors and a broadcast of A — the classic Haswell-to-Zen 3 shape.
+#include <immintrin.h>
+
+#include "sgemm_kernels.h"
+
+namespace {
+
+struct Micro {
+  static constexpr size_t MR = 6, NR = 16;
+  static constexpr size_t MC = 384, KC = 256, NC = 512;
+
+  template <size_t rows>
+  static void tile(size_t kc, const float* a, const float* b, float* c, size_t ldc, bool add) {
+    __m256 acc[rows][2];
+    for (size_t i = 0; i < rows; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (size_t k = 0; k < kc; k++, a += MR, b += NR) {
+      const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+      for (size_t i = 0; i < rows; i++) {
+        const __m256 av = _mm256_broadcast_ss(a + i);
+        acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+        acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+      }
+    }
+    for (size_t i = 0; i < rows; i++)
+      for (size_t v = 0; v < 2; v++) {
+        float* p = c + i * ldc + 8 * v;
+        _mm256_storeu_ps(p, add ? _mm256_add_ps(acc[i][v], _mm256_loadu_ps(p)) : acc[i][v]);
+      }
+  }
+};
+
+}  // namespace
+
+#include "sgemm_driver.h"
+
+namespace bnn::sgemm_impl {
+
+Kernel kernel_avx2() {
+  return {"avx2-fma", Micro::MC * Micro::KC, Micro::KC * Micro::NC, Micro::MR, Micro::NR,
+          [](const Args& g, float* pa, float* pb) { blocked_sgemm(g, pa, pb); }};
+}
+
+}  // namespace bnn::sgemm_impl
