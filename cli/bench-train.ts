@@ -1,0 +1,186 @@
+/**
+ * `npm run bench:train`: ms per training step, side by side in one run, for each network × {native,
+ * wasm, pytorch}. Each implementation runs in its own child process (tfjs with BNN_BACKEND set; PyTorch
+ * via scripts/pytorch_train_step.py); one that fails to load is reported as skipped with the reason.
+ * Writes training.json, training.md and the figure training.{png,svg,html} (lib/bench/trainBench.ts).
+ *
+ *   --networks a,b          full or dataset-less names, or all (default: the four benchmark networks
+ *                           and svhn-convnet-paper, for the SVHN estimate)
+ *   --implementations a,b   of native, wasm, pytorch (default all three)
+ *   --steps N / --warmup N  timed / warm-up steps (default 5 / 3; 3 / 1 for the paper ConvNets,
+ *                           whose step takes seconds on wasm)
+ *   --smoke                 tiny networks, 1 warm-up + 2 steps, written to runs/bench-train-smoke (tests, CI)
+ *   --out DIR               where the files go (default results/bench)
+ *
+ * BNN_PYTHON: the Python with torch (default /usr/bin/python3); BNN_THREADS: the native path's threads.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../lib/backend';
+import { cpuId } from '../lib/bench/cpuId';
+import { IMPLEMENTATIONS, trainBenchFigure, trainBenchMarkdown, type Implementation, type SkippedRow, type TrainBenchResults, type TrainBenchRow } from '../lib/bench/trainBench';
+import { BENCHMARK_NETWORKS, buildTrainStepBench, median, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
+import { loadNativeAddon } from '../lib/kernels/native';
+import { saveFigure } from '../lib/plots/figure';
+
+/** Debian's Python, which has python3-torch (the first python3 on PATH may be another); BNN_PYTHON overrides. */
+const PYTHON = process.env.BNN_PYTHON ?? '/usr/bin/python3';
+const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_train_step.py');
+/** Seconds a child may take: the paper ConvNet on a slow implementation, with room for a busy machine. */
+const CHILD_TIMEOUT_S = 30 * 60;
+const HEAVY = new Set(['cifar10-convnet-paper', 'svhn-convnet-paper']);
+const SMOKE_NETWORKS = ['mnist-mlp-smoke', 'fashion-convnet-smoke'];
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const loadavg = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
+
+/** Threads the tfjs step uses: wasm (and cpu) run one; the native path its pool's. */
+function tfjsThreads(backend: string): number {
+  if (backend === 'wasm' || backend === 'cpu') return 1;
+  const addon = loadNativeAddon().addon as unknown as { poolThreads?: number; hardwareConcurrency?: number } | null;
+  return addon?.poolThreads ?? (Number(process.env.BNN_THREADS) || addon?.hardwareConcurrency || os.cpus().length);
+}
+
+/** The child: one network on the backend of BNN_BACKEND; prints its row as one JSON line. */
+async function worker(network: string, warmup: number, steps: number): Promise<void> {
+  const backend = await initBackend(process.env.BNN_BACKEND);
+  const bench = buildTrainStepBench(network);
+  const times: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    bench.step();
+    if (i >= warmup) times.push(performance.now() - t0);
+  }
+  bench.dispose();
+  const row: TrainBenchRow = {
+    network: bench.network,
+    implementation: (process.env.BNN_BACKEND ?? backend) as Implementation,
+    batchSize: bench.hp.batchSize,
+    msPerStep: round(median(times)),
+    threads: tfjsThreads(backend),
+    warmup,
+    steps,
+    stepsMs: times.map(round),
+    detail: `tfjs backend ${backend}`,
+  };
+  console.log(JSON.stringify(row));
+}
+
+/** Runs one implementation on one network in its own process: its row, or why it was skipped. */
+function measure(network: string, impl: Implementation, warmup: number, steps: number): TrainBenchRow | SkippedRow {
+  const counts = ['--warmup', String(warmup), '--steps', String(steps)];
+  const env = { ...process.env };
+  let command: string;
+  let args: string[];
+  if (impl === 'pytorch') {
+    // These two slow current OpenBLAS builds down (shared/environment.md); unset for this child only.
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    command = PYTHON;
+    args = [PYTORCH_SCRIPT, '--config', JSON.stringify(networkConfig(network)), ...counts, '--threads', '2'];
+  } else {
+    env.BNN_BACKEND = impl;
+    command = process.execPath;
+    args = ['--import', 'tsx', __filename, '--worker', '--networks', network, ...counts];
+  }
+  const child = spawnSync(command, args, { env, encoding: 'utf8', timeout: CHILD_TIMEOUT_S * 1000, maxBuffer: 64 * 2 ** 20 });
+  const line = child.stdout?.split('\n').reverse().find((l) => l.startsWith('{'));
+  if (child.status === 0 && line) {
+    const row = JSON.parse(line) as TrainBenchRow & { torch?: string; blas?: string };
+    if (impl !== 'pytorch') return row;
+    const { torch, blas, ...rest } = row;
+    return { ...rest, detail: `torch ${torch}, BLAS ${blas}` };
+  }
+  const why = child.error
+    ? child.error.message
+    : (child.stderr || child.stdout || '').trim().split('\n').filter(Boolean).pop() ?? `exit status ${child.status}`;
+  return { network, implementation: impl, reason: why.slice(0, 300) };
+}
+
+function positive(value: string | undefined, flag: string, allowZero = false): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`--${flag} takes a ${allowZero ? 'non-negative' : 'positive'} integer, got '${value}'`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      networks: { type: 'string' },
+      implementations: { type: 'string', default: IMPLEMENTATIONS.join(',') },
+      steps: { type: 'string' },
+      warmup: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      worker: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log('npm run bench:train -- [--networks a,b|all] [--implementations native,wasm,pytorch] [--steps N] [--warmup N] [--smoke] [--out DIR]');
+    return;
+  }
+  const smoke = values.smoke!;
+  const networks = values.networks ? resolveNetworks(values.networks) : smoke ? SMOKE_NETWORKS : [...BENCHMARK_NETWORKS, 'svhn-convnet-paper'];
+  const steps = positive(values.steps, 'steps');
+  const warmup = positive(values.warmup, 'warmup', true);
+  const counts = (network: string) => ({
+    warmup: warmup ?? (smoke ? 1 : HEAVY.has(network) ? 1 : 3),
+    steps: steps ?? (smoke ? 2 : HEAVY.has(network) ? 3 : 5),
+  });
+  if (values.worker) {
+    const c = counts(networks[0]);
+    return worker(networks[0], c.warmup, c.steps);
+  }
+  const implementations = values.implementations!.split(',').map((s) => s.trim());
+  const unknown = implementations.filter((i) => !IMPLEMENTATIONS.includes(i as Implementation));
+  if (unknown.length) throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${IMPLEMENTATIONS.join(', ')}`);
+
+  const started = performance.now();
+  const loadAverageStart = loadavg();
+  const id = cpuId();
+  console.log(`${id.modelName} (family ${id.family}, model ${id.model}), ${os.cpus().length} CPUs; load average ${loadAverageStart.join(' / ')}`);
+  const rows: TrainBenchRow[] = [];
+  const skipped: SkippedRow[] = [];
+  for (const network of networks) {
+    const c = counts(network);
+    for (const impl of implementations as Implementation[]) {
+      const result = measure(network, impl, c.warmup, c.steps);
+      if ('reason' in result) {
+        skipped.push(result);
+        console.log(`${network} on ${impl}: skipped (${result.reason})`);
+      } else {
+        rows.push(result);
+        console.log(`${network} on ${impl}: ${result.msPerStep.toFixed(1)} ms/step (${result.threads} threads; ${result.stepsMs.map((x) => x.toFixed(0)).join(', ')} ms)`);
+      }
+    }
+  }
+  const results: TrainBenchResults = {
+    date: new Date().toISOString(),
+    smoke,
+    machine: { cpu: id, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.type()} ${os.release()}`, node: process.version },
+    loadAverageStart,
+    loadAverageEnd: loadavg(),
+    wallSeconds: round((performance.now() - started) / 1000),
+    rows,
+    skipped,
+  };
+  const out = values.out ?? (smoke ? path.join('runs', 'bench-train-smoke') : path.join('results', 'bench'));
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify(results, null, 1) + '\n');
+  fs.writeFileSync(path.join(out, 'training.md'), trainBenchMarkdown(results));
+  // The smoke run skips the figure: Chromium takes longer than the measurements.
+  const fig = smoke ? null : await saveFigure(trainBenchFigure(results), path.join(out, 'training'));
+  console.log(`wrote ${path.join(out, 'training.json')}, training.md${fig ? `, ${fig.html}${fig.png ? `, ${fig.png}` : ` (no image: ${fig.skipped})`}` : ''}`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
