@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     tsMaxMacs: smoke ? 1e7 : 1024 ** 3 + 1,
     tfjsMaxMacs: smoke ? 1e9 : 8192 ** 3,
     runs,
+    pythonPeers: true,
     log,
   });
   let mlp = null;

@@ -3,11 +3,16 @@
  * float vs XNOR-popcount, side by side in one run (warm-up, repeats, medians).
  *
  * Float contenders: a plain float kernel (the paper's "baseline kernel": straightforward loops,
- * no blocking) and the active tfjs backend's `matMul` (what a user would call instead). XNOR
- * contenders: every kernel tier, the native one per instruction set, at one thread and at all.
+ * no blocking), the active tfjs backend's `matMul` (what a user would call instead), the project's
+ * native float GEMM (native/sgemm.cc) and, when /usr/bin/python3 has them, numpy's OpenBLAS sgemm
+ * and PyTorch's mm (scripts/float_gemm_bench.py) — the fastest float GEMMs on this CPU, our
+ * stand-in for the paper's cuBLAS. XNOR contenders: every kernel tier, the native one per
+ * instruction set, at one thread and at all.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { allocPacked, selectKernel, tryKernel, unpackRows, type PackedBits, type XnorKernel } from '../kernels';
 import { loadNativeAddon } from '../kernels/native';
@@ -74,7 +79,47 @@ export interface BenchOptions {
   /** Largest m·n·k for tfjs matMul. */
   tfjsMaxMacs: number;
   runs: number;
+  /** Time numpy and PyTorch too (skipped, with a log line, where python3, numpy or torch is missing). */
+  pythonPeers: boolean;
   log: (line: string) => void;
+}
+
+interface PeerRow {
+  method: string;
+  threads: number;
+  m: number;
+  n: number;
+  k: number;
+  seconds: number;
+  runs: number[];
+}
+
+/**
+ * numpy and PyTorch float GEMM timings from scripts/float_gemm_bench.py, one process per thread
+ * count (BLAS reads its thread count when it loads). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are
+ * dropped from that child's environment only: they slow current OpenBLAS builds down here.
+ */
+export function pythonFloatGemms(shapes: { m: number; n: number; k: number }[], threads: number[], runs: number, log: (line: string) => void): PeerRow[] {
+  const python = ['/usr/bin/python3', 'python3'].find((p) => !p.startsWith('/') || fs.existsSync(p))!;
+  const script = path.join(__dirname, '..', '..', 'scripts', 'float_gemm_bench.py');
+  const alt = path.join(__dirname, '..', '..', '..', 'scripts', 'float_gemm_bench.py'); // from dist/lib/bench
+  const file = fs.existsSync(script) ? script : alt;
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const rows: PeerRow[] = [];
+  for (const t of threads) {
+    const args = [file, '--threads', String(t), '--runs', String(runs), '--shapes', shapes.map((s) => `${s.m}x${s.n}x${s.k}`).join(',')];
+    const res = spawnSync(python, args, { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (res.error || res.status !== 0) {
+      log(`numpy/PyTorch rows skipped: ${res.error?.message ?? res.stderr.trim().split('\n').pop()}`);
+      return rows;
+    }
+    const out = JSON.parse(res.stdout) as { rows: PeerRow[]; skipped: string[] };
+    if (t === threads[0]) for (const why of out.skipped) log(`python peer skipped: ${why}`);
+    rows.push(...out.rows);
+  }
+  return rows;
 }
 
 function randomPacked(rows: number, k: number, seed: number): PackedBits {
@@ -105,6 +150,12 @@ function sameValues(x: ArrayLike<number>, y: ArrayLike<number>): boolean {
   return true;
 }
 
+/** Threads the native kernels may use (1 without the addon). */
+function tryNativeThreads(): number {
+  const native = tryKernel('native');
+  return typeof native === 'string' ? 1 : native.maxThreads;
+}
+
 /** The XNOR contenders: native per instruction set (1 thread) and best at all threads, wasm, ts. */
 function xnorContenders(): { kernel: XnorKernel; isa?: string; threads: number; method: string }[] {
   const list: { kernel: XnorKernel; isa?: string; threads: number; method: string }[] = [];
@@ -122,6 +173,9 @@ function xnorContenders(): { kernel: XnorKernel; isa?: string; threads: number; 
 export function benchMatMul(options: BenchOptions): MatMulRow[] {
   const rows: MatMulRow[] = [];
   const shapes = [...options.sizes.map((s) => ({ m: s, n: s, k: s, label: `${s}³` })), ...options.shapes];
+  const threadCounts = [...new Set([1, tryNativeThreads()])];
+  const peers = options.pythonPeers ? pythonFloatGemms(shapes, threadCounts, options.runs, options.log) : [];
+  const { addon } = loadNativeAddon();
   for (const { m, n, k, label } of shapes) {
     const macs = m * n * k;
     const a = randomPacked(m, k, 12345 + m);
@@ -162,9 +216,20 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
       ...(sampled < m ? { sampledRows: sampled } : {}),
       exact: sameValues(baseOut!, reference!.subarray(0, sampled * n)),
     });
+    const bFloat = transpose(bTFloat, n, k);
+    if (addon) {
+      const c = new Float32Array(m * n).fill(1);
+      for (const threads of threadCounts) {
+        const t = measure(() => addon.sgemm(aFloat, bFloat, c, m, n, k, false, false, false, threads), macs > 1e11 ? 1 : options.runs, macs > 1e11 ? 0 : 1);
+        add({ method: `float native sgemm ${addon.sgemmIsa}`, kind: 'float', threads, ...t, exact: sameValues(c, reference!) });
+      }
+    }
+    for (const p of peers.filter((r) => r.m === m && r.n === n && r.k === k)) {
+      add({ method: p.method, kind: 'float', threads: p.threads, seconds: p.seconds, runs: p.runs, exact: null });
+    }
     if (macs <= options.tfjsMaxMacs) {
       const ta = tf.tensor2d(aFloat, [m, k]);
-      const tbT = tf.tensor2d(transpose(bTFloat, n, k), [k, n]);
+      const tbT = tf.tensor2d(bFloat, [k, n]);
       let tfOut: Float32Array | null = null;
       const t = measure(() => {
         const c = tf.matMul(ta, tbT);
