@@ -119,7 +119,9 @@ export function trainBenchMarkdown(b: TrainBenchResults): string {
   };
   const cell = (network: string, impl: Implementation) => {
     const r = get(network, impl);
-    return r ? `${fmtMs(r.msPerStep)} (${r.threads} thr)` : 'skipped';
+    if (r) return `${fmtMs(r.msPerStep)} (${r.threads} thr)`;
+    // Not run at all (not among --implementations) is left blank; skipped rows say so.
+    return b.skipped.some((s) => s.network === network && s.implementation === impl) ? 'skipped' : '—';
   };
   const lines = [
     `# Training speed: ms per training step${b.smoke ? ' (smoke run: tiny networks, not representative)' : ''}`,
