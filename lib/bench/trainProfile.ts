@@ -161,9 +161,10 @@ function profileSection(p: TrainProfile): string {
     '',
     `**Step: ${ms(p.stepMs)} ms** (median).`,
     '',
-    '| phase | ms/step | share of step | in kernels (ms) | outside kernels (ms) |',
+    '| phase | ms/step | share of the phases | in kernels (ms) | outside kernels (ms) |',
     '|---|---|---|---|---|',
-    ...p.phases.map((ph) => `| ${ph.phase} | ${ms(ph.ms)} | ${pct(ph.ms, p.stepMs)} | ${ms(ph.kernelMs)} | ${ms(Math.max(0, ph.ms - ph.kernelMs))} |`),
+    // Shares of the phases' own sum: medians taken phase by phase need not add up to the median step.
+    ...p.phases.map((ph) => `| ${ph.phase} | ${ms(ph.ms)} | ${pct(ph.ms, p.phases.reduce((s, x) => s + x.ms, 0))} | ${ms(ph.kernelMs)} | ${ms(Math.max(0, ph.ms - ph.kernelMs))} |`),
     '',
     `| kernel | calls/step | ms/step | share of step | ${PHASES.join(' | ')} |`,
     `|---|---|---|---|${PHASES.map(() => '---').join('|')}|`,
