@@ -1,30 +1,40 @@
 /**
  * The one place that picks the tfjs compute backend.
- * `BNN_BACKEND=tensorflow|wasm|cpu` forces one; otherwise the best that loads:
- * tensorflow (native libtensorflow via @tensorflow/tfjs-node, an optional dependency whose
- * install fails where Google's storage is unreachable) → wasm (SIMD, one thread) → cpu (pure JS).
+ * `BNN_BACKEND=native|tensorflow|wasm|cpu` forces one; otherwise the best that loads:
+ * native (the wasm backend with its heavy training kernels run by this project's C++ addon on
+ * all cores, in place on the wasm heap: lib/tfjs/nativeKernels.ts) → tensorflow (libtensorflow
+ * via @tensorflow/tfjs-node, an optional dependency whose install fails where Google's storage is
+ * unreachable) → wasm (SIMD, one thread) → cpu (pure JS).
+ * `native` runs as tfjs's `wasm` backend (tf.getBackend() says 'wasm'); the name returned here is
+ * the one to record.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmGradientKernels } from './tfjs/wasmConvGradients';
 import { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
+import { setNativeKernels } from './tfjs/nativeKernels';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'native' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['native', 'tensorflow', 'wasm', 'cpu'];
 
-function loadBackendModule(name: BackendName): void {
+/** Loads what `name` needs; returns why it cannot be used, or null. */
+function loadBackendModule(name: BackendName): string | null {
   if (name === 'tensorflow') require('@tensorflow/tfjs-node');
-  else if (name === 'wasm') {
+  else if (name === 'wasm' || name === 'native') {
     require('@tensorflow/tfjs-backend-wasm');
     registerWasmMatMulTransposes();
     registerWasmGradientKernels();
+    return setNativeKernels(name === 'native');
   }
   // cpu ships with @tensorflow/tfjs.
+  return null;
 }
 
 async function tryBackend(name: BackendName): Promise<string | null> {
   try {
-    loadBackendModule(name);
-    if (!(await tf.setBackend(name))) return `tf.setBackend('${name}') returned false`;
+    const why = loadBackendModule(name);
+    if (why) return why;
+    const tfName = name === 'native' ? 'wasm' : name;
+    if (!(await tf.setBackend(tfName))) return `tf.setBackend('${tfName}') returned false`;
     await tf.ready();
     return null;
   } catch (err) {

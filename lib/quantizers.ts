@@ -12,11 +12,24 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
+ * Fused kernels of our own, which a backend may register (the native backend does:
+ * lib/tfjs/nativeKernels.ts); elsewhere the same maths runs as a composite of tfjs ops.
+ */
+export const BNN_SIGN = 'BnnSign';
+export const BNN_STE_GRAD = 'BnnSteGrad';
+
+/** Whether the active backend has a fused kernel of ours (the native backend does). */
+function fused(kernelName: string): boolean {
+  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
+}
+
+/**
  * Deterministic sign with 0 → +1. No gradient (it is 0 almost everywhere).
  * step(−x, −1) is +1 where x < 0 and −1 where x ≥ 0, so its negation is the sign we want; two
  * cheap unary kernels instead of compare + cast + scale + shift (measured 2× faster on wasm).
  */
 export function sign(x: tf.Tensor): tf.Tensor {
+  if (fused(BNN_SIGN)) return tf.engine().runKernel(BNN_SIGN, { x }) as tf.Tensor;
   return tf.tidy(() => tf.neg(tf.step(tf.neg(x), -1)));
 }
 
@@ -36,7 +49,8 @@ function withSteGradient(forward: (x: tf.Tensor) => tf.Tensor): (x: tf.Tensor) =
     save([x]);
     return {
       value: forward(x),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, steMask(saved[0])),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        fused(BNN_STE_GRAD) ? (tf.engine().runKernel(BNN_STE_GRAD, { dy, x: saved[0] }) as tf.Tensor) : tf.mul(dy, steMask(saved[0])),
     };
   };
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;

@@ -24,6 +24,17 @@ export interface NativeAddon {
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
   /** The float GEMM's micro-kernel: 'avx512', 'avx2-fma' or 'scalar' (BNN_SGEMM_ISA=avx2|scalar forces a lesser one). */
   sgemmIsa: string;
+
+  // Training kernels (native/train_ops.cc), on Float32Array views of the wasm heap (lib/tfjs/nativeKernels.ts).
+  /** c[p] = op(a[p mod batchA])·op(b[p mod batchB]); through the XNOR GEMM when `binary` and both are all ±1. */
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, batchA: number, batchB: number, binary: boolean): 'xnor' | 'float';
+  sign(x: Float32Array, out: Float32Array, n: number): void;
+  /** out = dy · 1_{|x| ≤ 1}. */
+  steGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
+  /** One fused, in-place optimizer pass: kind 0 Adam, 1 shift-based AdaMax; then clip to [−clip, clip] when clip > 0. */
+  optimizerStep(kind: 0 | 1, w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, stepScale: number, beta1: number, beta2: number, epsilon: number, clip: number): void;
+  /** Threads of the shared native pool (BNN_THREADS, else the hardware concurrency). */
+  poolThreads: number;
 }
 
 /** Where the addon may be: `BNN_NATIVE_ADDON`, else build/Release under the package root (from lib/ or dist/lib/). */

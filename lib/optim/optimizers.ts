@@ -6,6 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Constraint } from '@tensorflow/tfjs-layers/dist/constraints';
 import { ap2, ap2Scalar } from '../shift';
+import { Clip } from '../layers/clip';
+import { activeNativeAddon, heapFloats, wasmHeapBackend } from '../tfjs/nativeKernels';
+import type { NativeAddon } from '../kernels/native';
 
 export interface Param {
   variable: tf.Variable;
@@ -46,28 +49,68 @@ export class BinaryNetOptimizer {
   apply(grads: tf.Tensor[], lr: number): void {
     if (grads.length !== this.params.length) throw new Error(`${grads.length} gradients for ${this.params.length} parameters`);
     this.t += 1;
-    const { beta1: b1, beta2: b2, epsilon: eps, t } = this;
-    tf.tidy(() => {
-      this.params.forEach((p, i) => {
-        const g = grads[i];
-        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
-        let v: tf.Tensor;
-        let step: tf.Tensor;
-        if (this.name === 'adam') {
-          v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
-          const at = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
-          step = tf.mul(tf.div(m, tf.add(tf.sqrt(v), eps)), at * p.lrScale);
-        } else {
-          // Algorithm 4: v = max(β2·v, |g|); θ −= (α ⋘⋙ (1 − β1^t)^−1) · (m ⋘⋙ v^−1).
-          v = tf.maximum(tf.mul(this.v[i], b2), tf.abs(g));
-          step = tf.mul(tf.mul(m, ap2(tf.reciprocal(tf.add(v, eps)))), ap2Scalar(lr / (1 - b1 ** t)) * p.lrScale);
-        }
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        const updated = tf.sub(p.variable, step);
-        p.variable.assign(p.constraint ? p.constraint.apply(updated) : updated);
-      });
+    const addon = activeNativeAddon();
+    this.params.forEach((p, i) => {
+      const clip = p.constraint === undefined ? 0 : p.constraint instanceof Clip ? p.constraint.limit : null;
+      if (addon && clip !== null) this.applyFused(addon, i, grads[i], lr, clip);
+      else tf.tidy(() => this.applyComposite(i, grads[i], lr));
     });
+  }
+
+  /** Step sizes: Adam's bias-corrected rate (Lasagne), AdaMax's power-of-2 one (Algorithm 4). */
+  private stepScale(lr: number): number {
+    const { beta1: b1, beta2: b2, t } = this;
+    return this.name === 'adam' ? (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t) : ap2Scalar(lr / (1 - b1 ** t));
+  }
+
+  /** The update as tfjs ops: several passes over each array (every backend). */
+  private applyComposite(i: number, g: tf.Tensor, lr: number): void {
+    const { beta1: b1, beta2: b2, epsilon: eps } = this;
+    const p = this.params[i];
+    const scale = this.stepScale(lr) * p.lrScale;
+    const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
+    let v: tf.Tensor;
+    let step: tf.Tensor;
+    if (this.name === 'adam') {
+      v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
+      step = tf.mul(tf.div(m, tf.add(tf.sqrt(v), eps)), scale);
+    } else {
+      // Algorithm 4: v = max(β2·v, |g|); θ −= (α ⋘⋙ (1 − β1^t)^−1) · (m ⋘⋙ v^−1).
+      v = tf.maximum(tf.mul(this.v[i], b2), tf.abs(g));
+      step = tf.mul(tf.mul(m, ap2(tf.reciprocal(tf.add(v, eps)))), scale);
+    }
+    this.m[i].assign(m);
+    this.v[i].assign(v);
+    const updated = tf.sub(p.variable, step);
+    p.variable.assign(p.constraint ? p.constraint.apply(updated) : updated);
+  }
+
+  /**
+   * The same update in one native pass on the native backend: moments, step, Glorot scale and
+   * clip with one read and one write of each array, in place on the wasm heap, on all cores.
+   */
+  private applyFused(addon: NativeAddon, i: number, g: tf.Tensor, lr: number, clip: number): void {
+    const backend = wasmHeapBackend();
+    const p = this.params[i];
+    // In place is only safe on data nobody else holds: a reshape or assign may share it.
+    for (const x of [p.variable, this.m[i], this.v[i]]) {
+      if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.clone(x)));
+    }
+    const n = p.variable.size;
+    if (g.size !== n) throw new Error(`gradient of ${p.variable.name} has ${g.size} values, the parameter ${n}`);
+    addon.optimizerStep(
+      this.name === 'adam' ? 0 : 1,
+      heapFloats(backend, p.variable),
+      heapFloats(backend, g),
+      heapFloats(backend, this.m[i]),
+      heapFloats(backend, this.v[i]),
+      n,
+      this.stepScale(lr) * p.lrScale,
+      this.beta1,
+      this.beta2,
+      this.epsilon,
+      clip,
+    );
   }
 
   getState(): OptimizerState {

@@ -1,0 +1,145 @@
+/**
+ * The `native` backend: tfjs's wasm backend with its heavy training kernels replaced by the C++
+ * addon's (native/train_ops.cc), multi-threaded and AVX-512/AVX2 where the CPU has them.
+ *
+ * Why this design: tensors stay where the wasm backend keeps them, in the WebAssembly heap. A
+ * native kernel gets `Float32Array` views of that heap for its inputs and for an output the
+ * backend has just allocated there, and computes in place: nothing is copied between wasm and
+ * native memory, ever. Every op we do not replace (hundreds) keeps running on wasm unchanged, and
+ * autodiff, layers and serialization stay tfjs's own. The alternative — a tfjs backend whose
+ * tensors live in native memory, as tfjs-node does — would mean re-implementing every kernel.
+ * Views are taken after the output is allocated, since an allocation may grow the heap, which
+ * detaches the previous ArrayBuffer; native calls are synchronous, so the heap cannot move
+ * during one.
+ *
+ * tfjs registers kernels per backend name, so these replace the `wasm` ones in this process;
+ * `setNativeKernels(false)` restores the originals (the `wasm` backend proper).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { loadNativeAddon, type NativeAddon } from '../kernels/native';
+import { BNN_SIGN, BNN_STE_GRAD } from '../quantizers';
+
+type TensorInfo = tf.TensorInfo;
+type KernelConfig = ReturnType<typeof tf.getKernel> & {};
+type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
+
+/** The parts of tfjs-backend-wasm's BackendWasm used here (its class is not exported for typing). */
+export interface WasmHeapBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  refCount(dataId: object): number;
+}
+
+/** A float32 tensor's data, in place on the wasm heap. */
+export function heapFloats(backend: WasmHeapBackend, t: TensorInfo): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`native kernels take float32 tensors, got ${t.dtype}`);
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** BatchMatMul: float GEMM on all cores, or the XNOR GEMM where both operands are all ±1. */
+function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
+  return (args: KernelArgs) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const ra = a.shape.length, rb = b.shape.length;
+    const batchShapeA = a.shape.slice(0, -2), batchShapeB = b.shape.slice(0, -2);
+    const batchA = size(batchShapeA), batchB = size(batchShapeB);
+    const sameBatch = batchShapeA.join() === batchShapeB.join();
+    // Broadcasting other than equal batch shapes or a single matrix on one side: leave it to wasm.
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2 || (!sameBatch && batchA !== 1 && batchB !== 1)) {
+      return fallback(args);
+    }
+    const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+    const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    if (k !== kb) throw new Error(`matMul: inner dimensions differ: a [${a.shape}] and b [${b.shape}] (transposeA ${transposeA}, transposeB ${transposeB})`);
+    const batchShape = batchA >= batchB ? batchShapeA : batchShapeB;
+    const out = backend.makeOutput([...batchShape, m, n], 'float32');
+    if (size(out.shape) > 0) {
+      addon.matmul(heapFloats(backend, a), heapFloats(backend, b), heapFloats(backend, out), Math.max(batchA, batchB), m, n, k, transposeA, transposeB, batchA, batchB, true);
+    }
+    return out;
+  };
+}
+
+/** sign(x), 0 → +1 (lib/quantizers.ts), in one pass. */
+function signKernel(addon: NativeAddon) {
+  return (args: KernelArgs) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const out = backend.makeOutput(x.shape, 'float32');
+    addon.sign(heapFloats(backend, x), heapFloats(backend, out), size(x.shape));
+    return out;
+  };
+}
+
+/** dy · 1_{|x| ≤ 1}: the straight-through estimator's gradient, in one pass. */
+function steGradKernel(addon: NativeAddon) {
+  return (args: KernelArgs) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
+    if (dy.shape.join() !== x.shape.join()) throw new Error(`BnnSteGrad: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
+    const out = backend.makeOutput(x.shape, 'float32');
+    addon.steGrad(heapFloats(backend, dy), heapFloats(backend, x), heapFloats(backend, out), size(x.shape));
+    return out;
+  };
+}
+
+let active: { addon: NativeAddon; originals: Map<string, KernelConfig | undefined> } | null = null;
+
+function replaceKernel(kernelName: string, make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'], originals: Map<string, KernelConfig | undefined>): void {
+  const existing = tf.getKernel(kernelName, 'wasm');
+  originals.set(kernelName, existing);
+  if (existing) tf.unregisterKernel(kernelName, 'wasm');
+  // Keep the replaced kernel's setup: it binds the wasm function that the fallback path calls.
+  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(existing), setupFunc: existing?.setupFunc });
+}
+
+/**
+ * Turns the native kernels on or off for the wasm backend (call after its module is loaded).
+ * Returns null on success, else why the addon is unavailable.
+ */
+export function setNativeKernels(enabled: boolean): string | null {
+  if (!enabled) {
+    if (active) {
+      for (const [name, original] of active.originals) {
+        tf.unregisterKernel(name, 'wasm');
+        if (original) tf.registerKernel(original);
+      }
+      active = null;
+    }
+    return null;
+  }
+  if (active) return null;
+  const { addon, why } = loadNativeAddon();
+  if (!addon) return why;
+  if (typeof addon.matmul !== 'function') return 'the native addon predates the training kernels; run npm run build:kernels';
+  const originals = new Map<string, KernelConfig | undefined>();
+  replaceKernel('BatchMatMul', (original) => {
+    if (!original) throw new Error('wasm BatchMatMul is not registered (is @tensorflow/tfjs-backend-wasm loaded?)');
+    return batchMatMul(addon, original.kernelFunc);
+  }, originals);
+  replaceKernel(BNN_SIGN, () => signKernel(addon), originals);
+  replaceKernel(BNN_STE_GRAD, () => steGradKernel(addon), originals);
+  active = { addon, originals };
+  return null;
+}
+
+/** Whether the native kernels are in use (the active backend is wasm and they are registered). */
+export function nativeKernelsActive(): boolean {
+  return active !== null && tf.getBackend() === 'wasm';
+}
+
+/** The addon, while the native kernels are active. */
+export function activeNativeAddon(): NativeAddon | null {
+  return nativeKernelsActive() ? active!.addon : null;
+}
+
+/** The wasm backend instance, for in-place native work on its heap. */
+export function wasmHeapBackend(): WasmHeapBackend {
+  return tf.findBackend('wasm') as WasmHeapBackend;
+}

@@ -1,0 +1,163 @@
+/**
+ * The native backend (lib/tfjs/nativeKernels.ts) against tfjs's reference cpu backend: each native
+ * kernel on awkward shapes, the XNOR path exactly equal to the float product, whole binary MLP and
+ * ConvNet training steps, the fused optimizer, determinism, and clear errors on bad input.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { loadNativeAddon } from '../lib/kernels/native';
+import { buildMlp } from '../lib/models/mlp';
+import { buildConvNet } from '../lib/models/convnet';
+import { BinaryNetOptimizer, modelParams, type OptimizerName } from '../lib/optim/optimizers';
+import { squaredHinge } from '../lib/loss';
+import { sign, steSign } from '../lib/quantizers';
+import { seededRandom } from '../lib/random';
+
+const { addon } = loadNativeAddon();
+const describeNative = addon && typeof addon.matmul === 'function' ? describe : describe.skip;
+
+function randomArray(n: number, seed: number, plusMinusOne = false): Float32Array {
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => (plusMinusOne ? (random() < 0.5 ? -1 : 1) : 2 * random() - 1));
+}
+
+/** Runs `f` on the native backend and on cpu with the same inputs; returns both results as arrays. */
+async function onBoth(f: () => tf.Tensor): Promise<{ native: Float32Array; cpu: Float32Array }> {
+  await initBackend('native');
+  const native = tf.tidy(f).dataSync() as Float32Array;
+  await initBackend('cpu');
+  const cpu = tf.tidy(f).dataSync() as Float32Array;
+  await initBackend('native');
+  return { native, cpu };
+}
+
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0, norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / Math.max(norm, 1e-30));
+}
+
+describeNative('native backend', () => {
+  beforeAll(async () => {
+    expect(await initBackend('native')).toBe('native');
+  });
+  afterAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('is the wasm backend underneath, with the native kernels registered', () => {
+    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
+  });
+
+  const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 1], [5, 1, 3], [3, 5, 1], [17, 13, 67], [100, 33, 784], [2, 130, 129], [64, 64, 64]];
+  for (const [m, n, k] of shapes) {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      it(`matMul ${m}×${k} · ${k}×${n} (transposeA ${ta}, transposeB ${tb}) equals cpu`, async () => {
+        const a = randomArray(m * k, m + 7 * k), b = randomArray(k * n, n + 11 * k);
+        const { native, cpu } = await onBoth(() =>
+          tf.matMul(tf.tensor2d(a, ta ? [k, m] : [m, k]), tf.tensor2d(b, tb ? [n, k] : [k, n]), ta, tb),
+        );
+        expect(native.length).toBe(m * n);
+        for (let i = 0; i < cpu.length; i++) expect(native[i]).toBeCloseTo(cpu[i], 4);
+      });
+    }
+  }
+
+  it('batched matMul, with and without broadcasting one side, equals cpu', async () => {
+    const a = randomArray(3 * 4 * 5, 1), b = randomArray(3 * 5 * 6, 2), b1 = randomArray(5 * 6, 3);
+    for (const [bs, bData] of [[[3, 5, 6], b], [[1, 5, 6], b1]] as const) {
+      const { native, cpu } = await onBoth(() => tf.matMul(tf.tensor3d(a, [3, 4, 5]), tf.tensor(bData, bs as unknown as number[]) as tf.Tensor3D));
+      expect(relativeError(native, cpu)).toBeLessThan(1e-6);
+    }
+  });
+
+  it('the XNOR path is taken for ±1 operands and equals the float product exactly', () => {
+    for (const [m, n, k, ta, tb] of [[100, 1024, 784, false, false], [7, 65, 4097, true, false], [64, 64, 64, false, true], [33, 100, 300, true, true]] as const) {
+      const a = randomArray(m * k, 5 + m, true), b = randomArray(k * n, 6 + n, true);
+      const c = new Float32Array(m * n), ref = new Float32Array(m * n);
+      expect(addon!.matmul(a, b, c, 1, m, n, k, ta, tb, 1, 1, true)).toBe('xnor');
+      expect(addon!.matmul(a, b, ref, 1, m, n, k, ta, tb, 1, 1, false)).toBe('float');
+      expect(Array.from(c)).toEqual(Array.from(ref));
+      // One value other than ±1 sends it down the float path.
+      a[a.length - 1] = 0.5;
+      expect(addon!.matmul(a, b, c, 1, m, n, k, ta, tb, 1, 1, true)).toBe('float');
+    }
+  });
+
+  it('sign and the straight-through gradient equal the composite ops', async () => {
+    const x = randomArray(1000, 9).map((v) => v * 2);
+    x[0] = 0, x[1] = 1, x[2] = -1, x[3] = 1.0000001;
+    const s = await onBoth(() => sign(tf.tensor1d(x)));
+    expect(Array.from(s.native)).toEqual(Array.from(s.cpu));
+    const dy = randomArray(1000, 10);
+    const g = await onBoth(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(steSign(v), tf.tensor1d(dy))))(tf.tensor1d(x)));
+    // + 0 makes −0 (dy · 0 on cpu) and +0 (a cancelled gradient here) the same value.
+    expect(Array.from(g.native, (v) => v + 0)).toEqual(Array.from(g.cpu, (v) => v + 0));
+  });
+
+  it('rejects mismatched shapes and bad arguments with clear errors', () => {
+    expect(() => tf.matMul(tf.ones([3, 4]), tf.ones([5, 6]))).toThrow(/inner/);
+    expect(() => addon!.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(3), 1, 2, 2, 2, false, false, 1, 1, false)).toThrow(/c has 3 elements, needs 4/);
+    expect(() => addon!.matmul(new Int32Array(4) as unknown as Float32Array, new Float32Array(4), new Float32Array(4), 1, 2, 2, 2, false, false, 1, 1, false)).toThrow(/a must be a Float32Array/);
+    expect(() => addon!.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(4), 1, 2.5, 2, 2, false, false, 1, 1, false)).toThrow(/m must be an integer/);
+    expect(() => addon!.sign(new Float32Array(2), new Float32Array(1), 2)).toThrow(/out has 1 elements/);
+    expect(() => addon!.optimizerStep(0, new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(2), 2, 0.1, 1.5, 0.9, 1e-8, 1)).toThrow(/beta1/);
+    expect(() => (addon!.steGrad as unknown as () => void)()).toThrow(/must be a number/);
+  });
+
+  /** One training step's gradients and updated parameters, on native and on cpu from the same start. */
+  async function stepOnBoth(build: () => tf.LayersModel, inputShape: number[], batch: number, optimizerName: OptimizerName) {
+    const results: Record<string, { grads: Float32Array[]; after: Float32Array[] }> = {};
+    for (const backend of ['native', 'cpu']) {
+      await initBackend(backend);
+      const model = build();
+      const params = modelParams(model, true);
+      const optimizer = new BinaryNetOptimizer(optimizerName, params);
+      const x = tf.tensor(randomArray(batch * inputShape.reduce((a, b) => a * b), 21), [batch, ...inputShape]);
+      const labels = Array.from({ length: batch }, (_, i) => (i * 7) % 10);
+      const y = tf.tidy(() => tf.sub(tf.mul(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 2), 1));
+      const grads = tf.tidy(() => {
+        const { grads: g } = tf.variableGrads(() => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor), params.map((p) => p.variable));
+        const list = params.map((p) => g[p.variable.name]);
+        optimizer.apply(list, 0.003);
+        return list.map((t) => t.dataSync() as Float32Array);
+      });
+      results[backend] = { grads, after: params.map((p) => p.variable.dataSync() as Float32Array) };
+      optimizer.dispose();
+      model.dispose();
+    }
+    return results;
+  }
+
+  for (const optimizerName of ['adam', 'shift_adamax'] as const) {
+    it(`a whole binary MLP step (${optimizerName}): gradients within 1e-4 relative of cpu, same update`, async () => {
+      const r = await stepOnBoth(
+        () => buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [256, 256], dropoutInput: 0, dropoutHidden: 0, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 3 }),
+        [784], 50, optimizerName,
+      );
+      r.cpu.grads.forEach((g, i) => expect(relativeError(r.native.grads[i], g)).toBeLessThan(1e-4));
+      r.cpu.after.forEach((w, i) => expect(relativeError(r.native.after[i], w)).toBeLessThan(1e-4));
+    });
+  }
+
+  it('a whole binary ConvNet step: gradients within 1e-4 relative of cpu', async () => {
+    const r = await stepOnBoth(
+      () => buildConvNet({ inputShape: [12, 12, 1], numClasses: 10, convFilters: [4, 8], hiddenUnits: [32], binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 5 }),
+      [12, 12, 1], 6, 'adam',
+    );
+    r.cpu.grads.forEach((g, i) => expect(relativeError(r.native.grads[i], g)).toBeLessThan(1e-4));
+  });
+
+  // (Without dropout: tfjs's Dropout layer draws from Math.random, so no backend repeats it.)
+  it('same seed, same result: two native runs agree bit for bit', async () => {
+    const build = () => buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [300, 300], dropoutInput: 0, dropoutHidden: 0, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 8 });
+    const a = await stepOnBoth(build, [784], 40, 'adam');
+    const b = await stepOnBoth(build, [784], 40, 'adam');
+    a.native.after.forEach((w, i) => expect(w.filter((v, j) => !Object.is(v, b.native.after[i][j])).length).toBe(0));
+  });
+});
