@@ -178,7 +178,10 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void register_conv_ops(Napi::Env env, Napi::Object exports);  // conv_ops.cc
+
 void register_training_ops(Napi::Env env, Napi::Object exports) {
+  register_conv_ops(env, exports);
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("sign", Napi::Function::New(env, Sign));
   exports.Set("steGrad", Napi::Function::New(env, SteGrad));

@@ -18,10 +18,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon, type NativeAddon } from '../kernels/native';
 import { BNN_SIGN, BNN_STE_GRAD } from '../quantizers';
+import { registerNativeConvKernels } from './nativeConvKernels';
 
 type TensorInfo = tf.TensorInfo;
 type KernelConfig = ReturnType<typeof tf.getKernel> & {};
-type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
+export type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here (its class is not exported for typing). */
 export interface WasmHeapBackend extends tf.KernelBackend {
@@ -91,7 +92,11 @@ function steGradKernel(addon: NativeAddon) {
 
 let active: { addon: NativeAddon; originals: Map<string, KernelConfig | undefined> } | null = null;
 
+/** Registers a native kernel for `kernelName` on wasm, given the kernel it replaces (the fallback). */
+export type KernelReplacer = (kernelName: string, make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc']) => void;
+
 function replaceKernel(kernelName: string, make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'], originals: Map<string, KernelConfig | undefined>): void {
+  if (originals.has(kernelName)) throw new Error(`native kernel ${kernelName} registered twice`);
   const existing = tf.getKernel(kernelName, 'wasm');
   originals.set(kernelName, existing);
   if (existing) tf.unregisterKernel(kernelName, 'wasm');
@@ -125,6 +130,7 @@ export function setNativeKernels(enabled: boolean): string | null {
   }, originals);
   replaceKernel(BNN_SIGN, () => signKernel(addon), originals);
   replaceKernel(BNN_STE_GRAD, () => steGradKernel(addon), originals);
+  registerNativeConvKernels(addon, (name, make) => replaceKernel(name, make, originals));
   active = { addon, originals };
   return null;
 }
