@@ -1,16 +1,452 @@
 // Native ConvNet kernels for training (Conv2D forward and both backprops, max-pool and its
-// gradient), on Float32Array views of the wasm heap like train_ops.cc.
+// gradient), on Float32Array views of the wasm heap like train_ops.cc. NHWC throughout, filters
+// [kh, kw, Ci, Co], so a filter is already the K×Co right operand of the im2col product
+// (K = kh·kw·Ci, patch order: tap (i, j) row-major, then channel).
+//
+// Float convs: im2col into a reused buffer, tiled so that it stays ≤ kTileBytes, then the packed
+// sgemm. Binary convs (input and filter all ±1): the patches are assembled directly as bits from a
+// per-pixel bit packing of the input, and multiplied by the XNOR GEMM. Zero padding is not ±1: a
+// padded tap is packed as +1 and its contribution, the sum of that tap's weights, is subtracted
+// again afterwards (one correction vector per border case), so the result is the float conv's
+// exact integer.
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "bit_pack.h"
 #include "napi_args.h"
 #include "parallel.h"
 #include "sgemm.h"
+#include "xnor_common.h"
 
 namespace bnn {
+namespace {
+
+// Bound on one tile's patch (or column-gradient) buffer: 236 MB for CIFAR-10's second layer at
+// batch 50 untiled; tiles this size keep the pages faulted in once and reused.
+constexpr size_t kTileBytes = size_t(64) << 20;
+
+xnor::GemmFn best_xnor_gemm() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return xnor::gemm_avx512;
+  if (__builtin_cpu_supports("avx2")) return xnor::gemm_avx2;
+  if (__builtin_cpu_supports("popcnt")) return xnor::gemm_popcnt;
+#elif defined(__aarch64__)
+  return xnor::gemm_neon;
+#endif
+  return xnor::gemm_scalar;
+}
+
+// Buffers reused across calls (the addon runs on the JavaScript thread only).
+struct Scratch {
+  std::vector<float> cols;
+  std::vector<uint64_t> xbits, pbits, wbits, ones;
+  std::vector<int32_t> acc, corr;
+};
+Scratch& scratch() {
+  static Scratch s;
+  return s;
+}
+
+// Memory-bound passes: a second thread pays off only on large arrays.
+size_t copy_threads(double floats) { return threads_for(floats * 8); }
+
+struct ConvGeom {
+  size_t n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo;
+  size_t taps() const { return kh * kw; }
+  size_t K() const { return kh * kw * ci; }
+  size_t rows() const { return n * ho * wo; }
+  // 1×1, stride 1, no padding, same size: the input already is the patch matrix.
+  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && top == 0 && left == 0 && ho == h && wo == w; }
+};
+
+// Geometry arguments (n, h, w, ci, kh, kw, co, strideH, strideW, padTop, padLeft, outH, outW) from
+// `first` on. Every size is checked to fit in memory arithmetic; reads outside the input are
+// treated as padding, so no value of the pads or output size can read out of bounds.
+ConvGeom arg_geom(const Napi::CallbackInfo& info, size_t first) {
+  const Napi::Env env = info.Env();
+  constexpr uint64_t kDim = 1u << 24;
+  ConvGeom g;
+  g.n = arg_count(info, first, "n", kDim), g.h = arg_count(info, first + 1, "h", kDim), g.w = arg_count(info, first + 2, "w", kDim);
+  g.ci = arg_count(info, first + 3, "inChannels", kDim), g.kh = arg_count(info, first + 4, "filterHeight", kDim);
+  g.kw = arg_count(info, first + 5, "filterWidth", kDim), g.co = arg_count(info, first + 6, "outChannels", kDim);
+  g.sh = arg_count(info, first + 7, "strideHeight", kDim), g.sw = arg_count(info, first + 8, "strideWidth", kDim);
+  g.top = arg_count(info, first + 9, "padTop", kDim), g.left = arg_count(info, first + 10, "padLeft", kDim);
+  g.ho = arg_count(info, first + 11, "outHeight", kDim), g.wo = arg_count(info, first + 12, "outWidth", kDim);
+  if (g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0) throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
+  checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.h, "n·h"), g.w, "n·h·w"), g.ci, "n·h·w·inChannels");
+  const uint64_t rows = checked_mul(env, checked_mul(env, g.n, g.ho, "n·outH"), g.wo, "n·outH·outW");
+  checked_mul(env, rows, g.co, "n·outH·outW·outChannels");
+  checked_mul(env, checked_mul(env, rows, g.taps(), "rows·taps"), g.ci, "rows·kh·kw·inChannels");
+  checked_mul(env, g.K(), g.co, "kh·kw·inChannels·outChannels");
+  return g;
+}
+
+// Output row r = (n, oy, ox): its window's top-left input position (may be negative).
+struct Window {
+  size_t n;
+  ptrdiff_t y0, x0;
+};
+inline Window window(const ConvGeom& g, size_t r) {
+  const size_t ox = r % g.wo, t = r / g.wo, oy = t % g.ho;
+  return {t / g.ho, ptrdiff_t(oy * g.sh) - ptrdiff_t(g.top), ptrdiff_t(ox * g.sw) - ptrdiff_t(g.left)};
+}
+
+// im2col: dst[(r − r0)·K + (i·kw + j)·ci + c] = x[n, y0 + i, x0 + j, c], 0 outside the input.
+void im2col(const ConvGeom& g, const float* x, size_t r0, size_t r1, float* dst) {
+  const size_t K = g.K(), ci = g.ci, rowlen = g.kw * ci;
+  parallel_for(r1 - r0, 64, copy_threads(double(r1 - r0) * K), [&](size_t lo, size_t hi) {
+    for (size_t r = r0 + lo; r < r0 + hi; r++) {
+      const Window win = window(g, r);
+      const float* img = x + win.n * g.h * g.w * ci;
+      float* out = dst + (r - r0) * K;
+      for (size_t i = 0; i < g.kh; i++, out += rowlen) {
+        const ptrdiff_t y = win.y0 + ptrdiff_t(i);
+        if (y < 0 || y >= ptrdiff_t(g.h)) {
+          std::memset(out, 0, rowlen * sizeof(float));
+          continue;
+        }
+        const float* src = img + size_t(y) * g.w * ci;
+        if (win.x0 >= 0 && win.x0 + ptrdiff_t(g.kw) <= ptrdiff_t(g.w)) {
+          std::memcpy(out, src + size_t(win.x0) * ci, rowlen * sizeof(float));
+          continue;
+        }
+        for (size_t j = 0; j < g.kw; j++) {
+          const ptrdiff_t xx = win.x0 + ptrdiff_t(j);
+          if (xx < 0 || xx >= ptrdiff_t(g.w)) std::memset(out + j * ci, 0, ci * sizeof(float));
+          else std::memcpy(out + j * ci, src + size_t(xx) * ci, ci * sizeof(float));
+        }
+      }
+    }
+  });
+}
+
+// Rows of the patch matrix per tile so that `bytes_per_row`-sized rows stay within kTileBytes.
+size_t tile_rows(size_t bytes_per_row) { return std::max<size_t>(1, kTileBytes / std::max<size_t>(1, bytes_per_row)); }
+
+void conv_float(const ConvGeom& g, const float* x, const float* w, float* out) {
+  const size_t K = g.K(), rows = g.rows();
+  if (g.pointwise()) return sgemm(false, false, rows, g.co, K, x, K, w, g.co, out, g.co, false, 0);
+  const size_t tile = std::min(rows, tile_rows(K * sizeof(float)));
+  auto& cols = scratch().cols;
+  if (cols.size() < tile * K) cols.resize(tile * K);
+  for (size_t r0 = 0; r0 < rows; r0 += tile) {
+    const size_t r1 = std::min(rows, r0 + tile);
+    im2col(g, x, r0, r1, cols.data());
+    sgemm(false, false, r1 - r0, g.co, K, cols.data(), K, w, g.co, out + r0 * g.co, g.co, false, 0);
+  }
+}
+
+// Ors `nbits` bits of src (bits beyond them zero) into the zeroed row dst at bit offset `off`.
+inline void put_bits(uint64_t* dst, size_t off, const uint64_t* src, size_t nbits) {
+  uint64_t* d = dst + off / 64;
+  const unsigned s = off % 64;
+  const size_t words = (nbits + 63) / 64;
+  if (s == 0) {
+    for (size_t q = 0; q < words; q++) d[q] |= src[q];
+    return;
+  }
+  for (size_t q = 0; q < words; q++) {
+    d[q] |= src[q] << s;
+    // Nonzero only where real bits spill into the next word, which then lies within the row.
+    if (const uint64_t spill = src[q] >> (64 - s)) d[q + 1] |= spill;
+  }
+}
+
+// Border cases of one axis: for each output position, the range [lo, hi) of filter taps that fall
+// inside the input; `id` numbers the distinct ranges.
+struct AxisCases {
+  std::vector<uint32_t> id;
+  std::vector<std::pair<size_t, size_t>> range;
+};
+AxisCases axis_cases(size_t out, size_t stride, size_t pad, size_t k, size_t in) {
+  AxisCases a;
+  a.id.resize(out);
+  for (size_t o = 0; o < out; o++) {
+    const ptrdiff_t p0 = ptrdiff_t(o * stride) - ptrdiff_t(pad);
+    const size_t lo = size_t(std::clamp<ptrdiff_t>(-p0, 0, ptrdiff_t(k)));
+    const size_t hi = std::max(lo, size_t(std::clamp<ptrdiff_t>(ptrdiff_t(in) - p0, 0, ptrdiff_t(k))));
+    const auto it = std::find(a.range.begin(), a.range.end(), std::make_pair(lo, hi));
+    a.id[o] = uint32_t(it - a.range.begin());
+    if (it == a.range.end()) a.range.emplace_back(lo, hi);
+  }
+  return a;
+}
+
+// The XNOR conv; false (out untouched) when the input or the filter is not all ±1.
+bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out) {
+  const size_t K = g.K(), taps = g.taps(), ci = g.ci, co = g.co;
+  const size_t stride = (K + 511) / 512 * 8;  // words per patch row, a multiple of one 512-bit vector
+  const size_t pw = (ci + 63) / 64;           // words per packed input pixel
+  Scratch& s = scratch();
+  s.wbits.resize(co * stride);
+  // The filter first: it is small, and the first conv (real-valued input) never gets further than the input check.
+  if (!pack_cols(w, co, K, 0, co, s.wbits.data(), stride)) return false;
+  const size_t pixels = g.n * g.h * g.w;
+  s.xbits.resize(pixels * pw);
+  std::atomic<bool> ok{true};
+  parallel_for(pixels, 256, copy_threads(double(pixels) * ci), [&](size_t lo, size_t hi) {
+    if (ok.load(std::memory_order_relaxed) && !pack_rows(x, ci, ci, lo, hi, s.xbits.data(), pw)) ok = false;
+  });
+  if (!ok) return false;
+
+  // Padded taps enter as +1: corr[case][c] = Σ of the weights of the taps outside the input.
+  const AxisCases ry = axis_cases(g.ho, g.sh, g.top, g.kh, g.h), rx = axis_cases(g.wo, g.sw, g.left, g.kw, g.w);
+  const size_t ncx = rx.range.size();
+  std::vector<int32_t> tapsum(taps * co, 0);
+  for (size_t t = 0; t < taps; t++)
+    for (size_t c = 0; c < ci; c++)
+      for (size_t o = 0; o < co; o++) tapsum[t * co + o] += w[(t * ci + c) * co + o] > 0 ? 1 : -1;
+  s.corr.assign(ry.range.size() * ncx * co, 0);
+  for (size_t a = 0; a < ry.range.size(); a++)
+    for (size_t b = 0; b < ncx; b++) {
+      int32_t* corr = s.corr.data() + (a * ncx + b) * co;
+      for (size_t i = 0; i < g.kh; i++)
+        for (size_t j = 0; j < g.kw; j++) {
+          const bool inside = i >= ry.range[a].first && i < ry.range[a].second && j >= rx.range[b].first && j < rx.range[b].second;
+          if (!inside)
+            for (size_t o = 0; o < co; o++) corr[o] += tapsum[(i * g.kw + j) * co + o];
+        }
+    }
+  s.ones.assign(pw, 0);
+  for (size_t c = 0; c < ci; c++) s.ones[c / 64] |= uint64_t(1) << (c % 64);
+
+  static const xnor::GemmFn gemm = best_xnor_gemm();
+  const size_t rows = g.rows();
+  const size_t tile = std::min(rows, tile_rows(stride * 8 + co * 4));
+  if (s.pbits.size() < tile * stride) s.pbits.resize(tile * stride);
+  if (s.acc.size() < tile * co) s.acc.resize(tile * co);
+  for (size_t r0 = 0; r0 < rows; r0 += tile) {
+    const size_t r1 = std::min(rows, r0 + tile), mt = r1 - r0;
+    parallel_for(mt, 64, copy_threads(double(mt) * stride * 2), [&](size_t lo, size_t hi) {
+      for (size_t r = lo; r < hi; r++) {
+        const Window win = window(g, r0 + r);
+        uint64_t* row = s.pbits.data() + r * stride;
+        std::memset(row, 0, stride * sizeof(uint64_t));
+        for (size_t i = 0; i < g.kh; i++) {
+          const ptrdiff_t y = win.y0 + ptrdiff_t(i);
+          for (size_t j = 0; j < g.kw; j++) {
+            const ptrdiff_t xx = win.x0 + ptrdiff_t(j);
+            const bool in = y >= 0 && y < ptrdiff_t(g.h) && xx >= 0 && xx < ptrdiff_t(g.w);
+            const uint64_t* src = in ? s.xbits.data() + ((win.n * g.h + size_t(y)) * g.w + size_t(xx)) * pw : s.ones.data();
+            put_bits(row, (i * g.kw + j) * ci, src, ci);
+          }
+        }
+      }
+    });
+    const bool split_rows = mt >= co;
+    parallel_for(split_rows ? mt : co, 16, threads_for(2.0 * mt * co * K / 16), [&](size_t lo, size_t hi) {
+      xnor::GemmArgs a{s.pbits.data(), s.wbits.data(), stride, K, s.acc.data(), co, 0, mt, 0, co};
+      if (split_rows) a.m0 = lo, a.m1 = hi;
+      else a.n0 = lo, a.n1 = hi;
+      gemm(a);
+    });
+    parallel_for(mt, 64, copy_threads(double(mt) * co), [&](size_t lo, size_t hi) {
+      for (size_t r = lo; r < hi; r++) {
+        const size_t q = r0 + r, ox = q % g.wo, oy = q / g.wo % g.ho;
+        const int32_t* corr = s.corr.data() + (ry.id[oy] * ncx + rx.id[ox]) * co;
+        const int32_t* acc = s.acc.data() + r * co;
+        float* o = out + q * co;
+        for (size_t c = 0; c < co; c++) o[c] = float(acc[c] - corr[c]);
+      }
+    });
+  }
+  return true;
+}
+
+// conv2d(x, w, out, ...geometry, binary): "xnor" | "float"
+//   out[n, oy, ox, co] = Σ_{i, j, c} x[n, oy·sh − top + i, ox·sw − left + j, c] · w[i, j, c, co] (zero
+//   outside x). `binary` allows the XNOR path, taken only where x and w are all ±1 and K ≥ 64.
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const ConvGeom g = arg_geom(info, 3);
+  const bool binary = arg_bool(info, 16, "binary");
+  const float* x = arg_floats(info, 0, "x", g.n * g.h * g.w * g.ci);
+  const float* w = arg_floats(info, 1, "filter", g.K() * g.co);
+  float* out = arg_floats(info, 2, "out", g.rows() * g.co);
+  if (g.rows() * g.co == 0) return Napi::String::New(env, "float");
+  const bool xnor = binary && g.K() >= 64 && g.K() < (1u << 24) && try_conv_xnor(g, x, w, out);
+  if (!xnor) conv_float(g, x, w, out);
+  return Napi::String::New(env, xnor ? "xnor" : "float");
+}
+
+// conv2dBackpropFilter(x, dy, dw, ...geometry): dw[K, co] = Σ_tiles patchesᵀ · dy.
+Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  const ConvGeom g = arg_geom(info, 3);
+  const float* x = arg_floats(info, 0, "x", g.n * g.h * g.w * g.ci);
+  const float* dy = arg_floats(info, 1, "dy", g.rows() * g.co);
+  float* dw = arg_floats(info, 2, "dw", g.K() * g.co);
+  const size_t K = g.K(), rows = g.rows();
+  if (rows == 0) {
+    std::fill(dw, dw + K * g.co, 0.f);
+  } else if (g.pointwise()) {
+    sgemm(true, false, K, g.co, rows, x, K, dy, g.co, dw, g.co, false, 0);
+  } else {
+    const size_t tile = std::min(rows, tile_rows(K * sizeof(float)));
+    auto& cols = scratch().cols;
+    if (cols.size() < tile * K) cols.resize(tile * K);
+    for (size_t r0 = 0; r0 < rows; r0 += tile) {
+      const size_t r1 = std::min(rows, r0 + tile);
+      im2col(g, x, r0, r1, cols.data());
+      sgemm(true, false, K, g.co, r1 - r0, cols.data(), K, dy + r0 * g.co, g.co, dw, g.co, r0 > 0, 0);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropInput(dy, w, dx, ...geometry): the column gradient dy·wᵀ (sgemm), tiled by whole
+// images, gathered into dx (each input pixel sums the taps that read it: no write conflicts).
+Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
+  const ConvGeom g = arg_geom(info, 3);
+  const float* dy = arg_floats(info, 0, "dy", g.rows() * g.co);
+  const float* w = arg_floats(info, 1, "filter", g.K() * g.co);
+  float* dx = arg_floats(info, 2, "dx", g.n * g.h * g.w * g.ci);
+  const size_t K = g.K(), ci = g.ci, img_rows = g.ho * g.wo;
+  if (g.pointwise()) {
+    sgemm(false, true, g.rows(), K, g.co, dy, g.co, w, g.co, dx, K, false, 0);
+    return info.Env().Undefined();
+  }
+  const size_t imgs = std::min(g.n, std::max<size_t>(1, kTileBytes / std::max<size_t>(1, img_rows * K * sizeof(float))));
+  auto& cols = scratch().cols;
+  if (cols.size() < imgs * img_rows * K) cols.resize(imgs * img_rows * K);
+  for (size_t n0 = 0; n0 < g.n; n0 += imgs) {
+    const size_t nt = std::min(g.n - n0, imgs);
+    sgemm(false, true, nt * img_rows, K, g.co, dy + n0 * img_rows * g.co, g.co, w, g.co, cols.data(), K, false, 0);
+    parallel_for(nt * g.h, 1, copy_threads(double(nt) * g.h * g.w * ci * g.taps()), [&](size_t lo, size_t hi) {
+      for (size_t q = lo; q < hi; q++) {
+        const size_t nl = q / g.h, y = q % g.h;
+        for (size_t xx = 0; xx < g.w; xx++) {
+          float* o = dx + (((n0 + nl) * g.h + y) * g.w + xx) * ci;
+          std::fill(o, o + ci, 0.f);
+          for (size_t i = 0; i < g.kh; i++) {
+            const ptrdiff_t ty = ptrdiff_t(y + g.top) - ptrdiff_t(i);
+            if (ty < 0 || ty % ptrdiff_t(g.sh) != 0 || size_t(ty) / g.sh >= g.ho) continue;
+            for (size_t j = 0; j < g.kw; j++) {
+              const ptrdiff_t tx = ptrdiff_t(xx + g.left) - ptrdiff_t(j);
+              if (tx < 0 || tx % ptrdiff_t(g.sw) != 0 || size_t(tx) / g.sw >= g.wo) continue;
+              const float* src = cols.data() + ((nl * g.ho + size_t(ty) / g.sh) * g.wo + size_t(tx) / g.sw) * K + (i * g.kw + j) * ci;
+              for (size_t c = 0; c < ci; c++) o[c] += src[c];
+            }
+          }
+        }
+      }
+    });
+  }
+  return info.Env().Undefined();
+}
+
+struct PoolGeom {
+  size_t n, h, w, c, fh, fw, sh, sw, top, left, ho, wo;
+};
+
+// Pool geometry (n, h, w, channels, filterH, filterW, strideH, strideW, padTop, padLeft, outH, outW) from `first` on.
+PoolGeom arg_pool_geom(const Napi::CallbackInfo& info, size_t first) {
+  const Napi::Env env = info.Env();
+  constexpr uint64_t kDim = 1u << 24;
+  const char* names[] = {"n", "h", "w", "channels", "filterHeight", "filterWidth", "strideHeight", "strideWidth", "padTop", "padLeft", "outHeight", "outWidth"};
+  size_t v[12];
+  for (size_t i = 0; i < 12; i++) v[i] = arg_count(info, first + i, names[i], kDim);
+  const PoolGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
+  if (g.fh == 0 || g.fw == 0 || g.sh == 0 || g.sw == 0) throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
+  checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.h, "n·h"), g.w, "n·h·w"), g.c, "n·h·w·channels");
+  checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.ho, "n·outH"), g.wo, "n·outH·outW"), g.c, "n·outH·outW·channels");
+  return g;
+}
+
+// The window of output (oy, ox), clipped to the input: rows [y0, y1), columns [x0, x1).
+struct PoolWindow {
+  size_t y0, y1, x0, x1;
+};
+inline PoolWindow pool_window(const PoolGeom& g, size_t oy, size_t ox) {
+  const ptrdiff_t y = ptrdiff_t(oy * g.sh) - ptrdiff_t(g.top), x = ptrdiff_t(ox * g.sw) - ptrdiff_t(g.left);
+  const auto clip = [](ptrdiff_t v, size_t hi) { return size_t(std::clamp<ptrdiff_t>(v, 0, ptrdiff_t(hi))); };
+  return {clip(y, g.h), clip(y + ptrdiff_t(g.fh), g.h), clip(x, g.w), clip(x + ptrdiff_t(g.fw), g.w)};
+}
+
+// maxPool(x, out, ...geometry): max over each window's input values, as tfjs's cpu backend: a
+// value wins only if greater (NaN never does), an empty window gives −∞.
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  const PoolGeom g = arg_pool_geom(info, 2);
+  const float* x = arg_floats(info, 0, "x", g.n * g.h * g.w * g.c);
+  float* out = arg_floats(info, 1, "out", g.n * g.ho * g.wo * g.c);
+  const size_t c = g.c;
+  parallel_for(g.n * g.ho, 1, copy_threads(double(g.n) * g.h * g.w * c), [&](size_t lo, size_t hi) {
+    for (size_t q = lo; q < hi; q++) {
+      const size_t b = q / g.ho, oy = q % g.ho;
+      for (size_t ox = 0; ox < g.wo; ox++) {
+        const PoolWindow pw = pool_window(g, oy, ox);
+        float* o = out + (q * g.wo + ox) * c;
+        std::fill(o, o + c, -std::numeric_limits<float>::infinity());
+        for (size_t y = pw.y0; y < pw.y1; y++)
+          for (size_t xx = pw.x0; xx < pw.x1; xx++) {
+            const float* v = x + ((b * g.h + y) * g.w + xx) * c;
+            for (size_t k = 0; k < c; k++) o[k] = v[k] > o[k] ? v[k] : o[k];
+          }
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// maxPoolGrad(dy, x, dx, ...geometry): each window's gradient goes to its first maximal input in
+// row-major scan order (strictly greater wins, as tfjs's cpu backend); a window without one (all
+// NaN or −∞, or empty) passes none.
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  const PoolGeom g = arg_pool_geom(info, 3);
+  const float* dy = arg_floats(info, 0, "dy", g.n * g.ho * g.wo * g.c);
+  const float* x = arg_floats(info, 1, "x", g.n * g.h * g.w * g.c);
+  float* dx = arg_floats(info, 2, "dx", g.n * g.h * g.w * g.c);
+  const size_t c = g.c, image = g.h * g.w * c;
+  std::fill(dx, dx + g.n * image, 0.f);
+  // Disjoint windows write disjoint inputs, so output rows can go to different threads; overlapping
+  // ones are split by image.
+  const bool disjoint = g.sh >= g.fh && g.sw >= g.fw;
+  const size_t units = disjoint ? g.n * g.ho : g.n, rows_per_unit = disjoint ? 1 : g.ho;
+  parallel_for(units, 1, copy_threads(double(g.n) * g.h * g.w * c * 2), [&](size_t lo, size_t hi) {
+    constexpr size_t kBlock = 64;
+    float best[kBlock];
+    int64_t at[kBlock];
+    for (size_t u = lo; u < hi; u++) {
+      const size_t b = disjoint ? u / g.ho : u;
+      for (size_t oy = disjoint ? u % g.ho : 0, oy_end = oy + rows_per_unit; oy < oy_end; oy++)
+        for (size_t ox = 0; ox < g.wo; ox++) {
+          const PoolWindow pw = pool_window(g, oy, ox);
+          const float* d = dy + ((b * g.ho + oy) * g.wo + ox) * c;
+          for (size_t k0 = 0; k0 < c; k0 += kBlock) {
+            const size_t kn = std::min(kBlock, c - k0);
+            std::fill(best, best + kn, -std::numeric_limits<float>::infinity());
+            std::fill(at, at + kn, int64_t(-1));
+            for (size_t y = pw.y0; y < pw.y1; y++)
+              for (size_t xx = pw.x0; xx < pw.x1; xx++) {
+                const int64_t base = int64_t(b * image + (y * g.w + xx) * c + k0);
+                const float* v = x + base;
+                for (size_t k = 0; k < kn; k++)
+                  if (v[k] > best[k]) best[k] = v[k], at[k] = base + int64_t(k);
+              }
+            for (size_t k = 0; k < kn; k++)
+              if (at[k] >= 0) dx[at[k]] += d[k0 + k];
+          }
+        }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+}  // namespace
 
 void register_conv_ops(Napi::Env env, Napi::Object exports) {
-  (void)env;
-  (void)exports;
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput));
+  exports.Set("maxPool", Napi::Function::New(env, MaxPool));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
 }
 
 }  // namespace bnn

@@ -1,11 +1,162 @@
 /**
  * ConvNet kernels of the native backend (native/conv_ops.cc): registered by setNativeKernels in
  * lib/tfjs/nativeKernels.ts, on tensors in place on the wasm heap.
+ *
+ * Conv2D (im2col + the packed float GEMM, or the XNOR GEMM where input and filter are all ±1),
+ * Conv2DBackpropFilter (im2colᵀ · dy), Conv2DBackpropInput (dy · filterᵀ gathered back into the
+ * input, any stride), MaxPool and MaxPoolGrad (first maximum wins, as the cpu backend). NHWC and
+ * dilation 1 only; anything else, and non-float32 tensors, go to the kernel each one replaces
+ * (wasm's own, or lib/tfjs/wasmConvGradients.ts for the gradients).
  */
+import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from '../kernels/native';
-import type { KernelReplacer } from './nativeKernels';
+import { heapFloats, type KernelArgs, type KernelReplacer, type WasmHeapBackend } from './nativeKernels';
+
+type TensorInfo = tf.TensorInfo;
+type Shape4 = [number, number, number, number];
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: Pad;
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations?: [number, number] | number;
+  dimRoundingMode?: RoundingMode;
+}
+
+interface PoolAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number;
+  dimRoundingMode?: RoundingMode;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The geometry arguments conv_ops.cc takes, after the arrays: n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo. */
+function convGeometry(info: tf.backend_util.Conv2DInfo): number[] {
+  return [
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.outChannels,
+    info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth,
+  ];
+}
+
+/** The conv's geometry, or null where the native kernels do not apply (NCHW, dilation, non-float32). */
+function nativeConvInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs, tensors: TensorInfo[]): tf.backend_util.Conv2DInfo | null {
+  if (attrs.dataFormat === 'NCHW' || tensors.some((t) => t.dtype !== 'float32')) return null;
+  const dilations = attrs.dilations ?? 1;
+  if (!tf.backend_util.tupleValuesAreOne(dilations)) return null;
+  if (xShape.length !== 4 || filterShape.length !== 4) return null;
+  return tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+}
+
+/** The replaced kernel, called for the cases the native one does not handle. */
+function fallbackOf(original: { kernelFunc: KernelFunc } | undefined, name: string): KernelFunc {
+  if (original) return original.kernelFunc;
+  return () => {
+    throw new Error(`${name}: no wasm kernel for this case (is @tensorflow/tfjs-backend-wasm loaded?)`);
+  };
+}
+
+/** Conv2D calls per path taken since the process started: for tests and profiling. */
+export const conv2DPaths = { xnor: 0, float: 0, fallback: 0 };
+
+function conv2d(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs;
+    const info = nativeConvInfo(x.shape, filter.shape, attrs, [x, filter]);
+    if (!info) {
+      conv2DPaths.fallback++;
+      return fallback(args);
+    }
+    if (x.shape[3] !== filter.shape[2]) throw new Error(`Conv2D: input channels ${x.shape[3]} of x [${x.shape}] differ from the filter's [${filter.shape}]`);
+    const out = backend.makeOutput(info.outShape, 'float32');
+    const path = size(info.outShape) === 0 ? 'float' : addon.conv2d(heapFloats(backend, x), heapFloats(backend, filter), heapFloats(backend, out), ...convGeometry(info), true);
+    conv2DPaths[path]++;
+    return out;
+  };
+}
+
+function conv2dBackpropFilter(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+    const info = nativeConvInfo(x.shape, attrs.filterShape, attrs, [x, dy]);
+    if (!info) return fallback(args);
+    if (dy.shape.join() !== info.outShape.join()) throw new Error(`Conv2DBackpropFilter: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`);
+    const dw = backend.makeOutput(attrs.filterShape, 'float32');
+    if (size(attrs.filterShape) > 0) addon.conv2dBackpropFilter(heapFloats(backend, x), heapFloats(backend, dy), heapFloats(backend, dw), ...convGeometry(info));
+    return dw;
+  };
+}
+
+function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+    const info = nativeConvInfo(attrs.inputShape, filter.shape, attrs, [dy, filter]);
+    if (!info) return fallback(args);
+    if (dy.shape.join() !== info.outShape.join()) throw new Error(`Conv2DBackpropInput: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`);
+    const dx = backend.makeOutput(attrs.inputShape, 'float32');
+    if (size(attrs.inputShape) > 0) addon.conv2dBackpropInput(heapFloats(backend, dy), heapFloats(backend, filter), heapFloats(backend, dx), ...convGeometry(info));
+    return dx;
+  };
+}
+
+/** Pool geometry arguments (n, h, w, c, fh, fw, sh, sw, top, left, ho, wo), or null where not handled (non-float32, dilation). */
+function poolGeometry(x: TensorInfo, attrs: PoolAttrs): { info: tf.backend_util.Conv2DInfo; args: number[] } | null {
+  if (x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  const info = tf.backend_util.computePool2DInfo(x.shape as Shape4, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  return {
+    info,
+    args: [
+      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
+      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth,
+    ],
+  };
+}
+
+function maxPool(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const g = poolGeometry(x, args.attrs as unknown as PoolAttrs);
+    if (!g) return fallback(args);
+    const out = backend.makeOutput(g.info.outShape, 'float32');
+    if (size(g.info.outShape) > 0) addon.maxPool(heapFloats(backend, x), heapFloats(backend, out), ...g.args);
+    return out;
+  };
+}
+
+function maxPoolGrad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const g = dy.dtype === 'float32' ? poolGeometry(input, args.attrs as unknown as PoolAttrs) : null;
+    if (!g) return fallback(args);
+    if (dy.shape.join() !== g.info.outShape.join()) throw new Error(`MaxPoolGrad: dy [${dy.shape}] does not match the pool's output [${g.info.outShape}]`);
+    const dx = backend.makeOutput(input.shape, 'float32');
+    if (size(input.shape) > 0) addon.maxPoolGrad(heapFloats(backend, dy), heapFloats(backend, input), heapFloats(backend, dx), ...g.args);
+    return dx;
+  };
+}
 
 export function registerNativeConvKernels(addon: NativeAddon, replace: KernelReplacer): void {
-  void addon;
-  void replace;
+  const kernels: [string, (addon: NativeAddon, fallback: KernelFunc) => KernelFunc][] = [
+    ['Conv2D', conv2d],
+    ['Conv2DBackpropFilter', conv2dBackpropFilter],
+    ['Conv2DBackpropInput', conv2dBackpropInput],
+    ['MaxPool', maxPool],
+    ['MaxPoolGrad', maxPoolGrad],
+  ];
+  for (const [name, make] of kernels) {
+    replace(name, (original) => make(addon, fallbackOf(original as { kernelFunc: KernelFunc } | undefined, name)) as ReturnType<Parameters<KernelReplacer>[1]>);
+  }
 }

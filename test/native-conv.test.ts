@@ -1,0 +1,187 @@
+/**
+ * The native ConvNet kernels (native/conv_ops.cc via lib/tfjs/nativeConvKernels.ts) against tfjs's
+ * cpu backend: Conv2D and both of its gradients, MaxPool and MaxPoolGrad on awkward shapes, the
+ * XNOR conv exactly equal to the float one on ±1 data with zero padding, a binary ConvNet step's
+ * gradients, and clear errors on bad input.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { loadNativeAddon } from '../lib/kernels/native';
+import { buildConvNet } from '../lib/models/convnet';
+import { squaredHinge } from '../lib/loss';
+import { modelParams } from '../lib/optim/optimizers';
+import { seededRandom } from '../lib/random';
+import * as nativeConv from '../lib/tfjs/nativeConvKernels';
+
+const { addon } = loadNativeAddon();
+const describeNative = addon && typeof addon.conv2d === 'function' ? describe : describe.skip;
+
+function randomArray(n: number, seed: number, plusMinusOne = false): Float32Array {
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => (plusMinusOne ? (random() < 0.5 ? -1 : 1) : 2 * random() - 1));
+}
+
+/** Runs `f` on the native backend and on cpu; every output tensor's values from both. */
+async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ native: Float32Array[]; cpu: Float32Array[] }> {
+  const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
+  await initBackend('native');
+  const native = run();
+  await initBackend('cpu');
+  const cpu = run();
+  await initBackend('native');
+  return { native, cpu };
+}
+
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0, norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / Math.max(norm, 1e-30));
+}
+
+/** [batch, h, w, inC, outC, k, stride, pad] */
+type ConvCase = [number, number, number, number, number, number, number, 'same' | 'valid' | number];
+const convCases: ConvCase[] = [
+  [1, 5, 7, 1, 1, 3, 1, 'same'],
+  [2, 7, 5, 3, 4, 3, 1, 'valid'],
+  [3, 9, 9, 3, 8, 3, 2, 'same'],
+  [1, 8, 6, 2, 5, 5, 1, 'same'],
+  [2, 11, 7, 4, 3, 5, 2, 'valid'],
+  [2, 6, 6, 7, 9, 1, 1, 'valid'],
+  [1, 7, 7, 5, 6, 1, 2, 'same'],
+  [2, 6, 7, 16, 24, 3, 1, 2],
+  [4, 12, 12, 32, 64, 3, 1, 'same'],
+];
+
+describeNative('native conv kernels', () => {
+  beforeAll(async () => {
+    expect(await initBackend('native')).toBe('native');
+  });
+  afterAll(async () => {
+    await initBackend('wasm');
+  });
+
+  for (const [n, h, w, ci, co, k, s, pad] of convCases) {
+    const name = `${n}×${h}×${w}×${ci} → ${co}, ${k}×${k}, stride ${s}, pad ${pad}`;
+    const xShape = [n, h, w, ci] as [number, number, number, number];
+    const wShape = [k, k, ci, co] as [number, number, number, number];
+    const x = randomArray(n * h * w * ci, n + 3 * h + ci), filter = randomArray(k * k * ci * co, co + k);
+
+    it(`Conv2D and both gradients equal cpu: ${name}`, async () => {
+      const outShape = tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(wShape) as tf.Tensor4D, s, pad).shape;
+      const r = randomArray(outShape.reduce((a, b) => a * b), 99);
+      const fallbacks = nativeConv.conv2DPaths.fallback;
+      const { native, cpu } = await onBoth(() => {
+        const xt = tf.tensor4d(x, xShape), wt = tf.tensor4d(filter, wShape);
+        const y = tf.conv2d(xt, wt, s, pad);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), tf.tensor(r, outShape))))([xt, wt]);
+        return [y, dx, dw];
+      });
+      expect(nativeConv.conv2DPaths.fallback).toBe(fallbacks);
+      native.forEach((v, i) => {
+        expect(v.length).toBe(cpu[i].length);
+        expect(relativeError(v, cpu[i])).toBeLessThan(1e-5);
+      });
+    });
+
+    it(`binary data: the XNOR conv equals the float conv exactly: ${name}`, () => {
+      const px = randomArray(x.length, 7 + ci, true), pw = randomArray(filter.length, 8 + co, true);
+      const outShape = tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(wShape) as tf.Tensor4D, s, pad).shape;
+      const info = tf.backend_util.computeConv2DInfo(xShape, wShape, s, 1, pad);
+      const geometry = [n, h, w, ci, k, k, co, s, s, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth];
+      const size = outShape.reduce((a, b) => a * b);
+      const xnor = new Float32Array(size), float = new Float32Array(size);
+      const path = addon!.conv2d(px, pw, xnor, ...geometry, true);
+      expect(path).toBe(k * k * ci >= 64 ? 'xnor' : 'float');
+      expect(addon!.conv2d(px, pw, float, ...geometry, false)).toBe('float');
+      expect(Array.from(xnor)).toEqual(Array.from(float));
+      // A value other than ±1 in the input sends it down the float path.
+      px[px.length - 1] = 0.5;
+      expect(addon!.conv2d(px, pw, xnor, ...geometry, true)).toBe('float');
+    });
+  }
+
+  it('binary convs take the XNOR path inside tf.conv2d, exact against cpu with same padding', async () => {
+    const x = randomArray(2 * 9 * 10 * 64, 1, true), filter = randomArray(3 * 3 * 64 * 32, 2, true);
+    const xnor = nativeConv.conv2DPaths.xnor;
+    const { native, cpu } = await onBoth(() => tf.conv2d(tf.tensor4d(x, [2, 9, 10, 64]), tf.tensor4d(filter, [3, 3, 64, 32]), 1, 'same'));
+    expect(nativeConv.conv2DPaths.xnor).toBe(xnor + 1);
+    expect(Array.from(native[0])).toEqual(Array.from(cpu[0]));
+  });
+
+  /** [batch, h, w, c, filter, stride, pad] */
+  const poolCases: [number, number, number, number, number, number, 'same' | 'valid'][] = [
+    [1, 4, 4, 1, 2, 2, 'valid'],
+    [2, 7, 9, 3, 2, 2, 'valid'],
+    [2, 7, 9, 3, 2, 2, 'same'],
+    [3, 8, 8, 70, 2, 2, 'valid'],
+    [2, 9, 7, 5, 3, 2, 'same'],
+    [1, 6, 6, 4, 3, 1, 'same'],
+  ];
+  for (const [n, h, w, c, f, s, pad] of poolCases) {
+    for (const binary of [false, true]) {
+      it(`MaxPool and MaxPoolGrad equal cpu (${binary ? '±1 data, ties' : 'real data'}): ${n}×${h}×${w}×${c}, ${f}×${f} stride ${s} ${pad}`, async () => {
+        const shape = [n, h, w, c] as [number, number, number, number];
+        const x = randomArray(n * h * w * c, h * w + c, binary);
+        const outShape = tf.maxPool(tf.zeros(shape) as tf.Tensor4D, f, s, pad).shape;
+        const r = randomArray(outShape.reduce((a, b) => a * b), 5);
+        const { native, cpu } = await onBoth(() => {
+          const xt = tf.tensor4d(x, shape);
+          const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), tf.tensor(r, outShape))))(xt);
+          return [tf.maxPool(xt, f, s, pad), dx];
+        });
+        expect(Array.from(native[0])).toEqual(Array.from(cpu[0]));
+        // Same element wins every window: the gradients agree to rounding of the overlapping sums.
+        expect(relativeError(native[1], cpu[1])).toBeLessThan(1e-6);
+      });
+    }
+  }
+
+  it('a whole binary ConvNet step (pools, binary convs): gradients within 1e-4 relative of cpu', async () => {
+    const grads: Record<string, Float32Array[]> = {};
+    const { xnor, float } = nativeConv.conv2DPaths;
+    for (const backend of ['native', 'cpu']) {
+      await initBackend(backend);
+      const model = buildConvNet({ inputShape: [13, 11, 3], numClasses: 10, convFilters: [16, 24, 32, 64], hiddenUnits: [32], binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 7 });
+      const params = modelParams(model, true);
+      const x = tf.tensor4d(randomArray(5 * 13 * 11 * 3, 21), [5, 13, 11, 3]);
+      const y = tf.tidy(() => tf.sub(tf.mul(tf.oneHot(tf.tensor1d([1, 3, 5, 7, 9], 'int32'), 10), 2), 1));
+      grads[backend] = tf.tidy(() => {
+        const { grads: g } = tf.variableGrads(() => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor), params.map((p) => p.variable));
+        return params.map((p) => g[p.variable.name].dataSync() as Float32Array);
+      });
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+    await initBackend('native');
+    // The first conv sees real pixels; the three after it get ±1 activations and ±1 weights.
+    expect([nativeConv.conv2DPaths.xnor - xnor, nativeConv.conv2DPaths.float - float]).toEqual([3, 1]);
+    grads.cpu.forEach((g, i) => expect(relativeError(grads.native[i], g)).toBeLessThan(1e-4));
+  });
+
+  it('rejects bad shapes and arguments with clear errors', () => {
+    const f = (n: number) => new Float32Array(n);
+    // x 1×4×4×2, filter 3×3×2×3, same padding: out 1×4×4×3.
+    const geometry = [1, 4, 4, 2, 3, 3, 3, 1, 1, 1, 1, 4, 4];
+    expect(() => addon!.conv2d(f(32), f(54), f(48), ...geometry, false)).not.toThrow();
+    expect(() => addon!.conv2d(f(31), f(54), f(48), ...geometry, false)).toThrow(/x has 31 elements, needs 32/);
+    expect(() => addon!.conv2d(f(32), f(53), f(48), ...geometry, true)).toThrow(/filter has 53 elements, needs 54/);
+    expect(() => addon!.conv2d(f(32), f(54), f(47), ...geometry, false)).toThrow(/out has 47 elements, needs 48/);
+    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 0, 1, 1, 1, 4, 4, false)).toThrow(/strides must be ≥ 1/);
+    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 1, 1, -1, 1, 4, 4, false)).toThrow(/padTop must be an integer/);
+    expect(() => (addon!.conv2d as unknown as (...a: unknown[]) => void)(f(32), f(54), f(48), ...geometry)).toThrow(/binary must be a boolean/);
+    expect(() => addon!.conv2dBackpropFilter(f(32), f(48), f(53), ...geometry)).toThrow(/dw has 53 elements/);
+    expect(() => addon!.conv2dBackpropInput(f(47), f(54), f(32), ...geometry)).toThrow(/dy has 47 elements/);
+    expect(() => addon!.conv2dBackpropInput(f(48), f(54), new Int32Array(32) as unknown as Float32Array, ...geometry)).toThrow(/dx must be a Float32Array/);
+    expect(() => addon!.conv2d(f(32), f(54), f(48), 1e9, 1e9, 1e9, 2, 3, 3, 3, 1, 1, 1, 1, 4, 4, false)).toThrow(/must be an integer|overflows/);
+    const pool = [1, 4, 4, 2, 2, 2, 2, 2, 0, 0, 2, 2];
+    expect(() => addon!.maxPool(f(32), f(7), ...pool)).toThrow(/out has 7 elements, needs 8/);
+    expect(() => addon!.maxPoolGrad(f(8), f(32), f(31), ...pool)).toThrow(/dx has 31 elements/);
+    expect(() => addon!.maxPool(f(32), f(8), 1, 4, 4, 2, 0, 2, 2, 2, 0, 0, 2, 2)).toThrow(/filter size and strides must be ≥ 1/);
+    // Through tfjs: mismatched channels are a clear error, not a native read past the filter.
+    expect(() => tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 3, 4]) as tf.Tensor4D, 1, 'same')).toThrow(/depth/);
+  });
+});
