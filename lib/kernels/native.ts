@@ -39,6 +39,20 @@ export interface NativeAddon {
   batchNormGrad(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, channels: number, epsilon: number): void;
   /** Threads of the shared native pool (BNN_THREADS, else the hardware concurrency). */
   poolThreads: number;
+
+  // ConvNet kernels (native/conv_ops.cc), NHWC, filters [kh, kw, inC, outC]. `geometry` is n, h, w,
+  // inC, kh, kw, outC, strideH, strideW, padTop, padLeft, outH, outW (pool: n, h, w, c, fh, fw,
+  // strideH, strideW, padTop, padLeft, outH, outW); positions outside the input are zero padding.
+  /** out = conv(x, filter); through the XNOR GEMM (exact) when `binary` and x and filter are all ±1. */
+  conv2d(x: Float32Array, filter: Float32Array, out: Float32Array, ...geometryAndBinary: [...number[], boolean]): 'xnor' | 'float';
+  /** dw = the filter gradient of the conv, from x and dy. */
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, ...geometry: number[]): void;
+  /** dx = the input gradient of the conv, from dy and the filter. */
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, ...geometry: number[]): void;
+  /** out = max over each window (NaN never wins; empty window −∞). */
+  maxPool(x: Float32Array, out: Float32Array, ...geometry: number[]): void;
+  /** dx: each window's dy to its first maximal input in row-major order (tfjs cpu's rule). */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, ...geometry: number[]): void;
 }
 
 /** Where the addon may be: `BNN_NATIVE_ADDON`, else build/Release under the package root (from lib/ or dist/lib/). */
