@@ -281,7 +281,13 @@ const KERNELS: Record<string, tf.KernelFunc> = {
  * Registers this module's gradient kernels for the `wasm` backend, replacing the backend's own
  * where it has a faulty one. Idempotent; works before or after the backend is initialised.
  */
+let registered = false;
+
 export function registerWasmGradientKernels(): void {
+  // Once only: when the native backend is re-selected (initBackend after another backend), the
+  // kernels registered now are the native ones, whose fallbacks are these.
+  if (registered) return;
+  registered = true;
   for (const [kernelName, kernelFunc] of Object.entries(KERNELS)) {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing?.kernelFunc === kernelFunc) continue;
