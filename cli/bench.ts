@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   const smoke = flags.smoke === true;
   const log = (line: string) => console.log(line);
   const started = performance.now();
-  await initBackend(undefined, log);
+  // The tfjs rows are the wasm backend's float path (single-threaded XNNPACK), as in earlier runs;
+  // the native backend's float GEMM has rows of its own (method 'float native sgemm …').
+  await initBackend(process.env.BNN_BACKEND ?? 'wasm', log);
   registerFileSystemIO();
   const kernel = selectKernel(undefined, log);
   log(`XNOR kernel tier: ${kernel.tier} (${kernel.isa}), ${kernel.maxThreads} threads`);

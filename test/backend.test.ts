@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
+import { loadNativeAddon } from '../lib/kernels/native';
 
 const hasTfjsNode = (() => {
   try {
@@ -11,14 +12,28 @@ const hasTfjsNode = (() => {
   }
 })();
 
+const hasNativeAddon = loadNativeAddon().addon !== null;
+
 describe('backend selection', () => {
   it('picks the best backend that loads and reports what it skipped', async () => {
     const lines: string[] = [];
     const chosen = await initBackend(undefined, (l) => lines.push(l));
-    expect(chosen).toBe(hasTfjsNode ? 'tensorflow' : 'wasm');
-    expect(tf.getBackend()).toBe(chosen);
+    expect(chosen).toBe(hasNativeAddon ? 'native' : hasTfjsNode ? 'tensorflow' : 'wasm');
+    // native runs as tfjs's wasm backend with native kernels registered.
+    expect(tf.getBackend()).toBe(chosen === 'native' ? 'wasm' : chosen);
     expect(lines.at(-1)).toBe(`tfjs backend: ${chosen}`);
-    if (!hasTfjsNode) expect(lines[0]).toMatch(/backend tensorflow unavailable/);
+    if (!hasNativeAddon) expect(lines[0]).toMatch(/backend native unavailable: native addon/);
+  });
+
+  it('wasm after native restores the wasm kernels, and native puts them back', async () => {
+    if (!hasNativeAddon) return;
+    expect(await initBackend('native')).toBe('native');
+    expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
+    expect(await initBackend('wasm')).toBe('wasm');
+    expect(tf.getKernel('BnnSign', 'wasm')).toBeUndefined();
+    expect(tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).dataSync()).toEqual(new Float32Array([3, 3, 3, 3]));
+    expect(await initBackend('native')).toBe('native');
+    expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
   });
 
   it('BNN_BACKEND forces one', async () => {
@@ -28,7 +43,7 @@ describe('backend selection', () => {
   });
 
   it('rejects unknown names, and a forced backend that does not load', async () => {
-    await expect(initBackend('webgpu')).rejects.toThrow(/unknown backend 'webgpu' \(BNN_BACKEND must be one of tensorflow, wasm, cpu\)/);
+    await expect(initBackend('webgpu')).rejects.toThrow(/unknown backend 'webgpu' \(BNN_BACKEND must be one of native, tensorflow, wasm, cpu\)/);
     if (!hasTfjsNode) await expect(initBackend('tensorflow')).rejects.toThrow(/backend 'tensorflow' did not load/);
   });
 });
