@@ -54,6 +54,8 @@ const convCases: ConvCase[] = [
   [1, 7, 7, 5, 6, 1, 2, 'same'],
   [2, 6, 7, 16, 24, 3, 1, 2],
   [4, 12, 12, 32, 64, 3, 1, 'same'],
+  // Several tiles of patches (6 MB each) in every kernel.
+  [3, 24, 24, 128, 4, 3, 1, 'same'],
 ];
 
 describeNative('native conv kernels', () => {
@@ -103,6 +105,15 @@ describeNative('native conv kernels', () => {
       expect(addon!.conv2d(px, pw, xnor, ...geometry, true)).toBe('float');
     });
   }
+
+  it('the XNOR conv over several tiles of packed patches equals the float conv exactly', () => {
+    const geometry = [1, 200, 203, 64, 3, 3, 8, 1, 1, 1, 1, 200, 203];
+    const x = randomArray(200 * 203 * 64, 3, true), filter = randomArray(3 * 3 * 64 * 8, 4, true);
+    const xnor = new Float32Array(200 * 203 * 8), float = new Float32Array(200 * 203 * 8);
+    expect(addon!.conv2d(x, filter, xnor, ...geometry, true)).toBe('xnor');
+    expect(addon!.conv2d(x, filter, float, ...geometry, false)).toBe('float');
+    expect(xnor.every((v, i) => v === float[i])).toBe(true);
+  });
 
   it('binary convs take the XNOR path inside tf.conv2d, exact against cpu with same padding', async () => {
     const x = randomArray(2 * 9 * 10 * 64, 1, true), filter = randomArray(3 * 3 * 64 * 32, 2, true);
