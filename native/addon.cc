@@ -45,6 +45,12 @@ const std::vector<Isa>& isas() {
   return list;
 }
 
+}  // namespace
+
+xnor::GemmFn xnor::best_gemm() { return isas().front().fn; }
+
+namespace {
+
 constexpr uint64_t kMaxSafe = (1ULL << 53) - 1;  // JavaScript's exact-integer limit
 
 uint64_t get_count(const Napi::CallbackInfo& info, size_t index, const char* what, uint64_t max) {

@@ -41,18 +41,6 @@ namespace {
 // 128 → 128 layer's backprops 10–20 % and Fashion's 32 → 32 input gradient 2× faster.
 constexpr size_t kTileBytes = size_t(6) << 20;
 
-xnor::GemmFn best_xnor_gemm() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return xnor::gemm_avx512;
-  if (__builtin_cpu_supports("avx2")) return xnor::gemm_avx2;
-  if (__builtin_cpu_supports("popcnt")) return xnor::gemm_popcnt;
-#elif defined(__aarch64__)
-  return xnor::gemm_neon;
-#endif
-  return xnor::gemm_scalar;
-}
-
 // Buffers reused across calls (the addon runs on the JavaScript thread only).
 struct Scratch {
   std::vector<float> cols, dwt;
@@ -227,7 +215,7 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
   s.ones.assign(pw, 0);
   for (size_t c = 0; c < ci; c++) s.ones[c / 64] |= uint64_t(1) << (c % 64);
 
-  static const xnor::GemmFn gemm = best_xnor_gemm();
+  static const xnor::GemmFn gemm = xnor::best_gemm();
   const size_t rows = g.rows();
   const size_t tile = std::min(rows, tile_rows(stride * 8 + co * 4));
   if (s.pbits.size() < tile * stride) s.pbits.resize(tile * stride);

@@ -19,18 +19,6 @@
 namespace bnn {
 namespace {
 
-xnor::GemmFn best_xnor_gemm() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return xnor::gemm_avx512;
-  if (__builtin_cpu_supports("avx2")) return xnor::gemm_avx2;
-  if (__builtin_cpu_supports("popcnt")) return xnor::gemm_popcnt;
-#elif defined(__aarch64__)
-  return xnor::gemm_neon;
-#endif
-  return xnor::gemm_scalar;
-}
-
 // Packed operands of the last binary product, reused so that their pages are faulted in once.
 struct XnorBuffers {
   std::vector<uint64_t> a, b;
@@ -60,7 +48,7 @@ bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, con
     if (!good) ok = false;
   });
   if (!ok) return false;
-  static const xnor::GemmFn gemm = best_xnor_gemm();
+  static const xnor::GemmFn gemm = xnor::best_gemm();
   // Binary MACs cost ~1/16 of a float FMA: size the thread count accordingly.
   const bool split_rows = m >= n;
   parallel_for(split_rows ? m : n, 16, threads_for(2.0 * m * n * k / 16), [&](size_t lo, size_t hi) {

@@ -23,6 +23,9 @@ struct GemmArgs {
 
 using GemmFn = void (*)(const GemmArgs&);
 
+// The fastest kernel this CPU supports (addon.cc), for the training ops' binary products.
+GemmFn best_gemm();
+
 // One per instruction set, each in its own translation unit compiled for that target.
 void gemm_scalar(const GemmArgs&);
 #if defined(__x86_64__) || defined(_M_X64)

@@ -12,34 +12,16 @@ import { buildConvNet } from '../lib/models/convnet';
 import { BinaryNetOptimizer, modelParams, type OptimizerName } from '../lib/optim/optimizers';
 import { squaredHinge } from '../lib/loss';
 import { sign, steSign } from '../lib/quantizers';
-import { seededRandom } from '../lib/random';
+import { onBoth as onBothAll, randomArray, relativeError } from './helpers/nativeVsCpu';
+
+/** The single output of `f` on native and on cpu. */
+async function onBoth(f: () => tf.Tensor): Promise<{ native: Float32Array; cpu: Float32Array }> {
+  const { native, cpu } = await onBothAll(f);
+  return { native: native[0], cpu: cpu[0] };
+}
 
 const { addon } = loadNativeAddon();
 const describeNative = addon && typeof addon.matmul === 'function' ? describe : describe.skip;
-
-function randomArray(n: number, seed: number, plusMinusOne = false): Float32Array {
-  const random = seededRandom(seed);
-  return Float32Array.from({ length: n }, () => (plusMinusOne ? (random() < 0.5 ? -1 : 1) : 2 * random() - 1));
-}
-
-/** Runs `f` on the native backend and on cpu with the same inputs; returns both results as arrays. */
-async function onBoth(f: () => tf.Tensor): Promise<{ native: Float32Array; cpu: Float32Array }> {
-  await initBackend('native');
-  const native = tf.tidy(f).dataSync() as Float32Array;
-  await initBackend('cpu');
-  const cpu = tf.tidy(f).dataSync() as Float32Array;
-  await initBackend('native');
-  return { native, cpu };
-}
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff / Math.max(norm, 1e-30));
-}
 
 describeNative('native backend', () => {
   beforeAll(async () => {
