@@ -49,6 +49,18 @@ const std::vector<Isa>& isas() {
 
 xnor::GemmFn xnor::best_gemm() { return isas().front().fn; }
 
+void xnor::parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t threads) {
+  // Split the larger output dimension, in whole 16-row/column blocks.
+  const bool split_rows = whole.m1 - whole.m0 >= whole.n1 - whole.n0;
+  const size_t first = split_rows ? whole.m0 : whole.n0;
+  bnn::parallel_for(split_rows ? whole.m1 - whole.m0 : whole.n1 - whole.n0, 16, threads, [&](size_t lo, size_t hi) {
+    GemmArgs part = whole;
+    if (split_rows) part.m0 = first + lo, part.m1 = first + hi;
+    else part.n0 = first + lo, part.n1 = first + hi;
+    fn(part);
+  });
+}
+
 namespace {
 
 constexpr uint64_t kMaxSafe = (1ULL << 53) - 1;  // JavaScript's exact-integer limit
@@ -144,14 +156,7 @@ size_t gemm_threads(uint64_t cap, double ops) { return bnn::threads_for(ops / 16
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const GemmCall g = parse_gemm(info, 1);
   if (g.m == 0 || g.n == 0) return info.Env().Undefined();
-  // Split the larger output dimension, in whole 16-row/column blocks.
-  const bool split_rows = g.m >= g.n;
-  bnn::parallel_for(split_rows ? g.m : g.n, 16, gemm_threads(g.threads, 2.0 * g.m * g.n * g.k), [&](size_t lo, size_t hi) {
-    xnor::GemmArgs args{g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n};
-    if (split_rows) args.m0 = lo, args.m1 = hi;
-    else args.n0 = lo, args.n1 = hi;
-    g.isa->fn(args);
-  });
+  xnor::parallel_gemm(g.isa->fn, {g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n}, gemm_threads(g.threads, 2.0 * g.m * g.n * g.k));
   return info.Env().Undefined();
 }
 

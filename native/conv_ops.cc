@@ -215,7 +215,6 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
   s.ones.assign(pw, 0);
   for (size_t c = 0; c < ci; c++) s.ones[c / 64] |= uint64_t(1) << (c % 64);
 
-  static const xnor::GemmFn gemm = xnor::best_gemm();
   const size_t rows = g.rows();
   const size_t tile = std::min(rows, tile_rows(stride * 8 + co * 4));
   if (s.pbits.size() < tile * stride) s.pbits.resize(tile * stride);
@@ -238,13 +237,7 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
         }
       }
     });
-    const bool split_rows = mt >= co;
-    parallel_for(split_rows ? mt : co, 16, threads_for(2.0 * mt * co * K / 16), [&](size_t lo, size_t hi) {
-      xnor::GemmArgs a{s.pbits.data(), s.wbits.data(), stride, K, s.acc.data(), co, 0, mt, 0, co};
-      if (split_rows) a.m0 = lo, a.m1 = hi;
-      else a.n0 = lo, a.n1 = hi;
-      gemm(a);
-    });
+    xnor::parallel_gemm(xnor::best_gemm(), {s.pbits.data(), s.wbits.data(), stride, K, s.acc.data(), co, 0, mt, 0, co}, threads_for(2.0 * mt * co * K / 16));
     parallel_for(mt, 64, copy_threads(double(mt) * co), [&](size_t lo, size_t hi) {
       for (size_t r = lo; r < hi; r++) {
         const size_t q = r0 + r, ox = q % g.wo, oy = q / g.wo % g.ho;

@@ -48,15 +48,8 @@ bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, con
     if (!good) ok = false;
   });
   if (!ok) return false;
-  static const xnor::GemmFn gemm = xnor::best_gemm();
   // Binary MACs cost ~1/16 of a float FMA: size the thread count accordingly.
-  const bool split_rows = m >= n;
-  parallel_for(split_rows ? m : n, 16, threads_for(2.0 * m * n * k / 16), [&](size_t lo, size_t hi) {
-    xnor::GemmArgs g{buf.a.data(), buf.b.data(), stride, k, buf.c.data(), n, 0, m, 0, n};
-    if (split_rows) g.m0 = lo, g.m1 = hi;
-    else g.n0 = lo, g.n1 = hi;
-    gemm(g);
-  });
+  xnor::parallel_gemm(xnor::best_gemm(), {buf.a.data(), buf.b.data(), stride, k, buf.c.data(), n, 0, m, 0, n}, threads_for(2.0 * m * n * k / 16));
   parallel_for(m * n, 4096, threads_for(double(m) * n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) C[i] = static_cast<float>(buf.c[i]);
   });

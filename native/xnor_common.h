@@ -26,6 +26,9 @@ using GemmFn = void (*)(const GemmArgs&);
 // The fastest kernel this CPU supports (addon.cc), for the training ops' binary products.
 GemmFn best_gemm();
 
+// Runs `fn` over the block of `whole` on the shared pool (parallel.h) with up to `threads` threads.
+void parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t threads);
+
 // One per instruction set, each in its own translation unit compiled for that target.
 void gemm_scalar(const GemmArgs&);
 #if defined(__x86_64__) || defined(_M_X64)
