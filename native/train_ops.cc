@@ -112,6 +112,31 @@ Napi::Value SteGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dropoutMask(out, n, rate, seed): out[i] = 1/(1 − rate) where u_i ≥ rate, else 0, with u_i uniform in
+// [0, 1) from a counter-based generator (SplitMix64 of seed + i): the same mask for the same seed
+// whatever the thread count, and no generator state to carry between calls.
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const uint64_t n = arg_count(info, 1, "n");
+  float* out = arg_floats(info, 0, "out", n);
+  const double rate = arg_number(info, 2, "rate");
+  const uint64_t seed = arg_count(info, 3, "seed");
+  if (!(rate >= 0 && rate < 1)) throw Napi::RangeError::New(env, "rate must be in [0, 1)");
+  const float keep = float(1.0 / (1.0 - rate));
+  // u ≥ rate on 24-bit draws u = k / 2^24 ⇔ k ≥ ⌈rate · 2^24⌉.
+  const uint64_t threshold = uint64_t(std::ceil(rate * double(1u << 24)));
+  parallel_for(n, 4096, elementwise_threads(n), [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) {
+      uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      z ^= z >> 31;
+      out[i] = (z >> 40) >= threshold ? keep : 0.f;
+    }
+  });
+  return env.Undefined();
+}
+
 // AP2(x) = sign(x)·2^round(log2|x|) (lib/shift.ts), round half to even as tf.round.
 inline float ap2(float x) {
   if (x == 0.f) return 0.f;
@@ -276,6 +301,7 @@ void register_training_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("steGrad", Napi::Function::New(env, SteGrad));
   exports.Set("optimizerStep", Napi::Function::New(env, OptimizerStep));
   exports.Set("batchNormTrain", Napi::Function::New(env, BatchNormTrain));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
   exports.Set("poolThreads", Napi::Number::New(env, double(pool_threads())));
 }

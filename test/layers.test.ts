@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
-import { BinaryConv2D, BinaryDense, ShiftBatchNormalization, SignActivation } from '../lib/layers';
+import { BinaryConv2D, BinaryDense, Dropout, ShiftBatchNormalization, SignActivation } from '../lib/layers';
 import { buildMlp } from '../lib/models/mlp';
 import { sign } from '../lib/quantizers';
 import { BinaryNetOptimizer, modelParams } from '../lib/optim/optimizers';
@@ -63,6 +63,25 @@ describe('BinaryDense', () => {
     expect(() => new BinaryDense({ units: 0 })).toThrow(/units must be a positive integer/);
     expect(() => new BinaryDense({ units: 3, H: -1 })).toThrow(/H must be a positive/);
     expect(() => new BinaryDense({ units: 3, kernelQuantizer: 'nope' as never })).toThrow(/unknown quantizer 'nope'/);
+  });
+});
+
+describe('Dropout', () => {
+  it('on every backend: seeded masks, a new one per call, 1/(1 − rate) or 0, identity at inference', async () => {
+    for (const backend of ['wasm', 'cpu']) {
+      await initBackend(backend);
+      const x = tf.ones([100, 100]);
+      const layer = new Dropout({ rate: 0.5, seed: 7 });
+      const a = (layer.apply(x, { training: true }) as tf.Tensor).dataSync();
+      const b = (layer.apply(x, { training: true }) as tf.Tensor).dataSync();
+      expect(Array.from(a)).not.toEqual(Array.from(b));
+      expect(Array.from((new Dropout({ rate: 0.5, seed: 7 }).apply(x, { training: true }) as tf.Tensor).dataSync())).toEqual(Array.from(a));
+      expect(new Set(a)).toEqual(new Set([0, 2]));
+      expect(a.filter((v) => v === 0).length / a.length).toBeCloseTo(0.5, 1);
+      expect(Array.from((layer.apply(x) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
+      expect(layer.getClassName()).toBe('Dropout');
+    }
+    await initBackend();
   });
 });
 

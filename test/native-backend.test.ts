@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { buildMlp } from '../lib/models/mlp';
+import { Dropout } from '../lib/layers';
 import { buildConvNet } from '../lib/models/convnet';
 import { BinaryNetOptimizer, modelParams, type OptimizerName } from '../lib/optim/optimizers';
 import { squaredHinge } from '../lib/loss';
@@ -82,6 +83,23 @@ describeNative('native backend', () => {
     expect(Array.from(g.native, (v) => v + 0)).toEqual(Array.from(g.cpu, (v) => v + 0));
   });
 
+  it('dropout masks: seeded, 1/(1 − rate) or 0 in the right proportion, a new mask per call, gradient through the mask', () => {
+    const layer = new Dropout({ rate: 0.25, seed: 4 });
+    const x = tf.ones([200, 500]);
+    const [a, b] = [0, 1].map(() => layer.apply(x, { training: true }) as tf.Tensor);
+    const va = a.dataSync();
+    const kept = va.filter((v) => v !== 0);
+    expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.75)]));
+    expect(kept.length / va.length).toBeCloseTo(0.75, 2);
+    expect(Array.from(va)).not.toEqual(Array.from(b.dataSync()));
+    const again = new Dropout({ rate: 0.25, seed: 4 }).apply(x, { training: true }) as tf.Tensor;
+    expect(Array.from(again.dataSync())).toEqual(Array.from(va));
+    expect(Array.from((layer.apply(x, { training: false }) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
+    const g = tf.grad((v: tf.Tensor) => tf.sum(new Dropout({ rate: 0.25, seed: 4 }).apply(v, { training: true }) as tf.Tensor))(x);
+    expect(Array.from(g.dataSync())).toEqual(Array.from(va));
+    expect(() => addon!.dropoutMask(new Float32Array(4), 4, 1, 3)).toThrow(/rate must be in \[0, 1\)/);
+  });
+
   it('rejects mismatched shapes and bad arguments with clear errors', () => {
     expect(() => tf.matMul(tf.ones([3, 4]), tf.ones([5, 6]))).toThrow(/inner/);
     expect(() => addon!.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(3), 1, 2, 2, 2, false, false, 1, 1, false)).toThrow(/c has 3 elements, needs 4/);
@@ -138,9 +156,8 @@ describeNative('native backend', () => {
     r.cpu.grads.forEach((g, i) => expect(relativeError(r.native.grads[i], g)).toBeLessThan(1e-4));
   });
 
-  // (Without dropout: tfjs's Dropout layer draws from Math.random, so no backend repeats it.)
-  it('same seed, same result: two native runs agree bit for bit', async () => {
-    const build = () => buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [300, 300], dropoutInput: 0, dropoutHidden: 0, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 8 });
+  it('same seed, same result: two native runs (with dropout) agree bit for bit', async () => {
+    const build = () => buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [300, 300], dropoutInput: 0.2, dropoutHidden: 0.5, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 8 });
     const a = await stepOnBoth(build, [784], 40, 'adam');
     const b = await stepOnBoth(build, [784], 40, 'adam');
     a.native.after.forEach((w, i) => expect(w.filter((v, j) => !Object.is(v, b.native.after[i][j])).length).toBe(0));

@@ -33,6 +33,8 @@ export interface NativeAddon {
   steGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
   /** One fused, in-place optimizer pass: kind 0 Adam, 1 shift-based AdaMax; then clip to [−clip, clip] when clip > 0. */
   optimizerStep(kind: 0 | 1, w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, stepScale: number, beta1: number, beta2: number, epsilon: number, clip: number): void;
+  /** out[i] = 1/(1 − rate) with probability 1 − rate, else 0; deterministic in `seed` (an integer < 2^53). */
+  dropoutMask(out: Float32Array, n: number, rate: number, seed: number): void;
   /** BatchNorm in training over `rows` (N·H·W) × `channels`: y, batch mean and biased variance per channel. */
   batchNormTrain(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, channels: number, epsilon: number): void;
   /** Its gradient through the batch statistics: dx, dγ, dβ. */

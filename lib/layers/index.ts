@@ -6,3 +6,4 @@ export { BinaryConv2D, type BinaryConv2DArgs } from './binaryConv2d';
 export { SignActivation, type SignActivationArgs } from './signActivation';
 export { ShiftBatchNormalization, type ShiftBatchNormArgs } from './shiftBatchNorm';
 export { BatchNorm } from './batchNorm';
+export { Dropout } from './dropout';

@@ -3,7 +3,7 @@
  * (L2-SVM scores), dropout on the input and after every hidden activation, as the Theano code.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, BinaryDense, ShiftBatchNormalization, SignActivation } from '../layers';
+import { BatchNorm, BinaryDense, Dropout, ShiftBatchNormalization, SignActivation } from '../layers';
 import type { QuantizerName } from '../quantizers';
 
 export interface MlpConfig {
@@ -34,12 +34,12 @@ export function buildMlp(c: MlpConfig): tf.Sequential {
   const q = quantizerFor(c.binarization);
   const model = tf.sequential({ name: 'binary_mlp' });
   model.add(tf.layers.inputLayer({ inputShape: [c.inputDim], name: 'image' }));
-  if (c.dropoutInput > 0) model.add(tf.layers.dropout({ rate: c.dropoutInput, name: 'dropout_in' }));
+  if (c.dropoutInput > 0) model.add(new Dropout({ rate: c.dropoutInput, seed: c.seed + 300, name: 'dropout_in' }));
   c.hiddenUnits.forEach((units, i) => {
     model.add(new BinaryDense({ units, kernelQuantizer: q, H: c.H, seed: c.seed + i, name: `dense_${i + 1}` }));
     model.add(batchNorm(c.batchNorm, `bn_${i + 1}`));
     model.add(new SignActivation({ quantizer: q, seed: c.seed + 100 + i, name: `sign_${i + 1}` }));
-    if (c.dropoutHidden > 0) model.add(tf.layers.dropout({ rate: c.dropoutHidden, name: `dropout_${i + 1}` }));
+    if (c.dropoutHidden > 0) model.add(new Dropout({ rate: c.dropoutHidden, seed: c.seed + 301 + i, name: `dropout_${i + 1}` }));
   });
   const last = c.hiddenUnits.length + 1;
   model.add(new BinaryDense({ units: c.numClasses, kernelQuantizer: q, H: c.H, seed: c.seed + last, name: `dense_${last}` }));

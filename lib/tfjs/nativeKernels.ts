@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon, type NativeAddon } from '../kernels/native';
 import { BNN_SIGN, BNN_STE_GRAD } from '../quantizers';
 import { BNN_BATCH_NORM_GRAD, BNN_BATCH_NORM_TRAIN } from '../layers/batchNorm';
+import { BNN_DROPOUT_MASK } from '../layers/dropout';
 import { registerNativeConvKernels } from './nativeConvKernels';
 
 type TensorInfo = tf.TensorInfo;
@@ -146,6 +147,17 @@ function batchNormGradKernel(addon: NativeAddon) {
   };
 }
 
+/** A dropout mask (lib/layers/dropout.ts): no inputs, attrs { shape, rate, seed }. */
+function dropoutMaskKernel(addon: NativeAddon) {
+  return (args: KernelArgs) => {
+    const backend = args.backend as WasmHeapBackend;
+    const { shape, rate, seed } = args.attrs as { shape: number[]; rate: number; seed: number };
+    const out = backend.makeOutput(shape, 'float32');
+    addon.dropoutMask(heapFloats(backend, out), size(shape), rate, seed);
+    return out;
+  };
+}
+
 let active: { addon: NativeAddon; originals: Map<string, KernelConfig | undefined> } | null = null;
 
 /** Registers a native kernel for `kernelName` on wasm, given the kernel it replaces (the fallback). */
@@ -191,6 +203,7 @@ export function setNativeKernels(enabled: boolean): string | null {
   replaceKernel(BNN_SIGN, () => signKernel(addon), originals);
   replaceKernel(BNN_STE_GRAD, () => steGradKernel(addon), originals);
   replaceKernel(BNN_BATCH_NORM_TRAIN, () => batchNormTrainKernel(addon), originals);
+  replaceKernel(BNN_DROPOUT_MASK, () => dropoutMaskKernel(addon), originals);
   replaceKernel(BNN_BATCH_NORM_GRAD, () => batchNormGradKernel(addon), originals);
   registerNativeConvKernels(addon, (name, make) => replaceKernel(name, make, originals));
   active = { addon, originals };
