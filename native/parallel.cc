@@ -40,8 +40,15 @@ size_t pool_threads() {
 namespace {
 
 // How long a waiting thread spins before it sleeps: long enough to bridge the gaps between the
-// GEMMs of one training step, short enough not to steal a core from other work for long.
-constexpr auto kSpin = std::chrono::microseconds(100);
+// native kernels of one training step (tfjs runs tens to hundreds of µs of JavaScript between
+// them), short enough not to steal a core from other work for long. BNN_POOL_SPIN_US overrides.
+const std::chrono::microseconds kSpin = [] {
+  if (const char* env = std::getenv("BNN_POOL_SPIN_US")) {
+    const long v = std::strtol(env, nullptr, 10);
+    if (v >= 0 && v <= 1000000) return std::chrono::microseconds(v);
+  }
+  return std::chrono::microseconds(100);
+}();
 
 // Workers that are asleep (or not started yet): waking one costs ~50–100 µs on a busy VM, against
 // ~1 µs for a spinning one, so threads_for splits mid-sized work only while all are awake.
