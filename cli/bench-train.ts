@@ -7,7 +7,7 @@
  *   --networks a,b          full or dataset-less names, or all (default: the four benchmark networks
  *                           and svhn-convnet-paper, for the SVHN estimate)
  *   --implementations a,b   of native, wasm, pytorch (default all three)
- *   --steps N / --warmup N  timed / warm-up steps (default 5 / 3; 3 / 1 for the paper ConvNets,
+ *   --steps N / --warmup N  timed / warm-up steps (default 15 / 3; 3 / 1 for the paper ConvNets,
  *                           whose step takes seconds on wasm)
  *   --smoke                 tiny networks, 1 warm-up + 2 steps, written to runs/bench-train-smoke (tests, CI)
  *   --out DIR               where the files go (default results/bench)
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
   const warmup = positive(values.warmup, 'warmup', true);
   const counts = (network: string) => ({
     warmup: warmup ?? (smoke ? 1 : HEAVY.has(network) ? 1 : 3),
-    steps: steps ?? (smoke ? 2 : HEAVY.has(network) ? 3 : 5),
+    steps: steps ?? (smoke ? 2 : HEAVY.has(network) ? 3 : 15),
   });
   if (values.worker) {
     const c = counts(networks[0]);
