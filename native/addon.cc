@@ -49,11 +49,15 @@ const std::vector<Isa>& isas() {
 
 xnor::GemmFn xnor::best_gemm() { return isas().front().fn; }
 
-void xnor::parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t threads) {
+void xnor::parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t max_threads) {
+  const size_t m = whole.m1 - whole.m0, n = whole.n1 - whole.n0;
+  // One XOR-popcount over 64 bits does ~16× the work of a float FMA in about the same time: a
+  // binary product is worth splitting only at 16× the size of a float one.
+  const size_t threads = bnn::threads_for(2.0 * m * n * whole.K / 16, max_threads);
   // Split the larger output dimension, in whole 16-row/column blocks.
-  const bool split_rows = whole.m1 - whole.m0 >= whole.n1 - whole.n0;
+  const bool split_rows = m >= n;
   const size_t first = split_rows ? whole.m0 : whole.n0;
-  bnn::parallel_for(split_rows ? whole.m1 - whole.m0 : whole.n1 - whole.n0, 16, threads, [&](size_t lo, size_t hi) {
+  bnn::parallel_for(split_rows ? m : n, 16, threads, [&](size_t lo, size_t hi) {
     GemmArgs part = whole;
     if (split_rows) part.m0 = first + lo, part.m1 = first + hi;
     else part.n0 = first + lo, part.n1 = first + hi;
@@ -63,15 +67,9 @@ void xnor::parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t threads) {
 
 namespace {
 
-constexpr uint64_t kMaxSafe = (1ULL << 53) - 1;  // JavaScript's exact-integer limit
-
-uint64_t get_count(const Napi::CallbackInfo& info, size_t index, const char* what, uint64_t max) {
-  if (index >= info.Length() || !info[index].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
-  const double v = info[index].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0) || v != static_cast<double>(static_cast<uint64_t>(v)) || v > static_cast<double>(max))
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be an integer in [0, " + std::to_string(max) + "]");
-  return static_cast<uint64_t>(v);
-}
+using bnn::arg_count;
+using bnn::checked_mul;
+using bnn::kMaxSafe;
 
 template <typename T>
 T* get_array(const Napi::CallbackInfo& info, size_t index, const char* what, napi_typedarray_type type, const char* type_name,
@@ -85,11 +83,6 @@ T* get_array(const Napi::CallbackInfo& info, size_t index, const char* what, nap
   auto* data = reinterpret_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   if (reinterpret_cast<uintptr_t>(data) % 8 != 0) throw Napi::RangeError::New(info.Env(), std::string(what) + " must start on an 8-byte boundary");
   return reinterpret_cast<T*>(data);
-}
-
-uint64_t checked_mul(const Napi::Env& env, uint64_t x, uint64_t y, const char* what) {
-  if (x != 0 && y > kMaxSafe / x) throw Napi::RangeError::New(env, std::string(what) + " overflows");
-  return x * y;
 }
 
 // Padding bits past K must be 0 (the K − 2·popcount identity relies on it).
@@ -117,13 +110,13 @@ struct GemmCall {
 GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) {
   const Napi::Env env = info.Env();
   GemmCall g{};
-  g.m = get_count(info, 2, "m", kMaxSafe);
-  g.n = get_count(info, 3, "n", kMaxSafe);
-  g.k = get_count(info, 4, "k", a_rows_per_output > 1 ? 1ULL << 23 : 1ULL << 30);
-  const uint64_t stride32 = get_count(info, 5, "stride", kMaxSafe);
+  g.m = arg_count(info, 2, "m", kMaxSafe);
+  g.n = arg_count(info, 3, "n", kMaxSafe);
+  g.k = arg_count(info, 4, "k", a_rows_per_output > 1 ? 1ULL << 23 : 1ULL << 30);
+  const uint64_t stride32 = arg_count(info, 5, "stride", kMaxSafe);
   if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
   if (stride32 * 32 < g.k) throw Napi::RangeError::New(env, "stride is too short for k");
-  g.threads = get_count(info, 7, "threads", 1024);
+  g.threads = arg_count(info, 7, "threads", 1024);
   if (g.threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
   const uint64_t a_rows = checked_mul(env, g.m, a_rows_per_output, "m · rows per output");
   g.a = get_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array", checked_mul(env, a_rows, stride32, "m · stride"));
@@ -144,19 +137,13 @@ GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) 
   return g;
 }
 
-// Threads for a product of `ops` binary operations: the caller's cap, and the pool's own choice so
-// that a small product is not split where a wake-up costs more than the second core saves. One
-// XOR-popcount over 64 bits does ~16× the work of a float FMA in about the same time, hence /16
-// (as in train_ops.cc).
-size_t gemm_threads(uint64_t cap, double ops) { return bnn::threads_for(ops / 16, static_cast<size_t>(cap)); }
-
 // gemm(a: Uint32Array, b: Uint32Array, m, n, k, stride32, out: Int32Array, threads, isa?: string): void
 //   out[i·n + j] = Σ_k a_ik · b_jk over ±1 values packed as described in xnor_common.h, where
 //   `stride32` is the row length in 32-bit words (a multiple of 16).
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const GemmCall g = parse_gemm(info, 1);
   if (g.m == 0 || g.n == 0) return info.Env().Undefined();
-  xnor::parallel_gemm(g.isa->fn, {g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n}, gemm_threads(g.threads, 2.0 * g.m * g.n * g.k));
+  xnor::parallel_gemm(g.isa->fn, {g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n}, g.threads);
   return info.Env().Undefined();
 }
 
@@ -169,7 +156,8 @@ Napi::Value BitPlaneGemm(const Napi::CallbackInfo& info) {
   const GemmCall g = parse_gemm(info, 8);
   if (g.m == 0 || g.n == 0) return info.Env().Undefined();
   constexpr uint64_t kInputs = 8;
-  bnn::parallel_for(g.m, kInputs, gemm_threads(g.threads, 16.0 * g.m * g.n * g.k), [&](size_t lo, size_t hi) {
+  // 8 plane products per output: 8× the binary work of a plain product (see parallel_gemm).
+  bnn::parallel_for(g.m, kInputs, bnn::threads_for(double(g.m) * g.n * g.k, g.threads), [&](size_t lo, size_t hi) {
     std::vector<int32_t> planes(kInputs * 8 * g.n);
     for (uint64_t i0 = lo; i0 < hi; i0 += kInputs) {
       const uint64_t count = hi - i0 < kInputs ? hi - i0 : kInputs;
@@ -193,9 +181,9 @@ Napi::Value BitPlaneGemm(const Napi::CallbackInfo& info) {
 //   BatchNorm followed by sign, folded into one integer comparison per neuron.
 Napi::Value ThresholdPack(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  const uint64_t m = get_count(info, 1, "m", kMaxSafe);
-  const uint64_t n = get_count(info, 2, "n", 1ULL << 30);
-  const uint64_t stride32 = get_count(info, 6, "stride", kMaxSafe);
+  const uint64_t m = arg_count(info, 1, "m", kMaxSafe);
+  const uint64_t n = arg_count(info, 2, "n", 1ULL << 30);
+  const uint64_t stride32 = arg_count(info, 6, "stride", kMaxSafe);
   if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
   if (stride32 * 32 < n) throw Napi::RangeError::New(env, "stride is too short for n");
   const auto* s = get_array<int32_t>(info, 0, "scores", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));

@@ -52,8 +52,6 @@ Scratch& scratch() {
   return s;
 }
 
-// Memory-bound passes: a second thread pays off only on large arrays.
-size_t copy_threads(double floats) { return threads_for(floats * 8); }
 
 struct ConvGeom {
   size_t n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo;
@@ -99,7 +97,7 @@ inline Window window(const ConvGeom& g, size_t r) {
 // im2col: dst[(r − r0)·K + (i·kw + j)·ci + c] = x[n, y0 + i, x0 + j, c], 0 outside the input.
 void im2col(const ConvGeom& g, const float* x, size_t r0, size_t r1, float* dst) {
   const size_t K = g.K(), ci = g.ci, rowlen = g.kw * ci;
-  parallel_for(r1 - r0, 64, copy_threads(double(r1 - r0) * K), [&](size_t lo, size_t hi) {
+  parallel_for(r1 - r0, 64, threads_for_elements(double(r1 - r0) * K), [&](size_t lo, size_t hi) {
     for (size_t r = r0 + lo; r < r0 + hi; r++) {
       const Window win = window(g, r);
       const float* img = x + win.n * g.h * g.w * ci;
@@ -189,7 +187,7 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
   const size_t pixels = g.n * g.h * g.w;
   s.xbits.resize(pixels * pw);
   std::atomic<bool> ok{true};
-  parallel_for(pixels, 256, copy_threads(double(pixels) * ci), [&](size_t lo, size_t hi) {
+  parallel_for(pixels, 256, threads_for_elements(double(pixels) * ci), [&](size_t lo, size_t hi) {
     if (ok.load(std::memory_order_relaxed) && !pack_rows(x, ci, ci, lo, hi, s.xbits.data(), pw)) ok = false;
   });
   if (!ok) return false;
@@ -221,7 +219,7 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
   if (s.acc.size() < tile * co) s.acc.resize(tile * co);
   for (size_t r0 = 0; r0 < rows; r0 += tile) {
     const size_t r1 = std::min(rows, r0 + tile), mt = r1 - r0;
-    parallel_for(mt, 64, copy_threads(double(mt) * stride * 2), [&](size_t lo, size_t hi) {
+    parallel_for(mt, 64, threads_for_elements(double(mt) * stride * 2), [&](size_t lo, size_t hi) {
       for (size_t r = lo; r < hi; r++) {
         const Window win = window(g, r0 + r);
         uint64_t* row = s.pbits.data() + r * stride;
@@ -237,8 +235,8 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
         }
       }
     });
-    xnor::parallel_gemm(xnor::best_gemm(), {s.pbits.data(), s.wbits.data(), stride, K, s.acc.data(), co, 0, mt, 0, co}, threads_for(2.0 * mt * co * K / 16));
-    parallel_for(mt, 64, copy_threads(double(mt) * co), [&](size_t lo, size_t hi) {
+    xnor::parallel_gemm(xnor::best_gemm(), {s.pbits.data(), s.wbits.data(), stride, K, s.acc.data(), co, 0, mt, 0, co});
+    parallel_for(mt, 64, threads_for_elements(double(mt) * co), [&](size_t lo, size_t hi) {
       for (size_t r = lo; r < hi; r++) {
         const size_t q = r0 + r, ox = q % g.wo, oy = q / g.wo % g.ho;
         const int32_t* corr = s.corr.data() + (ry.id[oy] * ncx + rx.id[ox]) * co;
@@ -323,7 +321,7 @@ Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
   for (size_t n0 = 0; n0 < g.n; n0 += imgs) {
     const size_t nt = std::min(g.n - n0, imgs);
     sgemm(false, true, nt * img_rows, K, g.co, dy + n0 * img_rows * g.co, g.co, w, g.co, cols.data(), K, false, 0);
-    parallel_for(nt * g.h, 1, copy_threads(double(nt) * g.h * g.w * ci * g.taps()), [&](size_t lo, size_t hi) {
+    parallel_for(nt * g.h, 1, threads_for_elements(double(nt) * g.h * g.w * ci * g.taps()), [&](size_t lo, size_t hi) {
       // Taps (i, output row) that read input row y, then (j, output column) for each column.
       std::vector<std::pair<size_t, size_t>> ti, tj;
       for (size_t q = lo; q < hi; q++) {
@@ -403,7 +401,7 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
   const float* x = arg_floats(info, 0, "x", g.n * g.h * g.w * g.c);
   float* out = arg_floats(info, 1, "out", g.n * g.ho * g.wo * g.c);
   const size_t c = g.c;
-  parallel_for(g.n * g.ho, 1, copy_threads(double(g.n) * g.h * g.w * c), [&](size_t lo, size_t hi) {
+  parallel_for(g.n * g.ho, 1, threads_for_elements(double(g.n) * g.h * g.w * c), [&](size_t lo, size_t hi) {
     for (size_t q = lo; q < hi; q++) max_pool_row(g, x, out, q);
   });
   return info.Env().Undefined();
@@ -452,12 +450,12 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   const float* x = arg_floats(info, 1, "x", g.n * g.h * g.w * g.c);
   float* dx = arg_floats(info, 2, "dx", g.n * g.h * g.w * g.c);
   const size_t c = g.c, image = g.h * g.w * c;
-  parallel_for(g.n * image, 4096, copy_threads(double(g.n) * image), [&](size_t lo, size_t hi) { std::fill(dx + lo, dx + hi, 0.f); });
+  parallel_for(g.n * image, 4096, threads_for_elements(double(g.n) * image), [&](size_t lo, size_t hi) { std::fill(dx + lo, dx + hi, 0.f); });
   // Disjoint windows write disjoint inputs, so output rows can go to different threads; overlapping
   // ones are split by image.
   const bool disjoint = g.sh >= g.fh && g.sw >= g.fw;
   const size_t units = disjoint ? g.n * g.ho : g.n, rows_per_unit = disjoint ? 1 : g.ho;
-  parallel_for(units, 1, copy_threads(double(g.n) * g.h * g.w * c * 2), [&](size_t lo, size_t hi) {
+  parallel_for(units, 1, threads_for_elements(double(g.n) * g.h * g.w * c * 2), [&](size_t lo, size_t hi) {
     for (size_t u = lo; u < hi; u++) {
       const size_t b = disjoint ? u / g.ho : u, oy0 = disjoint ? u % g.ho : 0;
       for (size_t oy = oy0; oy < oy0 + rows_per_unit; oy++) max_pool_grad_row(g, dy, x, dx, b, oy);

@@ -33,7 +33,7 @@ bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, con
   buf.b.resize(n * stride);
   buf.c.resize(m * n);
   std::atomic<bool> ok{true};
-  const size_t pack_threads = threads_for(double(m + n) * double(k) * 4);
+  const size_t pack_threads = threads_for_elements(double(m + n) * double(k));
   // op(A) rows along K: A is m×k (rows) or, transposed, k×m (columns).
   parallel_for(m, 64, pack_threads, [&](size_t lo, size_t hi) {
     if (!ok.load(std::memory_order_relaxed)) return;
@@ -48,9 +48,8 @@ bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, con
     if (!good) ok = false;
   });
   if (!ok) return false;
-  // Binary MACs cost ~1/16 of a float FMA: size the thread count accordingly.
-  xnor::parallel_gemm(xnor::best_gemm(), {buf.a.data(), buf.b.data(), stride, k, buf.c.data(), n, 0, m, 0, n}, threads_for(2.0 * m * n * k / 16));
-  parallel_for(m * n, 4096, threads_for(double(m) * n), [&](size_t lo, size_t hi) {
+  xnor::parallel_gemm(xnor::best_gemm(), {buf.a.data(), buf.b.data(), stride, k, buf.c.data(), n, 0, m, 0, n});
+  parallel_for(m * n, 4096, threads_for_elements(double(m) * n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) C[i] = static_cast<float>(buf.c[i]);
   });
   return true;
@@ -85,16 +84,13 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, used_xnor ? "xnor" : "float");
 }
 
-// Element-wise work is memory-bound, ~10 GB/s on one core here: weigh an element like 64 flops so
-// that arrays past ~60 k elements (tens of µs of streaming) use the second core.
-size_t elementwise_threads(uint64_t n) { return threads_for(double(n) * 64); }
 
 // sign(x, out, n): out = x ≥ 0 ? +1 : −1 (0 → +1, as everywhere in this project).
 Napi::Value Sign(const Napi::CallbackInfo& info) {
   const uint64_t n = arg_count(info, 2, "n");
   const float* x = arg_floats(info, 0, "x", n);
   float* out = arg_floats(info, 1, "out", n);
-  parallel_for(n, 4096, elementwise_threads(n), [&](size_t lo, size_t hi) {
+  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) out[i] = x[i] >= 0.f ? 1.f : -1.f;
   });
   return info.Env().Undefined();
@@ -106,7 +102,7 @@ Napi::Value SteGrad(const Napi::CallbackInfo& info) {
   const float* dy = arg_floats(info, 0, "dy", n);
   const float* x = arg_floats(info, 1, "x", n);
   float* out = arg_floats(info, 2, "out", n);
-  parallel_for(n, 4096, elementwise_threads(n), [&](size_t lo, size_t hi) {
+  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) out[i] = std::fabs(x[i]) <= 1.f ? dy[i] : 0.f;
   });
   return info.Env().Undefined();
@@ -125,7 +121,7 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   const float keep = float(1.0 / (1.0 - rate));
   // u ≥ rate on 24-bit draws u = k / 2^24 ⇔ k ≥ ⌈rate · 2^24⌉.
   const uint64_t threshold = uint64_t(std::ceil(rate * double(1u << 24)));
-  parallel_for(n, 4096, elementwise_threads(n), [&](size_t lo, size_t hi) {
+  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) {
       uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
       z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -163,7 +159,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw Napi::RangeError::New(env, "beta1 and beta2 must be in [0, 1)");
   if (!(eps > 0) || clip < 0) throw Napi::RangeError::New(env, "epsilon must be > 0 and clip ≥ 0");
   const float c1 = 1.f - b1, c2 = 1.f - b2;
-  parallel_for(n, 4096, elementwise_threads(n), [&](size_t lo, size_t hi) {
+  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) {
       const float gi = g[i];
       const float mi = m[i] * b1 + gi * c1;
@@ -187,7 +183,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
 // partials: body(row pointer(s), r) adds into acc[0..parts·C) laid out per part.
 template <typename RowSum>
 void channel_sums(uint64_t R, uint64_t C, size_t sums, std::vector<double>& out, const RowSum& row_sum) {
-  const size_t parts = elementwise_threads(R * C) > 1 ? pool_threads() : 1;
+  const size_t parts = threads_for_elements(R * C) > 1 ? pool_threads() : 1;
   std::vector<double> partial(parts * sums * C, 0.0);
   parallel_for(R, (R + parts - 1) / parts, parts, [&](size_t lo, size_t hi) {
     const size_t part = lo / ((R + parts - 1) / parts);
@@ -233,7 +229,7 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
     scale[c] = gamma[c] / std::sqrt(variance[c] + eps);
     shift[c] = beta[c] - mu[c] * scale[c];
   }
-  parallel_for(R, 16, elementwise_threads(n), [&](size_t lo, size_t hi) {
+  parallel_for(R, 16, threads_for_elements(n), [&](size_t lo, size_t hi) {
     for (size_t r = lo; r < hi; r++) {
       const float* row = x + r * C;
       float* out = y + r * C;
@@ -279,7 +275,7 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     b[c] = float(a[c] * sums[c] / double(R));
     k[c] = float(a[c] * sums[C + c] / double(R));
   }
-  parallel_for(R, 16, elementwise_threads(n), [&](size_t lo, size_t hi) {
+  parallel_for(R, 16, threads_for_elements(n), [&](size_t lo, size_t hi) {
     for (size_t r = lo; r < hi; r++) {
       const float* g = dy + r * C;
       const float* row = x + r * C;

@@ -26,8 +26,9 @@ using GemmFn = void (*)(const GemmArgs&);
 // The fastest kernel this CPU supports (addon.cc), for the training ops' binary products.
 GemmFn best_gemm();
 
-// Runs `fn` over the block of `whole` on the shared pool (parallel.h) with up to `threads` threads.
-void parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t threads);
+// Runs `fn` over the block of `whole` on the shared pool (parallel.h), with as many threads as its
+// size is worth and at most `max_threads` (0: no cap).
+void parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t max_threads = 0);
 
 // One per instruction set, each in its own translation unit compiled for that target.
 void gemm_scalar(const GemmArgs&);
