@@ -33,8 +33,6 @@ interface PoolAttrs {
   dimRoundingMode?: RoundingMode;
 }
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** The geometry arguments conv_ops.cc takes, after the arrays: n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo. */
 function convGeometry(info: tf.backend_util.Conv2DInfo): number[] {
   return [
@@ -75,7 +73,7 @@ function conv2d(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     }
     if (x.shape[3] !== filter.shape[2]) throw new Error(`Conv2D: input channels ${x.shape[3]} of x [${x.shape}] differ from the filter's [${filter.shape}]`);
     const out = backend.makeOutput(info.outShape, 'float32');
-    const path = size(info.outShape) === 0 ? 'float' : addon.conv2d(heapFloats(backend, x), heapFloats(backend, filter), heapFloats(backend, out), ...convGeometry(info), true);
+    const path = tf.util.sizeFromShape(info.outShape) === 0 ? 'float' : addon.conv2d(heapFloats(backend, x), heapFloats(backend, filter), heapFloats(backend, out), ...convGeometry(info), true);
     conv2DPaths[path]++;
     return out;
   };
@@ -90,7 +88,7 @@ function conv2dBackpropFilter(addon: NativeAddon, fallback: KernelFunc): KernelF
     if (!info) return fallback(args);
     if (dy.shape.join() !== info.outShape.join()) throw new Error(`Conv2DBackpropFilter: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`);
     const dw = backend.makeOutput(attrs.filterShape, 'float32');
-    if (size(attrs.filterShape) > 0) addon.conv2dBackpropFilter(heapFloats(backend, x), heapFloats(backend, dy), heapFloats(backend, dw), ...convGeometry(info));
+    if (tf.util.sizeFromShape(attrs.filterShape) > 0) addon.conv2dBackpropFilter(heapFloats(backend, x), heapFloats(backend, dy), heapFloats(backend, dw), ...convGeometry(info));
     return dw;
   };
 }
@@ -104,7 +102,7 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
     if (!info) return fallback(args);
     if (dy.shape.join() !== info.outShape.join()) throw new Error(`Conv2DBackpropInput: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`);
     const dx = backend.makeOutput(attrs.inputShape, 'float32');
-    if (size(attrs.inputShape) > 0) addon.conv2dBackpropInput(heapFloats(backend, dy), heapFloats(backend, filter), heapFloats(backend, dx), ...convGeometry(info));
+    if (tf.util.sizeFromShape(attrs.inputShape) > 0) addon.conv2dBackpropInput(heapFloats(backend, dy), heapFloats(backend, filter), heapFloats(backend, dx), ...convGeometry(info));
     return dx;
   };
 }
@@ -130,7 +128,7 @@ function maxPool(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     const g = poolGeometry(x, args.attrs as unknown as PoolAttrs);
     if (!g) return fallback(args);
     const out = backend.makeOutput(g.info.outShape, 'float32');
-    if (size(g.info.outShape) > 0) addon.maxPool(heapFloats(backend, x), heapFloats(backend, out), ...g.args);
+    if (tf.util.sizeFromShape(g.info.outShape) > 0) addon.maxPool(heapFloats(backend, x), heapFloats(backend, out), ...g.args);
     return out;
   };
 }
@@ -143,7 +141,7 @@ function maxPoolGrad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     if (!g) return fallback(args);
     if (dy.shape.join() !== g.info.outShape.join()) throw new Error(`MaxPoolGrad: dy [${dy.shape}] does not match the pool's output [${g.info.outShape}]`);
     const dx = backend.makeOutput(input.shape, 'float32');
-    if (size(input.shape) > 0) addon.maxPoolGrad(heapFloats(backend, dy), heapFloats(backend, input), heapFloats(backend, dx), ...g.args);
+    if (tf.util.sizeFromShape(input.shape) > 0) addon.maxPoolGrad(heapFloats(backend, dy), heapFloats(backend, input), heapFloats(backend, dx), ...g.args);
     return dx;
   };
 }

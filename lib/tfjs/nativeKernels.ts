@@ -28,7 +28,9 @@ export type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here (its class is not exported for typing). */
 export interface WasmHeapBackend extends tf.KernelBackend {
+  disposeData(dataId: object, force?: boolean): boolean;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  /** A view of the tensor's data on the wasm heap (invalidated when the heap grows). */
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   refCount(dataId: object): number;
 }
@@ -39,8 +41,6 @@ export function heapFloats(backend: WasmHeapBackend, t: TensorInfo): Float32Arra
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** BatchMatMul: float GEMM on all cores, or the XNOR GEMM where both operands are all ±1. */
 function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
   return (args: KernelArgs) => {
@@ -49,7 +49,7 @@ function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
     const ra = a.shape.length, rb = b.shape.length;
     const batchShapeA = a.shape.slice(0, -2), batchShapeB = b.shape.slice(0, -2);
-    const batchA = size(batchShapeA), batchB = size(batchShapeB);
+    const batchA = tf.util.sizeFromShape(batchShapeA), batchB = tf.util.sizeFromShape(batchShapeB);
     const sameBatch = batchShapeA.join() === batchShapeB.join();
     // Broadcasting other than equal batch shapes or a single matrix on one side: leave it to wasm.
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2 || (!sameBatch && batchA !== 1 && batchB !== 1)) {
@@ -62,7 +62,7 @@ function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
     if (k !== kb) throw new Error(`matMul: inner dimensions differ: a [${a.shape}] and b [${b.shape}] (transposeA ${transposeA}, transposeB ${transposeB})`);
     const batchShape = batchA >= batchB ? batchShapeA : batchShapeB;
     const out = backend.makeOutput([...batchShape, m, n], 'float32');
-    if (size(out.shape) > 0) {
+    if (tf.util.sizeFromShape(out.shape) > 0) {
       addon.matmul(heapFloats(backend, a), heapFloats(backend, b), heapFloats(backend, out), Math.max(batchA, batchB), m, n, k, transposeA, transposeB, batchA, batchB, true);
     }
     return out;
@@ -88,7 +88,7 @@ function signKernel(addon: NativeAddon) {
     const backend = args.backend as WasmHeapBackend;
     const { x } = args.inputs as { x: TensorInfo };
     const out = backend.makeOutput(x.shape, 'float32');
-    addon.sign(heapFloats(backend, x), heapFloats(backend, out), size(x.shape));
+    addon.sign(heapFloats(backend, x), heapFloats(backend, out), tf.util.sizeFromShape(x.shape));
     return out;
   };
 }
@@ -100,7 +100,7 @@ function steGradKernel(addon: NativeAddon) {
     const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
     if (dy.shape.join() !== x.shape.join()) throw new Error(`BnnSteGrad: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
     const out = backend.makeOutput(x.shape, 'float32');
-    addon.steGrad(heapFloats(backend, dy), heapFloats(backend, x), heapFloats(backend, out), size(x.shape));
+    addon.steGrad(heapFloats(backend, dy), heapFloats(backend, x), heapFloats(backend, out), tf.util.sizeFromShape(x.shape));
     return out;
   };
 }
@@ -109,9 +109,9 @@ function steGradKernel(addon: NativeAddon) {
 function channelsLast(x: TensorInfo, perChannel: TensorInfo[], what: string): { rows: number; channels: number } {
   const channels = x.shape[x.shape.length - 1];
   for (const t of perChannel) {
-    if (size(t.shape) !== channels) throw new Error(`${what}: [${t.shape}] does not hold one value per channel of x [${x.shape}]`);
+    if (tf.util.sizeFromShape(t.shape) !== channels) throw new Error(`${what}: [${t.shape}] does not hold one value per channel of x [${x.shape}]`);
   }
-  return { rows: size(x.shape) / channels, channels };
+  return { rows: tf.util.sizeFromShape(x.shape) / channels, channels };
 }
 
 /** BatchNorm in training, fused (lib/layers/batchNorm.ts): outputs y, batch mean, batch variance. */
@@ -153,7 +153,7 @@ function dropoutMaskKernel(addon: NativeAddon) {
     const backend = args.backend as WasmHeapBackend;
     const { shape, rate, seed } = args.attrs as { shape: number[]; rate: number; seed: number };
     const out = backend.makeOutput(shape, 'float32');
-    addon.dropoutMask(heapFloats(backend, out), size(shape), rate, seed);
+    addon.dropoutMask(heapFloats(backend, out), tf.util.sizeFromShape(shape), rate, seed);
     return out;
   };
 }

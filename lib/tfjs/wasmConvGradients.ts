@@ -26,16 +26,10 @@
 import * as tf from '@tensorflow/tfjs';
 // Loaded first so that its own (faulty) MaxPoolGrad registration cannot come after ours.
 import '@tensorflow/tfjs-backend-wasm';
+import type { WasmHeapBackend } from './nativeKernels';
 
 type TensorInfo = tf.TensorInfo;
 
-/** The parts of the wasm backend this module uses (its class is not exported for typing). */
-interface WasmBackendLike extends tf.KernelBackend {
-  disposeData(dataId: object, force?: boolean): boolean;
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  /** A view of the tensor's data on the wasm heap (invalidated when the heap grows). */
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 /** Attributes tfjs-core passes to Conv2DBackpropFilter. */
 interface BackpropFilterAttrs {
@@ -49,7 +43,7 @@ interface BackpropFilterAttrs {
 /** Runs another wasm kernel directly, as the backend's own composite kernels do. */
 function run(
   name: string,
-  backend: WasmBackendLike,
+  backend: WasmHeapBackend,
   inputs: Record<string, TensorInfo> | TensorInfo[],
   attrs: Record<string, unknown>,
 ): TensorInfo {
@@ -63,7 +57,7 @@ function conv2dBackpropFilter(args: {
   backend: tf.KernelBackend;
   attrs: tf.NamedAttrMap;
 }): TensorInfo {
-  const backend = args.backend as WasmBackendLike;
+  const backend = args.backend as WasmHeapBackend;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as BackpropFilterAttrs;
   if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
@@ -124,7 +118,7 @@ function conv2dBackpropFilter(args: {
 let originalBackpropInput: tf.KernelFunc | null = null;
 
 function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
-  const backend = args.backend as WasmBackendLike;
+  const backend = args.backend as WasmHeapBackend;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
     strides: [number, number] | number;
@@ -167,7 +161,7 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.
  * reading the wasm heap directly: linear in the data, so a plain loop is cheap next to the convs.
  */
 function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
-  const backend = args.backend as WasmBackendLike;
+  const backend = args.backend as WasmHeapBackend;
   const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
     filterSize: [number, number] | number;
@@ -226,7 +220,7 @@ let originalTile: tf.KernelFunc | null = null;
  * `copyWithin`, so tiling a [1, 1, 1, C] vector over [N, H, W, C] costs log₂(N·H·W) copies.
  */
 function tile(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
-  const backend = args.backend as WasmBackendLike;
+  const backend = args.backend as WasmHeapBackend;
   const { x } = args.inputs as { x: TensorInfo };
   const { reps } = args.attrs as unknown as { reps: number[] };
   if (x.dtype === 'string') {
