@@ -67,23 +67,10 @@ void xnor::parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t max_threads) {
 
 namespace {
 
+using bnn::arg_array;
 using bnn::arg_count;
 using bnn::checked_mul;
 using bnn::kMaxSafe;
-
-template <typename T>
-T* get_array(const Napi::CallbackInfo& info, size_t index, const char* what, napi_typedarray_type type, const char* type_name,
-             uint64_t min_length) {
-  if (index >= info.Length() || !info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != type)
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a " + type_name);
-  auto array = info[index].As<Napi::TypedArray>();
-  if (array.ElementLength() < min_length)
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " has " + std::to_string(array.ElementLength()) + " elements, needs " +
-                                                std::to_string(min_length));
-  auto* data = reinterpret_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-  if (reinterpret_cast<uintptr_t>(data) % 8 != 0) throw Napi::RangeError::New(info.Env(), std::string(what) + " must start on an 8-byte boundary");
-  return reinterpret_cast<T*>(data);
-}
 
 // Padding bits past K must be 0 (the K − 2·popcount identity relies on it).
 void check_padding(const Napi::Env& env, const uint64_t* rows, uint64_t count, uint64_t stride, uint64_t K, const char* what) {
@@ -119,9 +106,9 @@ GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) 
   g.threads = arg_count(info, 7, "threads", 1024);
   if (g.threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
   const uint64_t a_rows = checked_mul(env, g.m, a_rows_per_output, "m · rows per output");
-  g.a = get_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array", checked_mul(env, a_rows, stride32, "m · stride"));
-  g.b = get_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array", checked_mul(env, g.n, stride32, "n · stride"));
-  g.out = get_array<int32_t>(info, 6, "out", napi_int32_array, "Int32Array", checked_mul(env, g.m, g.n, "m · n"));
+  g.a = arg_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array", checked_mul(env, a_rows, stride32, "m · stride"));
+  g.b = arg_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array", checked_mul(env, g.n, stride32, "n · stride"));
+  g.out = arg_array<int32_t>(info, 6, "out", napi_int32_array, "Int32Array", checked_mul(env, g.m, g.n, "m · n"));
   g.isa = &isas().front();
   if (info.Length() > 8 && !info[8].IsUndefined()) {
     if (!info[8].IsString()) throw Napi::TypeError::New(env, "isa must be a string");
@@ -186,14 +173,10 @@ Napi::Value ThresholdPack(const Napi::CallbackInfo& info) {
   const uint64_t stride32 = arg_count(info, 6, "stride", kMaxSafe);
   if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
   if (stride32 * 32 < n) throw Napi::RangeError::New(env, "stride is too short for n");
-  const auto* s = get_array<int32_t>(info, 0, "scores", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
-  const auto* t = get_array<int32_t>(info, 3, "thresholds", napi_int32_array, "Int32Array", n);
-  if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, "flips must be a Uint8Array");
-  auto flips_array = info[4].As<Napi::Uint8Array>();
-  if (flips_array.ElementLength() < n) throw Napi::RangeError::New(env, "flips is shorter than n");
-  const uint8_t* flips = flips_array.Data();
-  auto* out = get_array<uint32_t>(info, 5, "out", napi_uint32_array, "Uint32Array", checked_mul(env, m, stride32, "m · stride"));
+  const auto* s = arg_array<int32_t>(info, 0, "scores", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
+  const auto* t = arg_array<int32_t>(info, 3, "thresholds", napi_int32_array, "Int32Array", n);
+  const auto* flips = arg_array<uint8_t>(info, 4, "flips", napi_uint8_array, "Uint8Array", n);
+  auto* out = arg_array<uint32_t>(info, 5, "out", napi_uint32_array, "Uint32Array", checked_mul(env, m, stride32, "m · stride"));
   for (uint64_t i = 0; i < m; i++) {
     const int32_t* row = s + i * n;
     uint32_t* bits = out + i * stride32;

@@ -36,15 +36,28 @@ inline uint64_t checked_mul(const Napi::Env& env, uint64_t x, uint64_t y, const 
   return x * y;
 }
 
-// A Float32Array argument with at least `min_length` elements (4-byte aligned by construction).
+// A typed-array argument of `type` with at least `min_length` elements, whose data start on an
+// `align`-byte boundary. The data pointer comes from napi_get_typedarray_info, which also serves
+// arrays on a SharedArrayBuffer (Napi::ArrayBuffer::Data() refuses those with "Invalid argument").
+template <typename T>
+T* arg_array(const Napi::CallbackInfo& info, size_t index, const char* what, napi_typedarray_type type, const char* type_name,
+             uint64_t min_length, size_t align = alignof(T)) {
+  const Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a " + type_name);
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, info[index], nullptr, &length, &data, nullptr, nullptr) != napi_ok)
+    throw Napi::TypeError::New(env, std::string(what) + ": cannot read the " + type_name + "'s memory");
+  if (length < min_length)
+    throw Napi::RangeError::New(env, std::string(what) + " has " + std::to_string(length) + " elements, needs " + std::to_string(min_length));
+  if (reinterpret_cast<uintptr_t>(data) % align != 0)
+    throw Napi::RangeError::New(env, std::string(what) + " must start on an " + std::to_string(align) + "-byte boundary");
+  return static_cast<T*>(data);
+}
+
 inline float* arg_floats(const Napi::CallbackInfo& info, size_t index, const char* what, uint64_t min_length) {
-  if (index >= info.Length() || !info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Float32Array");
-  auto array = info[index].As<Napi::Float32Array>();
-  if (array.ElementLength() < min_length)
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " has " + std::to_string(array.ElementLength()) + " elements, needs " +
-                                                std::to_string(min_length));
-  return array.Data();
+  return arg_array<float>(info, index, what, napi_float32_array, "Float32Array", min_length);
 }
 
 }  // namespace bnn
