@@ -2,16 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { seededRandom } from '../lib/random';
-import { tryKernel, type XnorKernel } from '../lib/kernels';
+import { selectKernel } from '../lib/kernels';
 import { binaryConv2d } from '../lib/kernels/binaryConv';
+import { kernelTiers } from './helpers/kernelTiers';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const tiers = (['native', 'wasm', 'ts'] as const).map((t) => tryKernel(t)).filter((k): k is XnorKernel => typeof k !== 'string');
-
-it.each(tiers.map((k) => [k.tier, k] as const))('binary conv2d equals tfjs conv2d on ±1 inputs (%s)', (_tier, kernel) => {
+for (const { kernel: loaded, title } of kernelTiers) it.skipIf(!loaded)(`binary conv2d equals tfjs conv2d on ±1 inputs (${title})`, () => {
+  const kernel = loaded!;
   const random = seededRandom(4);
   const signs = (n: number) => Float32Array.from({ length: n }, () => (random() < 0.5 ? -1 : 1));
   for (const [batch, height, width, channels, kernelSize, filters] of [
@@ -32,7 +32,7 @@ it.each(tiers.map((k) => [k.tier, k] as const))('binary conv2d equals tfjs conv2
 });
 
 it('rejects bad geometry', () => {
-  const k = tiers[0];
+  const k = selectKernel('ts');
   const g = { batch: 1, height: 2, width: 2, channels: 1, kernelSize: 3, filters: 1, padding: 'valid' as const };
   expect(() => binaryConv2d(k, new Float32Array(4), new Float32Array(9), g)).toThrow(/at least/);
   expect(() => binaryConv2d(k, new Float32Array(3), new Float32Array(9), { ...g, padding: 'same' })).toThrow(/x has 3 values/);

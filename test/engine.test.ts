@@ -16,14 +16,14 @@ import {
   savePackedModel,
   serializePackedModel,
 } from '../lib/engine';
-import { packBitPlanes, packColumns, selectKernel, tryKernel, type XnorKernel } from '../lib/kernels';
+import { packBitPlanes, packColumns, selectKernel } from '../lib/kernels';
 import { bitPlaneDense } from '../lib/kernels/firstLayer';
 import { buildMlp } from '../lib/models/mlp';
 import { calibrateBatchNorm } from '../lib/bench/mlpBench';
 import { seededRandom } from '../lib/random';
+import { kernelTiers } from './helpers/kernelTiers';
 
 const rng = seededRandom;
-const tiers = (['native', 'wasm', 'ts'] as const).map((t) => tryKernel(t)).filter((k): k is XnorKernel => typeof k !== 'string');
 
 describe('binary inference engine', () => {
   let images: Uint8Array;
@@ -43,7 +43,8 @@ describe('binary inference engine', () => {
   });
 
   
-  it.each(tiers.map((k) => [k.tier, k] as const))('predicts exactly what the tfjs model predicts on real MNIST images (%s)', (_tier, kernel) => {
+  for (const { kernel: loaded, title } of kernelTiers) it.skipIf(!loaded)(`predicts exactly what the tfjs model predicts on real MNIST images (${title})`, () => {
+    const kernel = loaded!;
     const engine = new BinaryEngine(exportPackedModel(model), { kernel, batchSize: 300 });
     const n = kernel.tier === 'ts' ? 100 : count;
     const got = engine.predict(images.subarray(0, n * 784), n);
@@ -113,11 +114,16 @@ describe('first layer on bit planes', () => {
 });
 
 describe('binary inference engine on a ConvNet', () => {
-  it('predicts what the tfjs ConvNet predicts (bit-plane first conv, padding, pooling, flatten)', async () => {
+  let reloaded: ReturnType<typeof deserializePackedModel>;
+  let images: Uint8Array;
+  let expected: number[];
+  const count = 60;
+
+  beforeAll(async () => {
     await initBackend('cpu');
     const { BinaryConv2D, BinaryDense, SignActivation } = await import('../lib/layers');
-    const count = 60;
     const test = slice(loadMnist().test, 0, count);
+    images = test.images;
     const conv = (filters: number, name: string, padding: 'same' | 'valid' = 'same') => new BinaryConv2D({ filters, kernelSize: 3, padding, name, seed: filters });
     const bn = (name: string) => tf.layers.batchNormalization({ epsilon: 1e-4, name });
     const model = tf.sequential({
@@ -144,12 +150,16 @@ describe('binary inference engine on a ConvNet', () => {
       }
       h = layer.apply(h) as tf.Tensor;
     }
-    const expected = Array.from((model.predict(x) as tf.Tensor).argMax(1).dataSync());
+    expected = Array.from((model.predict(x) as tf.Tensor).argMax(1).dataSync());
     const packed = exportPackedModel(model);
     expect(packed.layers.map((l) => l.kind)).toEqual(['conv', 'conv', 'conv', 'dense', 'dense']);
-    const reloaded = deserializePackedModel(serializePackedModel(packed));
-    for (const kernel of tiers.filter((k) => k.tier !== 'ts')) {
-      expect(Array.from(new BinaryEngine(reloaded, { kernel, batchSize: 25 }).predict(test.images, count)), kernel.tier).toEqual(expected);
-    }
+    reloaded = deserializePackedModel(serializePackedModel(packed));
   });
+
+  for (const { kernel: loaded, title } of kernelTiers) {
+    it.skipIf(!loaded)(`predicts what the tfjs ConvNet predicts (bit-plane first conv, padding, pooling, flatten; ${title})`, () => {
+      const got = new BinaryEngine(reloaded, { kernel: loaded!, batchSize: 25 }).predict(images, count);
+      expect(Array.from(got)).toEqual(expected);
+    });
+  }
 });
