@@ -12,14 +12,20 @@ export interface Figure {
 }
 
 let plotlySource: string | null = null;
-function plotlyJs(): string {
+/** plotly.js itself (≈ 10 MB), read once per process. */
+export function plotlyJs(): string {
   plotlySource ??= fs.readFileSync(require.resolve('plotly.js-dist'), 'utf8');
   return plotlySource;
 }
 
-/** A self-contained HTML page showing `fig`. `</script>` inside the data is escaped. */
+/** `fig` as JSON that is safe inside a `<script>` (a `</script>` in the data is escaped). */
+export function figureJson(fig: Figure): string {
+  return JSON.stringify(fig).replace(/</g, '\\u003c');
+}
+
+/** A self-contained HTML page showing `fig`. */
 export function figureHtml(fig: Figure, title: string): string {
-  const json = JSON.stringify(fig).replace(/</g, '\\u003c');
+  const json = figureJson(fig);
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>${title.replace(/</g, '&lt;')}</title></head>
 <body style="margin:0">

@@ -1,0 +1,3 @@
+/** Helpers for the notebooks: `import { showSource, showFigure } from '../dist/lib/notebook'`. */
+export { showSource, sourceOf, highlightTypeScript, type SourceListing } from './showSource';
+export { showFigure, displayHtml, escapeHtml } from './display';

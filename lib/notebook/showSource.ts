@@ -1,0 +1,160 @@
+/**
+ * Show the code: prints the source of a function, class, constant or method of `lib/`, read from the
+ * `.ts` file itself (found with the TypeScript compiler's parser), so a notebook can never drift from it.
+ *
+ * API (stable; used by every notebook):
+ * - `showSource(...names)`: one name, one highlighted listing; several, side by side (forward and
+ *   gradient, say). A name is `sign`, `BinaryNetOptimizer.apply` (a method), or `train/trainer.ts:trainStep`
+ *   when the bare name is declared in several files.
+ * - `sourceOf(name)`: `{ name, file, line, text }`, the same lookup as plain text.
+ * Outside a Jupyter kernel the listing is printed as plain text.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as TS from 'typescript';
+import { displayHtml, escapeHtml } from './display';
+
+export interface SourceListing {
+  name: string;
+  /** Relative to the repository root, e.g. `lib/quantizers.ts`. */
+  file: string;
+  /** 1-based line of the declaration (its doc comment included). */
+  line: number;
+  text: string;
+}
+
+// `typescript` is a development dependency: loaded only when a notebook asks for source.
+const ts = (): typeof TS => require('typescript');
+
+/** lib/ as .ts sources: next to this file when run from source, three levels up when run from dist/lib/notebook. */
+function libDir(): string {
+  const candidates = [path.resolve(__dirname, '..'), path.resolve(__dirname, '../../../lib')];
+  const dir = candidates.find((d) => fs.existsSync(path.join(d, 'presets.ts')));
+  if (!dir) throw new Error(`showSource: lib/*.ts sources not found (looked in ${candidates.join(', ')})`);
+  return dir;
+}
+
+function tsFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+/** The names a top-level statement declares, with the node whose text is shown for each. */
+function declarations(statement: TS.Statement): [string, TS.Node][] {
+  const t = ts();
+  if (t.isVariableStatement(statement)) {
+    return statement.declarationList.declarations.filter((d) => t.isIdentifier(d.name)).map((d) => [d.name.getText(), statement]);
+  }
+  const named = statement as TS.Statement & { name?: TS.Identifier };
+  if (!named.name || !t.isIdentifier(named.name)) return [];
+  const out: [string, TS.Node][] = [[named.name.text, statement]];
+  if (t.isClassDeclaration(statement)) {
+    for (const member of statement.members) {
+      if (member.name && (t.isIdentifier(member.name) || t.isPrivateIdentifier(member.name))) {
+        out.push([`${named.name.text}.${member.name.text}`, member]);
+      }
+    }
+  }
+  return out;
+}
+
+let index: Map<string, SourceListing[]> | null = null;
+
+/** Every declaration of lib/ by name (built once per process: parsing is ~100 ms). */
+function sourceIndex(): Map<string, SourceListing[]> {
+  if (index) return index;
+  const t = ts();
+  const lib = libDir();
+  const root = path.dirname(lib);
+  index = new Map();
+  for (const file of tsFiles(lib)) {
+    const source = t.createSourceFile(file, fs.readFileSync(file, 'utf8'), t.ScriptTarget.Latest, true);
+    for (const statement of source.statements) {
+      for (const [name, node] of declarations(statement)) {
+        // getFullStart includes the leading doc comment; skip the blank lines before it.
+        const start = node.getFullStart() + /^\s*/.exec(node.getFullText())![0].length;
+        const indent = source.text.slice(source.text.lastIndexOf('\n', start - 1) + 1, start);
+        const text = indent + source.text.slice(start, node.getEnd());
+        const line = source.getLineAndCharacterOfPosition(start).line + 1;
+        const listing = { name, file: path.relative(root, file).split(path.sep).join('/'), line, text: dedent(text) };
+        index.set(name, [...(index.get(name) ?? []), listing]);
+      }
+    }
+  }
+  return index;
+}
+
+function dedent(text: string): string {
+  const lines = text.split('\n');
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
+  return lines.map((l) => l.slice(indent)).join('\n');
+}
+
+/** The source of `name` (`fn`, `Class.method`, or `dir/file.ts:fn`); throws naming close matches when absent. */
+export function sourceOf(name: string): SourceListing {
+  const [file, bare] = name.includes(':') ? name.split(':') : [null, name];
+  const all = sourceIndex().get(bare) ?? [];
+  const found = file ? all.filter((s) => s.file === `lib/${file}` || s.file === file) : all;
+  if (found.length === 1) return found[0];
+  if (found.length > 1) {
+    throw new Error(`showSource: '${name}' is declared in ${found.map((s) => s.file).join(', ')}: write 'file.ts:${bare}'`);
+  }
+  const lower = bare.toLowerCase();
+  const similar = [...sourceIndex().keys()].filter((k) => k.toLowerCase().includes(lower)).slice(0, 8);
+  throw new Error(`showSource: no declaration '${name}' in lib/${similar.length ? ` (similar: ${similar.join(', ')})` : ''}`);
+}
+
+const TOKEN_COLOURS = { keyword: '#cf222e', string: '#0a3069', number: '#0550ae', comment: '#6e7781', type: '#8250df' };
+
+/** TypeScript source as HTML with keywords, literals and comments coloured (the compiler's own scanner). */
+export function highlightTypeScript(code: string): string {
+  const t = ts();
+  const K = t.SyntaxKind;
+  const scanner = t.createScanner(t.ScriptTarget.Latest, false, t.LanguageVariant.Standard, code);
+  const colourOf = (kind: TS.SyntaxKind, text: string): string | undefined => {
+    if (kind === K.SingleLineCommentTrivia || kind === K.MultiLineCommentTrivia) return TOKEN_COLOURS.comment;
+    if (kind >= K.FirstKeyword && kind <= K.LastKeyword) return TOKEN_COLOURS.keyword;
+    if (kind >= K.FirstTemplateToken && kind <= K.LastTemplateToken) return TOKEN_COLOURS.string;
+    if (kind === K.StringLiteral || kind === K.RegularExpressionLiteral) return TOKEN_COLOURS.string;
+    if (kind === K.NumericLiteral || kind === K.BigIntLiteral) return TOKEN_COLOURS.number;
+    if (kind === K.Identifier && /^[A-Z]/.test(text)) return TOKEN_COLOURS.type;
+    return undefined;
+  };
+  // Open braces per template `${`, so the scanner resumes the template after its closing `}`.
+  const braces: number[] = [];
+  let html = '';
+  for (let kind = scanner.scan(); kind !== K.EndOfFileToken; kind = scanner.scan()) {
+    if (kind === K.TemplateHead) braces.push(0);
+    else if (kind === K.OpenBraceToken && braces.length) braces[braces.length - 1]++;
+    else if (kind === K.CloseBraceToken && braces.length) {
+      if (braces[braces.length - 1] === 0) {
+        kind = scanner.reScanTemplateToken(false);
+        if (kind === K.TemplateTail) braces.pop();
+      } else braces[braces.length - 1]--;
+    }
+    const text = scanner.getTokenText();
+    const colour = colourOf(kind, text);
+    html += colour ? `<span style="color:${colour}">${escapeHtml(text)}</span>` : escapeHtml(text);
+  }
+  return html;
+}
+
+function listingHtml(s: SourceListing): string {
+  return (
+    `<div style="flex:1 1 420px;min-width:0">` +
+    `<div style="font:12px sans-serif;color:#57606a;margin:2px 0">${escapeHtml(s.file)}:${s.line} · ${escapeHtml(s.name)}</div>` +
+    `<pre style="margin:0;padding:8px;background:#f6f8fa;border-radius:6px;font-size:12px;line-height:1.35;overflow-x:auto">` +
+    `${highlightTypeScript(s.text)}</pre></div>`
+  );
+}
+
+/** Shows the source of each name (side by side when there are several): see the file's comment. */
+export function showSource(...names: string[]): void {
+  if (!names.length) throw new Error('showSource: give at least one name');
+  const listings = names.map(sourceOf);
+  const html = `<div style="display:flex;gap:12px;flex-wrap:wrap">${listings.map(listingHtml).join('')}</div>`;
+  displayHtml(html, () => listings.map((s) => `// ${s.file}:${s.line}\n${s.text}`).join('\n\n'));
+}
