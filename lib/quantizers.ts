@@ -1,13 +1,19 @@
 /**
- * Binarization (paper §1.1–1.3) as small functions on tensors.
+ * Binarization (paper §1.1–1.3) as quantizer objects in one registry.
  *
- * - `sign`: deterministic binarization, +1 if x ≥ 0 else −1 (zero maps to +1 everywhere in this
- *   project, kernels included).
- * - `steSign`: the same forward pass with the straight-through estimator and gradient
- *   cancellation, g_x = g_{sign(x)} · 1_{|x| ≤ 1} (the derivative of hard tanh). The paper's
- *   "binary tanh" activation is exactly this.
+ * A quantizer is a forward function (what the network computes with), the gradient it passes
+ * back (the straight-through estimator: the forward is flat almost everywhere), its precision in
+ * bits (for the summary's memory and MAC counts) and whether the packed engine (lib/engine) can
+ * run it. Layers save a quantizer by its name and look it up here on load, so a quantizer of the
+ * user's own works everywhere once it is registered: adding one touches one file.
+ *
+ * Built-ins:
+ * - `steSign`: deterministic binarization, +1 if x ≥ 0 else −1 (zero maps to +1 everywhere in this
+ *   project, kernels included), with the straight-through gradient and gradient cancellation,
+ *   g_x = g_{sign(x)} · 1_{|x| ≤ 1} (the derivative of hard tanh): the paper's "binary tanh".
  * - `stochasticSign`: +1 with probability hard_sigmoid(x) = clip((x + 1) / 2, 0, 1), else −1,
  *   with the same straight-through gradient.
+ * - `identity`: no quantization (32-bit), the gradient unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -17,6 +23,22 @@ import * as tf from '@tensorflow/tfjs';
  */
 export const BNN_SIGN = 'BnnSign';
 export const BNN_STE_GRAD = 'BnnSteGrad';
+
+export interface Quantizer {
+  /** Its name in layer configs and saved models (camelCase: tfjs rewrites snake_case config strings on load). */
+  readonly name: string;
+  /** Bits per quantized value: 1 for the signs, 32 for no quantization. */
+  readonly precision: number;
+  /**
+   * Whether the packed inference engine can run it: only a 1-bit forward that is exactly the
+   * deterministic sign (0 → +1), since the engine stores and computes sign bits.
+   */
+  readonly packable: boolean;
+  /** The quantized values; a stochastic quantizer draws from `seed` (fresh per call, reproducible per run). */
+  forward(x: tf.Tensor, seed: number): tf.Tensor;
+  /** The gradient passed back to `x` given the gradient `dy` of the output. */
+  gradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor;
+}
 
 /** Whether the active backend has a fused kernel of ours (the native backend does). */
 function fused(kernelName: string): boolean {
@@ -43,21 +65,11 @@ export function steMask(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.cast(tf.lessEqual(tf.abs(x), 1), 'float32'));
 }
 
-/** Forward `forward(x)`, backward the straight-through estimator with gradient cancellation. */
-function withSteGradient(forward: (x: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
-  const f = (x: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([x]);
-    return {
-      value: forward(x),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        fused(BNN_STE_GRAD) ? (tf.engine().runKernel(BNN_STE_GRAD, { dy, x: saved[0] }) as tf.Tensor) : tf.mul(dy, steMask(saved[0])),
-    };
-  };
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+/** The straight-through estimator with gradient cancellation: dy · 1_{|x| ≤ 1}. */
+export function steGradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (fused(BNN_STE_GRAD)) return tf.engine().runKernel(BNN_STE_GRAD, { dy, x }) as tf.Tensor;
+  return tf.mul(dy, steMask(x));
 }
-
-/** sign(x) forward, `dy · 1_{|x| ≤ 1}` backward: the paper's binary tanh unit. */
-export const steSign: (x: tf.Tensor) => tf.Tensor = withSteGradient(sign);
 
 /** +1 with probability hard_sigmoid(x), −1 otherwise; `seed` makes the draw reproducible. */
 export function stochasticSignForward(x: tf.Tensor, seed: number): tf.Tensor {
@@ -67,27 +79,102 @@ export function stochasticSignForward(x: tf.Tensor, seed: number): tf.Tensor {
   });
 }
 
-/** Stochastic binarization with the straight-through gradient. */
-export function stochasticSteSign(x: tf.Tensor, seed: number): tf.Tensor {
-  return withSteGradient((v) => stochasticSignForward(v, seed))(x);
+const registry = new Map<string, Quantizer>();
+
+/** Makes `quantizer` usable by name in layers and saved models; a name can be taken once. */
+export function registerQuantizer(quantizer: Quantizer): Quantizer {
+  const { name, precision } = quantizer;
+  if (typeof name !== 'string' || !/^[A-Za-z][A-Za-z0-9]*$/.test(name)) {
+    throw new Error(`registerQuantizer: name must be letters and digits in camelCase, got '${String(name)}'`);
+  }
+  if (!Number.isInteger(precision) || precision < 1 || precision > 32) {
+    throw new Error(`registerQuantizer: quantizer '${name}' precision must be an integer number of bits in 1..32, got ${precision}`);
+  }
+  if (typeof quantizer.forward !== 'function' || typeof quantizer.gradient !== 'function') {
+    throw new Error(`registerQuantizer: quantizer '${name}' needs forward(x, seed) and gradient(dy, x) functions`);
+  }
+  const existing = registry.get(name);
+  if (existing && existing !== quantizer) throw new Error(`registerQuantizer: a quantizer named '${name}' is already registered`);
+  registry.set(name, quantizer);
+  return quantizer;
 }
 
-/** Names used in layer configs and saved models (camelCase: tfjs rewrites snake_case config strings on load). */
-export type QuantizerName = 'steSign' | 'stochasticSign';
-export const QUANTIZERS: readonly QuantizerName[] = ['steSign', 'stochasticSign'];
+/** Names of the registered quantizers, built-ins first. */
+export function quantizerNames(): string[] {
+  return [...registry.keys()];
+}
 
-export function checkQuantizer(name: unknown, what: string): QuantizerName | null {
-  if (name === null || name === undefined) return null;
-  if (!QUANTIZERS.includes(name as QuantizerName)) {
-    throw new Error(`${what}: unknown quantizer '${String(name)}' (use ${QUANTIZERS.join(', ')} or null)`);
+/** The registered quantizer called `name`; `what` names the field for the error. */
+export function getQuantizer(name: string, what = 'quantizer'): Quantizer {
+  const quantizer = registry.get(name);
+  if (!quantizer) {
+    throw new Error(`${what}: unknown quantizer '${name}' (registered: ${quantizerNames().join(', ')}; add one with registerQuantizer)`);
   }
-  return name as QuantizerName;
+  return quantizer;
+}
+
+/** A quantizer given by object or name (layer arguments and configs); null or undefined for none. */
+export function resolveQuantizer(value: unknown, what: string): Quantizer | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return getQuantizer(value, what);
+  const quantizer = value as Quantizer;
+  // An object must be the registered one, or the layer could not be loaded again from its config.
+  if (registry.get(quantizer.name) !== quantizer) {
+    throw new Error(`${what}: quantizer '${String(quantizer.name)}' is not registered (call registerQuantizer first)`);
+  }
+  return quantizer;
 }
 
 /**
- * A named quantizer as a function. Stochastic quantizers draw a fresh seed per call from
- * `nextSeed`, so that every forward pass samples anew yet a run is reproducible.
+ * `quantizer` applied to `x`, forward and gradient. Stochastic quantizers draw a fresh seed per
+ * call from `nextSeed`, so that every forward pass samples anew yet a run is reproducible.
  */
-export function quantize(name: QuantizerName, x: tf.Tensor, nextSeed: () => number): tf.Tensor {
-  return name === 'steSign' ? steSign(x) : stochasticSteSign(x, nextSeed());
+export function quantize(quantizer: Quantizer | string, x: tf.Tensor, nextSeed: () => number): tf.Tensor {
+  const q = typeof quantizer === 'string' ? getQuantizer(quantizer) : quantizer;
+  const seed = nextSeed();
+  const f = (input: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([input]);
+    return { value: q.forward(input, seed), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => q.gradient(dy, saved[0]) };
+  };
+  return (tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (t: tf.Tensor) => tf.Tensor)(x);
+}
+
+export const STE_SIGN = registerQuantizer({
+  name: 'steSign',
+  precision: 1,
+  packable: true,
+  forward: (x) => sign(x),
+  gradient: steGradient,
+});
+
+export const STOCHASTIC_SIGN = registerQuantizer({
+  name: 'stochasticSign',
+  precision: 1,
+  packable: false,
+  forward: stochasticSignForward,
+  gradient: steGradient,
+});
+
+export const IDENTITY = registerQuantizer({
+  name: 'identity',
+  precision: 32,
+  packable: false,
+  forward: (x) => tf.clone(x),
+  gradient: (dy) => tf.clone(dy),
+});
+
+/** sign(x) forward, `dy · 1_{|x| ≤ 1}` backward: the paper's binary tanh unit. */
+export function steSign(x: tf.Tensor): tf.Tensor {
+  return quantize(STE_SIGN, x, () => 0);
+}
+
+/** Stochastic binarization with the straight-through gradient. */
+export function stochasticSteSign(x: tf.Tensor, seed: number): tf.Tensor {
+  return quantize(STOCHASTIC_SIGN, x, () => seed);
+}
+
+/** The presets' `binarization` (the paper's two methods, §1.1) as a registered quantizer. */
+export type Binarization = 'deterministic' | 'stochastic';
+export function quantizerFor(binarization: Binarization): Quantizer {
+  return binarization === 'stochastic' ? STOCHASTIC_SIGN : STE_SIGN;
 }

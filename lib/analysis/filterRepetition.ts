@@ -73,7 +73,7 @@ export function modelFilterRepetition(model: tf.LayersModel): FilterRepetition[]
   return model.layers
     .filter((l): l is BinaryConv2D => l instanceof BinaryConv2D && l.kernelQuantizer !== null)
     .map((l) => {
-      const [kernel] = l.getWeights();
+      const kernel = l.latentKernel.read();
       return filterRepetition(kernel.dataSync(), kernel.shape, l.name);
     });
 }

@@ -9,6 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { packColumns } from '../kernels/bitPack';
+import { isQuantizedLayer, SignActivation } from '../layers';
+import { getQuantizer, quantizerNames, type Quantizer } from '../quantizers';
 import { ap2Forward } from '../shift';
 import { checkPackedModel, convOutputShape, type LayerInput, type PackedLayer, type PackedModel, type ScoreOutput, type SignOutput } from './packedModel';
 
@@ -95,15 +97,16 @@ function foldScores(bn: FoldedBatchNorm, denominator: number): ScoreOutput {
   return { kind: 'scores', scale, shift };
 }
 
-/** Names of deterministic sign binarization in saved configs (lib/quantizers.ts, and older spelling). */
-const SIGN = new Set(['steSign', 'ste_sign']);
-const isSign = (value: unknown) => SIGN.has(value as string);
-
-function checkDeterministic(layer: tf.layers.Layer, field: string, value: unknown): void {
-  if (value !== null && value !== undefined && !isSign(value)) {
-    throw new Error(`${layer.name}: ${field} '${String(value)}' cannot be exported (the engine runs deterministic sign binarization)`);
+/** The quantizer as the packed engine runs it, or a clear refusal naming the layer and the field. */
+function checkPackable(layer: tf.layers.Layer, field: string, quantizer: Quantizer | null): void {
+  if (quantizer !== null && !quantizer.packable) {
+    const packable = quantizerNames().filter((name) => getQuantizer(name).packable);
+    throw new Error(`${layer.name}: ${field} '${quantizer.name}' cannot be exported (the packed engine runs ${packable.join(', ')} only)`);
   }
 }
+
+/** Whether `layer` binarizes its input in a way the engine runs (deterministic sign). */
+const signsInput = (layer: tf.layers.Layer | undefined) => layer !== undefined && isQuantizedLayer(layer) && !!layer.inputQuantizer?.packable;
 
 /** Exports `model`; throws with the offending layer's name on anything the engine cannot run. */
 export function exportPackedModel(model: tf.Sequential | tf.LayersModel): PackedModel {
@@ -122,15 +125,16 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     const layer = layers[i++];
     const className = layer.getClassName();
     if (className !== 'BinaryDense' && className !== 'BinaryConv2D') throw new Error(`layer ${layer.name}: expected BinaryDense or BinaryConv2D, got ${className}`);
-    const cfg = layer.getConfig() as { kernelQuantizer: unknown; inputQuantizer: unknown; strides?: number; padding?: 'same' | 'valid'; kernelSize?: number };
-    checkDeterministic(layer, 'kernelQuantizer', cfg.kernelQuantizer);
-    if (!isSign(cfg.kernelQuantizer)) throw new Error(`${layer.name}: a real-valued kernel (kernelQuantizer null) cannot be packed`);
-    checkDeterministic(layer, 'inputQuantizer', cfg.inputQuantizer);
+    if (!isQuantizedLayer(layer)) throw new Error(`layer ${layer.name}: ${className} has no quantized kernel`);
+    const cfg = layer.getConfig() as { strides?: number; padding?: 'same' | 'valid'; kernelSize?: number };
+    checkPackable(layer, 'kernelQuantizer', layer.kernelQuantizer);
+    if (layer.kernelQuantizer === null) throw new Error(`${layer.name}: a real-valued kernel (kernelQuantizer null) cannot be packed`);
+    checkPackable(layer, 'inputQuantizer', layer.inputQuantizer);
     let input: LayerInput;
-    if (packed.length === 0) input = isSign(cfg.inputQuantizer) ? 'pixelSigns' : 'pixels';
-    else if (activationsAreSigns || isSign(cfg.inputQuantizer)) input = 'bits';
+    if (packed.length === 0) input = signsInput(layer) ? 'pixelSigns' : 'pixels';
+    else if (activationsAreSigns || signsInput(layer)) input = 'bits';
     else throw new Error(`${layer.name}: its input is real-valued (no SignActivation before it and no input quantizer)`);
-    const kernel = layer.getWeights()[0];
+    const kernel = layer.latentKernel.read();
     const shape = kernel.shape;
     const units = shape[shape.length - 1];
     const k = shape.slice(0, -1).reduce((a, b) => a * b, 1);
@@ -147,13 +151,13 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     const bn = foldBatchNorm(bnLayer, units);
     const denominator = input === 'pixels' ? 255 : 1;
     const next = layers[i];
-    if (next?.getClassName() === 'SignActivation') {
-      checkDeterministic(next, 'quantizer', (next.getConfig() as { quantizer: unknown }).quantizer);
+    if (next instanceof SignActivation) {
+      checkPackable(next, 'quantizer', next.quantizer);
       i++;
       activationsAreSigns = true;
     } else activationsAreSigns = false;
     const after = next?.getClassName() === 'Flatten' ? layers[i + 1] : next;
-    const hasSign = activationsAreSigns || (after !== undefined && /^Binary/.test(after.getClassName()) && isSign((after.getConfig() as { inputQuantizer: unknown }).inputQuantizer));
+    const hasSign = activationsAreSigns || signsInput(after);
     if (!hasSign && next) throw new Error(`layer ${next.name}: expected SignActivation or the end of the model after ${bnLayer.name}`);
     const output = hasSign ? foldThresholds(bn, denominator) : foldScores(bn, denominator);
     if (className === 'BinaryDense') {

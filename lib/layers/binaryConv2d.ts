@@ -44,7 +44,7 @@ export class BinaryConv2D extends BinaryKernelLayer {
   }
 
   protected fans(): { fanIn: number; fanOut: number } {
-    const [kh, kw, inC, outC] = this.kernel!.shape as number[];
+    const [kh, kw, inC, outC] = this.latentKernel.shape as number[];
     return { fanIn: inC * kh * kw, fanOut: outC * kh * kw };
   }
 

@@ -32,7 +32,7 @@ export class BinaryDense extends BinaryKernelLayer {
   }
 
   protected fans(): { fanIn: number; fanOut: number } {
-    const [fanIn, fanOut] = this.kernel!.shape as number[];
+    const [fanIn, fanOut] = this.latentKernel.shape as number[];
     return { fanIn, fanOut };
   }
 

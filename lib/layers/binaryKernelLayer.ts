@@ -3,16 +3,38 @@
  * kernel, initialised uniformly in [−H, H] and clipped to [−H, H] after every update (the `Clip`
  * constraint the trainer applies), quantized on the forward pass; an optional input quantizer;
  * and the per-layer learning-rate scale of the Theano code, 1 / sqrt(1.5 / (fan_in + fan_out)).
+ *
+ * The optimizer, the summary, the exporter and the diagnostics ask a layer for these through the
+ * `QuantizedLayer` interface instead of guessing from weight names.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkQuantizer, quantize, type QuantizerName } from '../quantizers';
+import { quantize, resolveQuantizer, STE_SIGN, type Quantizer } from '../quantizers';
 import { Clip } from './clip';
 
+/** A layer with a latent real kernel that it quantizes on the forward pass. */
+export interface QuantizedLayer extends tf.layers.Layer {
+  /** The latent real-valued weights that the optimizer updates. */
+  readonly latentKernel: tf.LayerVariable;
+  /** Quantizer of the kernel; null for a real-valued kernel. */
+  readonly kernelQuantizer: Quantizer | null;
+  /** Quantizer of the layer's input; null when the input is used as it comes. */
+  readonly inputQuantizer: Quantizer | null;
+  /** Multiplier of the latent kernel's updates (the Glorot scale of the Theano code). */
+  readonly kernelLrScale: number;
+  /** The latent kernel is clipped to [−H, H]. */
+  readonly H: number;
+}
+
+/** Whether `layer` has a quantized latent kernel (asked of the layer, not of its weight names). */
+export function isQuantizedLayer(layer: tf.layers.Layer): layer is QuantizedLayer {
+  return 'latentKernel' in layer && 'kernelQuantizer' in layer && typeof (layer as QuantizedLayer).kernelLrScale === 'number';
+}
+
 export interface BinaryKernelLayerArgs {
-  /** Quantizer of the kernel (default 'steSign'); null keeps a real-valued kernel. */
-  kernelQuantizer?: QuantizerName | null;
+  /** Quantizer of the kernel, registered object or name (default 'steSign'); null keeps a real-valued kernel. */
+  kernelQuantizer?: Quantizer | string | null;
   /** Quantizer of the layer's input (default null: the previous layer's activation binarizes). */
-  inputQuantizer?: QuantizerName | null;
+  inputQuantizer?: Quantizer | string | null;
   /** Latent weights live in [−H, H] (paper: H = 1). */
   H?: number;
   /** Seed of the kernel initialiser and of stochastic quantizers. */
@@ -23,19 +45,19 @@ export interface BinaryKernelLayerArgs {
   trainable?: boolean;
 }
 
-export abstract class BinaryKernelLayer extends tf.layers.Layer {
-  readonly kernelQuantizer: QuantizerName | null;
-  readonly inputQuantizer: QuantizerName | null;
+export abstract class BinaryKernelLayer extends tf.layers.Layer implements QuantizedLayer {
+  readonly kernelQuantizer: Quantizer | null;
+  readonly inputQuantizer: Quantizer | null;
   readonly H: number;
   readonly seed: number;
-  protected kernel: tf.LayerVariable | null = null;
+  private kernel: tf.LayerVariable | null = null;
   private draws = 0;
 
   constructor(args: BinaryKernelLayerArgs) {
     super(args);
-    const what = (this.constructor as unknown as { className: string }).className;
-    this.kernelQuantizer = checkQuantizer(args.kernelQuantizer === undefined ? 'steSign' : args.kernelQuantizer, `${what} kernelQuantizer`);
-    this.inputQuantizer = checkQuantizer(args.inputQuantizer ?? null, `${what} inputQuantizer`);
+    const what = `${(this.constructor as unknown as { className: string }).className} '${this.name}'`;
+    this.kernelQuantizer = resolveQuantizer(args.kernelQuantizer === undefined ? STE_SIGN : args.kernelQuantizer, `${what} kernelQuantizer`);
+    this.inputQuantizer = resolveQuantizer(args.inputQuantizer, `${what} inputQuantizer`);
     this.H = args.H ?? 1;
     if (!(this.H > 0) || !Number.isFinite(this.H)) throw new Error(`${what}: H must be a positive finite number, got ${args.H}`);
     this.seed = args.seed ?? 1;
@@ -43,6 +65,11 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer {
 
   /** fan_in and fan_out of the kernel, for the Glorot learning-rate scale. */
   protected abstract fans(): { fanIn: number; fanOut: number };
+
+  get latentKernel(): tf.LayerVariable {
+    if (!this.kernel) throw new Error(`${this.name}: layer is not built yet`);
+    return this.kernel;
+  }
 
   /** Multiplier of this layer's kernel updates: 1 / sqrt(1.5 / (fan_in + fan_out)). */
   get kernelLrScale(): number {
@@ -66,8 +93,7 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer {
 
   /** The kernel as used on the forward pass (±1 when binarized). */
   effectiveKernel(): tf.Tensor {
-    if (!this.kernel) throw new Error(`${this.name}: layer is not built yet`);
-    const w = this.kernel.read();
+    const w = this.latentKernel.read();
     return this.kernelQuantizer ? quantize(this.kernelQuantizer, w, this.nextSeed) : w;
   }
 
@@ -78,8 +104,8 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer {
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),
-      kernelQuantizer: this.kernelQuantizer,
-      inputQuantizer: this.inputQuantizer,
+      kernelQuantizer: this.kernelQuantizer?.name ?? null,
+      inputQuantizer: this.inputQuantizer?.name ?? null,
       H: this.H,
       seed: this.seed,
     };

@@ -4,10 +4,11 @@
  * the paper: BinaryDense → BatchNorm → SignActivation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkQuantizer, quantize, type QuantizerName } from '../quantizers';
+import { quantize, resolveQuantizer, STE_SIGN, type Quantizer } from '../quantizers';
 
 export interface SignActivationArgs {
-  quantizer?: QuantizerName;
+  /** Registered quantizer object or name (default 'steSign'). */
+  quantizer?: Quantizer | string;
   seed?: number;
   name?: string;
   inputShape?: tf.Shape;
@@ -15,13 +16,13 @@ export interface SignActivationArgs {
 
 export class SignActivation extends tf.layers.Layer {
   static className = 'SignActivation';
-  readonly quantizer: QuantizerName;
+  readonly quantizer: Quantizer;
   readonly seed: number;
   private draws = 0;
 
   constructor(args: SignActivationArgs = {}) {
     super(args);
-    this.quantizer = checkQuantizer(args.quantizer ?? 'steSign', 'SignActivation quantizer') ?? 'steSign';
+    this.quantizer = resolveQuantizer(args.quantizer ?? STE_SIGN, `SignActivation '${this.name}' quantizer`) ?? STE_SIGN;
     this.seed = args.seed ?? 1;
   }
 
@@ -35,7 +36,7 @@ export class SignActivation extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), quantizer: this.quantizer, seed: this.seed };
+    return { ...super.getConfig(), quantizer: this.quantizer.name, seed: this.seed };
   }
 }
 tf.serialization.registerClass(SignActivation);

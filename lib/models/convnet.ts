@@ -11,7 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinaryDense, SignActivation } from '../layers';
-import { batchNorm, quantizerFor } from './mlp';
+import { quantizerFor, type Binarization } from '../quantizers';
+import { batchNorm } from './mlp';
 
 export interface ConvNetConfig {
   /** [height, width, channels] of an input image. */
@@ -21,7 +22,7 @@ export interface ConvNetConfig {
   convFilters: number[];
   /** Units of each hidden binary FC layer (the paper: 2 × 1024). */
   hiddenUnits: number[];
-  binarization: 'deterministic' | 'stochastic';
+  binarization: Binarization;
   batchNorm: 'standard' | 'shift';
   H: number;
   seed: number;

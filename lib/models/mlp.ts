@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, BinaryDense, Dropout, ShiftBatchNormalization, SignActivation } from '../layers';
-import type { QuantizerName } from '../quantizers';
+import { quantizerFor, type Binarization } from '../quantizers';
 
 export interface MlpConfig {
   inputDim: number;
@@ -13,7 +13,7 @@ export interface MlpConfig {
   dropoutInput: number;
   dropoutHidden: number;
   /** 'deterministic' (the paper's results) or 'stochastic' binarization. */
-  binarization: 'deterministic' | 'stochastic';
+  binarization: Binarization;
   batchNorm: 'standard' | 'shift';
   H: number;
   seed: number;
@@ -24,10 +24,6 @@ export function batchNorm(kind: 'standard' | 'shift', name: string): tf.layers.L
   return kind === 'shift'
     ? new ShiftBatchNormalization({ momentum: 0.9, epsilon: 1e-4, name })
     : new BatchNorm({ momentum: 0.9, epsilon: 1e-4, name });
-}
-
-export function quantizerFor(binarization: 'deterministic' | 'stochastic'): QuantizerName {
-  return binarization === 'stochastic' ? 'stochasticSign' : 'steSign';
 }
 
 export function buildMlp(c: MlpConfig): tf.Sequential {

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Constraint } from '@tensorflow/tfjs-layers/dist/constraints';
 import { ap2, ap2Scalar } from '../shift';
 import { Clip } from '../layers/clip';
+import { isQuantizedLayer } from '../layers/binaryKernelLayer';
 import { activeNativeAddon, heapFloats, wasmHeapBackend } from '../tfjs/nativeKernels';
 import type { NativeAddon } from '../kernels/native';
 
@@ -136,16 +137,15 @@ export class BinaryNetOptimizer {
   }
 }
 
-/** Trainable parameters of a model, each binary kernel with its Glorot scale and clip. */
+/** Trainable parameters of a model, each latent kernel with its layer's Glorot scale and clip. */
 export function modelParams(model: tf.LayersModel, glorotScale = true): Param[] {
   const params: Param[] = [];
   for (const layer of model.layers) {
-    const scale = (layer as unknown as { kernelLrScale?: number }).kernelLrScale;
+    const quantized = isQuantizedLayer(layer) ? layer : null;
     for (const w of layer.trainableWeights) {
-      const isKernel = scale !== undefined && w.originalName.endsWith('/kernel');
       params.push({
         variable: w.read() as tf.Variable,
-        lrScale: isKernel && glorotScale ? scale : 1,
+        lrScale: quantized?.latentKernel === w && glorotScale ? quantized.kernelLrScale : 1,
         constraint: w.constraint ?? undefined,
       });
     }
