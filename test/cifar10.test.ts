@@ -95,6 +95,37 @@ describe('CIFAR-10 binary loader', () => {
     );
   });
 
+  it('rejects a training batch cut at a record boundary (its size disagrees with the others)', async () => {
+    const dir = path.join(tmp, 'short-batch');
+    fs.cpSync(unpacked, dir, { recursive: true });
+    const f = path.join(dir, 'cifar-10-batches-bin', 'data_batch_4.bin');
+    fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 3073 * (PER_BATCH - 1)));
+    await expect(loadCifar10({ dir, download: false, validCount: 10 })).rejects.toThrow(
+      /data_batch_4\.bin: 19 records, but .*data_batch_1\.bin has 20/,
+    );
+  });
+
+  it('names a folder found in place of a batch file or of the archive', async () => {
+    const dir = path.join(tmp, 'folder-batch');
+    fs.cpSync(unpacked, dir, { recursive: true });
+    const f = path.join(dir, 'cifar-10-batches-bin', 'test_batch.bin');
+    fs.rmSync(f);
+    fs.mkdirSync(f);
+    await expect(loadCifar10({ dir, download: false, validCount: 10 })).rejects.toThrow(
+      new RegExp(`${f}: is a folder, expected a file`),
+    );
+    const archiveDir = path.join(tmp, 'folder-archive');
+    const archive = path.join(archiveDir, 'cifar-10-binary.tar.gz');
+    fs.mkdirSync(archive, { recursive: true });
+    await expect(loadCifar10({ dir: archiveDir, download: false, validCount: 10 })).rejects.toThrow(
+      new RegExp(`${archive}: is a folder, expected a file`),
+    );
+    // With download on, the MD5 check reads it first.
+    await expect(loadCifar10({ dir: archiveDir, validCount: 10, download: { progress: false } })).rejects.toThrow(
+      new RegExp(`${archive}: is a folder, expected a file`),
+    );
+  });
+
   it('rejects a truncated or corrupt archive, and says when there is no data', async () => {
     const dir = path.join(tmp, 'badtar');
     fs.mkdirSync(dir);

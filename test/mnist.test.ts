@@ -80,6 +80,32 @@ describe('corrupted IDX files get clear errors naming the file', () => {
     expect(() => parseIdx(gz.subarray(0, gz.length / 2), 'half.gz')).toThrow(/half.gz: gzip data is corrupt or truncated/);
   });
 
+  it('a folder in place of an IDX file is named as such', () => {
+    const dir = path.join(tmp, 'folder-in-place');
+    fs.mkdirSync(dir);
+    for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-labels-idx1-ubyte']) {
+      fs.copyFileSync(path.join(embeddedMnistDir(), name), path.join(dir, name));
+    }
+    fs.mkdirSync(path.join(dir, 't10k-images-idx3-ubyte'));
+    expect(() => loadMnist({ dir })).toThrow(new RegExp(`${dir}/t10k-images-idx3-ubyte: is a folder, expected a file`));
+  });
+
+  it('test images of another shape than the training images are refused, naming the file', () => {
+    const dir = path.join(tmp, 'reshaped');
+    fs.mkdirSync(dir);
+    for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-labels-idx1-ubyte']) {
+      fs.copyFileSync(path.join(embeddedMnistDir(), name), path.join(dir, name));
+    }
+    const pixels = images.subarray(16);
+    // Same byte count as 10000×28×28, so each file alone is consistent.
+    for (const [h, w] of [[784, 1], [14, 56]]) {
+      fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), encodeIdx([10_000, h, w], pixels));
+      expect(() => loadMnist({ dir })).toThrow(
+        new RegExp(`${dir}/t10k-images-idx3-ubyte: test images are ${h}×${w} but the training images .* are 28×28`),
+      );
+    }
+  });
+
   it('a missing folder names the file it looked for', () => {
     expect(() => loadMnist({ dir: path.join(tmp, 'nowhere') })).toThrow(/missing .*nowhere\/train-images-idx3-ubyte \(or .gz\)/);
   });

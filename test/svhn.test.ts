@@ -90,6 +90,12 @@ describe('MAT-file reader on the committed scipy fixture', () => {
     expect(() => parseMat(v73, 'x.mat')).toThrow(/7\.3 \(HDF5\)/);
   });
 
+  it('names a folder found in place of a .mat file', () => {
+    const folder = path.join(tmp, 'test_32x32.mat');
+    fs.mkdirSync(folder);
+    expect(() => readSvhnMat(folder)).toThrow(new RegExp(`${folder}: is a folder, expected a file`));
+  });
+
   it('reads a hand-built uncompressed file with small data elements and a big-endian header', () => {
     // One 1×2 double matrix 'ab' = [1.5, -2], written big-endian: exercises byte swapping and
     // the packed small-data-element form of the name.

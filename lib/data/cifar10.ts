@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { SplitDataset, ImageSet, makeImageSet, slice } from './dataset';
 import { CIFAR10_FILES, DownloadOptions, OfflineError, ensureFiles } from './download';
+import { readDataFile } from './readFile';
 import { readTar } from './tar';
 
 const SIZE = 32;
@@ -78,7 +79,7 @@ async function readBatches(dir: string, opts: Cifar10Options): Promise<Map<strin
     if (names.every((n) => fs.existsSync(path.join(folder, n)))) {
       return new Map(names.map((n) => {
         const file = path.join(folder, n);
-        return [n, { file, bytes: fs.readFileSync(file) }];
+        return [n, { file, bytes: readDataFile(file) }];
       }));
     }
   }
@@ -107,7 +108,16 @@ export async function loadCifar10(opts: Cifar10Options = {}): Promise<SplitDatas
   const dir = opts.dir ?? CIFAR10_FILES.dir;
   const validCount = opts.validCount ?? 5000;
   const batches = await readBatches(dir, opts);
-  const all = decodeCifarBatches(CIFAR10_TRAIN_BATCHES.map((n) => batches.get(n)!));
+  const train = CIFAR10_TRAIN_BATCHES.map((n) => batches.get(n)!);
+  // A batch cut at a record boundary still decodes: only the other batches' size gives it away.
+  const first = recordCount(train[0].bytes, train[0].file);
+  for (const b of train.slice(1)) {
+    const n = recordCount(b.bytes, b.file);
+    if (n !== first) {
+      throw new Error(`${b.file}: ${n} records, but ${train[0].file} has ${first}: the training batches are all the same size`);
+    }
+  }
+  const all = decodeCifarBatches(train);
   if (validCount < 0 || validCount >= all.count) {
     throw new Error(`${dir}: ${all.count} training images cannot give a validation set of ${validCount}`);
   }

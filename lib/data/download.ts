@@ -10,6 +10,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as cliProgress from 'cli-progress';
+import { readFailure } from './readFile';
 
 export interface RemoteFile {
   name: string;
@@ -83,7 +84,11 @@ const UNREACHABLE = new Set([
 
 export async function md5File(file: string): Promise<string> {
   const hash = crypto.createHash('md5');
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  } catch (err) {
+    throw new Error(`${file}: ${readFailure(err)}`);
+  }
   return hash.digest('hex');
 }
 

@@ -3,8 +3,8 @@
  * 0x0000 | type code | number of dimensions, then one uint32 size per dimension, then the data.
  * Only unsigned bytes (type 0x08) are used by MNIST and Fashion-MNIST.
  */
-import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { readDataFile } from './readFile';
 
 export interface IdxArray {
   dims: number[];
@@ -49,7 +49,7 @@ export function parseIdx(buffer: Uint8Array, file: string, expectedRank?: number
 }
 
 export function readIdx(file: string, expectedRank?: number): IdxArray {
-  return parseIdx(fs.readFileSync(file), file, expectedRank);
+  return parseIdx(readDataFile(file), file, expectedRank);
 }
 
 /** Writes an unsigned-byte IDX file (used by tests to make corrupted copies). */

@@ -19,6 +19,7 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { readFailure } from './readFile';
 
 export type MatClass =
   | 'cell' | 'struct' | 'object' | 'char' | 'sparse'
@@ -261,7 +262,7 @@ export function readMatFile(path: string): Map<string, MatVariable> {
   try {
     buf = fs.readFileSync(path);
   } catch (err) {
-    throw new MatFileError(path, `cannot read: ${(err as Error).message}`);
+    throw new MatFileError(path, readFailure(err));
   }
   return parseMat(buf, path);
 }

@@ -53,8 +53,17 @@ export interface MnistOptions {
 }
 
 function loadIdxDataset(name: string, dir: string, validCount: number): SplitDataset {
-  const full = readIdxPair(findFile(dir, FILES.trainImages), findFile(dir, FILES.trainLabels));
-  const test = readIdxPair(findFile(dir, FILES.testImages), findFile(dir, FILES.testLabels));
+  const trainImages = findFile(dir, FILES.trainImages);
+  const testImages = findFile(dir, FILES.testImages);
+  const full = readIdxPair(trainImages, findFile(dir, FILES.trainLabels));
+  const test = readIdxPair(testImages, findFile(dir, FILES.testLabels));
+  // Each file alone can be consistent (784×1 has as many bytes as 28×28): only together do they show it.
+  if (test.height !== full.height || test.width !== full.width) {
+    throw new Error(
+      `${testImages}: test images are ${test.height}×${test.width} but the training images of ${trainImages} ` +
+        `are ${full.height}×${full.width}`,
+    );
+  }
   if (!(validCount >= 0 && validCount < full.count)) {
     throw new Error(`validation size ${validCount} must be in [0, ${full.count})`);
   }

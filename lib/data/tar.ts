@@ -3,8 +3,8 @@
  * `cifar-10-binary.tar.gz`, so its batches are read without unpacking them to disk.
  * ustar and GNU headers, with GNU long names ('L') and pax `path` records ('x').
  */
-import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { readDataFile } from './readFile';
 
 const BLOCK = 512;
 
@@ -28,7 +28,7 @@ function octal(h: Uint8Array, start: number, length: number, file: string, at: n
 
 /** Regular files of the archive at `file` (gzip detected by its magic), name → contents. */
 export function readTar(file: string, wanted?: (name: string) => boolean): Map<string, Uint8Array> {
-  let buf: Uint8Array = fs.readFileSync(file);
+  let buf: Uint8Array = readDataFile(file);
   if (buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
       buf = zlib.gunzipSync(buf);
