@@ -12,7 +12,8 @@ const hasTfjsNode = (() => {
   }
 })();
 
-const hasNativeAddon = loadNativeAddon().addon !== null;
+const { addon, why } = loadNativeAddon();
+const hasNativeAddon = addon !== null;
 
 describe('backend selection', () => {
   it('picks the best backend that loads and reports what it skipped', async () => {
@@ -25,8 +26,7 @@ describe('backend selection', () => {
     if (!hasNativeAddon) expect(lines[0]).toMatch(/backend native unavailable: native addon/);
   });
 
-  it('wasm after native restores the wasm kernels, and native puts them back', async () => {
-    if (!hasNativeAddon) return;
+  it.skipIf(!hasNativeAddon)(`wasm after native restores the wasm kernels, and native puts them back${hasNativeAddon ? '' : ` (native unavailable: ${why})`}`, async () => {
     expect(await initBackend('native')).toBe('native');
     expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
     expect(await initBackend('wasm')).toBe('wasm');
