@@ -11,6 +11,7 @@ import { loadCifar10 } from '../lib/data/cifar10';
 import { classCounts } from '../lib/data/dataset';
 import { writeCifar10Fixture, writeSvhnFixture, writeSvhnMat } from '../lib/data/fixtures';
 import { loadSvhn, readSvhnMat } from '../lib/data/svhn';
+import { PYTHON, scipyMissing } from './helpers/scipy';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-fixtures-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -33,12 +34,11 @@ it('SVHN fixture: MAT level-5 files the loader reads, labels 1..10 with 10 for t
   expect([data.train.count, data.valid.count, data.test.count]).toEqual([80, 20, 20]);
 });
 
-it('scipy reads the MAT file the same way (when python3-scipy is installed)', () => {
+it.skipIf(scipyMissing !== '')(`scipy reads the MAT file the same way${scipyMissing && ` (skipped: ${scipyMissing})`}`, () => {
   const file = path.join(tmp, 'one.mat');
   writeSvhnMat(file, 3, 5, 1);
   const script = 'import sys; from scipy.io import loadmat; m = loadmat(sys.argv[1]); print(m["X"].shape, m["X"].dtype, int(m["X"][1, 2, 0, 2]), m["y"].ravel().tolist())';
-  const r = spawnSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' });
-  if (r.status !== 0 && /No module named|ENOENT/.test(`${r.stderr}${r.error?.message ?? ''}`)) return; // scipy absent: the loader test above still ran
+  const r = spawnSync(PYTHON, ['-c', script, file], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   const raw = readSvhnMat(file);
   // X(r=1, c=2, ch=0, n=2) column-major.
