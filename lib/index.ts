@@ -18,7 +18,8 @@ export { buildMlp, batchNorm, type MlpConfig } from './models/mlp';
 export { buildConvNet, scaleWidths, poolsAfter, CIFAR10_CONV_FILTERS, SVHN_CONV_FILTERS, type ConvNetConfig } from './models/convnet';
 export { filterRepetition, modelFilterRepetition, type FilterRepetition } from './analysis/filterRepetition';
 export { writeCifar10Fixture, writeSvhnFixture, writeSvhnMat } from './data/fixtures';
-export { summarize, formatSummary, type LayerSummary } from './summary';
+export { summarize, formatSummary, type LayerSummary, type MacCounts } from './summary';
+export { BinaryWeightMonitor, AT_CLIP_TOLERANCE, type LayerDiagnostics } from './train/diagnostics';
 export * from './data/dataset';
 export { parseIdx, readIdx, encodeIdx } from './data/idx';
 export { loadMnist, loadFashionMnist, embeddedMnistDir, readIdxPair, FASHION_MNIST_DIRS } from './data/mnist';
@@ -26,7 +27,7 @@ export { preset, validateHyperparameters, DATASETS, PRESET_NAMES, ARCHS, type Ar
 export { train, evaluate, restoreModelFromCheckpoint, checkpointHyperparameters, limitDataset, shuffledIndices, bestEpochIndex, CHECKPOINT_FILE, type EpochRecord, type TrainResult, type TrainOptions } from './train/trainer';
 export { runExperiment, resolveHyperparameters, loadDataset, buildModel, flattensInput, type ExperimentOptions, type ExperimentResult } from './experiment';
 export { saveFigure, figurePng, figureHtml, findChromium, type Figure } from './plots/figure';
-export { buildMetrics, writeRunFiles, describeArchitecture, collectRuns, tableMarkdown, learningCurvesFigure, errorRatesFigure, regenerateReport, type RunMetrics } from './results/report';
+export { buildMetrics, writeRunFiles, describeArchitecture, collectRuns, tableMarkdown, learningCurvesFigure, diagnosticsFigure, errorRatesFigure, regenerateReport, type RunMetrics } from './results/report';
 export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
 export { machineInfo } from './results/machine';
 export { registerFileSystemIO } from './io/fileSystem';

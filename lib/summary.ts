@@ -1,41 +1,95 @@
 /**
- * A model summary in the spirit of larq's: per layer, binary and real parameter counts and the
- * memory they need stored as float32 versus with binary weights packed 1 bit each.
+ * A model summary in the spirit of larq's: per layer, the precision of its input and kernel,
+ * quantized and real parameter counts, the memory they need stored as float32 versus packed at
+ * their precision (1 bit for binary weights), and its multiply-accumulates (MACs) per example by
+ * operand precision: binary×binary (XNOR-popcount), binary×float (additions and subtractions only,
+ * e.g. the first layer's real pixels with binary weights) and float×float ("float": over 1 bit).
+ * MACs are counted for the quantized layers, as larq counts its quantized conv and dense layers;
+ * BatchNorm's per-element scale and shift are not MACs of a product and are left out.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { BinaryKernelLayer } from './layers/binaryKernelLayer';
+import { isQuantizedLayer } from './layers/binaryKernelLayer';
+import { SignActivation } from './layers/signActivation';
+
+export interface MacCounts {
+  binaryBinary: number;
+  binaryFloat: number;
+  floatFloat: number;
+}
 
 export interface LayerSummary {
   name: string;
   className: string;
   outputShape: string;
+  /** Bits of the values the layer's kernel multiplies; null for layers without a quantized kernel. */
+  inputBits: number | null;
+  /** Bits of the kernel as the forward pass uses it (its quantizer's precision, 32 unquantized); null likewise. */
+  weightBits: number | null;
+  /** Parameters stored 1 bit each. */
   binaryParams: number;
+  /** Parameters stored with 2 to 31 bits each (`weightBits`), by a quantizer of the user's own. */
+  quantizedParams: number;
   realParams: number;
   /** Bytes with every parameter as float32. */
   float32Bytes: number;
-  /** Bytes with binary parameters packed 1 bit each and real ones as float32. */
+  /** Bytes with quantized parameters packed at their precision and real ones as float32. */
   packedBytes: number;
+  /** Multiply-accumulates per example. */
+  macs: MacCounts;
+}
+
+/** tfjs layers that keep the precision of their input: reshaping, max-pooling, dropout (identity at inference). */
+const PRECISION_KEEPING = new Set(['InputLayer', 'Flatten', 'Reshape', 'MaxPooling1D', 'MaxPooling2D', 'Dropout']);
+
+/** The layer whose output feeds `layer` (the first input of its first call). */
+function producer(layer: tf.layers.Layer): tf.layers.Layer | undefined {
+  return layer.inboundNodes[0]?.inboundLayers[0];
+}
+
+/** Bits of the values `layer` outputs: its quantizer's precision for a sign activation, else float32. */
+function outputBits(layer: tf.layers.Layer | undefined): number {
+  if (layer instanceof SignActivation) return layer.quantizer.precision;
+  if (layer && PRECISION_KEEPING.has(layer.getClassName())) return outputBits(producer(layer));
+  return 32;
+}
+
+const size = (shape: readonly (number | null)[]) => shape.reduce((a: number, b) => a * (b ?? 1), 1);
+
+function macCounts(count: number, inputBits: number, weightBits: number): MacCounts {
+  const binaryOperands = Number(inputBits === 1) + Number(weightBits === 1);
+  return {
+    binaryBinary: binaryOperands === 2 ? count : 0,
+    binaryFloat: binaryOperands === 1 ? count : 0,
+    floatFloat: binaryOperands === 0 ? count : 0,
+  };
 }
 
 export function summarize(model: tf.LayersModel): LayerSummary[] {
   return model.layers.map((layer) => {
-    let binaryParams = 0;
-    let realParams = 0;
-    for (const w of layer.weights) {
-      const size = w.shape.reduce((a: number, b) => a * (b as number), 1);
-      const binary = layer instanceof BinaryKernelLayer && layer.kernelQuantizer !== null && w.originalName.endsWith('/kernel');
-      if (binary) binaryParams += size;
-      else realParams += size;
-    }
     const shape = layer.outputShape as (number | null)[];
+    const quantized = isQuantizedLayer(layer) ? layer : null;
+    const latent = quantized?.latentKernel;
+    const weightBits = quantized ? (quantized.kernelQuantizer?.precision ?? 32) : null;
+    const inputBits = quantized ? (quantized.inputQuantizer?.precision ?? outputBits(producer(layer))) : null;
+    const params = { binary: 0, quantized: 0, real: 0 };
+    for (const w of layer.weights) {
+      const bits = w === latent ? weightBits! : 32;
+      params[bits === 1 ? 'binary' : bits < 32 ? 'quantized' : 'real'] += size(w.shape);
+    }
+    // Each output value of a dense or conv layer sums (kernel size / output channels) products.
+    const macs = latent ? (size(shape.slice(1)) * size(latent.shape)) / latent.shape[latent.shape.length - 1]! : 0;
     return {
       name: layer.name,
       className: layer.getClassName(),
       outputShape: `[${shape.map((d) => (d === null ? '?' : d)).join(', ')}]`,
-      binaryParams,
-      realParams,
-      float32Bytes: 4 * (binaryParams + realParams),
-      packedBytes: Math.ceil(binaryParams / 8) + 4 * realParams,
+      inputBits,
+      weightBits,
+      binaryParams: params.binary,
+      quantizedParams: params.quantized,
+      realParams: params.real,
+      float32Bytes: 4 * (params.binary + params.quantized + params.real),
+      packedBytes: Math.ceil(params.binary / 8) + Math.ceil((params.quantized * (weightBits ?? 32)) / 8) + 4 * params.real,
+      macs: macCounts(macs, inputBits ?? 32, weightBits ?? 32),
     };
   });
 }
@@ -44,31 +98,47 @@ function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(2)} KiB`;
 }
 
+const count = (n: number) => n.toLocaleString('en-US');
+
 /** The summary as a fixed-width text table with totals. */
 export function formatSummary(rows: LayerSummary[]): string {
-  const total = rows.reduce(
-    (t, r) => ({
-      binaryParams: t.binaryParams + r.binaryParams,
-      realParams: t.realParams + r.realParams,
-      float32Bytes: t.float32Bytes + r.float32Bytes,
-      packedBytes: t.packedBytes + r.packedBytes,
-    }),
-    { binaryParams: 0, realParams: 0, float32Bytes: 0, packedBytes: 0 },
-  );
-  const header = ['Layer (class)', 'Output shape', 'Binary params', 'Real params', 'float32', '1-bit packed'];
+  const sum = (f: (r: LayerSummary) => number) => rows.reduce((t, r) => t + f(r), 0);
+  const total = {
+    quantizedParams: sum((r) => r.binaryParams + r.quantizedParams),
+    realParams: sum((r) => r.realParams),
+    float32Bytes: sum((r) => r.float32Bytes),
+    packedBytes: sum((r) => r.packedBytes),
+    macs: { binaryBinary: sum((r) => r.macs.binaryBinary), binaryFloat: sum((r) => r.macs.binaryFloat), floatFloat: sum((r) => r.macs.floatFloat) },
+  };
+  const header = ['Layer (class)', 'Output shape', 'Bits in×w', 'Quantized params', 'Real params', 'float32', 'packed', 'MACs bin×bin', 'bin×float', 'float×float'];
+  const macCells = (m: MacCounts) => [m.binaryBinary, m.binaryFloat, m.floatFloat].map((n) => (n ? count(n) : '0'));
   const body = rows.map((r) => [
     `${r.name} (${r.className})`,
     r.outputShape,
-    String(r.binaryParams),
+    r.weightBits === null ? '' : `${r.inputBits}×${r.weightBits}`,
+    String(r.binaryParams + r.quantizedParams),
     String(r.realParams),
     kib(r.float32Bytes),
     kib(r.packedBytes),
+    ...macCells(r.macs),
   ]);
-  const foot = ['Total', '', String(total.binaryParams), String(total.realParams), kib(total.float32Bytes), kib(total.packedBytes)];
+  const foot = ['Total', '', '', String(total.quantizedParams), String(total.realParams), kib(total.float32Bytes), kib(total.packedBytes), ...macCells(total.macs)];
   const table = [header, ...body, foot];
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c].length)));
   const line = (row: string[]) => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   const rule = '─'.repeat(widths.reduce((a, b) => a + b + 2, -2));
   const ratio = total.packedBytes > 0 ? (total.float32Bytes / total.packedBytes).toFixed(1) : '—';
-  return [rule, line(header), rule, ...body.map(line), rule, line(foot), rule, `Memory: ${kib(total.float32Bytes)} as float32, ${kib(total.packedBytes)} packed (${ratio}× smaller)`].join('\n');
+  const allMacs = total.macs.binaryBinary + total.macs.binaryFloat + total.macs.floatFloat;
+  const binaryShare = allMacs > 0 ? ` (${((100 * total.macs.binaryBinary) / allMacs).toFixed(1)} % binary×binary)` : '';
+  return [
+    rule,
+    line(header),
+    rule,
+    ...body.map(line),
+    rule,
+    line(foot),
+    rule,
+    `Memory: ${kib(total.float32Bytes)} as float32, ${kib(total.packedBytes)} packed (${ratio}× smaller)`,
+    `MACs per example: ${count(allMacs)}${binaryShare}`,
+  ].join('\n');
 }

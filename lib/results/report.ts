@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Hyperparameters } from '../presets';
 import type { EpochRecord, TrainResult } from '../train/trainer';
+import type { LayerDiagnostics } from '../train/diagnostics';
 import { saveFigure, type Figure, type RenderedFigure } from '../plots/figure';
 import type { MachineInfo } from './machine';
 import { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './paper';
@@ -209,6 +210,52 @@ export function learningCurvesFigure(m: RunMetrics, history: EpochRecord[]): Fig
       margin: { b: 110 },
     },
   };
+}
+
+/** Plotly's default colours, so that a layer keeps its colour in all three diagnostics panels. */
+const LAYER_COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+/**
+ * The binary weights' diagnostics per epoch (lib/train/diagnostics.ts), one line per binary layer
+ * in three panels: flip ratio (log scale), fraction of latent weights at ±H, mean |W|. Null when
+ * no epoch of `history` recorded them.
+ */
+export function diagnosticsFigure(m: RunMetrics, history: (Pick<EpochRecord, 'epoch'> & { layers?: LayerDiagnostics[] })[]): Figure | null {
+  const recorded = history.filter((r) => r.layers?.length);
+  if (recorded.length === 0) return null;
+  const names = [...new Set(recorded.flatMap((r) => r.layers!.map((l) => l.layer)))];
+  const panels = [
+    { axis: '', title: 'flip ratio (signs changed)', value: (l: LayerDiagnostics) => (l.flipRatio > 0 ? l.flipRatio : null) },
+    { axis: '2', title: 'latent weights at ±H (%)', value: (l: LayerDiagnostics) => 100 * l.atClip },
+    { axis: '3', title: 'mean |latent weight|', value: (l: LayerDiagnostics) => l.meanAbs },
+  ];
+  const data = panels.flatMap((panel, p) =>
+    names.map((name, i) => ({
+      type: 'scatter',
+      mode: 'lines+markers',
+      name,
+      legendgroup: name,
+      showlegend: p === 0,
+      xaxis: `x${panel.axis}`,
+      yaxis: `y${panel.axis}`,
+      line: { color: LAYER_COLOURS[i % LAYER_COLOURS.length] },
+      x: recorded.map((r) => r.epoch),
+      y: recorded.map((r) => {
+        const l = r.layers!.find((d) => d.layer === name);
+        return l ? panel.value(l) : null;
+      }),
+    })),
+  );
+  const layout: Record<string, unknown> = {
+    title: { text: `${m.dataset}, ${m.preset} preset: binary weights per epoch and layer` },
+    legend: { orientation: 'h', y: -0.25 },
+    margin: { b: 120 },
+  };
+  panels.forEach((panel, p) => {
+    layout[`xaxis${panel.axis}`] = { domain: [p * 0.36, p * 0.36 + 0.28], title: { text: 'epoch' }, anchor: `y${panel.axis}` };
+    layout[`yaxis${panel.axis}`] = { title: { text: panel.title }, anchor: `x${panel.axis}`, ...(p === 0 ? { type: 'log' } : {}) };
+  });
+  return { data, layout };
 }
 
 export function errorRatesFigure(runs: RunMetrics[]): Figure {
