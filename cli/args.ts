@@ -1,9 +1,12 @@
 /**
- * Command-line flags → hyperparameter overrides. Every hyperparameter of the presets is a flag in
- * kebab-case (`--hidden-units 1024,1024 --lr-start 0.001 --batch-norm shift`); the value's type
- * follows the preset's. Unknown flags and malformed values are errors.
+ * Command-line flags of `npm run train`. Every hyperparameter of the presets is a flag in kebab-case
+ * (`--hidden-units 1024,1024 --lr-start 0.001 --batch-norm shift`, the clip bound H is `--h`); the
+ * value's type follows the preset's. One table (`trainFlags`) drives both the parser (node:util
+ * `parseArgs`, strict: unknown flags, a boolean given a value, a value-taking flag followed by another
+ * flag are errors) and `--help`, so the help cannot drift from what is accepted.
  */
-import type { Hyperparameters } from '../lib/presets';
+import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
+import { DATASETS, PRESET_NAMES, type Hyperparameters } from '../lib/presets';
 
 export interface ParsedArgs {
   dataset: string;
@@ -12,45 +15,101 @@ export interface ParsedArgs {
   flags: Record<string, string | boolean>;
 }
 
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export interface FlagSpec {
+  /** Placeholder of the value in --help; a flag without one is a switch. */
+  value?: string;
+  help: string;
+}
+
+/** The flags that are not hyperparameters. */
+export const OTHER_FLAGS: Record<string, FlagSpec> = {
+  dataset: { value: DATASETS.join('|'), help: 'data set (default mnist)' },
+  preset: { value: PRESET_NAMES.join('|'), help: 'hyperparameter preset (default quick)' },
+  resume: { help: 'continue from the run\'s checkpoint (<runs-dir>/<run>/checkpoint.bnn)' },
+  rollback: { help: 'resume from the previous good checkpoint (when the latest one is damaged)' },
+  'stop-after': { value: 'N', help: 'stop, resumably, after N epochs in this call' },
+  'data-dir': { value: 'DIR', help: 'folder of the data set\'s files' },
+  run: { value: 'NAME', help: 'name of the run (default <dataset>-<preset>, -custom when overridden)' },
+  'results-dir': { value: 'DIR', help: 'where metrics, curves and the results table go (default results)' },
+  'runs-dir': { value: 'DIR', help: 'where checkpoints and the trained model go (default runs)' },
+  'no-figures': { help: 'skip the HTML/PNG/SVG figures' },
+  help: { help: 'show this help' },
+};
+
+/** `lrStart` → `lr-start`; the one-letter `H` → `h`. */
+export const kebab = (s: string) => s.replace(/(?<=.)[A-Z]/g, (c) => `-${c}`).toLowerCase();
+
+/** Hyperparameter flags, from any preset (the names and the types of the values). */
+function hyperparameterFlags(template: Hyperparameters): Map<string, keyof Hyperparameters> {
+  const keys = (Object.keys(template) as (keyof Hyperparameters)[]).filter((k) => k !== 'dataset');
+  return new Map(keys.map((k) => [kebab(k), k]));
+}
+
+export function trainFlags(template: Hyperparameters): Record<string, FlagSpec> {
+  const flags: Record<string, FlagSpec> = {};
+  for (const [flag, key] of hyperparameterFlags(template)) {
+    const example = template[key];
+    const value = Array.isArray(example) ? 'n,n,…' : typeof example === 'boolean' ? 'true|false' : typeof example;
+    flags[flag] = { value, help: `hyperparameter ${key}` };
+  }
+  return { ...OTHER_FLAGS, ...flags };
+}
+
+export function helpText(template: Hyperparameters): string {
+  const lines = Object.entries(trainFlags(template)).map(([name, spec]) => {
+    const usage = `--${name}${spec.value ? ` ${spec.value}` : ''}`;
+    return `  ${usage.padEnd(44)} ${spec.help}`;
+  });
+  return [
+    'usage: npm run train -- [flags]   (or node dist/cli/train.js [flags])',
+    'Hyperparameters default to the preset\'s values (lib/presets.ts). Ctrl-C or SIGTERM saves a checkpoint',
+    'after the current batch; a second Ctrl-C only repeats that it is saving; a third quits at once, keeping',
+    'the last checkpoint written.',
+    ...lines,
+  ].join('\n');
+}
 
 /**
  * @param template any preset, giving the names and types of the hyperparameters
- * @param extraFlags flags that are not hyperparameters: name → takes a value?
  */
-export function parseArgs(argv: string[], template: Hyperparameters, extraFlags: Record<string, boolean>): ParsedArgs {
-  const byFlag = new Map((Object.keys(template) as (keyof Hyperparameters)[]).map((k) => [kebab(k), k]));
+export function parseArgs(argv: string[], template: Hyperparameters): ParsedArgs {
+  const hyper = hyperparameterFlags(template);
+  const specs = trainFlags(template);
+  const options: ParseArgsConfig['options'] = {};
+  for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.value ? 'string' : 'boolean' };
   const out: ParsedArgs = { dataset: 'mnist', preset: 'quick', overrides: {}, flags: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}' (flags look like --name value)`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    if (name.includes('=')) [name, value] = [name.slice(0, name.indexOf('=')), name.slice(name.indexOf('=') + 1)];
-    const needsValue = name === 'dataset' || name === 'preset' || byFlag.has(name) || extraFlags[name] === true;
-    if (!needsValue && !(name in extraFlags)) {
-      throw new Error(`unknown flag --${name}; hyperparameters: ${[...byFlag.keys()].map((f) => '--' + f).join(' ')}; other: --dataset --preset ${Object.keys(extraFlags).map((f) => '--' + f).join(' ')}`);
-    }
-    if (needsValue && value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new Error(`--${name} needs a value`);
-    }
-    if (name === 'dataset') out.dataset = value!;
-    else if (name === 'preset') out.preset = value!;
-    else if (byFlag.has(name)) {
-      const key = byFlag.get(name)!;
-      (out.overrides as Record<string, unknown>)[key] = coerce(value!, template[key], name);
-    } else out.flags[name] = needsValue ? value! : true;
+  for (const [name, value] of Object.entries(parseStrict(argv, options, specs))) {
+    if (value === undefined || Array.isArray(value)) continue;
+    if (name === 'dataset') out.dataset = value as string;
+    else if (name === 'preset') out.preset = value as string;
+    else if (hyper.has(name)) {
+      const key = hyper.get(name)!;
+      (out.overrides as Record<string, unknown>)[key] = coerce(value as string, template[key], name);
+    } else out.flags[name] = value as string | boolean;
   }
   return out;
 }
 
-function coerce(value: string, example: unknown, flag: string): unknown {
-  if (typeof example === 'number') {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`--${flag} must be a number, got '${value}'`);
-    return n;
+function parseStrict(argv: string[], options: ParseArgsConfig['options'], specs: Record<string, FlagSpec>) {
+  try {
+    return parseNodeArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw err;
+    throw new Error(`${e.message}; flags: ${Object.keys(specs).map((f) => `--${f}`).join(' ')}`);
   }
+}
+
+/** Plain decimal numbers only: `0x10`, `0b1`, `Infinity` or ` 5` are typos, not numbers. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function decimal(value: string, flag: string, what: string, whole = value): number {
+  if (!DECIMAL.test(value)) throw new Error(`--${flag} must be ${what}, got '${whole}'`);
+  return Number(value);
+}
+
+function coerce(value: string, example: unknown, flag: string): unknown {
+  if (typeof example === 'number') return decimal(value, flag, 'a decimal number');
   if (typeof example === 'boolean') {
     if (value !== 'true' && value !== 'false') throw new Error(`--${flag} must be true or false, got '${value}'`);
     return value === 'true';
@@ -58,11 +117,7 @@ function coerce(value: string, example: unknown, flag: string): unknown {
   if (Array.isArray(example)) {
     // An empty value is an empty list (`--conv-filters ''`).
     if (value.trim() === '') return [];
-    return value.split(',').map((v) => {
-      const n = Number(v);
-      if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${flag} must be a comma-separated list of numbers, got '${value}'`);
-      return n;
-    });
+    return value.split(',').map((v) => decimal(v, flag, 'a comma-separated list of decimal numbers', value));
   }
   return value;
 }

@@ -1,33 +1,79 @@
 /**
  * `npm run train -- --dataset mnist|fashion-mnist|cifar10|svhn --preset paper|quick|smoke --epochs 50 …`
- * (and `npm start`: MNIST quick). CIFAR-10 and SVHN are downloaded into data/<dataset>/ on first use.
- * Flags besides the hyperparameters: --resume, --stop-after N, --data-dir DIR, --run NAME,
- * --results-dir DIR, --runs-dir DIR, --no-figures. Ctrl-C saves a checkpoint; --resume continues.
+ * (and `npm start`: MNIST quick); `--help` lists every flag. Both npm scripts run the compiled
+ * `node dist/cli/train.js`, with no wrapper process that could kill it while it saves.
+ *
+ * Ctrl-C and SIGTERM ask the trainer to stop: it saves a checkpoint after the current batch (a batch
+ * runs synchronously, so signal handlers only run between batches) and the process exits with
+ * 128 + the signal's number, printing the command that resumes. A second Ctrl-C only says it is still
+ * saving; a third quits at once: checkpoints are written synchronously and atomically, so even then
+ * the last one written stays valid.
  */
-import { parseArgs } from './args';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { helpText, parseArgs } from './args';
 import { resolveHyperparameters, runExperiment } from '../lib/experiment';
 import { preset } from '../lib/presets';
+import { CHECKPOINT_FILE } from '../lib/train/trainer';
 
-const EXTRA_FLAGS = { resume: false, 'stop-after': true, 'data-dir': true, run: true, 'results-dir': true, 'runs-dir': true, 'no-figures': false, help: false };
+/**
+ * Signals closer together than this are one key press: under `npm run train` the terminal signals
+ * the whole process group and npm forwards its copy, so node receives every Ctrl-C twice.
+ */
+const SAME_PRESS_MS = 500;
+
+const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
+
+/** The command that started this process, as one would type it again (`npm start` is `npm run train`). */
+function launchCommand(args: string[]): string {
+  const event = process.env.npm_lifecycle_event;
+  if (event === 'train' || event === 'start') return ['npm run train --', ...args.map(shellQuote)].join(' ');
+  const script = path.relative(process.cwd(), process.argv[1]);
+  return ['node', ...process.execArgv, script, ...args].map(shellQuote).join(' ');
+}
+
+/** Counts Ctrl-C / SIGTERM presses; the first asks for a checkpoint, the third quits at once. */
+function watchSignals() {
+  let received: NodeJS.Signals | undefined;
+  let presses = 0;
+  let lastPress = -Infinity;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const now = performance.now();
+    const samePress = now - lastPress < SAME_PRESS_MS;
+    lastPress = now;
+    if (samePress) return;
+    received ??= signal;
+    presses++;
+    if (presses === 1) {
+      console.log(`\n${signal}: saving a checkpoint after the current batch… (Ctrl-C twice more quits without saving)`);
+    } else if (presses === 2) {
+      console.log(`\n${signal}: still saving… (Ctrl-C once more quits without saving)`);
+    } else {
+      console.log(`\n${signal}: quitting without saving; the last checkpoint written is kept`);
+      process.exit(128 + os.constants.signals[received]);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { stopRequested: () => received !== undefined, signal: () => received };
+}
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), preset('mnist', 'paper'), EXTRA_FLAGS);
+  const argv = process.argv.slice(2);
+  const template = preset('mnist', 'paper');
+  const args = parseArgs(argv, template);
   if (args.flags.help) {
-    console.log('usage: npm run train -- [--dataset mnist|fashion-mnist|cifar10|svhn] [--preset paper|quick|smoke] [--<hyperparameter> value ...] [--resume] [--stop-after N] [--data-dir DIR] [--run NAME] [--no-figures]');
+    console.log(helpText(template));
     return;
   }
   // Every value is checked before any work starts.
-  resolveHyperparameters(args.dataset, args.preset, args.overrides);
+  const hp = resolveHyperparameters(args.dataset, args.preset, args.overrides);
   const stopAfter = args.flags['stop-after'] === undefined ? undefined : Number(args.flags['stop-after']);
-  if (stopAfter !== undefined && !(Number.isInteger(stopAfter) && stopAfter > 0)) throw new Error(`--stop-after must be a positive integer, got '${args.flags['stop-after']}'`);
-
-  let stopRequested = false;
-  process.on('SIGINT', () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    console.log('\nCtrl-C: saving a checkpoint at the end of this batch (Ctrl-C again to quit at once)…');
-  });
-  const { result } = await runExperiment({
+  if (stopAfter !== undefined && !(/^\d+$/.test(String(args.flags['stop-after'])) && stopAfter > 0)) {
+    throw new Error(`--stop-after must be a positive integer, got '${args.flags['stop-after']}'`);
+  }
+  const signals = watchSignals();
+  const { result, runDir } = await runExperiment({
     dataset: args.dataset,
     preset: args.preset,
     overrides: args.overrides,
@@ -36,15 +82,20 @@ async function main(): Promise<void> {
     resultsDir: args.flags['results-dir'] as string | undefined,
     runsDir: args.flags['runs-dir'] as string | undefined,
     resume: args.flags.resume === true,
+    rollback: args.flags.rollback === true,
     stopAfter,
     progress: process.stdout.isTTY ? 'bar' : 'lines',
-    shouldStop: () => stopRequested,
+    shouldStop: signals.stopRequested,
     figures: args.flags['no-figures'] !== true,
-    command: `npm run train -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: launchCommand(argv),
   });
-  if (result.interrupted) {
-    console.log('stopped early; continue with the same command and --resume');
-    process.exitCode = 130;
+  if (result.epochsRun < hp.epochs) {
+    const again = argv.filter((a) => a !== '--rollback');
+    const resume = launchCommand(again.includes('--resume') ? again : [...again, '--resume']);
+    console.log(`stopped after ${result.epochsRun}/${hp.epochs} epochs; checkpoint ${path.join(runDir, CHECKPOINT_FILE)}`);
+    console.log(`resume with: ${resume}`);
+    const signal = signals.signal();
+    if (signal) process.exitCode = 128 + os.constants.signals[signal];
   }
 }
 
