@@ -25,7 +25,7 @@ export const BNN_SIGN = 'BnnSign';
 export const BNN_STE_GRAD = 'BnnSteGrad';
 
 export interface Quantizer {
-  /** Its name in layer configs and saved models (camelCase: tfjs rewrites snake_case config strings on load). */
+  /** Its name in layer configs and saved models (camelCase: saved as snake_case, read back by tfjs as camelCase). */
   readonly name: string;
   /** Bits per quantized value: 1 for the signs, 32 for no quantization. */
   readonly precision: number;
@@ -84,8 +84,10 @@ const registry = new Map<string, Quantizer>();
 /** Makes `quantizer` usable by name in layers and saved models; a name can be taken once. */
 export function registerQuantizer(quantizer: Quantizer): Quantizer {
   const { name, precision } = quantizer;
-  if (typeof name !== 'string' || !/^[A-Za-z][A-Za-z0-9]*$/.test(name)) {
-    throw new Error(`registerQuantizer: name must be letters and digits in camelCase, got '${String(name)}'`);
+  // tfjs saves config strings in snake_case and turns them back into camelCase on load: only a
+  // camelCase name (lower-case first letter) comes back unchanged.
+  if (typeof name !== 'string' || !/^[a-z][A-Za-z0-9]*$/.test(name)) {
+    throw new Error(`registerQuantizer: name must be camelCase letters and digits, got '${String(name)}'`);
   }
   if (!Number.isInteger(precision) || precision < 1 || precision > 32) {
     throw new Error(`registerQuantizer: quantizer '${name}' precision must be an integer number of bits in 1..32, got ${precision}`);
