@@ -3,7 +3,6 @@
  * backend, load the data, build the model, train (resumable), write the run's metrics, history and
  * learning curves under results/<run>/, and regenerate the results table and figure.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
@@ -19,7 +18,8 @@ import { preset, validateHyperparameters, type Hyperparameters } from './presets
 import { machineInfo } from './results/machine';
 import { buildMetrics, learningCurvesFigure, regenerateReport, writeRunFiles, type RunMetrics } from './results/report';
 import { formatSummary, summarize } from './summary';
-import { limitDataset, train, type EpochRecord, type TrainResult } from './train/trainer';
+import { writeFileAtomic } from './io/atomicWrite';
+import { limitDataset, restoreBestWeights, train, type EpochRecord, type TrainResult } from './train/trainer';
 import { saveFigure } from './plots/figure';
 
 export interface ExperimentOptions {
@@ -34,6 +34,8 @@ export interface ExperimentOptions {
   /** Checkpoints live in `<runsDir>/<run>/` (git-ignored). */
   runsDir?: string;
   resume?: boolean;
+  /** Resume from the checkpoint before the latest (`checkpoint.prev.bnn`), when the latest is damaged. */
+  rollback?: boolean;
   /** Stop (resumably) after this many epochs in this call. */
   stopAfter?: number;
   progress?: 'bar' | 'lines' | 'none';
@@ -48,6 +50,7 @@ export interface ExperimentResult {
   /** Null when no epoch completed (interrupted in the first epoch). */
   metrics: RunMetrics | null;
   result: TrainResult;
+  /** The trained model with the best-validation epoch's weights (those saved in runs/<run>/model/). */
   model: tf.LayersModel;
   runDir: string;
 }
@@ -96,6 +99,22 @@ export function buildModel(hp: Hyperparameters, data: SplitDataset): tf.Sequenti
   return buildMlp({ ...common, inputDim: t.height * t.width * t.channels, dropoutInput: hp.dropoutInput, dropoutHidden: hp.dropoutHidden });
 }
 
+/**
+ * Loads the run's best-validation weights (runs/<run>/best.bnn) into `model` and saves it as the
+ * run's model (runs/<run>/model/: tfjs model.json + weights.bin, for notebooks, the bench and the
+ * binary engine) with about.json saying which epoch it is: the model reported is the model saved.
+ */
+export async function exportBestModel(model: tf.LayersModel, runDir: string, run: string, log: (line: string) => void) {
+  const best = restoreBestWeights(model, runDir);
+  const dir = path.join(runDir, 'model');
+  registerFileSystemIO();
+  await model.save(`file://${dir}`);
+  const about = { run, epoch: best.epoch, validError: best.validError, testError: best.testError, weights: 'best validation epoch' };
+  writeFileAtomic(path.join(dir, 'about.json'), JSON.stringify(about, null, 1) + '\n');
+  log(`the saved model holds the weights of epoch ${best.epoch} (best validation error ${(100 * best.validError).toFixed(2)} %)`);
+  return best;
+}
+
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const log = o.log ?? ((line: string) => console.log(line));
   const overrides = o.overrides ?? {};
@@ -114,6 +133,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const result = await train(model, data, hp, {
     runDir,
     resume: o.resume,
+    rollback: o.rollback,
     flatten: flattensInput(hp),
     progress: o.progress,
     log,
@@ -137,17 +157,17 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   });
   const outDir = path.join(resultsDir, run);
   writeRunFiles(outDir, metrics, result.history);
-  // The trained model (last epoch's weights), for notebooks and the binary engine: runs/<run>/model/.
-  registerFileSystemIO();
-  await model.save(`file://${path.join(runDir, 'model')}`);
+  const best = await exportBestModel(model, runDir, run, log);
+  if (best.epoch !== result.bestEpoch) log(`warning: the saved weights are epoch ${best.epoch}'s, the history's best is epoch ${result.bestEpoch}`);
   if (hp.arch === 'convnet') {
     // The paper's filter-repetition count on the trained binary convs (notebook 06 explains it).
     const layers = modelFilterRepetition(model);
-    fs.writeFileSync(path.join(outDir, 'filter-repetition.json'), JSON.stringify({ weights: `last epoch (${result.epochsRun})`, layers }, null, 1) + '\n');
+    const weights = `best validation epoch (${best.epoch})`;
+    writeFileAtomic(path.join(outDir, 'filter-repetition.json'), JSON.stringify({ weights, layers }, null, 1) + '\n');
     log(`unique binary 3×3 filter slices per input map: ${layers.map((l) => `${l.layer} ${(100 * l.uniqueFraction).toFixed(1)} %`).join(', ')}`);
   }
   log(`test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`);
-  log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; the trained model in ${path.join(runDir, 'model')}`);
+  log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; the model of epoch ${best.epoch} in ${path.join(runDir, 'model')}`);
   if (o.figures !== false && result.history.length) {
     const curves = await saveFigure(learningCurvesFigure(metrics, result.history as EpochRecord[]), path.join(outDir, 'learning-curves'));
     const report = await regenerateReport(resultsDir);

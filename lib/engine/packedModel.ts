@@ -8,9 +8,11 @@
  * is `(flip ? −S : S) ≥ T` with T = ⌈τ⌉ or −⌊τ⌋. The last layer keeps its BatchNorm as an affine
  * map of the integer sums, the class scores.
  *
- * File: "BNNPACK1", a little-endian u32 header length, the JSON header, then the arrays, each at a
- * multiple of 8 bytes; weights are stored unpadded, ⌈k / 32⌉ words per row.
+ * File: the project's checksummed container (lib/io/container.ts, magic "BNNPACK", version 2): a
+ * JSON header with the layers' geometry, then the arrays `layers/<i>/weights` (unpadded, ⌈k / 32⌉
+ * words per row), `thresholds` and `flips`, or `scale` and `shift`.
  */
+import { decodeContainer, encodeContainer, type ArrayType, type ContainerKind, type NamedArray, type TypedArray } from '../io/container';
 import { allocPacked, checkCount, type PackedBits } from '../kernels/bitPack';
 
 /** How a layer's input arrives. */
@@ -81,14 +83,9 @@ export interface PackedModel {
   floatBytes: number;
 }
 
-const MAGIC = 'BNNPACK1';
+const KIND: ContainerKind = { magic: 'BNNPACK', version: 2, what: 'packed model' };
 
-interface ArrayRef {
-  offset: number;
-  length: number;
-  type: 'u32' | 'i32' | 'u8' | 'f64';
-}
-
+/** A layer in the file's header; its arrays are stored by name (`layers/<i>/<array>`). */
 interface HeaderLayer {
   kind: 'dense' | 'conv';
   conv?: Pick<PackedConv, 'height' | 'width' | 'channels' | 'kernelSize' | 'padding' | 'pool'>;
@@ -96,20 +93,14 @@ interface HeaderLayer {
   input: LayerInput;
   units: number;
   k: number;
-  weights: ArrayRef;
-  output: { kind: 'sign'; thresholds: ArrayRef; flips: ArrayRef } | { kind: 'scores'; scale: ArrayRef; shift: ArrayRef };
+  output: 'sign' | 'scores';
 }
 
 interface Header {
-  format: 'binarynet-packed';
-  version: 1;
   inputShape: number[];
   floatBytes: number;
   layers: HeaderLayer[];
 }
-
-type Typed = Uint32Array | Int32Array | Uint8Array | Float64Array;
-const TYPES = { u32: Uint32Array, i32: Int32Array, u8: Uint8Array, f64: Float64Array } as const;
 
 /** Weights without the padding to 512 bits: ⌈k / 32⌉ words per row. */
 function compactWeights(w: PackedBits): Uint32Array {
@@ -132,93 +123,65 @@ function expandWeights(compact: Uint32Array, rows: number, k: number): PackedBit
 }
 
 /** The model as bytes (the file's content). */
-export function serializePackedModel(model: PackedModel): Uint8Array {
-  const arrays: Typed[] = [];
-  let at = 0;
-  const ref = (array: Typed, type: ArrayRef['type']): ArrayRef => {
-    const r = { offset: at, length: array.length, type };
-    arrays.push(array);
-    at += Math.ceil(array.byteLength / 8) * 8;
-    return r;
-  };
-  const header: Header = {
-    format: 'binarynet-packed',
-    version: 1,
-    inputShape: model.inputShape,
-    floatBytes: model.floatBytes,
-    layers: model.layers.map((l) => ({
-      kind: l.kind,
-      ...(l.kind === 'conv' ? { conv: { height: l.height, width: l.width, channels: l.channels, kernelSize: l.kernelSize, padding: l.padding, pool: l.pool } } : {}),
-      name: l.name,
-      input: l.input,
-      units: l.weights.rows,
-      k: l.weights.k,
-      weights: ref(compactWeights(l.weights), 'u32'),
-      output:
-        l.output.kind === 'sign'
-          ? { kind: 'sign', thresholds: ref(l.output.thresholds, 'i32'), flips: ref(l.output.flips, 'u8') }
-          : { kind: 'scores', scale: ref(l.output.scale, 'f64'), shift: ref(l.output.shift, 'f64') },
-    })),
-  };
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const dataStart = Math.ceil((MAGIC.length + 4 + json.length) / 8) * 8;
-  const bytes = new Uint8Array(dataStart + at);
-  bytes.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(bytes.buffer).setUint32(MAGIC.length, json.length, true);
-  bytes.set(json, MAGIC.length + 4);
-  let offset = dataStart;
-  for (const a of arrays) {
-    bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), offset);
-    offset += Math.ceil(a.byteLength / 8) * 8;
-  }
-  return bytes;
+export function serializePackedModel(model: PackedModel, source = 'packed model'): Uint8Array {
+  const arrays: NamedArray[] = [];
+  const add = (i: number, name: string, data: TypedArray) => arrays.push({ name: `layers/${i}/${name}`, shape: [data.length], data });
+  const layers = model.layers.map((l, i): HeaderLayer => {
+    add(i, 'weights', compactWeights(l.weights));
+    if (l.output.kind === 'sign') {
+      add(i, 'thresholds', l.output.thresholds);
+      add(i, 'flips', l.output.flips);
+    } else {
+      add(i, 'scale', l.output.scale);
+      add(i, 'shift', l.output.shift);
+    }
+    const conv = l.kind === 'conv' ? { conv: { height: l.height, width: l.width, channels: l.channels, kernelSize: l.kernelSize, padding: l.padding, pool: l.pool } } : {};
+    return { kind: l.kind, ...conv, name: l.name, input: l.input, units: l.weights.rows, k: l.weights.k, output: l.output.kind };
+  });
+  const header: Header = { inputShape: model.inputShape, floatBytes: model.floatBytes, layers };
+  return encodeContainer(KIND, header, arrays, source);
 }
 
-/** Parses and checks a packed model file's bytes. */
-export function deserializePackedModel(bytes: Uint8Array): PackedModel {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('packed model bytes must be a Uint8Array');
-  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) {
-    throw new Error('not a packed BinaryNet model (bad magic)');
-  }
-  const jsonLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(MAGIC.length, true);
-  if (MAGIC.length + 4 + jsonLength > bytes.length) throw new Error('packed model is truncated (header)');
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + jsonLength))) as Header;
-  if (header.format !== 'binarynet-packed' || header.version !== 1) throw new Error(`unsupported packed model format ${header.format} v${header.version}`);
-  const dataStart = Math.ceil((MAGIC.length + 4 + jsonLength) / 8) * 8;
-  const read = (r: ArrayRef) => {
-    const Type = TYPES[r.type];
-    if (!Type) throw new Error(`unknown array type ${r.type}`);
-    checkCount(r.offset, 'array offset');
-    checkCount(r.length, 'array length');
-    const start = dataStart + r.offset;
-    const end = start + r.length * Type.BYTES_PER_ELEMENT;
-    if (end > bytes.length) throw new Error('packed model is truncated (arrays)');
-    // Copy: the source may not be aligned for the element type.
-    return new Type(bytes.slice(start, end).buffer);
+function parseLayer(l: HeaderLayer, i: number, arrays: Map<string, NamedArray>): PackedLayer {
+  const array = <T extends TypedArray>(name: string, type: ArrayType, Type: new (n: number) => T): T => {
+    const a = arrays.get(`layers/${i}/${name}`)?.data;
+    if (!(a instanceof Type)) throw new Error(`array layers/${i}/${name} is ${a ? `not of type ${type}` : 'missing'}`);
+    return a;
   };
-  const layers = header.layers.map((l): PackedLayer => {
-    if (l.kind !== 'dense' && l.kind !== 'conv') throw new Error(`unknown layer kind ${String(l.kind)}`);
-    checkCount(l.units, 'units');
-    const weights = expandWeights(read(l.weights) as Uint32Array, l.units, l.k);
-    const output =
-      l.output.kind === 'sign'
-        ? { kind: 'sign' as const, thresholds: read(l.output.thresholds) as Int32Array, flips: read(l.output.flips) as Uint8Array }
-        : { kind: 'scores' as const, scale: read(l.output.scale) as Float64Array, shift: read(l.output.shift) as Float64Array };
-    const perNeuron = output.kind === 'sign' ? [output.thresholds, output.flips] : [output.scale, output.shift];
-    if (perNeuron.some((a) => a.length !== l.units)) throw new Error(`layer ${l.name}: per-neuron arrays do not have ${l.units} entries`);
-    if (l.kind === 'conv') {
-      const c = l.conv;
-      if (!c || output.kind !== 'sign' || l.input === 'pixelSigns') throw new Error(`conv layer ${l.name} is malformed`);
-      for (const v of [c.height, c.width, c.channels, c.kernelSize]) checkCount(v, `conv layer ${l.name} geometry`);
-      if (c.padding !== 'same' && c.padding !== 'valid') throw new Error(`conv layer ${l.name}: padding '${String(c.padding)}'`);
-      if (c.pool !== 1 && c.pool !== 2) throw new Error(`conv layer ${l.name}: pool ${String(c.pool)}`);
-      return { kind: 'conv', name: l.name, input: l.input, ...c, weights, output };
-    }
-    return { kind: 'dense', name: l.name, input: l.input, weights, output };
-  });
-  const model: PackedModel = { format: 'binarynet-packed', version: 1, inputShape: header.inputShape, layers, floatBytes: header.floatBytes };
-  checkPackedModel(model);
-  return model;
+  if (l.kind !== 'dense' && l.kind !== 'conv') throw new Error(`unknown layer kind ${String(l.kind)}`);
+  checkCount(l.units, 'units');
+  const weights = expandWeights(array('weights', 'u32', Uint32Array), l.units, l.k);
+  const output =
+    l.output === 'sign'
+      ? { kind: 'sign' as const, thresholds: array('thresholds', 'i32', Int32Array), flips: array('flips', 'u8', Uint8Array) }
+      : { kind: 'scores' as const, scale: array('scale', 'f64', Float64Array), shift: array('shift', 'f64', Float64Array) };
+  const perNeuron = output.kind === 'sign' ? [output.thresholds, output.flips] : [output.scale, output.shift];
+  if (perNeuron.some((a) => a.length !== l.units)) throw new Error(`layer ${l.name}: per-neuron arrays do not have ${l.units} entries`);
+  if (l.kind === 'conv') {
+    const c = l.conv;
+    if (!c || output.kind !== 'sign' || l.input === 'pixelSigns') throw new Error(`conv layer ${l.name} is malformed`);
+    for (const v of [c.height, c.width, c.channels, c.kernelSize]) checkCount(v, `conv layer ${l.name} geometry`);
+    if (c.padding !== 'same' && c.padding !== 'valid') throw new Error(`conv layer ${l.name}: padding '${String(c.padding)}'`);
+    if (c.pool !== 1 && c.pool !== 2) throw new Error(`conv layer ${l.name}: pool ${String(c.pool)}`);
+    return { kind: 'conv', name: l.name, input: l.input, ...c, weights, output };
+  }
+  return { kind: 'dense', name: l.name, input: l.input, weights, output };
+}
+
+/** Parses and checks a packed model file's bytes; `source` (the file name) prefixes every error. */
+export function deserializePackedModel(bytes: Uint8Array, source = 'packed model'): PackedModel {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('packed model bytes must be a Uint8Array');
+  const { meta, arrays } = decodeContainer(KIND, bytes, source);
+  const header = meta as Header;
+  try {
+    if (!Array.isArray(header?.layers) || !Array.isArray(header.inputShape)) throw new Error('the header has no layers or input shape');
+    const layers = header.layers.map((l, i) => parseLayer(l, i, arrays));
+    const model: PackedModel = { format: 'binarynet-packed', version: 1, inputShape: header.inputShape, layers, floatBytes: header.floatBytes };
+    checkPackedModel(model);
+    return model;
+  } catch (err) {
+    throw new Error(`${source}: ${(err as Error).message}`);
+  }
 }
 
 /** Values a layer produces per image. */

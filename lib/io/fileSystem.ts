@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from './atomicWrite';
+import { readDataFile } from '../data/readFile';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -20,7 +22,6 @@ class FileSystemHandler implements tf.io.IOHandler {
 
   async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
     if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error('file://: binary model topologies are not supported');
-    fs.mkdirSync(this.dir, { recursive: true });
     const weights = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
     const modelJson = {
       modelTopology: artifacts.modelTopology,
@@ -29,14 +30,9 @@ class FileSystemHandler implements tf.io.IOHandler {
       convertedBy: artifacts.convertedBy,
       weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
     };
-    // Weights first, then model.json, each via a temporary file: a reader never sees a half model.
-    const write = (name: string, data: string | Uint8Array) => {
-      const tmp = path.join(this.dir, `.${name}.tmp`);
-      fs.writeFileSync(tmp, data);
-      fs.renameSync(tmp, path.join(this.dir, name));
-    };
-    write(WEIGHTS_BIN, new Uint8Array(weights));
-    write(MODEL_JSON, JSON.stringify(modelJson));
+    // Weights first, then model.json, each atomically: a reader never sees a half-written file.
+    writeFileAtomic(path.join(this.dir, WEIGHTS_BIN), new Uint8Array(weights));
+    writeFileAtomic(path.join(this.dir, MODEL_JSON), JSON.stringify(modelJson));
     return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
   }
 
@@ -45,7 +41,7 @@ class FileSystemHandler implements tf.io.IOHandler {
     if (!fs.existsSync(file)) throw new Error(`file://: no ${MODEL_JSON} in ${this.dir}`);
     let json: { modelTopology: object; weightsManifest: tf.io.WeightsManifestConfig; format?: string; generatedBy?: string; convertedBy?: string | null };
     try {
-      json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      json = JSON.parse(readDataFile(file).toString('utf8'));
     } catch (err) {
       throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
     }
@@ -53,7 +49,7 @@ class FileSystemHandler implements tf.io.IOHandler {
     const buffers: Buffer[] = [];
     for (const group of json.weightsManifest ?? []) {
       weightSpecs.push(...group.weights);
-      for (const p of group.paths) buffers.push(fs.readFileSync(path.join(this.dir, p)));
+      for (const p of group.paths) buffers.push(readDataFile(path.join(this.dir, p)));
     }
     const data = Buffer.concat(buffers);
     const expected = weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.dtype === 'float32' || s.dtype === 'int32' ? 4 : 1), 0);

@@ -8,10 +8,12 @@ export interface ProgressReporter {
   startEpoch(epoch: number, epochs: number, batches: number, firstBatch: number): void;
   batch(done: number, loss: number, error: number): void;
   endEpoch(line: string): void;
+  /** Ends the epoch's display without a line (the run stops with an error). */
+  abort(): void;
 }
 
 export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: string) => void): ProgressReporter {
-  if (mode === 'none') return { startEpoch() {}, batch() {}, endEpoch() {} };
+  if (mode === 'none') return { startEpoch() {}, batch() {}, endEpoch() {}, abort() {} };
   if (mode === 'lines') {
     // Without a terminal, a long epoch still reports every minute, with its ETA.
     let started = 0;
@@ -34,6 +36,7 @@ export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: str
         log(`  ${label}: ${done}/${total} batches, loss ${loss.toFixed(4)}, train err ${(100 * error).toFixed(2)}%, ETA ${Math.round(eta / 1000)} s`);
       },
       endEpoch: log,
+      abort() {},
     };
   }
   let bar: SingleBar | null = null;
@@ -54,9 +57,12 @@ export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: str
       bar?.update(done, { loss: loss.toFixed(4), err: `${(100 * error).toFixed(2)}%` });
     },
     endEpoch(line) {
+      this.abort();
+      log(line);
+    },
+    abort() {
       bar?.stop();
       bar = null;
-      log(line);
     },
   };
 }

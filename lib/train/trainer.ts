@@ -11,10 +11,22 @@ import * as tf from '@tensorflow/tfjs';
 import { batchTensors, slice, type ImageSet, type SplitDataset } from '../data/dataset';
 import { classificationError, squaredHinge } from '../loss';
 import type { Hyperparameters } from '../presets';
-import { BinaryNetOptimizer, modelParams, type OptimizerState, type Param } from '../optim/optimizers';
+import { BinaryNetOptimizer, modelParams, type Param } from '../optim/optimizers';
 import { lrAtEpoch } from '../optim/schedule';
-import { readCheckpoint, writeCheckpoint, type TensorRecord } from './checkpoint';
-import { progressReporter } from './progress';
+import { writeFileAtomic } from '../io/atomicWrite';
+import {
+  BEST_FILE,
+  CHECKPOINT_FILE,
+  PREVIOUS_CHECKPOINT_FILE,
+  keepAsPrevious,
+  loadTrainingCheckpoint,
+  modelTensors,
+  saveTrainingCheckpoint,
+  writeCheckpoint,
+  type BestMeta,
+  type TrainingMeta,
+} from './checkpoint';
+import { progressReporter, type ProgressReporter } from './progress';
 import { seededRandom } from '../random';
 
 export interface EpochRecord {
@@ -45,6 +57,8 @@ export interface TrainOptions {
   runDir: string;
   /** Continue from `runDir/checkpoint.bnn` when it exists. */
   resume?: boolean;
+  /** Continue from `runDir/checkpoint.prev.bnn`, the checkpoint before the latest (when that one is damaged). */
+  rollback?: boolean;
   /** Whether the input is flattened (MLP) or kept as images (ConvNet). */
   flatten: boolean;
   progress?: 'bar' | 'lines' | 'none';
@@ -56,19 +70,7 @@ export interface TrainOptions {
   maxEpochsThisCall?: number;
 }
 
-interface CheckpointMeta {
-  hyperparameters: Hyperparameters;
-  /** Epochs fully done. */
-  epoch: number;
-  /** Batches of epoch `epoch + 1` already done (non-zero only after an interruption). */
-  batch: number;
-  partial: { lossSum: number; errorSum: number; seconds: number };
-  history: EpochRecord[];
-  optimizer: Omit<OptimizerState, 'moments'>;
-  wallSeconds: number;
-}
-
-export const CHECKPOINT_FILE = 'checkpoint.bnn';
+export { BEST_FILE, CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, checkpointHyperparameters, restoreBestWeights, restoreModelFromCheckpoint } from './checkpoint';
 
 /** Applies the hyperparameters' train/valid/test limits. */
 export function limitDataset(data: SplitDataset, hp: Hyperparameters): SplitDataset {
@@ -112,41 +114,6 @@ export function bestEpochIndex(history: EpochRecord[]): number {
   return best;
 }
 
-// Weights are matched by position: tfjs makes variable names unique per process (kernel, kernel_1, …),
-// so the same model built again has other names.
-function modelTensors(model: tf.LayersModel): TensorRecord[] {
-  return model.weights.map((w, i) => ({ name: `model/${i}/${w.originalName}`, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
-}
-
-function restoreModel(model: tf.LayersModel, tensors: Map<string, TensorRecord>, file: string): void {
-  model.weights.forEach((w, i) => {
-    const t = tensors.get(`model/${i}/${w.originalName}`);
-    if (!t || t.shape.join() !== (w.shape as number[]).join()) {
-      throw new Error(`${file}: checkpoint does not match the model (weight ${i}, ${w.originalName} [${w.shape}])`);
-    }
-    w.write(tf.tensor(t.data, t.shape));
-  });
-}
-
-/**
- * Loads a training checkpoint's weights into `model` (built from the same hyperparameters, e.g.
- * with `buildModel(checkpointHyperparameters(file), data)`); returns the epochs it had completed.
- */
-export function restoreModelFromCheckpoint(model: tf.LayersModel, file: string): { hyperparameters: Hyperparameters; epoch: number } {
-  const ckpt = readCheckpoint<CheckpointMeta>(file);
-  restoreModel(model, new Map(ckpt.tensors.map((t) => [t.name, t])), file);
-  return { hyperparameters: ckpt.meta.hyperparameters, epoch: ckpt.meta.epoch };
-}
-
-/** The hyperparameters a checkpoint was trained with. */
-export function checkpointHyperparameters(file: string): Hyperparameters {
-  return readCheckpoint<CheckpointMeta>(file).meta.hyperparameters;
-}
-
-function differingKeys(a: Hyperparameters, b: Hyperparameters): string[] {
-  return (Object.keys(a) as (keyof Hyperparameters)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-}
-
 /** Where `trainStep` is: its `mark` callback is called as each phase begins. */
 export type StepPhase = 'forward' | 'backward' | 'optimizer' | 'readout';
 
@@ -184,15 +151,26 @@ export function trainStep(
   });
 }
 
-export async function train(model: tf.LayersModel, data: SplitDataset, hp: Hyperparameters, options: TrainOptions): Promise<TrainResult> {
-  const log = options.log ?? ((line: string) => console.log(line));
-  const progress = progressReporter(options.progress ?? 'lines', log);
-  const params = modelParams(model, hp.glorotLrScale);
-  const optimizer = new BinaryNetOptimizer(hp.optimizer, params);
-  const checkpointFile = path.join(options.runDir, CHECKPOINT_FILE);
-  fs.mkdirSync(options.runDir, { recursive: true });
 
-  let meta: CheckpointMeta = {
+/** Everything one call of `train` carries between its pieces. */
+interface Run {
+  model: tf.LayersModel;
+  data: SplitDataset;
+  hp: Hyperparameters;
+  options: TrainOptions;
+  log: (line: string) => void;
+  progress: ProgressReporter;
+  params: Param[];
+  optimizer: BinaryNetOptimizer;
+  batches: number;
+  files: { checkpoint: string; previous: string; best: string; history: string };
+  state: TrainingMeta;
+  /** The file holding the last checkpoint known to be good (written or verified by this call), if any. */
+  lastGood: string | null;
+}
+
+function freshState(hp: Hyperparameters): TrainingMeta {
+  return {
     hyperparameters: hp,
     epoch: 0,
     batch: 0,
@@ -201,110 +179,193 @@ export async function train(model: tf.LayersModel, data: SplitDataset, hp: Hyper
     optimizer: { name: hp.optimizer, step: 0 },
     wallSeconds: 0,
   };
-  if (options.resume && fs.existsSync(checkpointFile)) {
-    const ckpt = readCheckpoint<CheckpointMeta>(checkpointFile);
-    const diff = differingKeys(ckpt.meta.hyperparameters, hp);
-    if (diff.length) throw new Error(`${checkpointFile} was made with other hyperparameters (${diff.join(', ')}); use the same settings to resume, or a new run folder`);
-    const byName = new Map(ckpt.tensors.map((t) => [t.name, t]));
-    restoreModel(model, byName, checkpointFile);
-    optimizer.setState({
-      ...ckpt.meta.optimizer,
-      moments: params.map((_, i) => {
-        const m = byName.get(`optimizer/m/${i}`);
-        const v = byName.get(`optimizer/v/${i}`);
-        if (!m || !v) throw new Error(`${checkpointFile}: optimizer state is missing`);
-        return { m: m.data, v: v.data };
-      }),
+}
+
+/** Continues from the checkpoint (or, with `rollback`, the previous one); a fresh run clears old files. */
+function resumeOrStart(run: Run): void {
+  const { options, files } = run;
+  if (options.rollback && !fs.existsSync(files.previous)) throw new Error(`${files.previous}: no previous checkpoint to roll back to`);
+  const source = options.rollback ? files.previous : files.checkpoint;
+  if (!(options.resume || options.rollback) || !fs.existsSync(source)) {
+    // Another run's previous checkpoint and best weights must not be mistaken for this run's.
+    for (const stale of [files.previous, files.best]) fs.rmSync(stale, { force: true });
+    return;
+  }
+  try {
+    run.state = loadTrainingCheckpoint(source, run.model, run.params, run.optimizer, run.hp, run.batches);
+  } catch (err) {
+    const hint = !options.rollback && fs.existsSync(files.previous) ? `; to continue from ${files.previous}, resume with rollback (--rollback)` : '';
+    throw new Error(`${(err as Error).message}${hint}`);
+  }
+  run.lastGood = source;
+  const { epoch, batch } = run.state;
+  run.log(`resumed from ${source}: ${epoch} epochs${batch ? ` and ${batch} batches` : ''} done`);
+}
+
+/** Stops the run: the files on disk are left as they are (the last good checkpoint stays). */
+function stopRun(run: Run, problem: string): never {
+  run.progress.abort();
+  const kept = run.lastGood ? `the last good checkpoint ${run.lastGood} (epoch ${run.state.epoch}) is kept` : 'no checkpoint was written';
+  throw new Error(`training stopped: ${problem}; ${kept}`);
+}
+
+/**
+ * Writes the checkpoint (the one it replaces becomes checkpoint.prev.bnn) and history.json. The
+ * state is encoded first: non-finite weights or moments stop the run before any file changes.
+ */
+function saveCheckpoint(run: Run): void {
+  const { files } = run;
+  let bytes: Uint8Array;
+  try {
+    bytes = saveTrainingCheckpoint(files.checkpoint, run.model, run.optimizer, run.state);
+  } catch (err) {
+    return stopRun(run, (err as Error).message);
+  }
+  if (run.lastGood === files.checkpoint) keepAsPrevious(files.checkpoint, files.previous);
+  writeFileAtomic(files.checkpoint, bytes);
+  writeFileAtomic(files.history, JSON.stringify(run.state.history, null, 1) + '\n');
+  run.lastGood = files.checkpoint;
+}
+
+/** The current weights as the run's best (best.bnn), with the epoch and errors they were chosen by. */
+function saveBest(run: Run, record: EpochRecord): void {
+  const meta: BestMeta = { hyperparameters: run.hp, epoch: record.epoch, validError: record.validError, testError: record.testError };
+  try {
+    writeCheckpoint(run.files.best, { meta, tensors: modelTensors(run.model) });
+  } catch (err) {
+    stopRun(run, (err as Error).message);
+  }
+}
+
+/**
+ * Algorithm 1 over the epoch's remaining batches, in a seeded order. Returns false when `shouldStop`
+ * interrupted it (after saving a checkpoint mid-epoch).
+ */
+async function runEpoch(run: Run, epoch: number, lr: number, started: number): Promise<boolean> {
+  const { hp, state, options, batches } = run;
+  const trainSet = run.data.train;
+  const order = shuffledIndices(trainSet.count, hp.seed * 7919 + epoch);
+  const secondsBefore = state.partial.seconds;
+  run.progress.startEpoch(epoch, hp.epochs, batches, state.batch);
+  for (let b = state.batch; b < batches; b++) {
+    const indices = order.subarray(b * hp.batchSize, Math.min((b + 1) * hp.batchSize, trainSet.count));
+    const { loss, error } = tf.tidy(() => {
+      const { x, y } = batchTensors(trainSet, indices, options.flatten);
+      return trainStep(run.model, run.params, run.optimizer, x, y, lr);
     });
-    meta = ckpt.meta;
-    log(`resumed from ${checkpointFile}: ${meta.epoch} epochs${meta.batch ? ` and ${meta.batch} batches` : ''} done`);
-  }
-
-  const save = () => {
-    const state = optimizer.getState();
-    const tensors = [
-      ...modelTensors(model),
-      ...state.moments.flatMap(({ m, v }, i) => [
-        { name: `optimizer/m/${i}`, shape: [m.length], data: m },
-        { name: `optimizer/v/${i}`, shape: [v.length], data: v },
-      ]),
-    ];
-    writeCheckpoint(checkpointFile, { meta: { ...meta, optimizer: { name: state.name, step: state.step } }, tensors });
-    fs.writeFileSync(path.join(options.runDir, 'history.json'), JSON.stringify(meta.history, null, 1) + '\n');
-  };
-
-  const { train: trainSet } = data;
-  const batches = Math.ceil(trainSet.count / hp.batchSize);
-  let interrupted = false;
-  let epochsThisCall = 0;
-  while (meta.epoch < hp.epochs && !interrupted) {
-    if (options.maxEpochsThisCall !== undefined && epochsThisCall >= options.maxEpochsThisCall) break;
-    const epoch = meta.epoch + 1;
-    const lr = lrAtEpoch(meta.epoch, hp.lrStart, hp.lrEnd, hp.epochs);
-    const order = shuffledIndices(trainSet.count, hp.seed * 7919 + epoch);
-    const started = performance.now();
-    const secondsBefore = meta.partial.seconds;
-    progress.startEpoch(epoch, hp.epochs, batches, meta.batch);
-    for (let b = meta.batch; b < batches; b++) {
-      const indices = order.subarray(b * hp.batchSize, Math.min((b + 1) * hp.batchSize, trainSet.count));
-      const { loss, error } = tf.tidy(() => {
-        const { x, y } = batchTensors(trainSet, indices, options.flatten);
-        return trainStep(model, params, optimizer, x, y, lr);
-      });
-      meta.partial.lossSum += loss * indices.length;
-      meta.partial.errorSum += error * indices.length;
-      meta.batch = b + 1;
-      progress.batch(b + 1, meta.partial.lossSum / Math.min(meta.batch * hp.batchSize, trainSet.count), meta.partial.errorSum / Math.min(meta.batch * hp.batchSize, trainSet.count));
-      // Yield to the event loop so Ctrl-C and the progress bar get their turn.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (options.shouldStop?.() && meta.batch < batches) {
-        meta.partial.seconds = secondsBefore + (performance.now() - started) / 1000;
-        meta.wallSeconds += (performance.now() - started) / 1000;
-        save();
-        progress.endEpoch(`interrupted in epoch ${epoch} after ${meta.batch}/${batches} batches; checkpoint saved to ${checkpointFile}`);
-        interrupted = true;
-        break;
-      }
+    if (!Number.isFinite(loss)) stopRun(run, `the loss is ${loss} in epoch ${epoch}, batch ${b + 1} (diverged)`);
+    state.partial.lossSum += loss * indices.length;
+    state.partial.errorSum += error * indices.length;
+    state.batch = b + 1;
+    const seen = Math.min(state.batch * hp.batchSize, trainSet.count);
+    run.progress.batch(b + 1, state.partial.lossSum / seen, state.partial.errorSum / seen);
+    // Yield to the event loop so Ctrl-C and the progress bar get their turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (options.shouldStop?.() && state.batch < batches) {
+      const seconds = (performance.now() - started) / 1000;
+      state.partial.seconds = secondsBefore + seconds;
+      state.wallSeconds += seconds;
+      saveCheckpoint(run);
+      run.progress.endEpoch(`interrupted in epoch ${epoch} after ${state.batch}/${batches} batches; checkpoint saved to ${run.files.checkpoint}`);
+      return false;
     }
-    if (interrupted) break;
-    const validError = evaluate(model, data.valid, options.flatten);
-    const testError = evaluate(model, data.test, options.flatten);
-    const seconds = secondsBefore + (performance.now() - started) / 1000;
-    const record: EpochRecord = {
-      epoch,
-      lr,
-      trainLoss: meta.partial.lossSum / trainSet.count,
-      trainError: meta.partial.errorSum / trainSet.count,
-      validError,
-      testError,
-      seconds,
-    };
-    meta.history.push(record);
-    meta.wallSeconds += (performance.now() - started) / 1000;
-    meta.epoch = epoch;
-    meta.batch = 0;
-    meta.partial = { lossSum: 0, errorSum: 0, seconds: 0 };
-    save();
-    epochsThisCall++;
-    const best = meta.history[bestEpochIndex(meta.history)];
-    progress.endEpoch(
-      `epoch ${String(epoch).padStart(String(hp.epochs).length)}/${hp.epochs}  lr ${lr.toExponential(2)}  loss ${record.trainLoss.toFixed(4)}  ` +
-        `train ${(100 * record.trainError).toFixed(2)}%  valid ${(100 * validError).toFixed(2)}%  test ${(100 * testError).toFixed(2)}%  ` +
-        `(best valid ${(100 * best.validError).toFixed(2)}% @${best.epoch}: test ${(100 * best.testError).toFixed(2)}%)  ${seconds.toFixed(1)} s`,
-    );
-    options.onEpoch?.(record);
-    if (options.shouldStop?.()) interrupted = meta.epoch < hp.epochs;
   }
-  optimizer.dispose();
-  const bestIndex = bestEpochIndex(meta.history);
-  const best = meta.history[bestIndex];
+  return true;
+}
+
+/** Validation and test error after an epoch, and the epoch's record. */
+function evaluateEpoch(run: Run, epoch: number, lr: number, started: number): EpochRecord {
+  const { partial } = run.state;
+  const count = run.data.train.count;
   return {
-    history: meta.history,
-    epochsRun: meta.epoch,
+    epoch,
+    lr,
+    trainLoss: partial.lossSum / count,
+    trainError: partial.errorSum / count,
+    validError: evaluate(run.model, run.data.valid, run.options.flatten),
+    testError: evaluate(run.model, run.data.test, run.options.flatten),
+    seconds: partial.seconds + (performance.now() - started) / 1000,
+  };
+}
+
+/** Bookkeeping at the end of an epoch: history, best weights, checkpoint, progress line. */
+function finishEpoch(run: Run, record: EpochRecord, started: number): void {
+  const { state, hp } = run;
+  state.history.push(record);
+  state.wallSeconds += (performance.now() - started) / 1000;
+  state.epoch = record.epoch;
+  state.batch = 0;
+  state.partial = { lossSum: 0, errorSum: 0, seconds: 0 };
+  const best = state.history[bestEpochIndex(state.history)];
+  // best.bnn first: a crash between the two writes then reruns this epoch, which rewrites it.
+  if (best === record) saveBest(run, record);
+  saveCheckpoint(run);
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  run.progress.endEpoch(
+    `epoch ${String(record.epoch).padStart(String(hp.epochs).length)}/${hp.epochs}  lr ${record.lr.toExponential(2)}  loss ${record.trainLoss.toFixed(4)}  ` +
+      `train ${pct(record.trainError)}  valid ${pct(record.validError)}  test ${pct(record.testError)}  ` +
+      `(best valid ${pct(best.validError)} @${best.epoch}: test ${pct(best.testError)})  ${record.seconds.toFixed(1)} s`,
+  );
+}
+
+function trainResult(state: TrainingMeta, interrupted: boolean): TrainResult {
+  const best = state.history[bestEpochIndex(state.history)];
+  return {
+    history: state.history,
+    epochsRun: state.epoch,
     bestEpoch: best?.epoch ?? 0,
     bestValidError: best?.validError ?? NaN,
     testError: best?.testError ?? NaN,
-    wallSeconds: meta.wallSeconds,
+    wallSeconds: state.wallSeconds,
     interrupted,
   };
+}
+
+/**
+ * Trains `model` for `hp.epochs` epochs (resumably), one `trainStep` per batch, with the learning
+ * rate decayed per epoch; after each epoch: validation and test error, best weights, checkpoint.
+ */
+export async function train(model: tf.LayersModel, data: SplitDataset, hp: Hyperparameters, options: TrainOptions): Promise<TrainResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const params = modelParams(model, hp.glorotLrScale);
+  const file = (name: string) => path.join(options.runDir, name);
+  const run: Run = {
+    model,
+    data,
+    hp,
+    options,
+    log,
+    progress: progressReporter(options.progress ?? 'lines', log),
+    params,
+    optimizer: new BinaryNetOptimizer(hp.optimizer, params),
+    batches: Math.ceil(data.train.count / hp.batchSize),
+    files: { checkpoint: file(CHECKPOINT_FILE), previous: file(PREVIOUS_CHECKPOINT_FILE), best: file(BEST_FILE), history: file('history.json') },
+    state: freshState(hp),
+    lastGood: null,
+  };
+  try {
+    fs.mkdirSync(options.runDir, { recursive: true });
+    resumeOrStart(run);
+    let interrupted = false;
+    for (let epochsThisCall = 0; run.state.epoch < hp.epochs; epochsThisCall++) {
+      if (options.maxEpochsThisCall !== undefined && epochsThisCall >= options.maxEpochsThisCall) break;
+      const epoch = run.state.epoch + 1;
+      const lr = lrAtEpoch(run.state.epoch, hp.lrStart, hp.lrEnd, hp.epochs);
+      const started = performance.now();
+      if (!(await runEpoch(run, epoch, lr, started))) {
+        interrupted = true;
+        break;
+      }
+      const record = evaluateEpoch(run, epoch, lr, started);
+      finishEpoch(run, record, started);
+      options.onEpoch?.(record);
+      if (options.shouldStop?.()) {
+        interrupted = run.state.epoch < hp.epochs;
+        break;
+      }
+    }
+    return trainResult(run.state, interrupted);
+  } finally {
+    run.optimizer.dispose();
+  }
 }
