@@ -4,6 +4,7 @@
  */
 import { CIFAR10_CONV_FILTERS, scaleWidths, SVHN_CONV_FILTERS } from './models/convnet';
 import { OPTIMIZERS, type OptimizerName } from './optim/optimizers';
+import { closestName } from './closestName';
 
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'svhn'] as const;
 export type DatasetName = (typeof DATASETS)[number];
@@ -213,6 +214,9 @@ const PRESETS: Record<DatasetName, Partial<Record<PresetName, Hyperparameters>>>
   svhn: { paper: PAPER_SVHN, quick: { ...quickConvNet(PAPER_SVHN), svhnExtra: false }, smoke: { ...smokeConvNet(PAPER_SVHN), svhnExtra: false } },
 };
 
+/** Every hyperparameter's name, in the order of `Hyperparameters`. */
+export const HYPERPARAMETER_KEYS = Object.keys(PAPER_MNIST) as (keyof Hyperparameters)[];
+
 export function preset(dataset: string, name: string): Hyperparameters {
   if (!DATASETS.includes(dataset as DatasetName)) {
     throw new Error(`unknown dataset '${dataset}' (use ${DATASETS.join(', ')})`);
@@ -235,6 +239,10 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   };
   const positiveInt = (v: number, what: string) => (Number.isInteger(v) && v > 0) || fail(`${what} must be a positive integer, got ${v}`);
   const nonNegInt = (v: number, what: string) => (Number.isInteger(v) && v >= 0) || fail(`${what} must be a non-negative integer, got ${v}`);
+  for (const key of Object.keys(hp).filter((k) => !(HYPERPARAMETER_KEYS as string[]).includes(k))) {
+    const suggestion = closestName(key, HYPERPARAMETER_KEYS);
+    fail(`unknown hyperparameter '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; valid: ${HYPERPARAMETER_KEYS.join(', ')}`);
+  }
   if (!DATASETS.includes(hp.dataset)) fail(`unknown dataset '${hp.dataset}' (use ${DATASETS.join(', ')})`);
   if (!ARCHS.includes(hp.arch)) fail(`arch must be one of ${ARCHS.join(', ')}, got '${hp.arch}'`);
   if (!Array.isArray(hp.convFilters)) fail('convFilters must be a list');

@@ -77,7 +77,14 @@ export async function showFigure(
   outBase: string,
   size = { width: 900, height: 500 },
 ): Promise<RenderedFigure> {
-  const saved = await saveFigure(fig, outBase, size);
+  let saved: RenderedFigure;
+  try {
+    saved = await saveFigure(fig, outBase, size);
+  } catch (e) {
+    // The interactive figure needs no Chromium: a failed PNG render costs only the static copy.
+    console.warn(`${outBase}: PNG not rendered (${(e as Error).message.split('\n')[0]})`);
+    saved = { html: `${outBase}.html`, skipped: String(e) };
+  }
   const png = saved.png ? fs.readFileSync(saved.png) : null;
   const html = (plotlyInjected ? '' : plotlyLoaderHtml()) + figureOutputHtml(fig, png, size);
   const shown = displayHtml(html, () => `figure: ${[saved.html, saved.png].filter(Boolean).join(', ')}`);

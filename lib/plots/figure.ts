@@ -71,7 +71,10 @@ export async function saveFigure(fig: Figure, outBase: string, size = { width: 9
   });
   try {
     const page = await browser.newPage();
-    await page.setContent(`<!DOCTYPE html><html><body><div id="f"></div><script>${plotlyJs()}</script></body></html>`);
+    // 10 MB of inline script: parsing it takes seconds on a busy 2-core machine, past playwright's default 30 s.
+    await page.setContent(`<!DOCTYPE html><html><body><div id="f"></div><script>${plotlyJs()}</script></body></html>`, {
+      timeout: 180_000,
+    });
     const images = await page.evaluate(
       async ({ fig, size }) => {
         const Plotly = (window as unknown as { Plotly: any }).Plotly;
