@@ -12,13 +12,14 @@ beforeAll(async () => {
 /** A one-layer model whose 8 latent weights (H = 0.5) we set by hand. */
 function model(weights: number[]) {
   const layer = new BinaryDense({ units: 4, H: 0.5, inputShape: [2], name: 'binary' });
-  const m = tf.sequential({ layers: [layer, new BinaryDense({ units: 1, kernelQuantizer: null, name: 'real' })] });
+  const real = [new BinaryDense({ units: 2, kernelQuantizer: null, name: 'real' }), new BinaryDense({ units: 1, kernelQuantizer: 'identity', name: 'identity' })];
+  const m = tf.sequential({ layers: [layer, ...real] });
   layer.latentKernel.write(tf.tensor2d(weights, [2, 4]));
   return { m, layer };
 }
 
 describe('BinaryWeightMonitor', () => {
-  it('flip ratio against the previous snapshot, fraction at ±H, mean |W|; real kernels are left out', () => {
+  it('flip ratio against the previous snapshot, fraction at ±H, mean |W|; real (null, identity) kernels are left out', () => {
     const { m, layer } = model([0.1, -0.2, 0.5, -0.5, 0, 0.3, -0.05, 0.4]);
     const monitor = new BinaryWeightMonitor(m);
     // Signs before: + − + − + + − + (sign(0) = +1). After: 3 change (0.1→−0.1, −0.2→0.2, 0→−0.01).

@@ -35,10 +35,11 @@ function signBits(w: ArrayLike<number>): Uint8Array {
 /** Snapshots the binary layers' signs at creation; `epochEnd()` measures against the last snapshot. */
 export class BinaryWeightMonitor {
   private readonly layers: QuantizedLayer[];
-  private signs: Uint8Array[];
+  private readonly signs: Uint8Array[];
 
   constructor(model: tf.LayersModel) {
-    this.layers = model.layers.filter(isQuantizedLayer).filter((l) => l.kernelQuantizer !== null);
+    // Layers whose kernel the forward pass quantizes (an `identity` or null quantizer keeps it real).
+    this.layers = model.layers.filter(isQuantizedLayer).filter((l) => (l.kernelQuantizer?.precision ?? 32) < 32);
     this.signs = this.layers.map((l) => signBits(l.latentKernel.read().dataSync()));
   }
 
@@ -46,8 +47,7 @@ export class BinaryWeightMonitor {
   epochEnd(): LayerDiagnostics[] {
     return this.layers.map((layer, i) => {
       const w = layer.latentKernel.read().dataSync();
-      const previous = this.signs[i];
-      const signs = new Uint8Array(w.length);
+      const signs = this.signs[i]; // re-snapshotted in place
       const clip = layer.H * (1 - AT_CLIP_TOLERANCE);
       let flips = 0;
       let atClip = 0;
@@ -55,13 +55,12 @@ export class BinaryWeightMonitor {
       for (let j = 0; j < w.length; j++) {
         const v = w[j];
         const s = v >= 0 ? 1 : 0;
+        flips += s ^ signs[j];
         signs[j] = s;
-        flips += s ^ previous[j];
         const a = Math.abs(v);
         if (a >= clip) atClip++;
         sumAbs += a;
       }
-      this.signs[i] = signs;
       const n = w.length;
       return { layer: layer.name, flipRatio: flips / n, atClip: atClip / n, meanAbs: sumAbs / n };
     });
