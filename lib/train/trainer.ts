@@ -165,8 +165,8 @@ interface Run {
   batches: number;
   files: { checkpoint: string; previous: string; best: string; history: string };
   state: TrainingMeta;
-  /** The file holding the last checkpoint known to be good (written or verified by this call), if any. */
-  lastGood: string | null;
+  /** The last checkpoint known to be good (written or verified by this call), if any. */
+  lastGood: { file: string; epoch: number } | null;
 }
 
 function freshState(hp: Hyperparameters): TrainingMeta {
@@ -197,15 +197,15 @@ function resumeOrStart(run: Run): void {
     const hint = !options.rollback && fs.existsSync(files.previous) ? `; to continue from ${files.previous}, resume with rollback (--rollback)` : '';
     throw new Error(`${(err as Error).message}${hint}`);
   }
-  run.lastGood = source;
   const { epoch, batch } = run.state;
+  run.lastGood = { file: source, epoch };
   run.log(`resumed from ${source}: ${epoch} epochs${batch ? ` and ${batch} batches` : ''} done`);
 }
 
 /** Stops the run: the files on disk are left as they are (the last good checkpoint stays). */
 function stopRun(run: Run, problem: string): never {
   run.progress.abort();
-  const kept = run.lastGood ? `the last good checkpoint ${run.lastGood} (epoch ${run.state.epoch}) is kept` : 'no checkpoint was written';
+  const kept = run.lastGood ? `the last good checkpoint ${run.lastGood.file} (epoch ${run.lastGood.epoch}) is kept` : 'no checkpoint was written';
   throw new Error(`training stopped: ${problem}; ${kept}`);
 }
 
@@ -221,10 +221,10 @@ function saveCheckpoint(run: Run): void {
   } catch (err) {
     return stopRun(run, (err as Error).message);
   }
-  if (run.lastGood === files.checkpoint) keepAsPrevious(files.checkpoint, files.previous);
+  if (run.lastGood?.file === files.checkpoint) keepAsPrevious(files.checkpoint, files.previous);
   writeFileAtomic(files.checkpoint, bytes);
   writeFileAtomic(files.history, JSON.stringify(run.state.history, null, 1) + '\n');
-  run.lastGood = files.checkpoint;
+  run.lastGood = { file: files.checkpoint, epoch: run.state.epoch };
 }
 
 /** The current weights as the run's best (best.bnn), with the epoch and errors they were chosen by. */
