@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
+import { loadNativeAddon } from '../lib/kernels/native';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { BinaryConv2D, BinaryDense, Dropout, ShiftBatchNormalization, SignActivation } from '../lib/layers';
 import { buildMlp } from '../lib/models/mlp';
@@ -65,6 +66,72 @@ describe('BinaryDense', () => {
     expect(() => new BinaryDense({ units: 3, kernelQuantizer: 'nope' as never })).toThrow(/unknown quantizer 'nope'/);
   });
 });
+
+/** The gradient of sum(f(x) · r) with respect to x. */
+const gradOf = (f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, r: tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), r)))(x).dataSync();
+
+// The straight-through estimator with gradient cancellation (paper §1.3, Eq. 4), exercised outside
+// [−1, 1]: on the composite ops (cpu) and on the native fused STE kernel.
+const native = loadNativeAddon();
+for (const { backend, skip } of [
+  { backend: 'cpu', skip: '' },
+  { backend: 'native', skip: native.addon ? '' : ` (unavailable: ${native.why})` },
+]) {
+  describe.skipIf(skip !== '')(`gradient cancellation on ${backend}${skip}`, () => {
+    beforeAll(async () => {
+      await initBackend(backend);
+    });
+    afterAll(async () => {
+      await initBackend();
+    });
+
+    it('SignActivation passes the gradient where |a| ≤ 1 and cancels it where |a| > 1', () => {
+      const a = [-3, -1.5, -1.0001, -1, -0.2, 0, 0.6, 1, 1.2, 2.5];
+      const r = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+      const layer = new SignActivation();
+      expect(Array.from(gradOf((x) => layer.apply(x) as tf.Tensor, tf.tensor1d(a), tf.tensor1d(r)))).toEqual([0, 0, 0, 4, 5, 6, 7, 8, 0, 0]);
+    });
+
+    it('BinaryDense: a binarized input outside [−1, 1] gets no gradient; the latent kernel gets g_Wb where |W| ≤ 1, 0 where |W| > 1', () => {
+      const layer = new BinaryDense({ units: 3, inputQuantizer: 'steSign', inputShape: [4] });
+      const model = tf.sequential({ layers: [layer] });
+      // Latent weights outside [−1, 1] (e.g. before the clip): the paper cancels their gradient too,
+      // "consistent with the gradient canceling when |w| > 1" (§1.3); exactly ±1 still passes.
+      // (setWeights would clip them: the kernel's Clip constraint applies on write.)
+      const w = [0.3, -1.5, 1, 0.9, -0.2, 1.5, -1, 2, 0.05, -0.7, 1.0001, -0.4];
+      const kernel = layer.latentKernel.read() as tf.Variable;
+      kernel.assign(tf.tensor2d(w, [4, 3]));
+      const x = tf.tensor2d([[0.5, -2, 1, -0.3], [1.7, 0.2, -1, 0.9]]);
+      const r = tf.tensor2d([[1, -2, 3], [0.5, 4, -1]]);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, r)) as tf.Scalar, [kernel]);
+      // y = sign(x) · sign(W): g_Wb = sign(x)ᵀ r, masked by |W| ≤ 1.
+      const gWb = tf.matMul(sign(x), r, true, false).dataSync();
+      const expected = w.map((v, i) => (Math.abs(v) <= 1 ? gWb[i] : 0));
+      expect(Array.from(grads[kernel.name].dataSync(), (g) => g + 0)).toEqual(expected); // + 0: −0 → 0
+      expect(expected.filter((g) => g !== 0).length).toBeGreaterThan(6);
+      // g_x = (r · sign(W)ᵀ), masked by |x| ≤ 1.
+      const gxb = tf.matMul(r, sign(kernel), false, true).dataSync();
+      const xs = x.dataSync();
+      const gx = gradOf((v) => model.apply(v) as tf.Tensor, x, r);
+      expect(Array.from(gx, (g) => g + 0)).toEqual(Array.from(gxb, (g, i) => (Math.abs(xs[i]) <= 1 ? g : 0)));
+    });
+
+    it('BinaryConv2D: the latent kernel gets the gradient at sign(W) where |W| ≤ 1, 0 where |W| > 1', () => {
+      const layer = new BinaryConv2D({ filters: 2, inputShape: [4, 4, 2], padding: 'valid', seed: 3 });
+      const model = tf.sequential({ layers: [layer] });
+      const kernel = layer.latentKernel.read() as tf.Variable;
+      const w = Array.from(kernel.dataSync(), (v, i) => (i % 5 === 0 ? 1.5 * Math.sign(v || 1) : v));
+      kernel.assign(tf.tensor4d(w, [3, 3, 2, 2]));
+      const x = tf.randomUniform([2, 4, 4, 2], -1, 1, 'float32', 4);
+      const r = tf.randomUniform([2, 2, 2, 2], -1, 1, 'float32', 5);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, r)) as tf.Scalar, [kernel]);
+      const atSign = gradOf((v) => tf.conv2d(x as tf.Tensor4D, v as tf.Tensor4D, 1, 'valid'), sign(kernel), r);
+      const got = grads[kernel.name].dataSync();
+      w.forEach((v, i) => expect(got[i], `kernel[${i}] = ${v}`).toBeCloseTo(Math.abs(v) <= 1 ? atSign[i] : 0, 4));
+      expect(w.filter((v) => Math.abs(v) > 1).length).toBeGreaterThan(5);
+    });
+  });
+}
 
 describe('Dropout', () => {
   it('on every backend: seeded masks, a new one per call, 1/(1 − rate) or 0, identity at inference', async () => {
