@@ -7,7 +7,7 @@ import { initBackend } from '../lib/backend';
 import { buildModel, flattensInput, loadDataset, resolveHyperparameters } from '../lib/experiment';
 import { BinaryConv2D } from '../lib/layers';
 import { squaredHinge } from '../lib/loss';
-import { buildConvNet, CIFAR10_CONV_FILTERS, scaleWidths, SVHN_CONV_FILTERS } from '../lib/models/convnet';
+import { buildConvNet, CIFAR10_CONV_FILTERS, scaleWidths } from '../lib/models/convnet';
 import { describeArchitecture } from '../lib/results/report';
 import { summarize } from '../lib/summary';
 import { train } from '../lib/train/trainer';
@@ -46,7 +46,12 @@ describe('the paper\'s binary ConvNets', () => {
   });
 
   it('SVHN has half the conv units; the width multiplier scales every conv', () => {
-    expect(SVHN_CONV_FILTERS).toEqual([64, 64, 128, 128, 256, 256]);
+    // The network the SVHN paper preset builds: every conv has half the CIFAR-10 filters.
+    const svhn = resolveHyperparameters('svhn', 'paper');
+    const model = convnet(svhn.convFilters, svhn.hiddenUnits);
+    const filters = model.layers.filter((l) => l instanceof BinaryConv2D).map((l) => (l.outputShape as number[])[3]);
+    expect(filters).toEqual(resolveHyperparameters('cifar10', 'paper').convFilters.map((f) => f / 2));
+    model.dispose();
     expect(scaleWidths(CIFAR10_CONV_FILTERS, 0.25)).toEqual([32, 32, 64, 64, 128, 128]);
     expect(() => scaleWidths(CIFAR10_CONV_FILTERS, 0)).toThrow(/positive/);
   });
