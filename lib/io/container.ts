@@ -11,8 +11,8 @@
  * Padding must be zero and no bytes may follow the last array, so a byte flip anywhere is an error.
  * Float arrays must be finite: NaN or ±Inf is refused on write and on read.
  *
- * No Node modules: the browser entry reads packed models with it (that is why CRC-32 is computed
- * here rather than with node:zlib's crc32, which the tests check it against).
+ * No Node imports: the browser entry reads packed models with it. Under Node, CRC-32 is node:zlib's
+ * (hardware-accelerated, about 10× faster than the table below, which the browser uses).
  */
 
 export const ARRAY_TYPES = {
@@ -53,12 +53,18 @@ const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
-/** CRC-32 (IEEE 802.3, as zlib and PNG), optionally continuing from a previous value. */
-export function crc32(bytes: Uint8Array, previous = 0): number {
+type Crc32 = (bytes: Uint8Array, previous?: number) => number;
+const nodeProcess = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+const nodeCrc32 = (nodeProcess?.getBuiltinModule?.('node:zlib') as { crc32?: Crc32 } | undefined)?.crc32;
+
+/** CRC-32 (IEEE 802.3, as zlib and PNG) without Node, optionally continuing from a previous value. */
+export function tableCrc32(bytes: Uint8Array, previous = 0): number {
   let c = ~previous >>> 0;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+export const crc32: Crc32 = nodeCrc32 ?? tableCrc32;
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 const bytesOf = (a: TypedArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
