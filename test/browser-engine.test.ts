@@ -14,8 +14,12 @@ import { findChromium } from '../lib/plots/figure';
 
 const chromium = findChromium();
 const wasmFile = wasmFileCandidates().find((f) => fs.existsSync(f));
+const missing = [
+  chromium ? '' : 'no Chromium (apt-get install chromium, or set BNN_CHROMIUM)',
+  wasmFile ? '' : 'no build/xnor.wasm (npm run build:kernels)',
+].filter(Boolean);
 
-it.skipIf(!chromium || !wasmFile)('runs the packed MNIST model in a browser page on the WebAssembly tier, as in Node', async () => {
+it.skipIf(missing.length > 0)(`runs the packed MNIST model in a browser page on the WebAssembly tier, as in Node${missing.length ? ` (skipped: ${missing.join('; ')})` : ''}`, async () => {
   await initBackend('cpu');
   const count = 300;
   const test = slice(loadMnist().test, 0, count);
