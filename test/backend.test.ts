@@ -44,6 +44,7 @@ describe('backend selection', () => {
 
   it('rejects unknown names, and a forced backend that does not load', async () => {
     await expect(initBackend('webgpu')).rejects.toThrow(/unknown backend 'webgpu' \(BNN_BACKEND must be one of native, tensorflow, wasm, cpu\)/);
-    if (!hasTfjsNode) await expect(initBackend('tensorflow')).rejects.toThrow(/backend 'tensorflow' did not load/);
+    if (hasTfjsNode) expect(await initBackend('tensorflow')).toBe('tensorflow');
+    else await expect(initBackend('tensorflow')).rejects.toThrow(/backend 'tensorflow' did not load/);
   });
 });
