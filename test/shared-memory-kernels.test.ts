@@ -40,7 +40,8 @@ describe.each(['native', 'wasm', 'ts'] as KernelTier[])('%s tier on SharedArrayB
   const kernel = tryKernel(tier);
   const why = typeof kernel === 'string' ? kernel : '';
 
-  it.skipIf(why !== '')(`gemm, bitPlaneGemm and thresholdPack agree with ordinary arrays${why && ` (skipped: ${why})`}`, () => {
+  const name = `gemm, bitPlaneGemm and thresholdPack as on ordinary arrays${why && ` (skipped: ${why})`}`;
+  it.skipIf(why !== '')(name, () => {
     const kern = kernel as XnorKernel;
     const out = shared(new Int32Array(m * n));
     expect(kern.gemm(sharedPacked(a), sharedPacked(b), { out })).toEqual(expected.gemm);
