@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { BatchNorm, BinaryDense, isQuantizedLayer, SignActivation } from '../lib/layers';
-import { getQuantizer, quantize, quantizerFor, quantizerNames, registerQuantizer, steGradient, STE_SIGN, type Quantizer } from '../lib/quantizers';
+import { BNN_SIGN, BNN_STE_GRAD, getQuantizer, quantize, quantizerFor, quantizerNames, registerQuantizer, steGradient, STE_SIGN, type Quantizer } from '../lib/quantizers';
 import { BinaryNetOptimizer, modelParams } from '../lib/optim/optimizers';
 import { squaredHinge } from '../lib/loss';
 import { formatSummary, summarize } from '../lib/summary';
@@ -67,6 +67,38 @@ describe('the quantizer registry', () => {
     expect(() => new BinaryDense({ units: 2, name: 'd', kernelQuantizer: 'nope' })).toThrow(
       /BinaryDense 'd' kernelQuantizer: unknown quantizer 'nope' \(registered: steSign, stochasticSign, identity, ternaryWeights;/,
     );
+  });
+});
+
+describe('the sign quantizer on a backend with fused kernels', () => {
+  it('runs BnnSign forward and BnnSteGrad backward (the native fast paths), with the same values', async () => {
+    const backend = tf.getBackend();
+    await tf.setBackend('cpu');
+    const x = tf.tensor1d([-2, -0.5, 0, 0.5, 2]);
+    const pass = () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(quantize(STE_SIGN, v, () => 0), tf.tensor1d([1, 2, 3, 4, 5]))))(x);
+    const composite = Array.from(pass().dataSync());
+    const calls: string[] = [];
+    // Stand-ins that count their calls and compute with the cpu backend's own ops.
+    const fused = (kernelName: string, compute: (inputs: Record<string, tf.Tensor>) => tf.Tensor) =>
+      tf.registerKernel({
+        kernelName,
+        backendName: 'cpu',
+        kernelFunc: ({ inputs, backend: b }) => {
+          calls.push(kernelName);
+          const values = tf.tidy(() => compute(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tf.engine().makeTensorFromTensorInfo(t!)])))).dataSync();
+          return (b as unknown as { makeTensorInfo(s: number[], d: string, v: Float32Array): tf.TensorInfo }).makeTensorInfo(inputs.x!.shape, 'float32', values as Float32Array);
+        },
+      });
+    fused(BNN_SIGN, ({ x: v }) => tf.where(tf.greaterEqual(v, 0), 1, -1));
+    fused(BNN_STE_GRAD, ({ dy, x: v }) => tf.where(tf.lessEqual(tf.abs(v), 1), dy, 0));
+    try {
+      expect(Array.from(pass().dataSync())).toEqual(composite);
+      expect(calls).toEqual([BNN_SIGN, BNN_STE_GRAD]);
+    } finally {
+      tf.unregisterKernel(BNN_SIGN, 'cpu');
+      tf.unregisterKernel(BNN_STE_GRAD, 'cpu');
+      await tf.setBackend(backend);
+    }
   });
 });
 
