@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../io/atomicWrite';
 import type { Hyperparameters } from '../presets';
 import type { EpochRecord, TrainResult } from '../train/trainer';
 import type { LayerDiagnostics } from '../train/diagnostics';
@@ -86,9 +87,8 @@ export function buildMetrics(args: {
 }
 
 export function writeRunFiles(dir: string, metrics: RunMetrics, history: EpochRecord[]): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'history.json'), JSON.stringify(history, null, 1) + '\n');
+  writeFileAtomic(path.join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'history.json'), JSON.stringify(history, null, 1) + '\n');
 }
 
 /** Every run's metrics under `resultsDir` (folders holding a metrics.json). */
