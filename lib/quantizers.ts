@@ -90,13 +90,16 @@ export function registerQuantizer(quantizer: Quantizer): Quantizer {
     throw new Error(`registerQuantizer: name must be camelCase letters and digits, got '${String(name)}'`);
   }
   if (!Number.isInteger(precision) || precision < 1 || precision > 32) {
-    throw new Error(`registerQuantizer: quantizer '${name}' precision must be an integer number of bits in 1..32, got ${precision}`);
+    throw new Error(
+      `registerQuantizer: quantizer '${name}' precision must be an integer number of bits in 1..32, got ${precision}`,
+    );
   }
   if (typeof quantizer.forward !== 'function' || typeof quantizer.gradient !== 'function') {
     throw new Error(`registerQuantizer: quantizer '${name}' needs forward(x, seed) and gradient(dy, x) functions`);
   }
   const existing = registry.get(name);
-  if (existing && existing !== quantizer) throw new Error(`registerQuantizer: a quantizer named '${name}' is already registered`);
+  if (existing && existing !== quantizer)
+    throw new Error(`registerQuantizer: a quantizer named '${name}' is already registered`);
   registry.set(name, quantizer);
   return quantizer;
 }
@@ -110,7 +113,8 @@ export function quantizerNames(): string[] {
 export function getQuantizer(name: string, what = 'quantizer'): Quantizer {
   const quantizer = registry.get(name);
   if (!quantizer) {
-    throw new Error(`${what}: unknown quantizer '${name}' (registered: ${quantizerNames().join(', ')}; add one with registerQuantizer)`);
+    const registered = quantizerNames().join(', ');
+    throw new Error(`${what}: unknown quantizer '${name}' (registered: ${registered}; add one with registerQuantizer)`);
   }
   return quantizer;
 }

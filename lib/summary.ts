@@ -88,7 +88,8 @@ export function summarize(model: tf.LayersModel): LayerSummary[] {
       quantizedParams: params.quantized,
       realParams: params.real,
       float32Bytes: 4 * (params.binary + params.quantized + params.real),
-      packedBytes: Math.ceil(params.binary / 8) + Math.ceil((params.quantized * (weightBits ?? 32)) / 8) + 4 * params.real,
+      packedBytes:
+        Math.ceil(params.binary / 8) + Math.ceil((params.quantized * (weightBits ?? 32)) / 8) + 4 * params.real,
       macs: macCounts(macs, inputBits ?? 32, weightBits ?? 32),
     };
   });
@@ -108,9 +109,24 @@ export function formatSummary(rows: LayerSummary[]): string {
     realParams: sum((r) => r.realParams),
     float32Bytes: sum((r) => r.float32Bytes),
     packedBytes: sum((r) => r.packedBytes),
-    macs: { binaryBinary: sum((r) => r.macs.binaryBinary), binaryFloat: sum((r) => r.macs.binaryFloat), floatFloat: sum((r) => r.macs.floatFloat) },
+    macs: {
+      binaryBinary: sum((r) => r.macs.binaryBinary),
+      binaryFloat: sum((r) => r.macs.binaryFloat),
+      floatFloat: sum((r) => r.macs.floatFloat),
+    },
   };
-  const header = ['Layer (class)', 'Output shape', 'Bits in×w', 'Quantized params', 'Real params', 'float32', 'packed', 'MACs bin×bin', 'bin×float', 'float×float'];
+  const header = [
+    'Layer (class)',
+    'Output shape',
+    'Bits in×w',
+    'Quantized params',
+    'Real params',
+    'float32',
+    'packed',
+    'MACs bin×bin',
+    'bin×float',
+    'float×float',
+  ];
   const macCells = (m: MacCounts) => [m.binaryBinary, m.binaryFloat, m.floatFloat].map((n) => (n ? count(n) : '0'));
   const body = rows.map((r) => [
     `${r.name} (${r.className})`,
@@ -122,14 +138,25 @@ export function formatSummary(rows: LayerSummary[]): string {
     kib(r.packedBytes),
     ...macCells(r.macs),
   ]);
-  const foot = ['Total', '', '', String(total.quantizedParams), String(total.realParams), kib(total.float32Bytes), kib(total.packedBytes), ...macCells(total.macs)];
+  const foot = [
+    'Total',
+    '',
+    '',
+    String(total.quantizedParams),
+    String(total.realParams),
+    kib(total.float32Bytes),
+    kib(total.packedBytes),
+    ...macCells(total.macs),
+  ];
   const table = [header, ...body, foot];
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c].length)));
-  const line = (row: string[]) => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   const rule = '─'.repeat(widths.reduce((a, b) => a + b + 2, -2));
   const ratio = total.packedBytes > 0 ? (total.float32Bytes / total.packedBytes).toFixed(1) : '—';
   const allMacs = total.macs.binaryBinary + total.macs.binaryFloat + total.macs.floatFloat;
-  const binaryShare = allMacs > 0 ? ` (${((100 * total.macs.binaryBinary) / allMacs).toFixed(1)} % binary×binary)` : '';
+  const binaryPercent = ((100 * total.macs.binaryBinary) / allMacs).toFixed(1);
+  const binaryShare = allMacs > 0 ? ` (${binaryPercent} % binary×binary)` : '';
   return [
     rule,
     line(header),

@@ -12,14 +12,17 @@ beforeAll(async () => {
 /** A one-layer model whose 8 latent weights (H = 0.5) we set by hand. */
 function model(weights: number[]) {
   const layer = new BinaryDense({ units: 4, H: 0.5, inputShape: [2], name: 'binary' });
-  const real = [new BinaryDense({ units: 2, kernelQuantizer: null, name: 'real' }), new BinaryDense({ units: 1, kernelQuantizer: 'identity', name: 'identity' })];
+  const real = [
+    new BinaryDense({ units: 2, kernelQuantizer: null, name: 'real' }),
+    new BinaryDense({ units: 1, kernelQuantizer: 'identity', name: 'identity' }),
+  ];
   const m = tf.sequential({ layers: [layer, ...real] });
   layer.latentKernel.write(tf.tensor2d(weights, [2, 4]));
   return { m, layer };
 }
 
 describe('BinaryWeightMonitor', () => {
-  it('flip ratio against the previous snapshot, fraction at ±H, mean |W|; real (null, identity) kernels are left out', () => {
+  it('flip ratio since the last snapshot, fraction at ±H, mean |W|; real (null, identity) kernels left out', () => {
     const { m, layer } = model([0.1, -0.2, 0.5, -0.5, 0, 0.3, -0.05, 0.4]);
     const monitor = new BinaryWeightMonitor(m);
     // Signs before: + − + − + + − + (sign(0) = +1). After: 3 change (0.1→−0.1, −0.2→0.2, 0→−0.01).
@@ -43,7 +46,12 @@ describe('BinaryWeightMonitor', () => {
 
 describe('diagnosticsFigure', () => {
   const metrics = { dataset: 'mnist', preset: 'smoke' } as RunMetrics;
-  const diag = (layer: string, flipRatio: number): LayerDiagnostics => ({ layer, flipRatio, atClip: 0.25, meanAbs: 0.4 });
+  const diag = (layer: string, flipRatio: number): LayerDiagnostics => ({
+    layer,
+    flipRatio,
+    atClip: 0.25,
+    meanAbs: 0.4,
+  });
 
   it('draws three panels with one line per layer, zero flips left off the log axis', () => {
     const history = [
@@ -52,8 +60,22 @@ describe('diagnosticsFigure', () => {
     ];
     const fig = diagnosticsFigure(metrics, history)!;
     expect(fig.data).toHaveLength(3 * 2);
-    const traces = fig.data as { name: string; xaxis: string; yaxis: string; x: number[]; y: (number | null)[]; showlegend: boolean }[];
-    expect(traces.map((t) => `${t.name}@${t.yaxis}`)).toEqual(['dense_1@y', 'dense_2@y', 'dense_1@y2', 'dense_2@y2', 'dense_1@y3', 'dense_2@y3']);
+    const traces = fig.data as {
+      name: string;
+      xaxis: string;
+      yaxis: string;
+      x: number[];
+      y: (number | null)[];
+      showlegend: boolean;
+    }[];
+    expect(traces.map((t) => `${t.name}@${t.yaxis}`)).toEqual([
+      'dense_1@y',
+      'dense_2@y',
+      'dense_1@y2',
+      'dense_2@y2',
+      'dense_1@y3',
+      'dense_2@y3',
+    ]);
     expect(traces[0]).toMatchObject({ x: [1, 2], y: [0.1, null], showlegend: true });
     expect(traces[2]).toMatchObject({ y: [25, 25], showlegend: false });
     expect(traces[4].y).toEqual([0.4, 0.4]);

@@ -18,14 +18,36 @@ const totals = (rows: LayerSummary[]) => ({
 });
 
 describe('MAC counts by precision in the model summary', () => {
-  it('MLP 20−16−8−4: the first layer multiplies real inputs by binary weights, the others are binary×binary', () => {
-    const model = buildMlp({ inputDim: 20, numClasses: 4, hiddenUnits: [16, 8], dropoutInput: 0.2, dropoutHidden: 0.5, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 1 });
+  it('MLP 20−16−8−4: the first layer multiplies real inputs by binary weights, the others binary×binary', () => {
+    const model = buildMlp({
+      inputDim: 20,
+      numClasses: 4,
+      hiddenUnits: [16, 8],
+      dropoutInput: 0.2,
+      dropoutHidden: 0.5,
+      binarization: 'deterministic',
+      batchNorm: 'standard',
+      H: 1,
+      seed: 1,
+    });
     const rows = summarize(model);
-    expect(byName(rows, 'dense_1')).toMatchObject({ inputBits: 32, weightBits: 1, macs: { binaryBinary: 0, binaryFloat: 20 * 16, floatFloat: 0 } });
+    expect(byName(rows, 'dense_1')).toMatchObject({
+      inputBits: 32,
+      weightBits: 1,
+      macs: { binaryBinary: 0, binaryFloat: 20 * 16, floatFloat: 0 },
+    });
     // Through dropout (identity at inference) the input of dense_2 is sign_1's ±1.
-    expect(byName(rows, 'dense_2')).toMatchObject({ inputBits: 1, weightBits: 1, macs: { binaryBinary: 16 * 8, binaryFloat: 0, floatFloat: 0 } });
+    expect(byName(rows, 'dense_2')).toMatchObject({
+      inputBits: 1,
+      weightBits: 1,
+      macs: { binaryBinary: 16 * 8, binaryFloat: 0, floatFloat: 0 },
+    });
     expect(byName(rows, 'dense_3').macs.binaryBinary).toBe(8 * 4);
-    expect(byName(rows, 'bn_1')).toMatchObject({ inputBits: null, weightBits: null, macs: { binaryBinary: 0, binaryFloat: 0, floatFloat: 0 } });
+    expect(byName(rows, 'bn_1')).toMatchObject({
+      inputBits: null,
+      weightBits: null,
+      macs: { binaryBinary: 0, binaryFloat: 0, floatFloat: 0 },
+    });
     expect(totals(rows)).toEqual({ binaryBinary: 160, binaryFloat: 320, floatFloat: 0 });
     const text = formatSummary(rows);
     expect(text).toMatch(/dense_1 \(BinaryDense\)\s+\[\?, 16\]\s+32×1\s/);
@@ -33,11 +55,28 @@ describe('MAC counts by precision in the model summary', () => {
   });
 
   it('ConvNet 8×8×1 −(2C3−4C3)−MP2−8FC−10: conv MACs are output pixels × 3·3·channels', () => {
-    const model = buildConvNet({ inputShape: [8, 8, 1], numClasses: 10, convFilters: [2, 4], hiddenUnits: [8], binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 1 });
+    const model = buildConvNet({
+      inputShape: [8, 8, 1],
+      numClasses: 10,
+      convFilters: [2, 4],
+      hiddenUnits: [8],
+      binarization: 'deterministic',
+      batchNorm: 'standard',
+      H: 1,
+      seed: 1,
+    });
     const rows = summarize(model);
-    expect(byName(rows, 'conv_1').macs).toEqual({ binaryBinary: 0, binaryFloat: 8 * 8 * 2 * (3 * 3 * 1), floatFloat: 0 });
+    expect(byName(rows, 'conv_1').macs).toEqual({
+      binaryBinary: 0,
+      binaryFloat: 8 * 8 * 2 * (3 * 3 * 1),
+      floatFloat: 0,
+    });
     // conv_2 is counted before its pooling: 8×8 outputs of 4 filters over 3×3×2 binary inputs.
-    expect(byName(rows, 'conv_2').macs).toEqual({ binaryBinary: 8 * 8 * 4 * (3 * 3 * 2), binaryFloat: 0, floatFloat: 0 });
+    expect(byName(rows, 'conv_2').macs).toEqual({
+      binaryBinary: 8 * 8 * 4 * (3 * 3 * 2),
+      binaryFloat: 0,
+      floatFloat: 0,
+    });
     // Pooling and flattening keep conv_sign_2's ±1: 4·4·4 binary inputs to dense_1.
     expect(byName(rows, 'dense_1').macs.binaryBinary).toBe(64 * 8);
     expect(byName(rows, 'dense_2').macs.binaryBinary).toBe(8 * 10);
@@ -53,6 +92,12 @@ describe('MAC counts by precision in the model summary', () => {
     });
     const rows = summarize(model);
     expect(byName(rows, 'signed_input')).toMatchObject({ inputBits: 1, weightBits: 1, macs: { binaryBinary: 15 } });
-    expect(byName(rows, 'real_kernel')).toMatchObject({ inputBits: 32, weightBits: 32, binaryParams: 0, realParams: 6, macs: { floatFloat: 6 } });
+    expect(byName(rows, 'real_kernel')).toMatchObject({
+      inputBits: 32,
+      weightBits: 32,
+      binaryParams: 0,
+      realParams: 6,
+      macs: { floatFloat: 6 },
+    });
   });
 });

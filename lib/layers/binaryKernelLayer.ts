@@ -27,7 +27,9 @@ export interface QuantizedLayer extends tf.layers.Layer {
 
 /** Whether `layer` has a quantized latent kernel (asked of the layer, not of its weight names). */
 export function isQuantizedLayer(layer: tf.layers.Layer): layer is QuantizedLayer {
-  return 'latentKernel' in layer && 'kernelQuantizer' in layer && typeof (layer as QuantizedLayer).kernelLrScale === 'number';
+  return (
+    'latentKernel' in layer && 'kernelQuantizer' in layer && typeof (layer as QuantizedLayer).kernelLrScale === 'number'
+  );
 }
 
 export interface BinaryKernelLayerArgs {
@@ -56,10 +58,14 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer implements Quant
   constructor(args: BinaryKernelLayerArgs) {
     super(args);
     const what = `${(this.constructor as unknown as { className: string }).className} '${this.name}'`;
-    this.kernelQuantizer = resolveQuantizer(args.kernelQuantizer === undefined ? STE_SIGN : args.kernelQuantizer, `${what} kernelQuantizer`);
+    this.kernelQuantizer = resolveQuantizer(
+      args.kernelQuantizer === undefined ? STE_SIGN : args.kernelQuantizer,
+      `${what} kernelQuantizer`,
+    );
     this.inputQuantizer = resolveQuantizer(args.inputQuantizer, `${what} inputQuantizer`);
     this.H = args.H ?? 1;
-    if (!(this.H > 0) || !Number.isFinite(this.H)) throw new Error(`${what}: H must be a positive finite number, got ${args.H}`);
+    if (!(this.H > 0) || !Number.isFinite(this.H))
+      throw new Error(`${what}: H must be a positive finite number, got ${args.H}`);
     this.seed = args.seed ?? 1;
   }
 

@@ -22,7 +22,8 @@ export class SignActivation extends tf.layers.Layer {
 
   constructor(args: SignActivationArgs = {}) {
     super(args);
-    this.quantizer = resolveQuantizer(args.quantizer ?? STE_SIGN, `SignActivation '${this.name}' quantizer`) ?? STE_SIGN;
+    this.quantizer =
+      resolveQuantizer(args.quantizer ?? STE_SIGN, `SignActivation '${this.name}' quantizer`) ?? STE_SIGN;
     this.seed = args.seed ?? 1;
   }
 
