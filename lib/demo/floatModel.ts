@@ -33,8 +33,8 @@ export class FloatModel {
       const o = l.output;
       const output =
         o.kind === 'sign'
-          ? { kind: 'sign' as const, signs: tf.tensor1d(Array.from(o.flips, (f) => (f ? -1 : 1))), thresholds: tf.tensor1d(o.thresholds, 'float32') }
-          : { kind: 'scores' as const, scale: tf.tensor1d(o.scale, 'float32'), shift: tf.tensor1d(o.shift, 'float32') };
+          ? { kind: 'sign' as const, signs: tf.tensor1d(Float32Array.from(o.flips, (f) => (f ? -1 : 1))), thresholds: tf.tensor1d(Float32Array.from(o.thresholds)) }
+          : { kind: 'scores' as const, scale: tf.tensor1d(Float32Array.from(o.scale)), shift: tf.tensor1d(Float32Array.from(o.shift)) };
       return { input: l.input, kernel, output };
     });
     this.numClasses = this.layers[this.layers.length - 1].kernel.shape[1];

@@ -1,0 +1,76 @@
+/**
+ * `npm run demo`: builds the browser demo into build/demo/ and serves it on localhost.
+ *   --port N             port to serve on (default 8080)
+ *   --no-serve           build only (CI; the folder works from any static host)
+ *   --screenshot FILE    open the built page in Chromium, save a screenshot, and write the page's
+ *                        timings, the machine, the date and the page weight to --timing (then exit)
+ *   --timing FILE        where --screenshot writes them (default results/demo/timing.json)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildDemo, HEADLESS_CHROMIUM_ARGS, serveDirectory, type BuiltDemo } from '../lib/demo/site';
+import { findChromium } from '../lib/plots/figure';
+import { machineInfo } from '../lib/results/machine';
+
+async function screenshot(built: BuiltDemo, file: string, timingFile: string): Promise<void> {
+  const chromium = findChromium();
+  if (!chromium) throw new Error('--screenshot needs Chromium (apt-get install chromium)');
+  const { server, url } = await serveDirectory(built.dir);
+  const { chromium: launcher } = await import('playwright-core');
+  const browser = await launcher.launch({ executablePath: chromium, args: HEADLESS_CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(url);
+    await page.waitForSelector('#timing[data-done], #message.error:not([hidden])', { timeout: 120_000 });
+    const state = await page.evaluate(() => {
+      const s = (window as unknown as { bnnDemo: { timing: unknown; message: string; modelName: string } }).bnnDemo;
+      return { timing: s.timing, message: s.message, model: s.modelName };
+    });
+    if (state.message) throw new Error(`the page shows an error: ${state.message}`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    await page.screenshot({ path: file, fullPage: true });
+    const about = JSON.parse(fs.readFileSync(path.join(built.dir, 'model', 'about.json'), 'utf8'));
+    const record = {
+      what: 'median inference time in the demo page: binary engine (wasm XNOR kernel) vs the same model in float32 (tfjs wasm backend, 1 thread)',
+      browser: `Chromium ${browser.version()} (headless)`,
+      model: { run: about.run, file: state.model, testError: about.testError },
+      timing: state.timing,
+      pageWeight: { totalBytes: built.totalBytes, assets: built.assets },
+      machine: machineInfo(),
+      date: new Date().toISOString(),
+      command: `npm run demo -- ${process.argv.slice(2).join(' ')}`,
+    };
+    fs.mkdirSync(path.dirname(timingFile), { recursive: true });
+    fs.writeFileSync(timingFile, `${JSON.stringify(record, null, 2)}\n`);
+    console.log(`wrote ${file} and ${timingFile}`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '8080' },
+      'no-serve': { type: 'boolean', default: false },
+      screenshot: { type: 'string' },
+      timing: { type: 'string', default: path.join('results', 'demo', 'timing.json') },
+    },
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in [0, 65535], got '${values.port}'`);
+  const built = await buildDemo();
+  console.log(`built ${path.relative(process.cwd(), built.dir)}/: ${(built.totalBytes / 1e6).toFixed(2)} MB`);
+  for (const [file, bytes] of Object.entries(built.assets)) console.log(`  ${file.padEnd(30)} ${String(bytes).padStart(9)} bytes`);
+  if (values.screenshot) return screenshot(built, values.screenshot, values.timing!);
+  if (values['no-serve']) return;
+  const { url } = await serveDirectory(built.dir, port);
+  console.log(`serving the demo at ${url} (Ctrl-C to stop)`);
+}
+
+main().catch((err: Error) => {
+  console.error(`error: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,328 @@
+/**
+ * The demo page: draw or pick a digit, classify it with the packed binary model on the WebAssembly
+ * XNOR kernel, show what happens inside, and time it against the same model in float32 with tfjs.
+ * Every asset is fetched by a relative URL from the page's folder (built by `npm run demo`).
+ * `window.bnnDemo` exposes the state for the browser test and the screenshot script.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { BinaryEngine, createWasmKernel, deserializePackedModel, packedParameterBytes, type PackedModel, type XnorKernel } from '../lib/browser';
+import { FloatModel } from '../lib/demo/floatModel';
+import { bitPlanes, hiddenActivations } from '../lib/demo/inspect';
+import { digitInput, FIELD } from '../lib/demo/preprocess';
+
+const PIXELS = FIELD * FIELD;
+const CLASSES = 10;
+
+interface Result {
+  source: string;
+  input: number[];
+  scores: number[];
+  prediction: number;
+  floatPrediction: number;
+}
+
+interface Timing {
+  images: number;
+  engineMs: number;
+  floatMs: number;
+  ratio: number;
+}
+
+const state = {
+  kernel: null as XnorKernel | null,
+  model: null as PackedModel | null,
+  engine: null as BinaryEngine | null,
+  floatModel: null as FloatModel | null,
+  modelName: '',
+  digits: { images: new Uint8Array(0), labels: new Uint8Array(0), count: 0 },
+  last: null as Result | null,
+  timing: [] as Timing[],
+  ready: false,
+  message: '',
+};
+(window as unknown as { bnnDemo: typeof state }).bnnDemo = state;
+
+const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const pad = byId<HTMLCanvasElement>('pad');
+const padContext = pad.getContext('2d', { willReadFrequently: true })!;
+
+function showMessage(text: string, kind: 'error' | 'info' = 'error'): void {
+  state.message = text;
+  const el = byId('message');
+  el.textContent = text;
+  el.className = `message ${kind}`;
+  el.hidden = !text;
+}
+
+async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new Error(`Could not load ${what} (${url}): ${(err as Error).message}`);
+  }
+  if (!response.ok) throw new Error(`Could not load ${what} (${url}): HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Draws 0/1 or ±1 values (≥ 0.5 → white) or 0–255 pixels into a canvas of w × h pixels. */
+function paint(canvas: HTMLCanvasElement, values: ArrayLike<number>, w: number, h: number, gray = false): void {
+  canvas.width = w;
+  canvas.height = h;
+  const context = canvas.getContext('2d')!;
+  const image = context.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const v = gray ? values[i] : values[i] > 0.5 ? 235 : 40;
+    image.data.set([v, v, v, 255], 4 * i);
+  }
+  context.putImageData(image, 0, 0);
+}
+
+function bitFigure(values: ArrayLike<number>, w: number, h: number, caption: string, scale: number): HTMLElement {
+  const figure = document.createElement('figure');
+  const canvas = document.createElement('canvas');
+  paint(canvas, values, w, h);
+  canvas.style.width = `${w * scale}px`;
+  canvas.style.height = `${h * scale}px`;
+  const text = document.createElement('figcaption');
+  text.textContent = caption;
+  figure.append(canvas, text);
+  return figure;
+}
+
+function argMax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let j = 1; j < values.length; j++) if (values[j] > values[best]) best = j;
+  return best;
+}
+
+function renderScores(scores: ArrayLike<number>, prediction: number): void {
+  const min = Math.min(...Array.from(scores));
+  const max = Math.max(...Array.from(scores));
+  const rows = Array.from(scores, (s, j) => {
+    const width = max > min ? (100 * (s - min)) / (max - min) : 0;
+    return `<span>${j}</span><div class="bar${j === prediction ? ' top' : ''}" style="width:${Math.max(width, 1).toFixed(1)}%"></div><span class="num">${s.toFixed(2)}</span>`;
+  });
+  byId('scores').innerHTML = rows.join('');
+}
+
+/** Classifies one 28×28 image and shows everything about it. */
+function classify(input: Uint8Array, source: string): void {
+  const { engine, floatModel, model } = state;
+  if (!engine || !floatModel || !model) return showMessage('No model is loaded.');
+  showMessage('');
+  const scores = engine.scores(input, 1);
+  const prediction = argMax(scores);
+  const floatPrediction = argMax(floatModel.scores(input, 1));
+  state.last = { source, input: Array.from(input), scores: Array.from(scores), prediction, floatPrediction };
+  paint(byId<HTMLCanvasElement>('input'), input, FIELD, FIELD, true);
+  byId('prediction').textContent = String(prediction);
+  byId('source').textContent = `${source}${floatPrediction === prediction ? ' · float model agrees' : ` · float model says ${floatPrediction}!`}`;
+  renderScores(scores, prediction);
+  const planes = bitPlanes(input);
+  byId('planes').replaceChildren(...[7, 6, 5, 4, 3, 2, 1, 0].map((n) => bitFigure(planes[n], FIELD, FIELD, `bit ${n}`, 2)));
+  const hidden = hiddenActivations(model, engine.layerSums(input, 1));
+  byId('hidden').replaceChildren(...hidden.map((a, i) => bitFigure(a, 64, Math.ceil(a.length / 64), `layer ${i + 1}`, 2)));
+}
+
+function clearPad(): void {
+  padContext.fillStyle = '#000';
+  padContext.fillRect(0, 0, pad.width, pad.height);
+  pad.dataset.shows = 'drawing';
+}
+
+function classifyPad(): void {
+  const input = digitInput(padContext.getImageData(0, 0, pad.width, pad.height));
+  if (!input) return showMessage('The canvas is empty: draw a digit first (or pick a test image below it).', 'info');
+  classify(input, 'your drawing');
+}
+
+function setUpDrawing(): void {
+  clearPad();
+  let last: { x: number; y: number } | null = null;
+  const at = (e: PointerEvent) => {
+    const box = pad.getBoundingClientRect();
+    return { x: ((e.clientX - box.left) * pad.width) / box.width, y: ((e.clientY - box.top) * pad.height) / box.height };
+  };
+  const stroke = (to: { x: number; y: number }) => {
+    padContext.strokeStyle = '#fff';
+    padContext.lineWidth = 20;
+    padContext.lineCap = 'round';
+    padContext.lineJoin = 'round';
+    padContext.beginPath();
+    padContext.moveTo(last!.x, last!.y);
+    padContext.lineTo(to.x, to.y);
+    padContext.stroke();
+    last = to;
+  };
+  pad.addEventListener('pointerdown', (e) => {
+    if (pad.dataset.shows === 'test image') clearPad();
+    pad.setPointerCapture(e.pointerId);
+    last = at(e);
+    stroke(last);
+  });
+  pad.addEventListener('pointermove', (e) => last && stroke(at(e)));
+  const end = () => {
+    if (!last) return;
+    last = null;
+    classifyPad();
+  };
+  pad.addEventListener('pointerup', end);
+  pad.addEventListener('pointercancel', end);
+  byId('clear').addEventListener('click', () => {
+    clearPad();
+    showMessage('');
+  });
+  byId('classify').addEventListener('click', classifyPad);
+}
+
+function pickDigit(i: number): void {
+  const { images, labels } = state.digits;
+  const input = images.slice(i * PIXELS, (i + 1) * PIXELS);
+  const small = document.createElement('canvas');
+  paint(small, input, FIELD, FIELD, true);
+  clearPad();
+  padContext.imageSmoothingEnabled = false;
+  padContext.drawImage(small, 0, 0, pad.width, pad.height);
+  pad.dataset.shows = 'test image';
+  for (const c of byId('gallery').children) c.classList.toggle('picked', c === byId('gallery').children[i]);
+  classify(input, `MNIST test image #${i} (label ${labels[i]})`);
+}
+
+function setUpGallery(bytes: Uint8Array): void {
+  const count = bytes.length / (PIXELS + 1);
+  if (!Number.isInteger(count)) throw new Error(`mnist-test.bin has ${bytes.length} bytes, not a whole number of 28×28 images + labels`);
+  state.digits = { images: bytes.subarray(0, count * PIXELS), labels: bytes.subarray(count * PIXELS), count };
+  byId('gallery').replaceChildren(
+    ...Array.from({ length: count }, (_, i) => {
+      const c = document.createElement('canvas');
+      paint(c, state.digits.images.subarray(i * PIXELS, (i + 1) * PIXELS), FIELD, FIELD, true);
+      c.title = `test image #${i}`;
+      c.dataset.index = String(i);
+      c.addEventListener('click', () => pickDigit(i));
+      return c;
+    }),
+  );
+}
+
+const formatBytes = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
+
+function renderSize(model: PackedModel, fileBytes: number): void {
+  const params = packedParameterBytes(model);
+  byId('size').innerHTML = `<tr><th>Model size</th><th>bytes</th></tr>
+    <tr><td>float32 weights (kernels + BatchNorm)</td><td>${formatBytes(model.floatBytes)}</td></tr>
+    <tr><td>packed: 1 bit per weight + thresholds</td><td>${formatBytes(params)}</td></tr>
+    <tr><td>packed model file</td><td>${formatBytes(fileBytes)}</td></tr>
+    <tr><td>float32 / packed</td><td class="ratio">${(model.floatBytes / params).toFixed(1)}×</td></tr>`;
+}
+
+function median(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const nextFrame = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function timeModels(): Promise<void> {
+  const { engine, floatModel, digits } = state;
+  if (!engine || !floatModel) return;
+  const table = byId('timing');
+  delete table.dataset.done;
+  table.innerHTML = '<tr><td>measuring…</td></tr>';
+  const rows: Timing[] = [];
+  for (const images of [1, digits.count]) {
+    const pixels = digits.images.subarray(0, images * PIXELS);
+    // Several calls per sample for one image: browsers coarsen performance.now() to 0.1 ms.
+    const calls = images === 1 ? 10 : 1;
+    const samples = { engine: [] as number[], float: [] as number[] };
+    for (let r = 0; r < 2 + 15; r++) {
+      // Interleaved, so that both see the same load; the first 2 rounds are warm-up.
+      for (const [name, run] of [['engine', () => engine.scores(pixels, images)], ['float', () => floatModel.scores(pixels, images)]] as const) {
+        const start = performance.now();
+        for (let c = 0; c < calls; c++) run();
+        if (r >= 2) samples[name].push((performance.now() - start) / calls);
+      }
+      await nextFrame();
+    }
+    const engineMs = median(samples.engine);
+    const floatMs = median(samples.float);
+    rows.push({ images, engineMs, floatMs, ratio: floatMs / engineMs });
+  }
+  state.timing = rows;
+  table.innerHTML =
+    '<tr><th>Inference time (median)</th><th>binary engine</th><th>float tfjs</th><th>speed-up</th></tr>' +
+    rows
+      .map((t) => `<tr><td>${t.images} image${t.images > 1 ? 's' : ''}</td><td>${t.engineMs.toFixed(2)} ms</td><td>${t.floatMs.toFixed(2)} ms</td><td class="ratio">${t.ratio.toFixed(1)}×</td></tr>`)
+      .join('');
+  table.dataset.done = '1';
+}
+
+/** Takes a packed model into use, or throws a message saying why it cannot be used (keeping the previous one). */
+function useModel(bytes: Uint8Array, name: string): void {
+  let model: PackedModel;
+  try {
+    model = deserializePackedModel(bytes);
+  } catch (err) {
+    throw new Error(`The model file ${name} cannot be used: ${(err as Error).message}.`);
+  }
+  const classes = model.layers[model.layers.length - 1].weights.rows;
+  if (model.inputShape.reduce((a, b) => a * b, 1) !== PIXELS || classes !== CLASSES || model.layers.some((l) => l.kind !== 'dense')) {
+    throw new Error(`The model file ${name} is a packed model for ${model.inputShape.join('×')} inputs and ${classes} classes; this page needs an MLP for 28×28 digits.`);
+  }
+  state.floatModel?.dispose();
+  state.model = model;
+  state.engine = new BinaryEngine(model, { kernel: state.kernel! });
+  state.floatModel = new FloatModel(model);
+  state.modelName = name;
+  renderSize(model, bytes.length);
+}
+
+async function loadUploadedModel(file: File): Promise<void> {
+  try {
+    useModel(new Uint8Array(await file.arrayBuffer()), file.name);
+    byId('about').textContent = `Model: ${file.name} (loaded from your disk).`;
+    if (state.last) classify(Uint8Array.from(state.last.input), state.last.source);
+    await timeModels();
+  } catch (err) {
+    showMessage((err as Error).message);
+  }
+}
+
+async function start(): Promise<void> {
+  setUpDrawing();
+  byId('time').addEventListener('click', () => void timeModels());
+  byId<HTMLInputElement>('model-file').addEventListener('change', (e) => {
+    const file = (e.target as HTMLInputElement).files?.[0];
+    if (file) void loadUploadedModel(file);
+  });
+  try {
+    const xnor = await fetchBytes('xnor.wasm', 'the XNOR kernel');
+    try {
+      state.kernel = createWasmKernel(await WebAssembly.compile(xnor));
+    } catch (err) {
+      throw new Error(`This browser cannot run the XNOR kernel (it needs WebAssembly SIMD): ${(err as Error).message}`);
+    }
+    // One thread, as the XNOR kernel: a like-for-like comparison (threads would need cross-origin isolation anyway).
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    setWasmPaths('./');
+    if (!(await tf.setBackend('wasm'))) throw new Error('TensorFlow.js could not start its WebAssembly backend.');
+    setUpGallery(await fetchBytes('mnist-test.bin', 'the MNIST test images'));
+    const about = JSON.parse(new TextDecoder().decode(await fetchBytes('model/about.json', 'the model description')));
+    const asked = new URLSearchParams(location.search).get('model');
+    const url = asked ?? `model/${about.file}`;
+    useModel(await fetchBytes(url, 'the model file'), url);
+    byId('about').textContent = asked
+      ? `Model: ${asked}.`
+      : `Model: ${about.layers.join(', ')} from run ${about.run} (best epoch ${about.bestEpoch ?? '?'}), test error ` +
+      `${(100 * about.testError).toFixed(2)} % on ${about.testImages} MNIST test images; packed by \`${about.command}\` on ${about.date.slice(0, 10)}.`;
+    pickDigit(0);
+    state.ready = true;
+    // ?timing=0 skips the automatic timing (the browser test, which checks results, not speed).
+    if (new URLSearchParams(location.search).get('timing') !== '0') await timeModels();
+  } catch (err) {
+    showMessage((err as Error).message);
+  }
+}
+
+void start();

