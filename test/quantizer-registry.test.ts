@@ -212,3 +212,11 @@ describe('a model with a registered quantizer', () => {
     );
   });
 });
+
+describe('isQuantizedLayer', () => {
+  it('asks the layer, built or not, and no weight name makes a layer quantized', () => {
+    expect(isQuantizedLayer(new BinaryDense({ units: 2 }))).toBe(true);
+    expect(isQuantizedLayer(tf.layers.dense({ units: 2 }))).toBe(false);
+    expect(isQuantizedLayer(new SignActivation())).toBe(false);
+  });
+});

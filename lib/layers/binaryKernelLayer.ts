@@ -27,9 +27,8 @@ export interface QuantizedLayer extends tf.layers.Layer {
 
 /** Whether `layer` has a quantized latent kernel (asked of the layer, not of its weight names). */
 export function isQuantizedLayer(layer: tf.layers.Layer): layer is QuantizedLayer {
-  return (
-    'latentKernel' in layer && 'kernelQuantizer' in layer && typeof (layer as QuantizedLayer).kernelLrScale === 'number'
-  );
+  // `in` only: reading the getters of a layer not built yet would throw.
+  return 'latentKernel' in layer && 'kernelQuantizer' in layer && 'kernelLrScale' in layer;
 }
 
 export interface BinaryKernelLayerArgs {
@@ -57,7 +56,7 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer implements Quant
 
   constructor(args: BinaryKernelLayerArgs) {
     super(args);
-    const what = `${(this.constructor as unknown as { className: string }).className} '${this.name}'`;
+    const what = `${this.getClassName()} '${this.name}'`;
     this.kernelQuantizer = resolveQuantizer(
       args.kernelQuantizer === undefined ? STE_SIGN : args.kernelQuantizer,
       `${what} kernelQuantizer`,
