@@ -9,6 +9,7 @@
  * saving; a third quits at once: checkpoints are written synchronously and atomically, so even then
  * the last one written stays valid.
  */
+import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { helpText, parseArgs } from './args';
@@ -99,7 +100,31 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(`error: ${err.message}`);
-  process.exit(1);
-});
+/**
+ * `npx tsx cli/train.ts` runs this file in a child of tsx's CLI, which relays each SIGINT/SIGTERM and
+ * SIGKILLs the child unless the child's JavaScript acknowledges it within 2 × 30 ms: impossible while
+ * a training step runs (100+ ms, synchronous), so Ctrl-C lost the work since the last epoch. Under
+ * tsx's CLI this process therefore only relays: it trains in a child of its own (`node --import tsx`,
+ * which tsx does not watch) and stays idle, so tsx always gets its acknowledgement. The child gets
+ * the terminal's Ctrl-C directly (same process group) and the copies relayed here count as the same
+ * key press (SAME_PRESS_MS).
+ */
+function underTsxCli(): boolean {
+  return process.execArgv.some((arg) => /tsx[\\/]dist[\\/]preflight\.cjs$/.test(arg));
+}
+
+function trainInOwnProcess(): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...process.argv.slice(1)], { stdio: 'inherit' });
+  const relay = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGINT', relay);
+  process.on('SIGTERM', relay);
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + os.constants.signals[signal!]));
+}
+
+if (underTsxCli()) trainInOwnProcess();
+else {
+  main().catch((err: Error) => {
+    console.error(`error: ${err.message}`);
+    process.exit(1);
+  });
+}
