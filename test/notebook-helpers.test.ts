@@ -12,6 +12,7 @@ vi.mock('../lib/plots/figure', async (importOriginal) => {
   return {
     ...actual,
     saveFigure: async (_fig: unknown, outBase: string) => {
+      if (outBase.endsWith('broken')) throw new Error('page.setContent: Timeout 30000ms exceeded.\nCall log: …');
       fs.writeFileSync(`${outBase}.html`, '<html></html>');
       fs.writeFileSync(`${outBase}.png`, Buffer.from('89504e470d0a1a0a', 'hex'));
       return { html: `${outBase}.html`, png: `${outBase}.png` };
@@ -77,17 +78,28 @@ describe('showFigure', () => {
   it('inlines plotly.js (gzipped) once per session, then each figure with its PNG as the fallback', async () => {
     inKernel();
     const fig = { data: [{ x: [1, 2], y: [3, 4], name: '</script>' }], layout: { title: { text: 't' } } };
-    const first = await showFigure(fig, path.join(dir, 'a'));
-    const second = await showFigure(fig, path.join(dir, 'b'));
+    await showFigure(fig, path.join(dir, 'a'));
+    await showFigure(fig, path.join(dir, 'b'));
     const [a, b] = shown.splice(0).map((d) => d['text/html']);
     expect(a).toContain("new DecompressionStream('gzip')");
     expect(b).not.toContain('DecompressionStream');
     expect(b).toContain('Plotly.newPlot(div');
     expect(b).not.toContain('</script>"'); // the data's </script> is escaped
-    expect(fs.existsSync(first.html) && fs.existsSync(second.html)).toBe(true);
-    expect(b).toContain(`<img src="data:image/png;base64,${fs.readFileSync(second.png!).toString('base64')}"`);
+    expect(fs.existsSync(path.join(dir, 'a.html')) && fs.existsSync(path.join(dir, 'b.html'))).toBe(true);
+    expect(b).toContain(`<img src="data:image/png;base64,${fs.readFileSync(path.join(dir, 'b.png')).toString('base64')}"`);
     // Well under the 10 MB of plotly.js itself.
     expect(a.length).toBeLessThan(3.5e6);
+  });
+
+  it('still shows the interactive figure when the PNG cannot be rendered', async () => {
+    inKernel();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    await showFigure({ data: [], layout: {} }, path.join(dir, 'broken'));
+    expect(warn.mock.calls[0][0]).toMatch(/broken: PNG not rendered \(page\.setContent: Timeout 30000ms exceeded\.\)$/);
+    warn.mockRestore();
+    const html = shown.pop()!['text/html'];
+    expect(html).toContain('Plotly.newPlot(div');
+    expect(html).not.toContain('<img');
   });
 });
 

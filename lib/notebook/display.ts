@@ -71,12 +71,8 @@ function figureOutputHtml(fig: Figure, png: Buffer | null, size: { width: number
 </script>`;
 }
 
-/** Saves and shows `fig`: see the file's comment. Returns the files written. */
-export async function showFigure(
-  fig: Figure,
-  outBase: string,
-  size = { width: 900, height: 500 },
-): Promise<RenderedFigure> {
+/** Saves and shows `fig`: see the file's comment. Returns nothing, so that a notebook cell ending with it prints nothing. */
+export async function showFigure(fig: Figure, outBase: string, size = { width: 900, height: 500 }): Promise<void> {
   let saved: RenderedFigure;
   try {
     saved = await saveFigure(fig, outBase, size);
@@ -89,5 +85,4 @@ export async function showFigure(
   const html = (plotlyInjected ? '' : plotlyLoaderHtml()) + figureOutputHtml(fig, png, size);
   const shown = displayHtml(html, () => `figure: ${[saved.html, saved.png].filter(Boolean).join(', ')}`);
   plotlyInjected ||= shown;
-  return saved;
 }

@@ -61,30 +61,32 @@ function declarations(statement: TS.Statement): [string, TS.Node][] {
   return out;
 }
 
-let index: Map<string, SourceListing[]> | null = null;
-
-/** Every declaration of lib/ by name (built once per process: parsing is ~100 ms). */
-function sourceIndex(): Map<string, SourceListing[]> {
-  if (index) return index;
+/** Every top-level declaration (and class member) of one file. */
+function declarationsOf(file: string, text: string, root: string): SourceListing[] {
   const t = ts();
+  const source = t.createSourceFile(file, text, t.ScriptTarget.Latest, true);
+  const relative = path.relative(root, file).split(path.sep).join('/');
+  return source.statements.flatMap(declarations).map(([name, node]) => {
+    // getFullStart includes the leading doc comment; skip the blank lines before it.
+    const start = node.getFullStart() + /^\s*/.exec(node.getFullText())![0].length;
+    const indent = text.slice(text.lastIndexOf('\n', start - 1) + 1, start);
+    const line = source.getLineAndCharacterOfPosition(start).line + 1;
+    return { name, file: relative, line, text: dedent(indent + text.slice(start, node.getEnd())) };
+  });
+}
+
+/**
+ * Declarations named `name` in lib/ (all declarations when `name` is null), read afresh on every call so that
+ * an edited lib/ shows at once. Only files that mention the name are parsed.
+ */
+function findDeclarations(name: string | null): SourceListing[] {
   const lib = libDir();
-  const root = path.dirname(lib);
-  index = new Map();
-  for (const file of tsFiles(lib)) {
-    const source = t.createSourceFile(file, fs.readFileSync(file, 'utf8'), t.ScriptTarget.Latest, true);
-    for (const statement of source.statements) {
-      for (const [name, node] of declarations(statement)) {
-        // getFullStart includes the leading doc comment; skip the blank lines before it.
-        const start = node.getFullStart() + /^\s*/.exec(node.getFullText())![0].length;
-        const indent = source.text.slice(source.text.lastIndexOf('\n', start - 1) + 1, start);
-        const text = indent + source.text.slice(start, node.getEnd());
-        const line = source.getLineAndCharacterOfPosition(start).line + 1;
-        const listing = { name, file: path.relative(root, file).split(path.sep).join('/'), line, text: dedent(text) };
-        index.set(name, [...(index.get(name) ?? []), listing]);
-      }
-    }
-  }
-  return index;
+  const head = name?.split('.')[0];
+  return tsFiles(lib).flatMap((file) => {
+    const text = fs.readFileSync(file, 'utf8');
+    if (head && !text.includes(head)) return [];
+    return declarationsOf(file, text, path.dirname(lib)).filter((s) => name === null || s.name === name);
+  });
 }
 
 function dedent(text: string): string {
@@ -96,14 +98,15 @@ function dedent(text: string): string {
 /** The source of `name` (`fn`, `Class.method`, or `dir/file.ts:fn`); throws naming close matches when absent. */
 export function sourceOf(name: string): SourceListing {
   const [file, bare] = name.includes(':') ? name.split(':') : [null, name];
-  const all = sourceIndex().get(bare) ?? [];
+  const all = findDeclarations(bare);
   const found = file ? all.filter((s) => s.file === `lib/${file}` || s.file === file) : all;
   if (found.length === 1) return found[0];
   if (found.length > 1) {
     throw new Error(`showSource: '${name}' is declared in ${found.map((s) => s.file).join(', ')}: write 'file.ts:${bare}'`);
   }
   const lower = bare.toLowerCase();
-  const similar = [...sourceIndex().keys()].filter((k) => k.toLowerCase().includes(lower)).slice(0, 8);
+  const names = [...new Set(findDeclarations(null).map((s) => s.name))];
+  const similar = names.filter((k) => k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase())).slice(0, 8);
   throw new Error(`showSource: no declaration '${name}' in lib/${similar.length ? ` (similar: ${similar.join(', ')})` : ''}`);
 }
 
