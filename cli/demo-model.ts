@@ -13,6 +13,7 @@ import { initBackend } from '../lib/backend';
 import { scaledPixels } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { BinaryEngine, deserializePackedModel, exportPackedModel, packedParameterBytes, serializePackedModel } from '../lib/engine';
+import { writeFileAtomic } from '../lib/io/atomicWrite';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { selectKernel } from '../lib/kernels';
 import '../lib/layers';
@@ -27,11 +28,6 @@ function readJson(file: string): Record<string, unknown> | null {
   } catch (err) {
     throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
   }
-}
-
-function writeAtomically(file: string, data: string | Uint8Array): void {
-  fs.writeFileSync(`${file}.tmp`, data);
-  fs.renameSync(`${file}.tmp`, file);
 }
 
 async function main(): Promise<void> {
@@ -81,9 +77,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `npm run demo:model -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
   };
-  fs.mkdirSync(DEMO_MODEL_DIR, { recursive: true });
-  writeAtomically(path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE), bytes);
-  writeAtomically(path.join(DEMO_MODEL_DIR, 'about.json'), `${JSON.stringify(about, null, 2)}\n`);
+  writeFileAtomic(path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE), bytes);
+  writeFileAtomic(path.join(DEMO_MODEL_DIR, 'about.json'), `${JSON.stringify(about, null, 2)}\n`);
   console.log(`wrote ${path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE)} (${bytes.length} bytes; float32 weights: ${packed.floatBytes}) and about.json`);
 }
 
