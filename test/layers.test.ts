@@ -4,7 +4,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { loadNativeAddon } from '../lib/kernels/native';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { BinaryConv2D, BinaryDense, Dropout, ShiftBatchNormalization, SignActivation } from '../lib/layers';
 import { buildMlp } from '../lib/models/mlp';
@@ -13,6 +12,7 @@ import { BinaryNetOptimizer, modelParams } from '../lib/optim/optimizers';
 import { glorotLrScale, lrAtEpoch, lrDecay } from '../lib/optim/schedule';
 import { squaredHinge } from '../lib/loss';
 import { summarize, formatSummary } from '../lib/summary';
+import { CPU_AND_NATIVE } from './helpers/nativeVsCpu';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-layers-'));
 beforeAll(async () => {
@@ -72,11 +72,7 @@ const gradOf = (f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, r: tf.Tensor) => t
 
 // The straight-through estimator with gradient cancellation (paper §1.3, Eq. 4), exercised outside
 // [−1, 1]: on the composite ops (cpu) and on the native fused STE kernel.
-const native = loadNativeAddon();
-for (const { backend, skip } of [
-  { backend: 'cpu', skip: '' },
-  { backend: 'native', skip: native.addon ? '' : ` (unavailable: ${native.why})` },
-]) {
+for (const { backend, skip } of CPU_AND_NATIVE) {
   describe.skipIf(skip !== '')(`gradient cancellation on ${backend}${skip}`, () => {
     beforeAll(async () => {
       await initBackend(backend);

@@ -6,12 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { loadNativeAddon } from '../lib/kernels/native';
 import { BinaryNetOptimizer, type OptimizerName } from '../lib/optim/optimizers';
 import { seededRandom } from '../lib/random';
 import { ap2Scalar } from '../lib/shift';
+import { CPU_AND_NATIVE } from './helpers/nativeVsCpu';
 
-const { addon, why } = loadNativeAddon();
 const STEPS = 6;
 const SHAPES = [[3, 4], [5]];
 
@@ -47,13 +46,8 @@ function expectClose(got: Float32Array[][], expected: ArrayLike<number>[][], tol
   );
 }
 
-const backends = [
-  { backend: 'cpu', skip: '' },
-  { backend: 'native', skip: addon ? '' : ` (unavailable: ${why})` },
-];
-
-for (const { backend, skip } of backends) describe(`optimizers on the ${backend} backend${skip}`, () => {
-  it.skipIf(skip !== '')(`Adam equals tf.train.adam step by step (lr 0.01, β1 0.9, β2 0.999, ε 1e-8)`, async () => {
+for (const { backend, skip } of CPU_AND_NATIVE) describe.skipIf(skip !== '')(`optimizers on the ${backend} backend${skip}`, () => {
+  it(`Adam equals tf.train.adam step by step (lr 0.01, β1 0.9, β2 0.999, ε 1e-8)`, async () => {
     await initBackend(backend);
     const lr = 0.01;
     const ours = runOurs('adam', lr, 1);
@@ -71,7 +65,7 @@ for (const { backend, skip } of backends) describe(`optimizers on the ${backend}
     expect(moved).toBeGreaterThan(0.5 * lr * STEPS);
   });
 
-  it.skipIf(skip !== '')('shift-based AdaMax equals the paper\'s Algorithm 4 written out', async () => {
+  it('shift-based AdaMax equals the paper\'s Algorithm 4 written out', async () => {
     await initBackend(backend);
     const lr = 0.003;
     const ours = runOurs('shift_adamax', lr, 2);

@@ -1,7 +1,19 @@
 /** Shared by the native-kernel tests: seeded inputs, and the same computation on native and on cpu. */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
+import { loadNativeAddon } from '../../lib/kernels/native';
 import { seededRandom } from '../../lib/random';
+
+const native = loadNativeAddon();
+
+/**
+ * The composite-op path (cpu backend) and the native one, each with a title suffix saying why it is
+ * unavailable here (empty when it runs): one describe.skipIf per backend.
+ */
+export const CPU_AND_NATIVE: { backend: string; skip: string }[] = [
+  { backend: 'cpu', skip: '' },
+  { backend: 'native', skip: native.addon ? '' : ` (unavailable: ${native.why})` },
+];
 
 export function randomArray(n: number, seed: number, plusMinusOne = false): Float32Array {
   const random = seededRandom(seed);
