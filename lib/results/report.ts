@@ -248,7 +248,7 @@ export function diagnosticsFigure(m: RunMetrics, history: (Pick<EpochRecord, 'ep
   );
   const layout: Record<string, unknown> = {
     title: { text: `${m.dataset}, ${m.preset} preset: binary weights per epoch and layer` },
-    legend: { orientation: 'h', y: -0.25 },
+    legend: { orientation: 'h', y: -0.3 },
     margin: { b: 120 },
   };
   panels.forEach((panel, p) => {
