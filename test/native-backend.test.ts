@@ -75,7 +75,7 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
 
   it('sign and the straight-through gradient equal the composite ops', async () => {
     const x = randomArray(1000, 9).map((v) => v * 2);
-    x[0] = 0, x[1] = 1, x[2] = -1, x[3] = 1.0000001;
+    x.set([0, 1, -1, 1.0000001]);
     const s = await onBoth(() => sign(tf.tensor1d(x)));
     expect(Array.from(s.native)).toEqual(Array.from(s.cpu));
     const dy = randomArray(1000, 10);
