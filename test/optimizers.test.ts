@@ -82,9 +82,12 @@ for (const { backend, skip } of CPU_AND_NATIVE) describe.skipIf(skip !== '')(`op
       return theta.map((th, i) => {
         for (let j = 0; j < th.length; j++) {
           const g = stepGrads[i][j];
-          m[i][j] = b1 * m[i][j] + (1 - b1) * g; // m_t ← β1·m_{t−1} + (1 − β1)·g_t
-          v[i][j] = Math.max(b2 * v[i][j], Math.abs(g)); // v_t ← max(β2·v_{t−1}, |g_t|)
-          th[j] -= ap2Scalar(lr / (1 - b1 ** t)) * m[i][j] * ap2Scalar(1 / v[i][j]); // θ_t ← θ_{t−1} − (α ⋘⋙ (1 − β1^t))·(m_t ⋘⋙ v_t^−1)
+          // m_t ← β1·m_{t−1} + (1 − β1)·g_t
+          m[i][j] = b1 * m[i][j] + (1 - b1) * g;
+          // v_t ← max(β2·v_{t−1}, |g_t|)
+          v[i][j] = Math.max(b2 * v[i][j], Math.abs(g));
+          // θ_t ← θ_{t−1} − (α ⋘⋙ (1 − β1^t))·(m_t ⋘⋙ v_t^−1)
+          th[j] -= ap2Scalar(lr / (1 - b1 ** t)) * m[i][j] * ap2Scalar(1 / v[i][j]);
         }
         return Float64Array.from(th);
       });

@@ -18,10 +18,14 @@ afterAll(async () => {
 /** Algorithm 3 for one channel's values `x` (x ⋘⋙ y multiplies x by AP2(y), a shift). */
 function algorithm3(x: number[], gamma: number, beta: number): { y: number[]; mean: number; variance: number } {
   const m = x.length;
-  const mean = x.reduce((a, b) => a + b, 0) / m; // μ_B ← 1/m Σ x_i
-  const C = x.map((xi) => xi - mean); // C(x_i) ← x_i − μ_B
-  const variance = C.reduce((s, c) => s + c * AP2(c), 0) / m; // σ²_B ← 1/m Σ C(x_i) ⋘⋙ AP2(C(x_i))
-  const xHat = C.map((c) => c * AP2(1 / Math.sqrt(variance + EPSILON))); // x̂_i ← C(x_i) ⋘⋙ AP2((√(σ²_B + ε))^−1)
+  // μ_B ← 1/m Σ x_i
+  const mean = x.reduce((a, b) => a + b, 0) / m;
+  // C(x_i) ← x_i − μ_B
+  const C = x.map((xi) => xi - mean);
+  // σ²_B ← 1/m Σ C(x_i) ⋘⋙ AP2(C(x_i))
+  const variance = C.reduce((s, c) => s + c * AP2(c), 0) / m;
+  // x̂_i ← C(x_i) ⋘⋙ AP2((√(σ²_B + ε))^−1)
+  const xHat = C.map((c) => c * AP2(1 / Math.sqrt(variance + EPSILON)));
   // y_i ← AP2(γ) ⋘⋙ x̂_i, plus β: the line is titled "scale and shift" and the Theano code adds β.
   return { y: xHat.map((h) => AP2(gamma) * h + beta), mean, variance };
 }
