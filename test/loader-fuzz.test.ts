@@ -1,7 +1,8 @@
 /**
  * Seeded fuzz of the data loaders: files in each genuine format, cut short at many offsets and with
- * single bytes flipped, read by the real loaders. Every case must end in one of two ways:
- * - an Error naming the corrupted file (within a small time limit: no hang), or
+ * single bytes flipped, read by the real loaders in a worker thread (test/helpers/loaderWorker.ts) that
+ * is stopped when a case runs past a small time limit. Every case must end in one of two ways:
+ * - an Error naming the corrupted file, or
  * - a load whose values are exactly what the corrupted bytes say: a flipped pixel byte changes
  *   that pixel, a flipped label byte that label (or it is refused when out of range), and a flip or
  *   cut anywhere else (headers, tags, sizes, compressed streams, padding) changes nothing.
@@ -13,28 +14,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES, loadCifar10 } from '../lib/data/cifar10';
-import type { ImageSet, SplitDataset } from '../lib/data/dataset';
+import { CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES } from '../lib/data/cifar10';
 import { writeSvhnMat } from '../lib/data/fixtures';
 import { encodeIdx } from '../lib/data/idx';
 import { parseMat } from '../lib/data/matFile';
-import { embeddedMnistDir, FASHION_MNIST_DIRS, loadMnist, readIdxPair } from '../lib/data/mnist';
-import { readSvhnMat } from '../lib/data/svhn';
+import { embeddedMnistDir, FASHION_MNIST_DIRS } from '../lib/data/mnist';
 import { seededRandom } from '../lib/random';
+import { LoaderWorker, type Loaded, type LoadSpec } from './helpers/loaderWorker';
 import { PYTHON, scipyMissing } from './helpers/scipy';
 
-/** A case taking longer than this counts as a hang (loaders here read at most a few MB per case). */
+/** A case still running after this is stopped and counted as a hang (each reads at most a few MB). */
 const CASE_LIMIT_MS = 3000;
 
 // Every case rewrites a file (up to 7.8 MB) twice: in memory (tmpfs) where there is one.
 const tmp = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'bnn-loader-fuzz-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** What a loader returned, flattened in file order. */
-interface Loaded {
-  images: Uint8Array;
-  labels: Uint8Array;
-}
 
 /** Where a byte of the file lands in `Loaded`: a pixel, (part of) a label, or nowhere. */
 type DataByte = { images: number } | { labels: number } | undefined;
@@ -44,7 +38,7 @@ interface Target {
   format: string;
   /** The file that is corrupted; the loader reads it (and its genuine companions). */
   file: string;
-  load: () => Loaded | Promise<Loaded>;
+  load: LoadSpec;
   /** What `load` must return for the genuine files, decoded here independently of the loaders. */
   reference: Loaded;
   dataByte: (offset: number) => DataByte;
@@ -73,11 +67,8 @@ afterAll(() => {
   console.log(`loader fuzz:\n${rows.join('\n')}`);
 });
 
-const flatten = (sets: ImageSet[]): Loaded => ({
-  images: Buffer.concat(sets.map((s) => s.images)),
-  labels: Buffer.concat(sets.map((s) => s.labels)),
-});
-const allOf = (d: SplitDataset) => flatten([d.train, d.valid, d.test]);
+const worker = new LoaderWorker(CASE_LIMIT_MS);
+afterAll(() => worker.close());
 const copyOf = (l: Loaded): Loaded => ({ images: Uint8Array.from(l.images), labels: Uint8Array.from(l.labels) });
 
 function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
@@ -95,8 +86,10 @@ async function fuzz(target: Target, cases: number, seed: number): Promise<string
   const original = fs.readFileSync(target.file);
   const genuine = target.reference;
   const failures: string[] = [];
-  const first = await target.load();
-  const wrong = firstDifference(first.images, genuine.images) ?? firstDifference(first.labels, genuine.labels);
+  const first = await worker.run(target.load);
+  const wrong = !('images' in first)
+    ? `${first instanceof Error ? first.message : JSON.stringify(first)}`
+    : (firstDifference(first.images, genuine.images) ?? firstDifference(first.labels, genuine.labels));
   if (wrong) failures.push(`${target.format}: the genuine files load wrong: ${wrong}`);
   const random = seededRandom(seed);
   const below = (n: number) => Math.floor(random() * n);
@@ -138,29 +131,24 @@ async function fuzz(target: Target, cases: number, seed: number): Promise<string
       }
     }
     fs.writeFileSync(target.file, bytes);
-    const started = performance.now();
-    let outcome: Loaded | Error;
-    try {
-      outcome = await target.load();
-    } catch (err) {
-      outcome = err as Error;
-    } finally {
-      fs.writeFileSync(target.file, original);
-    }
-    const ms = performance.now() - started;
+    const outcome = await worker.run(target.load);
+    fs.writeFileSync(target.file, original);
     c.cases++;
     const fail = (why: string) => failures.push(`${target.format} ${path.basename(target.file)} ${what}: ${why}`);
-    if (ms > CASE_LIMIT_MS) fail(`took ${ms.toFixed(0)} ms`);
+    if ('hang' in outcome) {
+      fail(`still running after ${outcome.hang} ms: stopped`);
+      continue;
+    }
+    if ('notAnError' in outcome) {
+      fail(`threw a non-Error: ${outcome.notAnError}`);
+      continue;
+    }
     if (outcome instanceof Error) {
       c.errors++;
       if (!outcome.message.includes(target.file)) fail(`error does not name the file: ${outcome.message}`);
       if (expected !== 'error' && expected !== 'unchanged or error') {
         fail(`refused a file with only a pixel or label changed: ${outcome.message}`);
       }
-      continue;
-    }
-    if (!(outcome && outcome.images instanceof Uint8Array)) {
-      fail(`threw a non-Error: ${String(outcome)}`);
       continue;
     }
     c.loads++;
@@ -180,10 +168,7 @@ async function fuzz(target: Target, cases: number, seed: number): Promise<string
 function idxPairTargets(format: string, imagesFile: string, labelsFile: string, raw: boolean): Target[] {
   const bytes = (file: string) => (raw ? fs.readFileSync(file) : zlib.gunzipSync(fs.readFileSync(file)));
   const reference = { images: bytes(imagesFile).subarray(16), labels: bytes(labelsFile).subarray(8) };
-  const load = () => {
-    const set = readIdxPair(imagesFile, labelsFile);
-    return { images: set.images, labels: set.labels };
-  };
+  const load: LoadSpec = { loader: 'readIdxPair', images: imagesFile, labels: labelsFile };
   // Bytes of gzipped files map to nothing: any change there must change nothing or be refused.
   return [
     { format, file: imagesFile, load, reference, dataByte: (p) => (raw && p >= 16 ? { images: p - 16 } : undefined) },
@@ -229,7 +214,7 @@ describe('IDX (MNIST, Fashion-MNIST)', () => {
       offsets[`${prefix}-images-idx3-ubyte`] = (p) => (p >= 16 ? { images: first * 784 + p - 16 } : undefined);
       offsets[`${prefix}-labels-idx1-ubyte`] = (p) => (p >= 8 ? { labels: first + p - 8 } : undefined);
     }
-    const load = () => allOf(loadMnist({ dir, validCount: 100 }));
+    const load: LoadSpec = { loader: 'loadMnist', dir, validCount: 100 };
     const reference = {
       images: Buffer.concat(parts.map((q) => q.images)),
       labels: Buffer.concat(parts.map((q) => q.labels)),
@@ -300,7 +285,7 @@ describe('CIFAR-10 binary batches and the tar reader', () => {
     const bin = path.join(dir, 'cifar-10-batches-bin');
     fs.mkdirSync(bin, { recursive: true });
     names.forEach((n, k) => fs.writeFileSync(path.join(bin, n), batches[k]));
-    const load = async () => allOf(await loadCifar10({ dir, download: false, validCount: 20 }));
+    const load: LoadSpec = { loader: 'loadCifar10', dir, validCount: 20 };
     const targets = names.map((n, k) => ({
       format: 'CIFAR-10 batches',
       file: path.join(bin, n),
@@ -319,7 +304,7 @@ describe('CIFAR-10 binary batches and the tar reader', () => {
     const dir = path.join(tmp, 'cifar-tar');
     fs.mkdirSync(dir);
     const archive = path.join(dir, 'cifar-10-binary.tar.gz');
-    const load = async () => allOf(await loadCifar10({ dir, download: false, validCount: 20 }));
+    const load: LoadSpec = { loader: 'loadCifar10', dir, validCount: 20 };
     for (const gzip of [false, true]) {
       // The reader detects gzip by its magic bytes, so a plain tar under the archive's name tests the tar layer alone.
       const res = spawnSync('tar', [gzip ? 'czf' : 'cf', archive, '-C', src, 'cifar-10-batches-bin']);
@@ -386,10 +371,7 @@ describe('MAT level 5 (SVHN format 2)', () => {
         images: buf.subarray(xAt, xAt + X.byteLength),
         labels: Uint8Array.from({ length: y.length }, (_, i) => label(buf, i) ?? 255),
       },
-      load: () => {
-        const raw = readSvhnMat(file);
-        return { images: raw.pixels, labels: raw.labels };
-      },
+      load: { loader: 'readSvhnMat', file },
       dataByte: (p) => {
         if (xAt >= 0 && p >= xAt && p < xAt + X.byteLength) return { images: p - xAt };
         if (yAt >= 0 && p >= yAt && p < yAt + y.byteLength) return { labels: Math.floor((p - yAt) / ySize) };
