@@ -5,10 +5,11 @@
  * exit non-zero unless training had finished, and print a command that resumes from it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { seededRandom } from '../lib/random';
 import { readCheckpoint } from '../lib/train/checkpoint';
 
@@ -19,7 +20,7 @@ const EPOCHS = 3;
 const RUN_FLAGS = ['--preset', 'smoke', '--epochs', String(EPOCHS), '--train-limit', '600', '--valid-limit', '200'];
 RUN_FLAGS.push('--test-limit', '200', '--no-figures', '--run', 'trial');
 
-type Launcher = 'node' | 'npm';
+type Launcher = 'node' | 'npm' | 'npx tsx';
 type Signals = 'SIGINT' | 'SIGTERM' | 'SIGINT twice';
 
 interface Exit {
@@ -72,13 +73,18 @@ interface TrialResult {
   outcome: 'finished' | 'saved mid-epoch' | 'saved at an epoch' | 'before any work';
 }
 
-async function trial(i: number, delayMs: number, gapMs: number, root: string): Promise<TrialResult> {
-  const launcher: Launcher = i % 2 === 0 ? 'node' : 'npm';
+const LAUNCH: Record<Launcher, [string, string[]]> = {
+  node: ['node', ['dist/cli/train.js']],
+  npm: ['npm', ['run', 'train', '--']],
+  'npx tsx': ['npx', ['tsx', 'cli/train.ts']],
+};
+
+async function trial(i: number, launcher: Launcher, delayMs: number, gapMs: number, root: string): Promise<TrialResult> {
   const signals: Signals = (['SIGINT', 'SIGTERM', 'SIGINT twice'] as const)[i % 3];
   const dir = fs.mkdtempSync(path.join(root, `trial-${i}-`));
   const flags = [...RUN_FLAGS, '--runs-dir', path.join(dir, 'runs'), '--results-dir', path.join(dir, 'results')];
-  const [command, args] = launcher === 'node' ? ['node', ['dist/cli/train.js', ...flags]] : ['npm', ['run', 'train', '--', ...flags]];
-  const first = await runGroup(command, args, {
+  const [command, prefix] = LAUNCH[launcher];
+  const first = await runGroup(command, [...prefix, ...flags], {
     // A few trials signal during start-up (module loading, data, model); the others once training starts.
     after: i % 7 === 3 ? null : /^hyperparameters/m,
     delayMs,
@@ -120,9 +126,10 @@ async function trial(i: number, delayMs: number, gapMs: number, root: string): P
 
 describe('Ctrl-C / SIGTERM to the process group', () => {
   let root: string;
-  beforeAll(() => {
-    // The npm scripts build dist/ when stale; build once here so that trials do not race to do it.
-    execFileSync('node', ['scripts/build-if-stale.js'], { stdio: 'ignore' });
+  beforeAll(async () => {
+    // The npm scripts build dist/ when stale; build once here so that trials do not race to do it
+    // (asynchronously: a blocked worker misses vitest's RPC deadlines).
+    await promisify(execFile)('node', ['scripts/build-if-stale.js']);
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-interrupt-'));
   }, 180_000);
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -133,7 +140,7 @@ describe('Ctrl-C / SIGTERM to the process group', () => {
     const plan = Array.from({ length: TRIALS }, () => ({ delayMs: Math.round(2500 * random()), gapMs: Math.round(50 + 900 * random()) }));
     const results: TrialResult[] = [];
     for (let start = 0; start < TRIALS; start += CONCURRENT) {
-      const batch = plan.slice(start, start + CONCURRENT).map((p, k) => trial(start + k, p.delayMs, p.gapMs, root));
+      const batch = plan.slice(start, start + CONCURRENT).map((p, k) => trial(start + k, (start + k) % 2 ? 'npm' : 'node', p.delayMs, p.gapMs, root));
       results.push(...(await Promise.all(batch)));
     }
     const counts = results.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.outcome]: (acc[r.outcome] ?? 0) + 1 }), {});
@@ -142,4 +149,10 @@ describe('Ctrl-C / SIGTERM to the process group', () => {
     // The seeded moments must exercise the mid-epoch save, the case this test is for.
     expect(counts['saved mid-epoch'] ?? 0).toBeGreaterThan(0);
   }, 300_000);
+
+  it('npx tsx cli/train.ts saves too (tsx SIGKILLs a busy child; the CLI trains in a child tsx does not watch)', async () => {
+    // Seconds into training, so that it is busy in a step when the signal comes.
+    const outcomes = await Promise.all([0, 1].map((i) => trial(i, 'npx tsx', 800 + 400 * i, 600, root)));
+    expect(outcomes.map((o) => o.outcome)).not.toContain('before any work');
+  }, 120_000);
 });
