@@ -109,9 +109,10 @@ export async function exportBestModel(model: tf.LayersModel, runDir: string, run
   const dir = path.join(runDir, 'model');
   registerFileSystemIO();
   await model.save(`file://${dir}`);
-  const about = { run, epoch: best.epoch, validError: best.validError, testError: best.testError, weights: 'best validation epoch' };
+  const { epoch, validError, testError } = best;
+  const about = { run, epoch, validError, testError, weights: 'best validation epoch' };
   writeFileAtomic(path.join(dir, 'about.json'), JSON.stringify(about, null, 1) + '\n');
-  log(`the saved model holds the weights of epoch ${best.epoch} (best validation error ${(100 * best.validError).toFixed(2)} %)`);
+  log(`the saved model holds the weights of epoch ${epoch} (best validation error ${(100 * validError).toFixed(2)} %)`);
   return best;
 }
 
@@ -158,7 +159,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const outDir = path.join(resultsDir, run);
   writeRunFiles(outDir, metrics, result.history);
   const best = await exportBestModel(model, runDir, run, log);
-  if (best.epoch !== result.bestEpoch) log(`warning: the saved weights are epoch ${best.epoch}'s, the history's best is epoch ${result.bestEpoch}`);
+  if (best.epoch !== result.bestEpoch) {
+    log(`warning: the saved weights are epoch ${best.epoch}'s, the history's best is epoch ${result.bestEpoch}`);
+  }
   if (hp.arch === 'convnet') {
     // The paper's filter-repetition count on the trained binary convs (notebook 06 explains it).
     const layers = modelFilterRepetition(model);
@@ -167,7 +170,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     log(`unique binary 3×3 filter slices per input map: ${layers.map((l) => `${l.layer} ${(100 * l.uniqueFraction).toFixed(1)} %`).join(', ')}`);
   }
   log(`test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`);
-  log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; the model of epoch ${best.epoch} in ${path.join(runDir, 'model')}`);
+  const saved = `the model of epoch ${best.epoch} in ${path.join(runDir, 'model')}`;
+  log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; ${saved}`);
   if (o.figures !== false && result.history.length) {
     const curves = await saveFigure(learningCurvesFigure(metrics, result.history as EpochRecord[]), path.join(outDir, 'learning-curves'));
     const report = await regenerateReport(resultsDir);

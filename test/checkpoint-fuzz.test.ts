@@ -24,14 +24,30 @@ const at = (random: () => number, n: number) => Math.floor(random() * n);
 
 const MUTATIONS: [string, number, Mutation][] = [
   ['byte flip', 120, (b, r) => ((b[at(r, b.length)] ^= 1 + at(r, 255)), b)],
-  ['16 random bytes', 40, (b, r) => (b.set(Uint8Array.from({ length: 16 }, () => at(r, 256)), at(r, b.length - 16)), b)],
+  [
+    '16 random bytes',
+    40,
+    (b, r) => (
+      b.set(
+        Uint8Array.from({ length: 16 }, () => at(r, 256)),
+        at(r, b.length - 16),
+      ),
+      b
+    ),
+  ],
   ['NaN or Inf', 40, (b, r) => (b.writeFloatLE([NaN, Infinity, -Infinity][at(r, 3)], 4 * at(r, b.length / 4)), b)],
   ['truncation', 40, (b, r) => b.subarray(0, at(r, b.length))],
   ['appended bytes', 10, (b, r) => Buffer.concat([b, Buffer.alloc(1 + at(r, 16), at(r, 256))])],
 ];
 
 it('a damaged checkpoint is always refused with an error naming the file', async () => {
-  const hp = resolveHyperparameters('mnist', 'smoke', { hiddenUnits: [16], epochs: 2, trainLimit: 200, validLimit: 100, testLimit: 100 });
+  const hp = resolveHyperparameters('mnist', 'smoke', {
+    hiddenUnits: [16],
+    epochs: 2,
+    trainLimit: 200,
+    validLimit: 100,
+    testLimit: 100,
+  });
   const data = await loadDataset(hp);
   const runDir = path.join(tmp, 'run');
   const quiet = { progress: 'none' as const, log: () => {}, flatten: true, runDir };
@@ -61,7 +77,9 @@ it('a damaged checkpoint is always refused with an error naming the file', async
       }
     }
   }
-  console.log(`checkpoint fuzz: ${counts.cases} cases, ${counts.errors} clear errors, ${counts.correctLoads} correct loads`);
+  console.log(
+    `checkpoint fuzz: ${counts.cases} cases, ${counts.errors} clear errors, ${counts.correctLoads} correct loads`,
+  );
   expect(failures).toEqual([]);
   expect(counts.correctLoads).toBe(1);
   expect(counts.errors).toBe(counts.cases - 1);

@@ -20,13 +20,23 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const quiet = { progress: 'none' as const, log: () => {}, flatten: true };
 // 4 batches per epoch, 3 epochs: a run takes about a second.
-const hp = resolveHyperparameters('mnist', 'smoke', { hiddenUnits: [32], epochs: 3, trainLimit: 400, validLimit: 200, testLimit: 200 });
+const hp = resolveHyperparameters('mnist', 'smoke', {
+  hiddenUnits: [32],
+  epochs: 3,
+  trainLimit: 400,
+  validLimit: 200,
+  testLimit: 200,
+});
 const dataPromise = loadDataset(hp);
 
 /** A fresh run folder with `epochs` epochs trained (default all). */
 async function trainedRun(name: string, epochs?: number): Promise<string> {
   const runDir = path.join(tmp, name);
-  await train(buildModel(hp, await dataPromise), await dataPromise, hp, { ...quiet, runDir, maxEpochsThisCall: epochs });
+  await train(buildModel(hp, await dataPromise), await dataPromise, hp, {
+    ...quiet,
+    runDir,
+    maxEpochsThisCall: epochs,
+  });
   return runDir;
 }
 
@@ -36,7 +46,10 @@ async function resume(runDir: string, extra: { rollback?: boolean } = {}) {
 }
 
 const HEADER_AT = 16;
-function headerOf(bytes: Uint8Array): { meta: TrainingMeta; arrays: { name: string; shape: number[]; crc32: number }[] } {
+function headerOf(bytes: Uint8Array): {
+  meta: TrainingMeta;
+  arrays: { name: string; shape: number[]; crc32: number }[];
+} {
   const length = Buffer.from(bytes).readUInt32LE(8);
   return JSON.parse(Buffer.from(bytes.subarray(HEADER_AT, HEADER_AT + length)).toString('utf8'));
 }
@@ -84,19 +97,21 @@ describe('the container', () => {
 
   it('refuses to write NaN, or a shape that does not match the data, naming the file and tensor', () => {
     const file = path.join(tmp, 'nan.bnn');
-    expect(() => writeCheckpoint(file, { meta: {}, tensors: [{ name: 'w', shape: [2], data: Float32Array.from([1, NaN]) }] })).toThrow(
-      `${file}: tensor w has a non-finite value (NaN) at index 1`,
-    );
-    expect(() => writeCheckpoint(file, { meta: {}, tensors: [{ name: 'w', shape: [2, 2], data: new Float32Array(3) }] })).toThrow(
-      `${file}: tensor w has 3 values, its shape [2,2] needs 4`,
-    );
+    expect(() =>
+      writeCheckpoint(file, { meta: {}, tensors: [{ name: 'w', shape: [2], data: Float32Array.from([1, NaN]) }] }),
+    ).toThrow(`${file}: tensor w has a non-finite value (NaN) at index 1`);
+    expect(() =>
+      writeCheckpoint(file, { meta: {}, tensors: [{ name: 'w', shape: [2, 2], data: new Float32Array(3) }] }),
+    ).toThrow(`${file}: tensor w has 3 values, its shape [2,2] needs 4`);
     expect(fs.existsSync(file)).toBe(false);
   });
 
   it('an old-format (version 1) checkpoint is refused as old', () => {
     const file = path.join(tmp, 'v1.bnn');
     fs.writeFileSync(file, Buffer.concat([Buffer.from('BNNCKPT1'), Buffer.alloc(40)]));
-    expect(() => readCheckpoint(file)).toThrow(`${file}: checkpoint format version 1 is not the supported version 2 (an older file`);
+    expect(() => readCheckpoint(file)).toThrow(
+      `${file}: checkpoint format version 1 is not the supported version 2 (an older file`,
+    );
   });
 
   it('a folder in place of a file is named in the error, when reading and when writing', () => {
@@ -151,7 +166,9 @@ describe('a damaged checkpoint is refused on resume', () => {
         header.arrays[i].crc32 = crc32(data.subarray(start, start + header.arrays[i].shape[0] * 4));
       }),
     );
-    await expect(resume(runDir)).rejects.toThrow(`${file}: tensor optimizer/m/1 has a non-finite value (Infinity) at index 2`);
+    await expect(resume(runDir)).rejects.toThrow(
+      `${file}: tensor optimizer/m/1 has a non-finite value (Infinity) at index 2`,
+    );
   });
 
   it('an edited epoch or batch in the header: checksum error; re-signed: inconsistent with the history', async () => {
@@ -161,17 +178,25 @@ describe('a damaged checkpoint is refused on resume', () => {
     });
     await expect(resume(runDir)).rejects.toThrow(`${file}: checkpoint header is damaged (checksum mismatch)`);
     damage((b) => resigned(b, (h) => void (h.meta.epoch = 1)));
-    await expect(resume(runDir)).rejects.toThrow(`${file}: inconsistent checkpoint header: epoch 1, but the history lists epochs [1,2]`);
+    await expect(resume(runDir)).rejects.toThrow(
+      `${file}: inconsistent checkpoint header: epoch 1, but the history lists epochs [1,2]`,
+    );
     damage((b) => resigned(b, (h) => void (h.meta.batch = 2)));
-    await expect(resume(runDir)).rejects.toThrow(/optimizer adam at step 8, expected adam at step 10 \(2 epochs of 4 batches \+ 2\)/);
+    await expect(resume(runDir)).rejects.toThrow(
+      /optimizer adam at step 8, expected adam at step 10 \(2 epochs of 4 batches \+ 2\)/,
+    );
     damage((b) => resigned(b, (h) => void (h.meta.batch = 4)));
-    await expect(resume(runDir)).rejects.toThrow(`${file}: inconsistent checkpoint header: batch 4 is not in 0–3 of epoch 3`);
+    await expect(resume(runDir)).rejects.toThrow(
+      `${file}: inconsistent checkpoint header: batch 4 is not in 0–3 of epoch 3`,
+    );
   });
 
-  it('a tensor whose shape disagrees with the model, or whose length disagrees with its shape: error naming file and tensor', async () => {
+  it('a shape that disagrees with the model or with the data: an error naming file and tensor', async () => {
     const kernel = headerOf(good).arrays[0].name;
     damage((b) => resigned(b, (h) => void (h.arrays[0].shape = [...h.arrays[0].shape].reverse())));
-    await expect(resume(runDir)).rejects.toThrow(`${file}: checkpoint does not match the model (weight 0, ${kernel.slice(8)} [784,32], checkpoint has [32,784])`);
+    await expect(resume(runDir)).rejects.toThrow(
+      `${file}: checkpoint does not match the model (weight 0, ${kernel.slice(8)} [784,32], checkpoint has [32,784])`,
+    );
     damage((b) => resigned(b, (h) => void (h.arrays[0].shape = [784, 31])));
     await expect(resume(runDir)).rejects.toThrow(`${file}: tensor ${kernel} is damaged (checksum mismatch)`);
   });
@@ -184,21 +209,28 @@ describe('a damaged checkpoint is refused on resume', () => {
 });
 
 describe('rollback, divergence and the best weights', () => {
-  it('keeps the previous checkpoint; a damaged latest one is rolled back with one option and the run ends as an undamaged one', async () => {
-    const straight = await train(buildModel(hp, await dataPromise), await dataPromise, hp, { ...quiet, runDir: path.join(tmp, 'straight') });
+  it('keeps the previous checkpoint; rollback resumes from it and the run ends as an undamaged one', async () => {
+    const straight = await train(buildModel(hp, await dataPromise), await dataPromise, hp, {
+      ...quiet,
+      runDir: path.join(tmp, 'straight'),
+    });
     const runDir = await trainedRun('rollback', 2);
     const file = path.join(runDir, 'checkpoint.bnn');
     expect(readCheckpoint<TrainingMeta>(path.join(runDir, 'checkpoint.prev.bnn')).meta.epoch).toBe(1);
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 3] ^= 1;
     fs.writeFileSync(file, bytes);
-    await expect(resume(runDir)).rejects.toThrow(/is damaged \(checksum mismatch\); to continue from .*checkpoint\.prev\.bnn, resume with rollback/);
+    await expect(resume(runDir)).rejects.toThrow(
+      /is damaged \(checksum mismatch\); to continue from .*checkpoint\.prev\.bnn, resume with rollback/,
+    );
     const rolled = await resume(runDir, { rollback: true });
     expect(rolled.epochsRun).toBe(3);
     expect(rolled.history).toEqual(straight.history.map((r, i) => ({ ...r, seconds: rolled.history[i].seconds })));
     expect(readCheckpoint<TrainingMeta>(file).meta.epoch).toBe(3);
     expect(readCheckpoint<TrainingMeta>(path.join(runDir, 'checkpoint.prev.bnn')).meta.epoch).toBe(2);
-    await expect(resume(path.join(tmp, 'nothing'), { rollback: true })).rejects.toThrow(/checkpoint\.prev\.bnn: no previous checkpoint to roll back to/);
+    await expect(resume(path.join(tmp, 'nothing'), { rollback: true })).rejects.toThrow(
+      /checkpoint\.prev\.bnn: no previous checkpoint to roll back to/,
+    );
   });
 
   // NaN in the last BatchNorm's scale makes the loss NaN at the next batch; NaN in the first one's
@@ -207,30 +239,52 @@ describe('rollback, divergence and the best weights', () => {
   it.each([
     ['gamma', 'last', /training stopped: the loss is NaN in epoch 2, batch 1 \(diverged\)/],
     ['gamma', 'first', /training stopped: .*tensor model\/1\/.*gamma has a non-finite value \(NaN\) at index 0/],
-    ['moving_mean', 'first', /training stopped: .*tensor model\/\d+\/.*moving_mean has a non-finite value \(NaN\) at index 0/],
-  ])('NaN in a %s (the %s) during training stops the run with a message and keeps the last good checkpoint', async (weight, which, message) => {
-    const data = await dataPromise;
-    const runDir = path.join(tmp, `nan-${weight}-${which}`);
-    const model = buildModel(hp, data);
-    const candidates = model.weights.filter((v) => v.originalName.endsWith(weight));
-    const w = which === 'first' ? candidates[0] : candidates[candidates.length - 1];
-    const poison = () => w.write(tf.fill(w.shape as number[], NaN));
-    const run = train(model, data, hp, { ...quiet, runDir, onEpoch: (r) => r.epoch === 1 && poison() });
-    await expect(run).rejects.toThrow(message);
-    await expect(run).rejects.toThrow(/; the last good checkpoint .*checkpoint\.bnn \(epoch 1\) is kept$/);
-    const kept = readCheckpoint<TrainingMeta>(path.join(runDir, 'checkpoint.bnn'));
-    expect(kept.meta.epoch).toBe(1);
-    expect(kept.tensors.every((t) => t.data.every(Number.isFinite))).toBe(true);
-  });
+    [
+      'moving_mean',
+      'first',
+      /training stopped: .*tensor model\/\d+\/.*moving_mean has a non-finite value \(NaN\) at index 0/,
+    ],
+  ])(
+    'NaN in a %s (the %s) during training stops the run with a message and keeps the last good checkpoint',
+    async (weight, which, message) => {
+      const data = await dataPromise;
+      const runDir = path.join(tmp, `nan-${weight}-${which}`);
+      const model = buildModel(hp, data);
+      const candidates = model.weights.filter((v) => v.originalName.endsWith(weight));
+      const w = which === 'first' ? candidates[0] : candidates[candidates.length - 1];
+      const poison = () => w.write(tf.fill(w.shape as number[], NaN));
+      const run = train(model, data, hp, { ...quiet, runDir, onEpoch: (r) => r.epoch === 1 && poison() });
+      await expect(run).rejects.toThrow(message);
+      await expect(run).rejects.toThrow(/; the last good checkpoint .*checkpoint\.bnn \(epoch 1\) is kept$/);
+      const kept = readCheckpoint<TrainingMeta>(path.join(runDir, 'checkpoint.bnn'));
+      expect(kept.meta.epoch).toBe(1);
+      expect(kept.tensors.every((t) => t.data.every(Number.isFinite))).toBe(true);
+    },
+  );
 
-  it('best.bnn holds the best-validation epoch, which runExperiment exports to runs/<run>/model with about.json', async () => {
+  it('best.bnn holds the best-validation epoch; runExperiment exports it to the model folder with about.json', async () => {
     const runsDir = path.join(tmp, 'runs');
     const overrides = { hiddenUnits: [32], epochs: 4, lrStart: 0.03, trainLimit: 400, validLimit: 200, testLimit: 200 };
-    const { result, runDir } = await runExperiment({ dataset: 'mnist', preset: 'smoke', overrides, run: 'best', runsDir, resultsDir: path.join(tmp, 'results'), figures: false, progress: 'none', log: () => {} });
+    const { result, runDir } = await runExperiment({
+      dataset: 'mnist',
+      preset: 'smoke',
+      overrides,
+      run: 'best',
+      runsDir,
+      resultsDir: path.join(tmp, 'results'),
+      figures: false,
+      progress: 'none',
+      log: () => {},
+    });
     const best = readCheckpoint<BestMeta>(path.join(runDir, 'best.bnn')).meta;
     expect(best.epoch).toBe(result.bestEpoch);
     const about = JSON.parse(fs.readFileSync(path.join(runDir, 'model', 'about.json'), 'utf8'));
-    expect(about).toMatchObject({ run: 'best', epoch: result.bestEpoch, validError: result.bestValidError, testError: result.testError });
+    expect(about).toMatchObject({
+      run: 'best',
+      epoch: result.bestEpoch,
+      validError: result.bestValidError,
+      testError: result.testError,
+    });
     const saved = await tf.loadLayersModel(`file://${path.join(runDir, 'model', 'model.json')}`);
     const data = await loadDataset(resolveHyperparameters('mnist', 'smoke', overrides));
     expect(evaluate(saved, data.valid, true)).toBe(result.bestValidError);

@@ -8,7 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { deserializePackedModel, exportPackedModel, loadPackedModel, savePackedModel, serializePackedModel } from '../lib/engine';
+import {
+  deserializePackedModel,
+  exportPackedModel,
+  loadPackedModel,
+  savePackedModel,
+  serializePackedModel,
+} from '../lib/engine';
 import { buildConvNet } from '../lib/models/convnet';
 import { buildMlp } from '../lib/models/mlp';
 import { seededRandom } from '../lib/random';
@@ -19,14 +25,29 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const common = { numClasses: 10, binarization: 'deterministic' as const, batchNorm: 'standard' as const, H: 1, seed: 4 };
-
+const common = {
+  numClasses: 10,
+  binarization: 'deterministic' as const,
+  batchNorm: 'standard' as const,
+  H: 1,
+  seed: 4,
+};
 
 type Mutation = (bytes: Uint8Array, random: () => number) => Uint8Array;
 const at = (random: () => number, n: number) => Math.floor(random() * n);
 const MUTATIONS: [string, number, Mutation][] = [
   ['byte flip', 300, (b, r) => ((b[at(r, b.length)] ^= 1 + at(r, 255)), b)],
-  ['16 random bytes', 100, (b, r) => (b.set(Uint8Array.from({ length: 16 }, () => at(r, 256)), at(r, b.length - 16)), b)],
+  [
+    '16 random bytes',
+    100,
+    (b, r) => (
+      b.set(
+        Uint8Array.from({ length: 16 }, () => at(r, 256)),
+        at(r, b.length - 16),
+      ),
+      b
+    ),
+  ],
   ['truncation', 100, (b, r) => b.subarray(0, at(r, b.length))],
   ['appended bytes', 20, (b, r) => Uint8Array.from([...b, ...Array.from({ length: 1 + at(r, 16) }, () => at(r, 256))])],
 ];
@@ -46,7 +67,8 @@ it.each([
       counts.cases++;
       try {
         const model = deserializePackedModel(bytes, file);
-        if (Buffer.from(bytes).equals(good) && Buffer.from(serializePackedModel(model)).equals(good)) counts.correctLoads++;
+        if (Buffer.from(bytes).equals(good) && Buffer.from(serializePackedModel(model)).equals(good))
+          counts.correctLoads++;
         else failures.push(`${name} #${i}: loaded without an error`);
       } catch (err) {
         if (err instanceof Error && err.constructor === Error && err.message.startsWith(`${file}: `)) counts.errors++;
@@ -54,20 +76,28 @@ it.each([
       }
     }
   }
-  console.log(`packed ${kind} fuzz: ${counts.cases} cases, ${counts.errors} clear errors, ${counts.correctLoads} correct loads`);
+  console.log(
+    `packed ${kind} fuzz: ${counts.cases} cases, ${counts.errors} clear errors, ${counts.correctLoads} correct loads`,
+  );
   expect(failures).toEqual([]);
   expect(counts.correctLoads).toBe(1);
   expect(counts.errors).toBe(counts.cases - 1);
 });
 
 it('packed model files: saved atomically, a folder or an old version refused with the file named', () => {
-  const model = exportPackedModel(buildMlp({ ...common, inputDim: 16, hiddenUnits: [8], dropoutInput: 0, dropoutHidden: 0 }));
+  const model = exportPackedModel(
+    buildMlp({ ...common, inputDim: 16, hiddenUnits: [8], dropoutInput: 0, dropoutHidden: 0 }),
+  );
   const file = path.join(tmp, 'm.bnn');
   savePackedModel(model, file);
   expect(serializePackedModel(loadPackedModel(file))).toEqual(serializePackedModel(model));
   expect(fs.readdirSync(tmp)).toEqual(['m.bnn']);
   fs.mkdirSync(path.join(tmp, 'dir.bnn'));
-  expect(() => loadPackedModel(path.join(tmp, 'dir.bnn'))).toThrow(`${path.join(tmp, 'dir.bnn')}: is a folder, expected a file`);
+  expect(() => loadPackedModel(path.join(tmp, 'dir.bnn'))).toThrow(
+    `${path.join(tmp, 'dir.bnn')}: is a folder, expected a file`,
+  );
   fs.writeFileSync(file, Buffer.concat([Buffer.from('BNNPACK1'), Buffer.alloc(64)]));
-  expect(() => loadPackedModel(file)).toThrow(`${file}: packed model format version 1 is not the supported version 2 (an older file`);
+  expect(() => loadPackedModel(file)).toThrow(
+    `${file}: packed model format version 1 is not the supported version 2 (an older file`,
+  );
 });

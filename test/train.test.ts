@@ -18,7 +18,16 @@ const quiet = { progress: 'none' as const, log: () => {}, flatten: true };
 
 describe('training a BNN on real MNIST', () => {
   it('learns: under 10 % test error from 5,000 training images in 4 epochs', async () => {
-    const hp = resolveHyperparameters('mnist', 'smoke', { hiddenUnits: [256, 256], batchSize: 50, epochs: 4, lrStart: 0.01, lrEnd: 1e-3, trainLimit: 5000, validLimit: 1000, testLimit: 1000 });
+    const hp = resolveHyperparameters('mnist', 'smoke', {
+      hiddenUnits: [256, 256],
+      batchSize: 50,
+      epochs: 4,
+      lrStart: 0.01,
+      lrEnd: 1e-3,
+      trainLimit: 5000,
+      validLimit: 1000,
+      testLimit: 1000,
+    });
     const data = await loadDataset(hp);
     const result = await train(buildModel(hp, data), data, hp, { ...quiet, runDir: path.join(tmp, 'learns') });
     expect(result.epochsRun).toBe(4);
@@ -29,7 +38,13 @@ describe('training a BNN on real MNIST', () => {
 });
 
 describe('checkpoints and resume', () => {
-  const hp: Hyperparameters = resolveHyperparameters('mnist', 'smoke', { hiddenUnits: [32], epochs: 3, trainLimit: 600, validLimit: 200, testLimit: 200 });
+  const hp: Hyperparameters = resolveHyperparameters('mnist', 'smoke', {
+    hiddenUnits: [32],
+    epochs: 3,
+    trainLimit: 600,
+    validLimit: 200,
+    testLimit: 200,
+  });
 
   it('an interrupted run resumed from its checkpoint ends exactly where an uninterrupted run ends', async () => {
     const data = await loadDataset(hp);
@@ -57,7 +72,9 @@ describe('checkpoints and resume', () => {
     const runDir = path.join(tmp, 'other');
     await train(buildModel(hp, data), data, hp, { ...quiet, runDir, maxEpochsThisCall: 1 });
     const other = { ...hp, lrStart: 0.01 };
-    await expect(train(buildModel(other, data), data, other, { ...quiet, runDir, resume: true })).rejects.toThrow(/other hyperparameters \(lrStart\)/);
+    await expect(train(buildModel(other, data), data, other, { ...quiet, runDir, resume: true })).rejects.toThrow(
+      /other hyperparameters \(lrStart\)/,
+    );
   });
 
   it('a truncated or foreign checkpoint gives a clear error', () => {

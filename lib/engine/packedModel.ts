@@ -12,7 +12,14 @@
  * JSON header with the layers' geometry, then the arrays `layers/<i>/weights` (unpadded, ⌈k / 32⌉
  * words per row), `thresholds` and `flips`, or `scale` and `shift`.
  */
-import { decodeContainer, encodeContainer, type ArrayType, type ContainerKind, type NamedArray, type TypedArray } from '../io/container';
+import {
+  decodeContainer,
+  encodeContainer,
+  type ArrayType,
+  type ContainerKind,
+  type NamedArray,
+  type TypedArray,
+} from '../io/container';
 import { allocPacked, checkCount, type PackedBits } from '../kernels/bitPack';
 
 /** How a layer's input arrives. */
@@ -125,7 +132,8 @@ function expandWeights(compact: Uint32Array, rows: number, k: number): PackedBit
 /** The model as bytes (the file's content). */
 export function serializePackedModel(model: PackedModel, source = 'packed model'): Uint8Array {
   const arrays: NamedArray[] = [];
-  const add = (i: number, name: string, data: TypedArray) => arrays.push({ name: `layers/${i}/${name}`, shape: [data.length], data });
+  const add = (i: number, name: string, data: TypedArray) =>
+    arrays.push({ name: `layers/${i}/${name}`, shape: [data.length], data });
   const layers = model.layers.map((l, i): HeaderLayer => {
     add(i, 'weights', compactWeights(l.weights));
     if (l.output.kind === 'sign') {
@@ -135,8 +143,21 @@ export function serializePackedModel(model: PackedModel, source = 'packed model'
       add(i, 'scale', l.output.scale);
       add(i, 'shift', l.output.shift);
     }
-    const conv = l.kind === 'conv' ? { conv: { height: l.height, width: l.width, channels: l.channels, kernelSize: l.kernelSize, padding: l.padding, pool: l.pool } } : {};
-    return { kind: l.kind, ...conv, name: l.name, input: l.input, units: l.weights.rows, k: l.weights.k, output: l.output.kind };
+    const conv =
+      l.kind === 'conv'
+        ? {
+            conv: {
+              height: l.height,
+              width: l.width,
+              channels: l.channels,
+              kernelSize: l.kernelSize,
+              padding: l.padding,
+              pool: l.pool,
+            },
+          }
+        : {};
+    const { rows: units, k } = l.weights;
+    return { kind: l.kind, ...conv, name: l.name, input: l.input, units, k, output: l.output.kind };
   });
   const header: Header = { inputShape: model.inputShape, floatBytes: model.floatBytes, layers };
   return encodeContainer(KIND, header, arrays, source);
@@ -153,8 +174,16 @@ function parseLayer(l: HeaderLayer, i: number, arrays: Map<string, NamedArray>):
   const weights = expandWeights(array('weights', 'u32', Uint32Array), l.units, l.k);
   const output =
     l.output === 'sign'
-      ? { kind: 'sign' as const, thresholds: array('thresholds', 'i32', Int32Array), flips: array('flips', 'u8', Uint8Array) }
-      : { kind: 'scores' as const, scale: array('scale', 'f64', Float64Array), shift: array('shift', 'f64', Float64Array) };
+      ? {
+          kind: 'sign' as const,
+          thresholds: array('thresholds', 'i32', Int32Array),
+          flips: array('flips', 'u8', Uint8Array),
+        }
+      : {
+          kind: 'scores' as const,
+          scale: array('scale', 'f64', Float64Array),
+          shift: array('shift', 'f64', Float64Array),
+        };
   const perNeuron = output.kind === 'sign' ? [output.thresholds, output.flips] : [output.scale, output.shift];
   if (perNeuron.some((a) => a.length !== l.units)) throw new Error(`layer ${l.name}: per-neuron arrays do not have ${l.units} entries`);
   if (l.kind === 'conv') {
@@ -174,9 +203,12 @@ export function deserializePackedModel(bytes: Uint8Array, source = 'packed model
   const { meta, arrays } = decodeContainer(KIND, bytes, source);
   const header = meta as Header;
   try {
-    if (!Array.isArray(header?.layers) || !Array.isArray(header.inputShape)) throw new Error('the header has no layers or input shape');
+    if (!Array.isArray(header?.layers) || !Array.isArray(header.inputShape)) {
+      throw new Error('the header has no layers or input shape');
+    }
     const layers = header.layers.map((l, i) => parseLayer(l, i, arrays));
-    const model: PackedModel = { format: 'binarynet-packed', version: 1, inputShape: header.inputShape, layers, floatBytes: header.floatBytes };
+    const { inputShape, floatBytes } = header;
+    const model: PackedModel = { format: 'binarynet-packed', version: 1, inputShape, layers, floatBytes };
     checkPackedModel(model);
     return model;
   } catch (err) {

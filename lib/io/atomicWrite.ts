@@ -23,7 +23,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
   // Named here: a rename onto a folder fails with a bare EISDIR or ENOTEMPTY.
-  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${file}: is a folder, expected a file`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`${file}: is a folder, expected a file`);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   try {
     const fd = fs.openSync(tmp, 'w');

@@ -91,7 +91,8 @@ function checkFinite(source: string, name: string, data: TypedArray): void {
 export function encodeContainer(kind: ContainerKind, meta: unknown, arrays: NamedArray[], source: string): Uint8Array {
   const specs: ArraySpec[] = arrays.map(({ name, shape, data }) => {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size !== data.length) throw new Error(`${source}: tensor ${name} has ${data.length} values, its shape [${shape}] needs ${size}`);
+    if (size !== data.length)
+      throw new Error(`${source}: tensor ${name} has ${data.length} values, its shape [${shape}] needs ${size}`);
     checkFinite(source, name, data);
     return { name, type: typeOf(data), shape, crc32: crc32(bytesOf(data)) };
   });
@@ -115,8 +116,13 @@ export function encodeContainer(kind: ContainerKind, meta: unknown, arrays: Name
 function isArraySpec(s: unknown): s is ArraySpec {
   const a = s as ArraySpec;
   return (
-    typeof a === 'object' && a !== null && typeof a.name === 'string' && Object.hasOwn(ARRAY_TYPES, a.type) &&
-    Array.isArray(a.shape) && a.shape.every((d) => Number.isSafeInteger(d) && d >= 0) && Number.isInteger(a.crc32)
+    typeof a === 'object' &&
+    a !== null &&
+    typeof a.name === 'string' &&
+    Object.hasOwn(ARRAY_TYPES, a.type) &&
+    Array.isArray(a.shape) &&
+    a.shape.every((d) => Number.isSafeInteger(d) && d >= 0) &&
+    Number.isInteger(a.crc32)
   );
 }
 
@@ -125,29 +131,37 @@ function checkZero(bytes: Uint8Array, from: number, to: number, fail: () => neve
 }
 
 /** Reads and verifies a container: magic and version, both checksums, sizes, padding, finite floats. */
-export function decodeContainer(kind: ContainerKind, bytes: Uint8Array, source: string): { meta: unknown; arrays: Map<string, NamedArray> } {
+export function decodeContainer(
+  kind: ContainerKind,
+  bytes: Uint8Array,
+  source: string,
+): { meta: unknown; arrays: Map<string, NamedArray> } {
   const fail = (problem: string): never => {
     throw new Error(`${source}: ${problem}`);
   };
   const magic = new TextDecoder('latin1').decode(bytes.subarray(0, 8));
-  if (!magic.startsWith(kind.magic)) fail(`not a binarynet-ts ${kind.what} (bad magic: the file does not start with ${kind.magic})`);
+  if (!magic.startsWith(kind.magic))
+    fail(`not a binarynet-ts ${kind.what} (bad magic: the file does not start with ${kind.magic})`);
   if (bytes.length < PREFIX) fail(`truncated ${kind.what}: ${bytes.length} bytes`);
   if (magic !== kind.magic + String(kind.version)) {
-    fail(`${kind.what} format version ${magic.slice(7)} is not the supported version ${kind.version} (${Number(magic[7]) < kind.version ? 'an older file: no migration, make it again' : 'unknown'})`);
+    const why = Number(magic[7]) < kind.version ? 'an older file: no migration, make it again' : 'unknown';
+    fail(`${kind.what} format version ${magic.slice(7)} is not the supported version ${kind.version} (${why})`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLength = view.getUint32(8, true);
   let offset = align8(PREFIX + jsonLength);
   if (offset > bytes.length) fail(`truncated ${kind.what}: header of ${jsonLength} bytes, file has ${bytes.length}`);
   const json = bytes.subarray(PREFIX, PREFIX + jsonLength);
-  if (crc32(json, crc32(bytes.subarray(0, 12))) !== view.getUint32(12, true)) fail(`${kind.what} header is damaged (checksum mismatch)`);
+  if (crc32(json, crc32(bytes.subarray(0, 12))) !== view.getUint32(12, true))
+    fail(`${kind.what} header is damaged (checksum mismatch)`);
   let header: { meta: unknown; arrays: unknown };
   try {
     header = JSON.parse(new TextDecoder().decode(json));
   } catch (err) {
     return fail(`${kind.what} header is not valid JSON (${(err as Error).message})`);
   }
-  if (!Array.isArray(header?.arrays) || !header.arrays.every(isArraySpec)) fail(`${kind.what} header has a malformed tensor list`);
+  if (!Array.isArray(header?.arrays) || !header.arrays.every(isArraySpec))
+    fail(`${kind.what} header has a malformed tensor list`);
   const arrays = new Map<string, NamedArray>();
   checkZero(bytes, PREFIX + jsonLength, offset, () => fail('damaged padding after the header'));
   for (const { name, type, shape, crc32: expected } of header.arrays as ArraySpec[]) {
@@ -155,7 +169,9 @@ export function decodeContainer(kind: ContainerKind, bytes: Uint8Array, source: 
     const Type = ARRAY_TYPES[type];
     const byteLength = shape.reduce((a, b) => a * b, 1) * Type.BYTES_PER_ELEMENT;
     const end = offset + align8(byteLength);
-    if (end > bytes.length) fail(`truncated ${kind.what}: tensor ${name} [${shape}] needs bytes ${offset}–${end}, file has ${bytes.length}`);
+    if (end > bytes.length) {
+      fail(`truncated ${kind.what}: tensor ${name} [${shape}] needs bytes ${offset}–${end}, file has ${bytes.length}`);
+    }
     // A copy (Buffer's slice would not be one): the bytes may be unaligned, and the caller keeps it.
     const data = new Type(new Uint8Array(bytes.subarray(offset, offset + byteLength)).buffer);
     if (crc32(bytesOf(data)) !== expected) fail(`tensor ${name} is damaged (checksum mismatch)`);

@@ -88,14 +88,21 @@ export function keepAsPrevious(file: string, previous: string): void {
 // Weights are matched by position: tfjs makes variable names unique per process (kernel, kernel_1, …),
 // so the same model built again has other names.
 export function modelTensors(model: tf.LayersModel): TensorRecord[] {
-  return model.weights.map((w, i) => ({ name: `model/${i}/${w.originalName}`, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
+  return model.weights.map((w, i) => ({
+    name: `model/${i}/${w.originalName}`,
+    shape: w.shape as number[],
+    data: w.read().dataSync() as Float32Array,
+  }));
 }
 
 function restoreModel(model: tf.LayersModel, tensors: Map<string, TensorRecord>, file: string): void {
   model.weights.forEach((w, i) => {
     const t = tensors.get(`model/${i}/${w.originalName}`);
     if (!t || t.shape.join() !== (w.shape as number[]).join()) {
-      throw new Error(`${file}: checkpoint does not match the model (weight ${i}, ${w.originalName} [${w.shape}]${t ? `, checkpoint has [${t.shape}]` : ''})`);
+      const found = t ? `, checkpoint has [${t.shape}]` : '';
+      throw new Error(
+        `${file}: checkpoint does not match the model (weight ${i}, ${w.originalName} [${w.shape}]${found})`,
+      );
     }
   });
   model.weights.forEach((w, i) => {
@@ -115,7 +122,10 @@ function hyperparametersOf(meta: unknown, file: string): Hyperparameters {
  * hyperparameters (e.g. with `buildModel(checkpointHyperparameters(file), data)`); returns the
  * epochs it had completed.
  */
-export function restoreModelFromCheckpoint(model: tf.LayersModel, file: string): { hyperparameters: Hyperparameters; epoch: number } {
+export function restoreModelFromCheckpoint(
+  model: tf.LayersModel,
+  file: string,
+): { hyperparameters: Hyperparameters; epoch: number } {
   const ckpt = readCheckpoint<{ epoch: number }>(file);
   restoreModel(model, new Map(ckpt.tensors.map((t) => [t.name, t])), file);
   return { hyperparameters: hyperparametersOf(ckpt.meta, file), epoch: ckpt.meta.epoch };
@@ -144,24 +154,39 @@ function differingKeys(a: Hyperparameters, b: Hyperparameters): string[] {
  */
 function checkTrainingMeta(meta: TrainingMeta, hp: Hyperparameters, batchesPerEpoch: number, file: string): void {
   const diff = differingKeys(hyperparametersOf(meta, file), hp);
-  if (diff.length) throw new Error(`${file} was made with other hyperparameters (${diff.join(', ')}); use the same settings to resume, or a new run folder`);
+  if (diff.length) {
+    const advice = 'use the same settings to resume, or a new run folder';
+    throw new Error(`${file} was made with other hyperparameters (${diff.join(', ')}); ${advice}`);
+  }
   const bad = (problem: string) => new Error(`${file}: inconsistent checkpoint header: ${problem}`);
   const { epoch, batch, history, optimizer, partial } = meta;
-  if (!Number.isInteger(epoch) || epoch < 0 || epoch > hp.epochs) throw bad(`epoch ${epoch} is not in 0–${hp.epochs}`);
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > hp.epochs) {
+    throw bad(`epoch ${epoch} is not in 0–${hp.epochs}`);
+  }
   if (!Array.isArray(history) || history.length !== epoch || history.some((r, i) => r?.epoch !== i + 1)) {
-    throw bad(`epoch ${epoch}, but the history lists epochs [${Array.isArray(history) ? history.map((r) => r?.epoch) : '?'}]`);
+    throw bad(
+      `epoch ${epoch}, but the history lists epochs [${Array.isArray(history) ? history.map((r) => r?.epoch) : '?'}]`,
+    );
   }
   if (!Number.isInteger(batch) || batch < 0 || batch >= batchesPerEpoch || (batch > 0 && epoch === hp.epochs)) {
     throw bad(`batch ${batch} is not in 0–${batchesPerEpoch - 1} of epoch ${epoch + 1}`);
   }
   const steps = epoch * batchesPerEpoch + batch;
   if (optimizer?.name !== hp.optimizer || optimizer.step !== steps) {
-    throw bad(`optimizer ${optimizer?.name} at step ${optimizer?.step}, expected ${hp.optimizer} at step ${steps} (${epoch} epochs of ${batchesPerEpoch} batches + ${batch})`);
+    const expected = `${hp.optimizer} at step ${steps} (${epoch} epochs of ${batchesPerEpoch} batches + ${batch})`;
+    throw bad(`optimizer ${optimizer?.name} at step ${optimizer?.step}, expected ${expected}`);
   }
-  if (![partial?.lossSum, partial?.errorSum, partial?.seconds, meta.wallSeconds].every(Number.isFinite)) throw bad('non-finite running sums');
+  if (![partial?.lossSum, partial?.errorSum, partial?.seconds, meta.wallSeconds].every(Number.isFinite)) {
+    throw bad('non-finite running sums');
+  }
 }
 
-export function saveTrainingCheckpoint(file: string, model: tf.LayersModel, optimizer: BinaryNetOptimizer, meta: TrainingMeta): Uint8Array {
+export function saveTrainingCheckpoint(
+  file: string,
+  model: tf.LayersModel,
+  optimizer: BinaryNetOptimizer,
+  meta: TrainingMeta,
+): Uint8Array {
   const state = optimizer.getState();
   const tensors = [
     ...modelTensors(model),
@@ -188,10 +213,14 @@ export function loadTrainingCheckpoint(
   const moment = (name: string, size: number) => {
     const t = byName.get(name);
     if (!t) throw new Error(`${file}: tensor ${name} (optimizer state) is missing`);
-    if (t.data.length !== size) throw new Error(`${file}: tensor ${name} has ${t.data.length} values, the parameter has ${size}`);
+    if (t.data.length !== size)
+      throw new Error(`${file}: tensor ${name} has ${t.data.length} values, the parameter has ${size}`);
     return t.data;
   };
-  const moments = params.map((p, i) => ({ m: moment(`optimizer/m/${i}`, p.variable.size), v: moment(`optimizer/v/${i}`, p.variable.size) }));
+  const moments = params.map((p, i) => ({
+    m: moment(`optimizer/m/${i}`, p.variable.size),
+    v: moment(`optimizer/v/${i}`, p.variable.size),
+  }));
   restoreModel(model, byName, file);
   optimizer.setState({ ...ckpt.meta.optimizer, moments });
   return ckpt.meta;

@@ -33,7 +33,9 @@ export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: str
         if (now - lastReport < 60_000 || done >= total) return;
         lastReport = now;
         const eta = ((now - started) / (done - first)) * (total - done);
-        log(`  ${label}: ${done}/${total} batches, loss ${loss.toFixed(4)}, train err ${(100 * error).toFixed(2)}%, ETA ${Math.round(eta / 1000)} s`);
+        log(
+          `  ${label}: ${done}/${total} batches, loss ${loss.toFixed(4)}, train err ${(100 * error).toFixed(2)}%, ETA ${Math.round(eta / 1000)} s`,
+        );
       },
       endEpoch: log,
       abort() {},

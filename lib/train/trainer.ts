@@ -70,12 +70,24 @@ export interface TrainOptions {
   maxEpochsThisCall?: number;
 }
 
-export { BEST_FILE, CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, checkpointHyperparameters, restoreBestWeights, restoreModelFromCheckpoint } from './checkpoint';
+export {
+  BEST_FILE,
+  CHECKPOINT_FILE,
+  PREVIOUS_CHECKPOINT_FILE,
+  checkpointHyperparameters,
+  restoreBestWeights,
+  restoreModelFromCheckpoint,
+} from './checkpoint';
 
 /** Applies the hyperparameters' train/valid/test limits. */
 export function limitDataset(data: SplitDataset, hp: Hyperparameters): SplitDataset {
   const cap = (set: ImageSet, n: number) => (n > 0 && n < set.count ? slice(set, 0, n) : set);
-  return { name: data.name, train: cap(data.train, hp.trainLimit), valid: cap(data.valid, hp.validLimit), test: cap(data.test, hp.testLimit) };
+  return {
+    name: data.name,
+    train: cap(data.train, hp.trainLimit),
+    valid: cap(data.valid, hp.validLimit),
+    test: cap(data.test, hp.testLimit),
+  };
 }
 
 /** A seeded permutation (mulberry32 + Fisher–Yates): the same seed gives the same order on resume. */
@@ -135,22 +147,27 @@ export function trainStep(
   return tf.tidy(() => {
     let scores: tf.Tensor | null = null;
     mark?.('forward');
-    const { value, grads } = tf.variableGrads(() => {
-      // Kept out of variableGrads' own scope so the error can be read after the update; disposed below.
-      scores = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
-      const loss = squaredHinge(y, scores);
-      mark?.('backward');
-      return loss;
-    }, params.map((p) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => {
+        // Kept out of variableGrads' own scope so the error can be read after the update; disposed below.
+        scores = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
+        const loss = squaredHinge(y, scores);
+        mark?.('backward');
+        return loss;
+      },
+      params.map((p) => p.variable),
+    );
     mark?.('optimizer');
-    optimizer.apply(params.map((p) => grads[p.variable.name]), lr);
+    optimizer.apply(
+      params.map((p) => grads[p.variable.name]),
+      lr,
+    );
     mark?.('readout');
     const result = { loss: value.dataSync()[0], error: classificationError(y, scores!) };
     scores!.dispose();
     return result;
   });
 }
-
 
 /** Everything one call of `train` carries between its pieces. */
 interface Run {
@@ -184,7 +201,8 @@ function freshState(hp: Hyperparameters): TrainingMeta {
 /** Continues from the checkpoint (or, with `rollback`, the previous one); a fresh run clears old files. */
 function resumeOrStart(run: Run): void {
   const { options, files } = run;
-  if (options.rollback && !fs.existsSync(files.previous)) throw new Error(`${files.previous}: no previous checkpoint to roll back to`);
+  if (options.rollback && !fs.existsSync(files.previous))
+    throw new Error(`${files.previous}: no previous checkpoint to roll back to`);
   const source = options.rollback ? files.previous : files.checkpoint;
   if (!(options.resume || options.rollback) || !fs.existsSync(source)) {
     // Another run's previous checkpoint and best weights must not be mistaken for this run's.
@@ -194,7 +212,10 @@ function resumeOrStart(run: Run): void {
   try {
     run.state = loadTrainingCheckpoint(source, run.model, run.params, run.optimizer, run.hp, run.batches);
   } catch (err) {
-    const hint = !options.rollback && fs.existsSync(files.previous) ? `; to continue from ${files.previous}, resume with rollback (--rollback)` : '';
+    const hint =
+      !options.rollback && fs.existsSync(files.previous)
+        ? `; to continue from ${files.previous}, resume with rollback (--rollback)`
+        : '';
     throw new Error(`${(err as Error).message}${hint}`);
   }
   const { epoch, batch } = run.state;
@@ -205,7 +226,9 @@ function resumeOrStart(run: Run): void {
 /** Stops the run: the files on disk are left as they are (the last good checkpoint stays). */
 function stopRun(run: Run, problem: string): never {
   run.progress.abort();
-  const kept = run.lastGood ? `the last good checkpoint ${run.lastGood.file} (epoch ${run.lastGood.epoch}) is kept` : 'no checkpoint was written';
+  const kept = run.lastGood
+    ? `the last good checkpoint ${run.lastGood.file} (epoch ${run.lastGood.epoch}) is kept`
+    : 'no checkpoint was written';
   throw new Error(`training stopped: ${problem}; ${kept}`);
 }
 
@@ -229,7 +252,12 @@ function saveCheckpoint(run: Run): void {
 
 /** The current weights as the run's best (best.bnn), with the epoch and errors they were chosen by. */
 function saveBest(run: Run, record: EpochRecord): void {
-  const meta: BestMeta = { hyperparameters: run.hp, epoch: record.epoch, validError: record.validError, testError: record.testError };
+  const meta: BestMeta = {
+    hyperparameters: run.hp,
+    epoch: record.epoch,
+    validError: record.validError,
+    testError: record.testError,
+  };
   try {
     writeCheckpoint(run.files.best, { meta, tensors: modelTensors(run.model) });
   } catch (err) {
@@ -266,7 +294,8 @@ async function runEpoch(run: Run, epoch: number, lr: number, started: number): P
       state.partial.seconds = secondsBefore + seconds;
       state.wallSeconds += seconds;
       saveCheckpoint(run);
-      run.progress.endEpoch(`interrupted in epoch ${epoch} after ${state.batch}/${batches} batches; checkpoint saved to ${run.files.checkpoint}`);
+      const where = `epoch ${epoch} after ${state.batch}/${batches} batches`;
+      run.progress.endEpoch(`interrupted in ${where}; checkpoint saved to ${run.files.checkpoint}`);
       return false;
     }
   }
@@ -301,10 +330,12 @@ function finishEpoch(run: Run, record: EpochRecord, started: number): void {
   if (best === record) saveBest(run, record);
   saveCheckpoint(run);
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const epochOf = `${String(record.epoch).padStart(String(hp.epochs).length)}/${hp.epochs}`;
   run.progress.endEpoch(
-    `epoch ${String(record.epoch).padStart(String(hp.epochs).length)}/${hp.epochs}  lr ${record.lr.toExponential(2)}  loss ${record.trainLoss.toFixed(4)}  ` +
+    `epoch ${epochOf}  lr ${record.lr.toExponential(2)}  loss ${record.trainLoss.toFixed(4)}  ` +
       `train ${pct(record.trainError)}  valid ${pct(record.validError)}  test ${pct(record.testError)}  ` +
-      `(best valid ${pct(best.validError)} @${best.epoch}: test ${pct(best.testError)})  ${record.seconds.toFixed(1)} s`,
+      `(best valid ${pct(best.validError)} @${best.epoch}: test ${pct(best.testError)})  ` +
+      `${record.seconds.toFixed(1)} s`,
   );
 }
 
@@ -325,7 +356,12 @@ function trainResult(state: TrainingMeta, interrupted: boolean): TrainResult {
  * Trains `model` for `hp.epochs` epochs (resumably), one `trainStep` per batch, with the learning
  * rate decayed per epoch; after each epoch: validation and test error, best weights, checkpoint.
  */
-export async function train(model: tf.LayersModel, data: SplitDataset, hp: Hyperparameters, options: TrainOptions): Promise<TrainResult> {
+export async function train(
+  model: tf.LayersModel,
+  data: SplitDataset,
+  hp: Hyperparameters,
+  options: TrainOptions,
+): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const params = modelParams(model, hp.glorotLrScale);
   const file = (name: string) => path.join(options.runDir, name);
@@ -339,7 +375,12 @@ export async function train(model: tf.LayersModel, data: SplitDataset, hp: Hyper
     params,
     optimizer: new BinaryNetOptimizer(hp.optimizer, params),
     batches: Math.ceil(data.train.count / hp.batchSize),
-    files: { checkpoint: file(CHECKPOINT_FILE), previous: file(PREVIOUS_CHECKPOINT_FILE), best: file(BEST_FILE), history: file('history.json') },
+    files: {
+      checkpoint: file(CHECKPOINT_FILE),
+      previous: file(PREVIOUS_CHECKPOINT_FILE),
+      best: file(BEST_FILE),
+      history: file('history.json'),
+    },
     state: freshState(hp),
     lastGood: null,
   };
