@@ -56,7 +56,8 @@ export class LoaderWorker {
 
   private start(): Promise<Worker> {
     // The worker runs this file through tsx, as vitest runs the tests.
-    const worker = new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(__filename)});`, { eval: true });
+    const boot = `require('tsx/cjs/api').register(); require(${JSON.stringify(__filename)});`;
+    const worker = new Worker(boot, { eval: true });
     return new Promise((resolve, reject) => {
       worker.once('message', () => resolve(worker));
       worker.once('error', reject);
