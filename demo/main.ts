@@ -315,7 +315,7 @@ async function start(): Promise<void> {
     byId('about').textContent = asked
       ? `Model: ${asked}.`
       : `Model: ${about.layers.join(', ')} from run ${about.run} (best epoch ${about.bestEpoch ?? '?'}), test error ` +
-      `${(100 * about.testError).toFixed(2)} % on ${about.testImages} MNIST test images; packed by \`${about.command}\` on ${about.date.slice(0, 10)}.`;
+      `${(100 * about.testError).toFixed(2)} % on ${about.testImages} MNIST test images; packed by “${about.command}” on ${about.date.slice(0, 10)}.`;
     pickDigit(0);
     state.ready = true;
     // ?timing=0 skips the automatic timing (the browser test, which checks results, not speed).

@@ -3,6 +3,7 @@
  * then the built page driven in Debian's Chromium, its results checked against the Node engine.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +81,41 @@ describe('demo helpers', () => {
     expect(predictions).toEqual(Array.from(engine.predict(test.images.subarray(0, n * 784), n)));
     expect(float.kernelBytes).toBe(model.layers.reduce((s, l) => s + l.weights.rows * l.weights.k * 4, 0));
     float.dispose();
+  });
+});
+
+describe('the committed demo model and the static server', () => {
+  it('is what demo/model/about.json says: its bytes, and its test error on all 10,000 MNIST test images', () => {
+    const about = JSON.parse(fs.readFileSync(path.join(DEMO_SOURCE, 'model', 'about.json'), 'utf8'));
+    expect(fs.statSync(modelFile).size).toBe(about.bytes);
+    const all = loadMnist().test;
+    const predicted = engine.predict(all.images, all.count);
+    expect(predicted.filter((c, i) => c !== all.labels[i]).length / all.count).toBe(about.testError);
+  });
+
+  it('serves files with their types and nothing outside its folder', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-serve-'));
+    const dir = path.join(parent, 'site');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'k.wasm'), 'x');
+    fs.writeFileSync(path.join(parent, 'secret.txt'), 'not served');
+    // A raw path (fetch would normalize it before sending).
+    const rawStatus = (url: string, rawPath: string) =>
+      new Promise<number>((resolve, reject) => {
+        http.get(new URL(url), { path: rawPath }, (res) => resolve(res.resume().statusCode!)).on('error', reject);
+      });
+    const { server, url } = await serveDirectory(dir);
+    try {
+      const wasm = await fetch(`${url}k.wasm`);
+      expect([wasm.status, wasm.headers.get('content-type')]).toEqual([200, 'application/wasm']);
+      expect(await rawStatus(url, '/../secret.txt')).toBe(404);
+      expect(await rawStatus(url, '/%2e%2e/secret.txt')).toBe(404);
+      expect((await fetch(`${url}missing.json`)).status).toBe(404);
+      expect((await fetch(`${url}%E0%A4%A`)).status).toBe(400);
+    } finally {
+      server.close();
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
 
@@ -161,11 +197,15 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
       await page.mouse.down();
       for (const [x, y] of points.slice(1)) await page.mouse.move(box.x + x, box.y + y, { steps: 6 });
       await page.mouse.up();
-      const canvas = await page.evaluate(() => {
+      // The pad's RGBA pixels, as base64 (a 313,600-number array takes seconds to pass).
+      const pixels = await page.evaluate(() => {
         const pad = document.getElementById('pad') as HTMLCanvasElement;
         const image = pad.getContext('2d')!.getImageData(0, 0, pad.width, pad.height);
-        return { width: image.width, height: image.height, data: Array.from(image.data) };
+        let text = '';
+        for (let i = 0; i < image.data.length; i += 8192) text += String.fromCharCode(...image.data.subarray(i, i + 8192));
+        return { width: image.width, height: image.height, base64: btoa(text) };
       });
+      const canvas = { width: pixels.width, height: pixels.height, data: Buffer.from(pixels.base64, 'base64') };
       const result = await last(page);
       const expected = digitInput(canvas)!;
       expect(result.source).toBe('your drawing');
