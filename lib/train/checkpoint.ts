@@ -181,7 +181,8 @@ function checkTrainingMeta(meta: TrainingMeta, hp: Hyperparameters, batchesPerEp
   }
 }
 
-export function saveTrainingCheckpoint(
+/** The training state as checkpoint bytes; non-finite weights or moments are refused here. */
+export function encodeTrainingCheckpoint(
   file: string,
   model: tf.LayersModel,
   optimizer: BinaryNetOptimizer,

@@ -2,8 +2,10 @@
  * The training loop shared by the CLI and the notebooks (paper Algorithm 1): forward with binary
  * weights and activations, squared hinge loss, straight-through gradients, Adam (or shift-based
  * AdaMax) on the latent real weights with the per-layer Glorot scale, clipping to [−H, H], the
- * learning rate decayed once per epoch. After each epoch: validation and test error, the history
- * file and an atomic checkpoint; the reported test error is the one at the best validation epoch.
+ * learning rate decayed once per epoch (`trainStep`, one screen). The rest is bookkeeping in small
+ * pieces: resume, one epoch of steps, evaluation, and after each epoch the best weights (best.bnn),
+ * the history file and a verified, atomic checkpoint (the one before kept as checkpoint.prev.bnn).
+ * The reported test error is the one at the best validation epoch, whose weights best.bnn holds.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,7 +23,7 @@ import {
   keepAsPrevious,
   loadTrainingCheckpoint,
   modelTensors,
-  saveTrainingCheckpoint,
+  encodeTrainingCheckpoint,
   writeCheckpoint,
   type BestMeta,
   type TrainingMeta,
@@ -53,7 +55,7 @@ export interface TrainResult {
 }
 
 export interface TrainOptions {
-  /** Folder of `checkpoint.bnn` and `history.json`. */
+  /** Folder of `checkpoint.bnn`, `checkpoint.prev.bnn`, `best.bnn` and `history.json`. */
   runDir: string;
   /** Continue from `runDir/checkpoint.bnn` when it exists. */
   resume?: boolean;
@@ -240,7 +242,7 @@ function saveCheckpoint(run: Run): void {
   const { files } = run;
   let bytes: Uint8Array;
   try {
-    bytes = saveTrainingCheckpoint(files.checkpoint, run.model, run.optimizer, run.state);
+    bytes = encodeTrainingCheckpoint(files.checkpoint, run.model, run.optimizer, run.state);
   } catch (err) {
     return stopRun(run, (err as Error).message);
   }
