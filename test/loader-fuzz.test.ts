@@ -1,7 +1,8 @@
 /**
- * Seeded fuzz of the data loaders: files in each genuine format, cut short at many offsets and with
- * single bytes flipped, read by the real loaders in a worker thread (test/helpers/loaderWorker.ts) that
- * is stopped when a case runs past a small time limit. Every case must end in one of two ways:
+ * Seeded fuzz of the data loaders: files in each genuine format, cut short at many offsets, with
+ * single bytes flipped and with bytes appended, read by the real loaders in a worker thread
+ * (test/helpers/loaderWorker.ts) that is stopped when a case runs past a small time limit.
+ * Every case must end in one of two ways:
  * - an Error naming the corrupted file, or
  * - a load whose values are exactly what the corrupted bytes say: a flipped pixel byte changes
  *   that pixel, a flipped label byte that label (or it is refused when out of range), and a flip or
@@ -79,8 +80,9 @@ function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
 }
 
 /**
- * Runs `cases` truncations and `cases` byte flips of `target.file` (seeded), restoring it after each,
- * and returns the failures (empty when every case ended as the header comment requires).
+ * Runs `cases` truncations, `cases` byte flips and `cases / 4` appends to `target.file` (seeded),
+ * restoring it after each, and returns the failures (empty when every case ended as the header
+ * comment requires).
  */
 async function fuzz(target: Target, cases: number, seed: number): Promise<string[]> {
   const original = fs.readFileSync(target.file);
@@ -102,7 +104,8 @@ async function fuzz(target: Target, cases: number, seed: number): Promise<string
   const c = counts.get(target.format) ?? { cases: 0, errors: 0, loads: 0, changedLoads: 0 };
   counts.set(target.format, c);
 
-  for (let k = 0; k < 2 * cases; k++) {
+  const appends = Math.ceil(cases / 4);
+  for (let k = 0; k < 2 * cases + appends; k++) {
     let bytes: Buffer;
     let what: string;
     let expected: Loaded | 'error' | 'unchanged or error' = 'unchanged or error';
@@ -111,6 +114,11 @@ async function fuzz(target: Target, cases: number, seed: number): Promise<string
       const length = k < Math.min(48, cases / 2) ? k : below(original.length);
       bytes = original.subarray(0, length);
       what = `cut to ${length} bytes`;
+    } else if (k >= 2 * cases) {
+      // Bytes after the end (two downloads concatenated, a resumed transfer gone wrong).
+      const extra = Uint8Array.from({ length: 1 + below(k % 2 ? 16 : 4096) }, () => below(256));
+      bytes = Buffer.concat([original, extra]);
+      what = `${extra.length} bytes appended`;
     } else {
       const at = random() < 0.5 && rare.length ? rare[below(rare.length)] : below(original.length);
       const mask = 1 + below(255);
