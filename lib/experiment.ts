@@ -19,6 +19,7 @@ import { machineInfo } from './results/machine';
 import { buildMetrics, learningCurvesFigure, regenerateReport, writeRunFiles, type RunMetrics } from './results/report';
 import { formatSummary, summarize } from './summary';
 import { writeFileAtomic } from './io/atomicWrite';
+import type { BestMeta } from './train/checkpoint';
 import { limitDataset, restoreBestWeights, train, type EpochRecord, type TrainResult } from './train/trainer';
 import { saveFigure } from './plots/figure';
 
@@ -104,7 +105,12 @@ export function buildModel(hp: Hyperparameters, data: SplitDataset): tf.Sequenti
  * run's model (runs/<run>/model/: tfjs model.json + weights.bin, for notebooks, the bench and the
  * binary engine) with about.json saying which epoch it is: the model reported is the model saved.
  */
-export async function exportBestModel(model: tf.LayersModel, runDir: string, run: string, log: (line: string) => void) {
+export async function exportBestModel(
+  model: tf.LayersModel,
+  runDir: string,
+  run: string,
+  log: (line: string) => void = console.log,
+): Promise<BestMeta> {
   const best = restoreBestWeights(model, runDir);
   const dir = path.join(runDir, 'model');
   registerFileSystemIO();
