@@ -1,0 +1,52 @@
+/**
+ * The steps the experiment notebooks (04–06) share, each one call so that a notebook shows what it
+ * runs without repeating code: the hyperparameters beside a reference, where the run is recorded,
+ * and recording it like every run (metrics, history, learning curves, the regenerated table).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Hyperparameters } from '../presets';
+import type { Figure } from '../plots/figure';
+import { buildMetrics, learningCurvesFigure, regenerateReport, writeRunFiles, type DataSource, type RunMetrics } from './report';
+
+/** `hp` and `reference` (the paper's), one hyperparameter a line. */
+export function hyperparameterTable(hp: Hyperparameters, reference: Hyperparameters, referenceLabel = 'paper'): string {
+  const row = (k: string, a: string, b: string) => `${k.padEnd(15)} ${a.padEnd(30)} ${b}`;
+  const keys = Object.keys(hp) as (keyof Hyperparameters)[];
+  return [row('hyperparameter', 'this run', referenceLabel), ...keys.map((k) => row(k, JSON.stringify(hp[k]), JSON.stringify(reference[k])))].join('\n');
+}
+
+/**
+ * `<dataset>-<preset>[-synthetic][-custom]`, and its folder: `results/` holds only full runs on real
+ * data; smoke runs and runs on synthetic stand-ins go to `runs/notebook-results/` (git-ignored).
+ * `root` is the repository root as seen from the notebook.
+ */
+export function notebookRun(o: { dataset: string; preset: string; overrides: Partial<Hyperparameters>; data: DataSource; root?: string }): {
+  run: string;
+  resultsDir: string;
+} {
+  const root = o.root ?? '..';
+  const synthetic = o.data === 'synthetic';
+  const run = `${o.dataset}-${o.preset}${synthetic ? '-synthetic' : ''}${Object.keys(o.overrides).length ? '-custom' : ''}`;
+  const resultsDir = o.preset === 'smoke' || synthetic ? path.join(root, 'runs', 'notebook-results') : path.join(root, 'results');
+  return { run, resultsDir };
+}
+
+export interface RecordedRun {
+  metrics: RunMetrics;
+  /** `<resultsDir>/<run>/`, where the metrics and history were written. */
+  dir: string;
+  /** The learning curves, to show (and save) with lib/notebook's showFigure(curves, `${dir}/learning-curves`). */
+  curves: Figure;
+  /** The regenerated results table of `resultsDir`, as Markdown. */
+  table: string;
+}
+
+/** Writes the run's metrics and history under `<resultsDir>/<run>/` and regenerates that folder's table. */
+export async function recordRun(args: Parameters<typeof buildMetrics>[0] & { resultsDir: string }): Promise<RecordedRun> {
+  const metrics = buildMetrics(args);
+  const dir = path.join(args.resultsDir, args.run);
+  writeRunFiles(dir, metrics, args.result.history);
+  const report = await regenerateReport(args.resultsDir);
+  return { metrics, dir, curves: learningCurvesFigure(metrics, args.result.history), table: fs.readFileSync(report.table, 'utf8') };
+}
