@@ -205,10 +205,10 @@ describe('IDX (MNIST, Fashion-MNIST)', () => {
     // The first 300 training and 100 test images of the genuine files, re-encoded as IDX.
     const dir = path.join(tmp, 'mnist-small');
     fs.mkdirSync(dir);
-    const counts = { train: 300, t10k: 100 };
+    const sizes = { train: 300, t10k: 100 };
     const offsets: Record<string, (p: number) => DataByte> = {};
     const parts: Loaded[] = [];
-    for (const [prefix, n] of Object.entries(counts)) {
+    for (const [prefix, n] of Object.entries(sizes)) {
       const genuine = (kind: string) => fs.readFileSync(path.join(embeddedMnistDir(), `${prefix}-${kind}`));
       const part = {
         images: genuine('images-idx3-ubyte').subarray(16, 16 + n * 784),
@@ -218,7 +218,7 @@ describe('IDX (MNIST, Fashion-MNIST)', () => {
       fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), encodeIdx([n, 28, 28], part.images));
       fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), encodeIdx([n], part.labels));
       // Test images and labels follow the 300 training ones in the flattened load.
-      const first = prefix === 'train' ? 0 : counts.train;
+      const first = prefix === 'train' ? 0 : sizes.train;
       offsets[`${prefix}-images-idx3-ubyte`] = (p) => (p >= 16 ? { images: first * 784 + p - 16 } : undefined);
       offsets[`${prefix}-labels-idx1-ubyte`] = (p) => (p >= 8 ? { labels: first + p - 8 } : undefined);
     }
@@ -233,7 +233,7 @@ describe('IDX (MNIST, Fashion-MNIST)', () => {
       load,
       reference,
       dataByte,
-      label: byteLabel((i) => 8 + (i >= counts.train ? i - counts.train : i)),
+      label: byteLabel((i) => 8 + (i >= sizes.train ? i - sizes.train : i)),
     }));
     await expectNoFailures(targets, 40, 10);
   });
