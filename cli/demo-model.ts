@@ -12,7 +12,13 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { scaledPixels } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
-import { BinaryEngine, deserializePackedModel, exportPackedModel, packedParameterBytes, serializePackedModel } from '../lib/engine';
+import {
+  BinaryEngine,
+  deserializePackedModel,
+  exportPackedModel,
+  packedParameterBytes,
+  serializePackedModel,
+} from '../lib/engine';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { selectKernel } from '../lib/kernels';
@@ -32,29 +38,48 @@ function readJson(file: string): Record<string, unknown> | null {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { run: { type: 'string', default: 'mnist-quick' }, 'runs-dir': { type: 'string', default: 'runs' }, 'results-dir': { type: 'string', default: 'results' } },
+    options: {
+      run: { type: 'string', default: 'mnist-quick' },
+      'runs-dir': { type: 'string', default: 'runs' },
+      'results-dir': { type: 'string', default: 'results' },
+    },
   });
   const run = values.run!;
   const modelDir = path.join(values['runs-dir']!, run, 'model');
-  if (!fs.existsSync(path.join(modelDir, 'model.json'))) throw new Error(`${modelDir}/model.json not found: train the run first (npm start trains mnist-quick)`);
+  if (!fs.existsSync(path.join(modelDir, 'model.json')))
+    throw new Error(`${modelDir}/model.json not found: train the run first (npm start trains mnist-quick)`);
   console.log(`backend: ${await initBackend()}`);
   registerFileSystemIO();
   const model = await tf.loadLayersModel(`file://${path.resolve(modelDir)}`);
   const bytes = serializePackedModel(exportPackedModel(model));
   const packed = deserializePackedModel(bytes);
-  if (packed.inputShape.join('×') !== '784') throw new Error(`${modelDir}: the demo draws 28×28 digits, but the model takes ${packed.inputShape.join('×')} inputs`);
+  if (packed.inputShape.join('×') !== '784')
+    throw new Error(
+      `${modelDir}: the demo draws 28×28 digits, but the model takes ${packed.inputShape.join('×')} inputs`,
+    );
 
   const { test } = loadMnist();
   const kernel = selectKernel();
   const engine = Array.from(new BinaryEngine(packed, { kernel }).predict(test.images, test.count));
-  const x = tf.tensor2d(scaledPixels(test, Array.from({ length: test.count }, (_, i) => i)), [test.count, 784]);
+  const x = tf.tensor2d(
+    scaledPixels(
+      test,
+      Array.from({ length: test.count }, (_, i) => i),
+    ),
+    [test.count, 784],
+  );
   const floatScores = model.predict(x, { batchSize: 1000 }) as tf.Tensor;
   const float = Array.from(floatScores.argMax(1).dataSync());
   tf.dispose([x, floatScores]);
   const differing = engine.flatMap((c, i) => (c !== float[i] ? [i] : []));
-  if (differing.length) throw new Error(`the packed model disagrees with tfjs on ${differing.length} test images (${differing.slice(0, 10).join(', ')}…)`);
+  if (differing.length)
+    throw new Error(
+      `the packed model disagrees with tfjs on ${differing.length} test images (${differing.slice(0, 10).join(', ')}…)`,
+    );
   const errors = engine.filter((c, i) => c !== test.labels[i]).length;
-  console.log(`engine (${kernel.tier}) = tfjs on all ${test.count} test images; test error ${((100 * errors) / test.count).toFixed(2)} %`);
+  console.log(
+    `engine (${kernel.tier}) = tfjs on all ${test.count} test images; test error ${((100 * errors) / test.count).toFixed(2)} %`,
+  );
 
   // Best epoch: the model folder's about.json (best-validation weights), else the run's metrics.
   const metrics = readJson(path.join(values['results-dir']!, run, 'metrics.json'));
@@ -71,7 +96,11 @@ async function main(): Promise<void> {
     testImages: test.count,
     testError: errors / test.count,
     bestEpoch,
-    bestEpochFrom: modelAbout ? `${modelDir}/about.json` : metrics ? `${values['results-dir']}/${run}/metrics.json` : null,
+    bestEpochFrom: modelAbout
+      ? `${modelDir}/about.json`
+      : metrics
+        ? `${values['results-dir']}/${run}/metrics.json`
+        : null,
     runTestError: metrics?.test_error ?? null,
     agreesWithTfjs: `all ${test.count} test predictions equal (engine tier ${kernel.tier})`,
     date: new Date().toISOString(),
@@ -79,7 +108,9 @@ async function main(): Promise<void> {
   };
   writeFileAtomic(path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE), bytes);
   writeFileAtomic(path.join(DEMO_MODEL_DIR, 'about.json'), `${JSON.stringify(about, null, 2)}\n`);
-  console.log(`wrote ${path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE)} (${bytes.length} bytes; float32 weights: ${packed.floatBytes}) and about.json`);
+  console.log(
+    `wrote ${path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE)} (${bytes.length} bytes; float32 weights: ${packed.floatBytes}) and about.json`,
+  );
 }
 
 main().catch((err: Error) => {

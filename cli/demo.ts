@@ -60,10 +60,12 @@ async function main(): Promise<void> {
     },
   });
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in [0, 65535], got '${values.port}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be an integer in [0, 65535], got '${values.port}'`);
   const built = await buildDemo();
   console.log(`built ${path.relative(process.cwd(), built.dir)}/: ${(built.totalBytes / 1e6).toFixed(2)} MB`);
-  for (const [file, bytes] of Object.entries(built.assets)) console.log(`  ${file.padEnd(30)} ${String(bytes).padStart(9)} bytes`);
+  for (const [file, bytes] of Object.entries(built.assets))
+    console.log(`  ${file.padEnd(30)} ${String(bytes).padStart(9)} bytes`);
   if (values.screenshot) return screenshot(built, values.screenshot, values.timing!);
   if (values['no-serve']) return;
   const { url } = await serveDirectory(built.dir, port);

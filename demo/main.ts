@@ -6,7 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { BinaryEngine, createWasmKernel, deserializePackedModel, packedParameterBytes, type PackedModel, type XnorKernel } from '../lib/browser';
+import {
+  BinaryEngine,
+  createWasmKernel,
+  deserializePackedModel,
+  packedParameterBytes,
+  type PackedModel,
+  type XnorKernel,
+} from '../lib/browser';
 import { FloatModel } from '../lib/demo/floatModel';
 import { bitPlanes, hiddenActivations } from '../lib/demo/inspect';
 import { digitInput, FIELD } from '../lib/demo/preprocess';
@@ -102,7 +109,8 @@ function renderScores(scores: ArrayLike<number>, prediction: number): void {
   const max = Math.max(...Array.from(scores));
   const rows = Array.from(scores, (s, j) => {
     const width = max > min ? (100 * (s - min)) / (max - min) : 0;
-    return `<span>${j}</span><div class="bar${j === prediction ? ' top' : ''}" style="width:${Math.max(width, 1).toFixed(1)}%"></div><span class="num">${s.toFixed(2)}</span>`;
+    const bar = `<div class="bar${j === prediction ? ' top' : ''}" style="width:${Math.max(width, 1).toFixed(1)}%"></div>`;
+    return `<span>${j}</span>${bar}<span class="num">${s.toFixed(2)}</span>`;
   });
   byId('scores').innerHTML = rows.join('');
 }
@@ -118,12 +126,17 @@ function classify(input: Uint8Array, source: string): void {
   state.last = { source, input: Array.from(input), scores: Array.from(scores), prediction, floatPrediction };
   paint(byId<HTMLCanvasElement>('input'), input, FIELD, FIELD, true);
   byId('prediction').textContent = String(prediction);
-  byId('source').textContent = `${source}${floatPrediction === prediction ? ' · float model agrees' : ` · float model says ${floatPrediction}!`}`;
+  byId('source').textContent =
+    `${source}${floatPrediction === prediction ? ' · float model agrees' : ` · float model says ${floatPrediction}!`}`;
   renderScores(scores, prediction);
   const planes = bitPlanes(input);
-  byId('planes').replaceChildren(...[7, 6, 5, 4, 3, 2, 1, 0].map((n) => bitFigure(planes[n], FIELD, FIELD, `bit ${n}`, 2)));
+  byId('planes').replaceChildren(
+    ...[7, 6, 5, 4, 3, 2, 1, 0].map((n) => bitFigure(planes[n], FIELD, FIELD, `bit ${n}`, 2)),
+  );
   const hidden = hiddenActivations(model, engine.layerSums(input, 1));
-  byId('hidden').replaceChildren(...hidden.map((a, i) => bitFigure(a, 64, Math.ceil(a.length / 64), `layer ${i + 1}`, 2)));
+  byId('hidden').replaceChildren(
+    ...hidden.map((a, i) => bitFigure(a, 64, Math.ceil(a.length / 64), `layer ${i + 1}`, 2)),
+  );
 }
 
 function clearPad(): void {
@@ -143,7 +156,10 @@ function setUpDrawing(): void {
   let last: { x: number; y: number } | null = null;
   const at = (e: PointerEvent) => {
     const box = pad.getBoundingClientRect();
-    return { x: ((e.clientX - box.left) * pad.width) / box.width, y: ((e.clientY - box.top) * pad.height) / box.height };
+    return {
+      x: ((e.clientX - box.left) * pad.width) / box.width,
+      y: ((e.clientY - box.top) * pad.height) / box.height,
+    };
   };
   const stroke = (to: { x: number; y: number }) => {
     padContext.strokeStyle = '#fff';
@@ -192,7 +208,8 @@ function pickDigit(i: number): void {
 
 function setUpGallery(bytes: Uint8Array): void {
   const count = bytes.length / (PIXELS + 1);
-  if (!Number.isInteger(count)) throw new Error(`mnist-test.bin has ${bytes.length} bytes, not a whole number of 28×28 images + labels`);
+  if (!Number.isInteger(count))
+    throw new Error(`mnist-test.bin has ${bytes.length} bytes, not a whole number of 28×28 images + labels`);
   state.digits = { images: bytes.subarray(0, count * PIXELS), labels: bytes.subarray(count * PIXELS), count };
   byId('gallery').replaceChildren(
     ...Array.from({ length: count }, (_, i) => {
@@ -206,15 +223,19 @@ function setUpGallery(bytes: Uint8Array): void {
   );
 }
 
+const tableRow = (cells: string[], lastClass = '') =>
+  `<tr>${cells.map((c, i) => `<td${i === cells.length - 1 && lastClass ? ` class="${lastClass}"` : ''}>${c}</td>`).join('')}</tr>`;
+
 const formatBytes = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 function renderSize(model: PackedModel, fileBytes: number): void {
   const params = packedParameterBytes(model);
-  byId('size').innerHTML = `<tr><th>Model size</th><th>bytes</th></tr>
-    <tr><td>float32 weights (kernels + BatchNorm)</td><td>${formatBytes(model.floatBytes)}</td></tr>
-    <tr><td>packed: 1 bit per weight + thresholds</td><td>${formatBytes(params)}</td></tr>
-    <tr><td>packed model file</td><td>${formatBytes(fileBytes)}</td></tr>
-    <tr><td>float32 / packed</td><td class="ratio">${(model.floatBytes / params).toFixed(1)}×</td></tr>`;
+  byId('size').innerHTML =
+    '<tr><th>Model size</th><th>bytes</th></tr>' +
+    tableRow(['float32 weights (kernels + BatchNorm)', formatBytes(model.floatBytes)]) +
+    tableRow(['packed: 1 bit per weight + thresholds', formatBytes(params)]) +
+    tableRow(['packed model file', formatBytes(fileBytes)]) +
+    tableRow(['float32 / packed', `${(model.floatBytes / params).toFixed(1)}×`], 'ratio');
 }
 
 function median(samples: number[]): number {
@@ -238,7 +259,10 @@ async function timeModels(): Promise<void> {
     const samples = { engine: [] as number[], float: [] as number[] };
     for (let r = 0; r < 2 + 15; r++) {
       // Interleaved, so that both see the same load; the first 2 rounds are warm-up.
-      for (const [name, run] of [['engine', () => engine.scores(pixels, images)], ['float', () => floatModel.scores(pixels, images)]] as const) {
+      for (const [name, run] of [
+        ['engine', () => engine.scores(pixels, images)],
+        ['float', () => floatModel.scores(pixels, images)],
+      ] as const) {
         const start = performance.now();
         for (let c = 0; c < calls; c++) run();
         if (r >= 2) samples[name].push((performance.now() - start) / calls);
@@ -253,7 +277,14 @@ async function timeModels(): Promise<void> {
   table.innerHTML =
     '<tr><th>Inference time (median)</th><th>binary engine</th><th>float tfjs</th><th>speed-up</th></tr>' +
     rows
-      .map((t) => `<tr><td>${t.images} image${t.images > 1 ? 's' : ''}</td><td>${t.engineMs.toFixed(2)} ms</td><td>${t.floatMs.toFixed(2)} ms</td><td class="ratio">${t.ratio.toFixed(1)}×</td></tr>`)
+      .map((t) => {
+        const cells = [
+          `${t.images} image${t.images > 1 ? 's' : ''}`,
+          `${t.engineMs.toFixed(2)} ms`,
+          `${t.floatMs.toFixed(2)} ms`,
+        ];
+        return tableRow([...cells, `${t.ratio.toFixed(1)}×`], 'ratio');
+      })
       .join('');
   table.dataset.done = '1';
 }
@@ -267,8 +298,14 @@ function useModel(bytes: Uint8Array, name: string): void {
     throw new Error(`The model file ${name} cannot be used: ${(err as Error).message}.`);
   }
   const classes = model.layers[model.layers.length - 1].weights.rows;
-  if (model.inputShape.reduce((a, b) => a * b, 1) !== PIXELS || classes !== CLASSES || model.layers.some((l) => l.kind !== 'dense')) {
-    throw new Error(`The model file ${name} is a packed model for ${model.inputShape.join('×')} inputs and ${classes} classes; this page needs an MLP for 28×28 digits.`);
+  if (
+    model.inputShape.reduce((a, b) => a * b, 1) !== PIXELS ||
+    classes !== CLASSES ||
+    model.layers.some((l) => l.kind !== 'dense')
+  ) {
+    throw new Error(
+      `The model file ${name} is a packed model for ${model.inputShape.join('×')} inputs and ${classes} classes; this page needs an MLP for 28×28 digits.`,
+    );
   }
   state.floatModel?.dispose();
   state.model = model;
@@ -315,7 +352,7 @@ async function start(): Promise<void> {
     byId('about').textContent = asked
       ? `Model: ${asked}.`
       : `Model: ${about.layers.join(', ')} from run ${about.run} (best epoch ${about.bestEpoch ?? '?'}), test error ` +
-      `${(100 * about.testError).toFixed(2)} % on ${about.testImages} MNIST test images; packed by “${about.command}” on ${about.date.slice(0, 10)}.`;
+        `${(100 * about.testError).toFixed(2)} % on ${about.testImages} MNIST test images; packed by “${about.command}” on ${about.date.slice(0, 10)}.`;
     pickDigit(0);
     state.ready = true;
     // ?timing=0 skips the automatic timing (the browser test, which checks results, not speed).

@@ -18,7 +18,11 @@ import { BinaryEngine, deserializePackedModel } from '../lib/engine';
 import { selectKernel, wasmFileCandidates } from '../lib/kernels';
 import { findChromium } from '../lib/plots/figure';
 
-const modelFile = path.join(DEMO_SOURCE, 'model', JSON.parse(fs.readFileSync(path.join(DEMO_SOURCE, 'model', 'about.json'), 'utf8')).file);
+const modelFile = path.join(
+  DEMO_SOURCE,
+  'model',
+  JSON.parse(fs.readFileSync(path.join(DEMO_SOURCE, 'model', 'about.json'), 'utf8')).file,
+);
 const model = deserializePackedModel(new Uint8Array(fs.readFileSync(modelFile)));
 const engine = new BinaryEngine(model, { kernel: selectKernel() });
 const test = slice(loadMnist().test, 0, DEMO_TEST_IMAGES);
@@ -36,7 +40,9 @@ function blackImage(width: number, height: number, rects: number[][]): RgbaImage
 describe('demo preprocessing (canvas → 28×28, as MNIST was made)', () => {
   it('gives null for an empty canvas and rejects RGBA data of the wrong size', () => {
     expect(digitInput(blackImage(50, 40, []))).toBeNull();
-    expect(() => digitInput({ width: 10, height: 10, data: new Uint8Array(10) })).toThrow(/RGBA data has 10 values, expected 400/);
+    expect(() => digitInput({ width: 10, height: 10, data: new Uint8Array(10) })).toThrow(
+      /RGBA data has 10 values, expected 400/,
+    );
   });
 
   it('scales the ink box into 20×20 keeping its aspect ratio and centers its mass in 28×28', () => {
@@ -52,7 +58,13 @@ describe('demo preprocessing (canvas → 28×28, as MNIST was made)', () => {
 
   it('area-averages: a 1-pixel line in a 40-pixel box keeps half its ink at half scale', () => {
     // 40 × 40 box (two corner dots) with a vertical 1-pixel line: scale 0.5, the line becomes 50 % gray.
-    const input = digitInput(blackImage(60, 60, [[0, 0, 1, 1], [39, 39, 1, 1], [20, 0, 1, 40]]))!;
+    const input = digitInput(
+      blackImage(60, 60, [
+        [0, 0, 1, 1],
+        [39, 39, 1, 1],
+        [20, 0, 1, 40],
+      ]),
+    )!;
     expect(Math.max(...input)).toBe(128);
   });
 });
@@ -186,8 +198,15 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
 
   it('draws strokes with the mouse: the page’s 28×28 input is what Node computes from the canvas pixels', async () => {
     const strokes = [
-      [[70, 60], [210, 60], [130, 240]], // a 7
-      [[140, 40], [145, 250]], // a 1
+      [
+        [70, 60],
+        [210, 60],
+        [130, 240],
+      ], // a 7
+      [
+        [140, 40],
+        [145, 250],
+      ], // a 1
     ];
     for (const points of strokes) {
       await page.click('#clear');
@@ -202,7 +221,8 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
         const pad = document.getElementById('pad') as HTMLCanvasElement;
         const image = pad.getContext('2d')!.getImageData(0, 0, pad.width, pad.height);
         let text = '';
-        for (let i = 0; i < image.data.length; i += 8192) text += String.fromCharCode(...image.data.subarray(i, i + 8192));
+        for (let i = 0; i < image.data.length; i += 8192)
+          text += String.fromCharCode(...image.data.subarray(i, i + 8192));
         return { width: image.width, height: image.height, base64: btoa(text) };
       });
       const canvas = { width: pixels.width, height: pixels.height, data: Buffer.from(pixels.base64, 'base64') };
@@ -222,12 +242,24 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
     await page.click('#classify');
     expect(await message(page)).toMatch(/canvas is empty/);
 
-    await page.setInputFiles('#model-file', { name: 'notes.bnnpack', mimeType: 'application/octet-stream', buffer: Buffer.from('hello, not a model') });
-    await page.waitForFunction(() => !document.getElementById('message')!.hidden && /notes\.bnnpack/.test(document.getElementById('message')!.textContent!));
+    await page.setInputFiles('#model-file', {
+      name: 'notes.bnnpack',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('hello, not a model'),
+    });
+    await page.waitForFunction(
+      () =>
+        !document.getElementById('message')!.hidden &&
+        /notes\.bnnpack/.test(document.getElementById('message')!.textContent!),
+    );
     expect(await message(page)).toMatch(/The model file notes\.bnnpack cannot be used: .*magic/);
 
     const truncated = fs.readFileSync(modelFile).subarray(0, 5000);
-    await page.setInputFiles('#model-file', { name: 'cut.bnnpack', mimeType: 'application/octet-stream', buffer: truncated });
+    await page.setInputFiles('#model-file', {
+      name: 'cut.bnnpack',
+      mimeType: 'application/octet-stream',
+      buffer: truncated,
+    });
     await page.waitForFunction(() => /cut\.bnnpack/.test(document.getElementById('message')!.textContent!));
     expect(await message(page)).toMatch(/The model file cut\.bnnpack cannot be used: .*truncated/);
 
@@ -237,7 +269,9 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
     expect(await page.locator('#message').isHidden()).toBe(true);
 
     const missing = await openPage('?timing=0&model=missing.bnnpack');
-    expect(await missing.evaluate(() => (window as unknown as { bnnDemo: { ready: boolean } }).bnnDemo.ready)).toBe(false);
+    expect(await missing.evaluate(() => (window as unknown as { bnnDemo: { ready: boolean } }).bnnDemo.ready)).toBe(
+      false,
+    );
     expect(await message(missing)).toMatch(/Could not load the model file \(missing\.bnnpack\): HTTP 404/);
   }, 60_000);
 });

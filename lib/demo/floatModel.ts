@@ -16,7 +16,9 @@ interface FloatLayer {
   input: PackedDense['input'];
   /** k × units: transposed once here, as tfjs's wasm matMul is fastest without transposes. */
   kernel: tf.Tensor2D;
-  output: { kind: 'sign'; signs: tf.Tensor1D; thresholds: tf.Tensor1D } | { kind: 'scores'; scale: tf.Tensor1D; shift: tf.Tensor1D };
+  output:
+    | { kind: 'sign'; signs: tf.Tensor1D; thresholds: tf.Tensor1D }
+    | { kind: 'scores'; scale: tf.Tensor1D; shift: tf.Tensor1D };
 }
 
 export class FloatModel {
@@ -33,8 +35,16 @@ export class FloatModel {
       const o = l.output;
       const output =
         o.kind === 'sign'
-          ? { kind: 'sign' as const, signs: tf.tensor1d(Float32Array.from(o.flips, (f) => (f ? -1 : 1))), thresholds: tf.tensor1d(Float32Array.from(o.thresholds)) }
-          : { kind: 'scores' as const, scale: tf.tensor1d(Float32Array.from(o.scale)), shift: tf.tensor1d(Float32Array.from(o.shift)) };
+          ? {
+              kind: 'sign' as const,
+              signs: tf.tensor1d(Float32Array.from(o.flips, (f) => (f ? -1 : 1))),
+              thresholds: tf.tensor1d(Float32Array.from(o.thresholds)),
+            }
+          : {
+              kind: 'scores' as const,
+              scale: tf.tensor1d(Float32Array.from(o.scale)),
+              shift: tf.tensor1d(Float32Array.from(o.shift)),
+            };
       return { input: l.input, kernel, output };
     });
     this.numClasses = this.layers[this.layers.length - 1].kernel.shape[1];
@@ -42,19 +52,25 @@ export class FloatModel {
 
   /** Class scores, count × numClasses row-major, for `count` images of uint8 pixels. */
   scores(pixels: Uint8Array, count: number): Float32Array {
-    if (pixels.length !== count * this.inputSize) throw new RangeError(`pixels has ${pixels.length} values, expected ${count} images × ${this.inputSize}`);
-    return tf.tidy(() => {
-      const p = tf.tensor2d(pixels, [count, this.inputSize], 'float32');
-      let x = this.layers[0].input === 'pixels' ? tf.sub(tf.mul(p, 2), 255) : tf.sub(tf.mul(tf.cast(tf.greaterEqual(p, 128), 'float32'), 2), 1);
-      for (const layer of this.layers) {
-        const sums = tf.matMul(x, layer.kernel);
-        const o = layer.output;
-        if (o.kind === 'scores') return tf.add(tf.mul(sums, o.scale), o.shift);
-        // +1 where (flip ? −S : S) ≥ T, else −1.
-        x = tf.sub(tf.mul(tf.cast(tf.greaterEqual(tf.mul(sums, o.signs), o.thresholds), 'float32'), 2), 1);
-      }
-      throw new Error('the model does not end in a scores layer');
-    }).dataSync() as Float32Array;
+    if (pixels.length !== count * this.inputSize)
+      throw new RangeError(`pixels has ${pixels.length} values, expected ${count} images × ${this.inputSize}`);
+    return tf
+      .tidy(() => {
+        const p = tf.tensor2d(pixels, [count, this.inputSize], 'float32');
+        let x =
+          this.layers[0].input === 'pixels'
+            ? tf.sub(tf.mul(p, 2), 255)
+            : tf.sub(tf.mul(tf.cast(tf.greaterEqual(p, 128), 'float32'), 2), 1);
+        for (const layer of this.layers) {
+          const sums = tf.matMul(x, layer.kernel);
+          const o = layer.output;
+          if (o.kind === 'scores') return tf.add(tf.mul(sums, o.scale), o.shift);
+          // +1 where (flip ? −S : S) ≥ T, else −1.
+          x = tf.sub(tf.mul(tf.cast(tf.greaterEqual(tf.mul(sums, o.signs), o.thresholds), 'float32'), 2), 1);
+        }
+        throw new Error('the model does not end in a scores layer');
+      })
+      .dataSync() as Float32Array;
   }
 
   /** Float32 bytes held by the kernels. */

@@ -24,7 +24,8 @@ function inkOf(image: RgbaImage): Float64Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`image size must be positive integers, got ${width}×${height}`);
   }
-  if (data.length !== width * height * 4) throw new RangeError(`RGBA data has ${data.length} values, expected ${width * height * 4}`);
+  if (data.length !== width * height * 4)
+    throw new RangeError(`RGBA data has ${data.length} values, expected ${width * height * 4}`);
   const ink = new Float64Array(width * height);
   for (let i = 0; i < ink.length; i++) ink[i] = (data[4 * i] + data[4 * i + 1] + data[4 * i + 2]) / 3;
   return ink;

