@@ -16,7 +16,7 @@ import { buildConvNet } from './models/convnet';
 import { buildMlp } from './models/mlp';
 import { preset, validateHyperparameters, type Hyperparameters } from './presets';
 import { machineInfo } from './results/machine';
-import { buildMetrics, learningCurvesFigure, regenerateReport, writeRunFiles, type RunMetrics } from './results/report';
+import { buildMetrics, diagnosticsFigure, learningCurvesFigure, regenerateReport, writeRunFiles, type RunMetrics } from './results/report';
 import { formatSummary, summarize } from './summary';
 import { writeFileAtomic } from './io/atomicWrite';
 import type { BestMeta } from './train/checkpoint';
@@ -180,8 +180,11 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; ${saved}`);
   if (o.figures !== false && result.history.length) {
     const curves = await saveFigure(learningCurvesFigure(metrics, result.history as EpochRecord[]), path.join(outDir, 'learning-curves'));
+    const diagnostics = diagnosticsFigure(metrics, result.history);
+    const weights = diagnostics && (await saveFigure(diagnostics, path.join(outDir, 'binary-weights')));
     const report = await regenerateReport(resultsDir);
-    log(`figures: ${[curves.html, curves.png, curves.svg, report.figure.html, report.figure.png].filter(Boolean).join(', ')}${curves.skipped ? ` (images skipped: ${curves.skipped})` : ''}`);
+    const written = [curves.html, curves.png, curves.svg, weights?.html, weights?.png, report.figure.html, report.figure.png];
+    log(`figures: ${written.filter(Boolean).join(', ')}${curves.skipped ? ` (images skipped: ${curves.skipped})` : ''}`);
     log(`table: ${report.table}`);
   }
   return { metrics, result, model, runDir };

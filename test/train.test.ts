@@ -34,6 +34,19 @@ describe('training a BNN on real MNIST', () => {
     expect(result.history).toHaveLength(4);
     expect(result.testError).toBeLessThan(0.1);
     expect(result.history[3].trainLoss).toBeLessThan(result.history[0].trainLoss);
+    // The BNN diagnostics of every binary layer (2 hidden + output) are in each epoch's record and history.json.
+    const onDisk = JSON.parse(fs.readFileSync(path.join(tmp, 'learns', 'history.json'), 'utf8')) as EpochRecord[];
+    expect(onDisk.map((r) => r.layers!.length)).toEqual([3, 3, 3, 3]);
+    for (const { flipRatio, atClip, meanAbs } of result.history.flatMap((r) => r.layers!)) {
+      expect(flipRatio).toBeGreaterThan(0);
+      expect(flipRatio).toBeLessThan(0.5);
+      expect(atClip).toBeGreaterThanOrEqual(0);
+      expect(atClip).toBeLessThan(1);
+      expect(meanAbs).toBeGreaterThan(0);
+    }
+    // With the learning rate decayed tenfold, fewer signs flip in the last epoch than in the first.
+    const flips = (r: EpochRecord) => r.layers!.reduce((sum, l) => sum + l.flipRatio, 0);
+    expect(flips(result.history[3])).toBeLessThan(flips(result.history[0]));
   });
 });
 

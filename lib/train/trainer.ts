@@ -30,6 +30,7 @@ import {
 } from './checkpoint';
 import { progressReporter, type ProgressReporter } from './progress';
 import { seededRandom } from '../random';
+import { BinaryWeightMonitor, type LayerDiagnostics } from './diagnostics';
 
 export interface EpochRecord {
   epoch: number;
@@ -40,6 +41,8 @@ export interface EpochRecord {
   validError: number;
   testError: number;
   seconds: number;
+  /** Per binary layer: flip ratio, fraction at ±H and mean |W| over this epoch (lib/train/diagnostics.ts). */
+  layers?: LayerDiagnostics[];
 }
 
 export interface TrainResult {
@@ -186,6 +189,8 @@ interface Run {
   state: TrainingMeta;
   /** The last checkpoint known to be good (written or verified by this call), if any. */
   lastGood: { file: string; epoch: number } | null;
+  /** Signs of the binary weights at the end of the last epoch (or at the resume point). */
+  monitor: BinaryWeightMonitor | null;
 }
 
 function freshState(hp: Hyperparameters): TrainingMeta {
@@ -316,6 +321,7 @@ function evaluateEpoch(run: Run, epoch: number, lr: number, started: number): Ep
     validError: evaluate(run.model, run.data.valid, run.options.flatten),
     testError: evaluate(run.model, run.data.test, run.options.flatten),
     seconds: partial.seconds + (performance.now() - started) / 1000,
+    layers: run.monitor!.epochEnd(),
   };
 }
 
@@ -385,10 +391,13 @@ export async function train(
     },
     state: freshState(hp),
     lastGood: null,
+    monitor: null,
   };
   try {
     fs.mkdirSync(options.runDir, { recursive: true });
     resumeOrStart(run);
+    // After a resume in mid-epoch, that epoch's flip ratio counts only the flips since the resume.
+    run.monitor = new BinaryWeightMonitor(model);
     let interrupted = false;
     for (let epochsThisCall = 0; run.state.epoch < hp.epochs; epochsThisCall++) {
       if (options.maxEpochsThisCall !== undefined && epochsThisCall >= options.maxEpochsThisCall) break;
