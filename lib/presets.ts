@@ -241,7 +241,8 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   const nonNegInt = (v: number, what: string) => (Number.isInteger(v) && v >= 0) || fail(`${what} must be a non-negative integer, got ${v}`);
   for (const key of Object.keys(hp).filter((k) => !(HYPERPARAMETER_KEYS as string[]).includes(k))) {
     const suggestion = closestName(key, HYPERPARAMETER_KEYS);
-    fail(`unknown hyperparameter '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}; valid: ${HYPERPARAMETER_KEYS.join(', ')}`);
+    const hint = suggestion ? ` (did you mean '${suggestion}'?)` : '';
+    fail(`unknown hyperparameter '${key}'${hint}; valid: ${HYPERPARAMETER_KEYS.join(', ')}`);
   }
   if (!DATASETS.includes(hp.dataset)) fail(`unknown dataset '${hp.dataset}' (use ${DATASETS.join(', ')})`);
   if (!ARCHS.includes(hp.arch)) fail(`arch must be one of ${ARCHS.join(', ')}, got '${hp.arch}'`);

@@ -20,11 +20,19 @@ vi.mock('../lib/plots/figure', async (importOriginal) => {
   };
 });
 
-// tslab's display writes through this hook, which a Jupyter kernel sets; the tests set it to capture outputs.
-const jupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: ((msg: unknown) => void) | null };
+// In a Jupyter kernel tslab's display sends an output; outside one it throws. The tests stand in for both.
 const shown: Record<string, string>[] = [];
-const inKernel = () => (jupyter.lastWriteDisplayData = (msg) => shown.push((msg as { data: Record<string, string> }).data));
-const outsideKernel = () => (jupyter.lastWriteDisplayData = null);
+let kernel = false;
+vi.mock('tslab', () => ({
+  display: {
+    html: (html: string) => {
+      if (!kernel) throw new Error('Not ready');
+      shown.push({ 'text/html': html });
+    },
+  },
+}));
+const inKernel = () => (kernel = true);
+const outsideKernel = () => (kernel = false);
 
 describe('sourceOf / showSource', () => {
   it('finds a function of lib/ with its doc comment, file and line, exactly as in the file', () => {
@@ -46,7 +54,11 @@ describe('sourceOf / showSource', () => {
   it('highlights with the TypeScript scanner without losing a character (templates included)', () => {
     const code = "const a = `x ${b + { c: 1 }.c} y ${d}`; // note <b>\nif (a) return 'q' as Foo;";
     const html = highlightTypeScript(code);
-    const text = html.replace(/<[^>]+>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    const text = html
+      .replace(/<[^>]+>/g, '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
     expect(text).toBe(code);
     expect(html).toContain('<span style="color:#cf222e">const</span>');
     expect(html).toContain('<span style="color:#0a3069">} y ${</span>');
@@ -86,7 +98,9 @@ describe('showFigure', () => {
     expect(b).toContain('Plotly.newPlot(div');
     expect(b).not.toContain('</script>"'); // the data's </script> is escaped
     expect(fs.existsSync(path.join(dir, 'a.html')) && fs.existsSync(path.join(dir, 'b.html'))).toBe(true);
-    expect(b).toContain(`<img src="data:image/png;base64,${fs.readFileSync(path.join(dir, 'b.png')).toString('base64')}"`);
+    expect(b).toContain(
+      `<img src="data:image/png;base64,${fs.readFileSync(path.join(dir, 'b.png')).toString('base64')}"`,
+    );
     // Well under the 10 MB of plotly.js itself.
     expect(a.length).toBeLessThan(3.5e6);
   });

@@ -8,7 +8,9 @@ import { resolveHyperparameters } from '../lib/experiment';
 function hyperparameterCell(): { key: string; value: unknown; paper: unknown }[] {
   const file = path.join(__dirname, '..', 'notebooks', '02-mnist-mlp.ipynb');
   const cells = JSON.parse(fs.readFileSync(file, 'utf8')).cells as { source: string[] }[];
-  const source = cells.map((c) => c.source.join('')).find((s) => s.includes('const hyperparameters: Hyperparameters = {'));
+  const source = cells
+    .map((c) => c.source.join(''))
+    .find((s) => s.includes('const hyperparameters: Hyperparameters = {'));
   if (!source) throw new Error(`${file}: no hyperparameter cell`);
   const body = source.slice(source.indexOf('{') + 1, source.indexOf('\n};'));
   // The cell's literals are JSON but for single quotes.
@@ -32,7 +34,8 @@ describe('notebook 02: the hyperparameter cell', () => {
 
   it("comments give exactly the paper preset's values", () => {
     const paper = preset('mnist', 'paper');
-    for (const { key, paper: commented } of cell) expect([key, commented]).toEqual([key, paper[key as keyof typeof paper]]);
+    for (const { key, paper: commented } of cell)
+      expect([key, commented]).toEqual([key, paper[key as keyof typeof paper]]);
   });
 
   it('values are the quick preset, which the committed outputs ran', () => {

@@ -7,10 +7,13 @@
  *   The figure is also saved as `<outBase>.html` and, when Chromium is present, `.png`/`.svg`; the PNG is
  *   put inside the figure's output so that GitHub and untrusted notebooks (no scripts run) show it.
  * - `displayHtml(html, plain)`: HTML in a kernel, `plain()` printed elsewhere.
+ * lib/notebook is for the notebooks only (not exported by lib/index.ts): it loads the development
+ * dependencies tslab and typescript.
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import * as tslab from 'tslab';
 import { figureJson, plotlyJs, saveFigure, type Figure, type RenderedFigure } from '../plots/figure';
 
 export function escapeHtml(text: string): string {
@@ -20,8 +23,8 @@ export function escapeHtml(text: string): string {
 /** Shows `html` when running in a Jupyter kernel (tslab); otherwise prints `plain()`. Returns whether it was HTML. */
 export function displayHtml(html: string, plain: () => string): boolean {
   try {
-    // tslab is a development dependency, and its display throws outside a kernel ("Not ready").
-    require('tslab').display.html(html);
+    // tslab's display throws outside a kernel ("Not ready").
+    tslab.display.html(html);
     return true;
   } catch {
     console.log(plain());

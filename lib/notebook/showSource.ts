@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type * as TS from 'typescript';
+import * as ts from 'typescript';
 import { displayHtml, escapeHtml } from './display';
 
 export interface SourceListing {
@@ -22,9 +22,6 @@ export interface SourceListing {
   line: number;
   text: string;
 }
-
-// `typescript` is a development dependency: loaded only when a notebook asks for source.
-const ts = (): typeof TS => require('typescript');
 
 /** lib/ as .ts sources: next to this file when run from source, three levels up when run from dist/lib/notebook. */
 function libDir(): string {
@@ -43,17 +40,18 @@ function tsFiles(dir: string): string[] {
 }
 
 /** The names a top-level statement declares, with the node whose text is shown for each. */
-function declarations(statement: TS.Statement): [string, TS.Node][] {
-  const t = ts();
-  if (t.isVariableStatement(statement)) {
-    return statement.declarationList.declarations.filter((d) => t.isIdentifier(d.name)).map((d) => [d.name.getText(), statement]);
+function declarations(statement: ts.Statement): [string, ts.Node][] {
+  if (ts.isVariableStatement(statement)) {
+    return statement.declarationList.declarations
+      .filter((d) => ts.isIdentifier(d.name))
+      .map((d) => [d.name.getText(), statement]);
   }
-  const named = statement as TS.Statement & { name?: TS.Identifier };
-  if (!named.name || !t.isIdentifier(named.name)) return [];
-  const out: [string, TS.Node][] = [[named.name.text, statement]];
-  if (t.isClassDeclaration(statement)) {
+  const named = statement as ts.Statement & { name?: ts.Identifier };
+  if (!named.name || !ts.isIdentifier(named.name)) return [];
+  const out: [string, ts.Node][] = [[named.name.text, statement]];
+  if (ts.isClassDeclaration(statement)) {
     for (const member of statement.members) {
-      if (member.name && (t.isIdentifier(member.name) || t.isPrivateIdentifier(member.name))) {
+      if (member.name && (ts.isIdentifier(member.name) || ts.isPrivateIdentifier(member.name))) {
         out.push([`${named.name.text}.${member.name.text}`, member]);
       }
     }
@@ -63,8 +61,7 @@ function declarations(statement: TS.Statement): [string, TS.Node][] {
 
 /** Every top-level declaration (and class member) of one file. */
 function declarationsOf(file: string, text: string, root: string): SourceListing[] {
-  const t = ts();
-  const source = t.createSourceFile(file, text, t.ScriptTarget.Latest, true);
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const relative = path.relative(root, file).split(path.sep).join('/');
   return source.statements.flatMap(declarations).map(([name, node]) => {
     // getFullStart includes the leading doc comment; skip the blank lines before it.
@@ -102,22 +99,25 @@ export function sourceOf(name: string): SourceListing {
   const found = file ? all.filter((s) => s.file === `lib/${file}` || s.file === file) : all;
   if (found.length === 1) return found[0];
   if (found.length > 1) {
-    throw new Error(`showSource: '${name}' is declared in ${found.map((s) => s.file).join(', ')}: write 'file.ts:${bare}'`);
+    throw new Error(
+      `showSource: '${name}' is declared in ${found.map((s) => s.file).join(', ')}: write 'file.ts:${bare}'`,
+    );
   }
   const lower = bare.toLowerCase();
   const names = [...new Set(findDeclarations(null).map((s) => s.name))];
   const similar = names.filter((k) => k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase())).slice(0, 8);
-  throw new Error(`showSource: no declaration '${name}' in lib/${similar.length ? ` (similar: ${similar.join(', ')})` : ''}`);
+  throw new Error(
+    `showSource: no declaration '${name}' in lib/${similar.length ? ` (similar: ${similar.join(', ')})` : ''}`,
+  );
 }
 
 const TOKEN_COLOURS = { keyword: '#cf222e', string: '#0a3069', number: '#0550ae', comment: '#6e7781', type: '#8250df' };
 
 /** TypeScript source as HTML with keywords, literals and comments coloured (the compiler's own scanner). */
 export function highlightTypeScript(code: string): string {
-  const t = ts();
-  const K = t.SyntaxKind;
-  const scanner = t.createScanner(t.ScriptTarget.Latest, false, t.LanguageVariant.Standard, code);
-  const colourOf = (kind: TS.SyntaxKind, text: string): string | undefined => {
+  const K = ts.SyntaxKind;
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, ts.LanguageVariant.Standard, code);
+  const colourOf = (kind: ts.SyntaxKind, text: string): string | undefined => {
     if (kind === K.SingleLineCommentTrivia || kind === K.MultiLineCommentTrivia) return TOKEN_COLOURS.comment;
     if (kind >= K.FirstKeyword && kind <= K.LastKeyword) return TOKEN_COLOURS.keyword;
     if (kind >= K.FirstTemplateToken && kind <= K.LastTemplateToken) return TOKEN_COLOURS.string;
@@ -149,7 +149,8 @@ function listingHtml(s: SourceListing): string {
   return (
     `<div style="flex:1 1 420px;min-width:0">` +
     `<div style="font:12px sans-serif;color:#57606a;margin:2px 0">${escapeHtml(s.file)}:${s.line} · ${escapeHtml(s.name)}</div>` +
-    `<pre style="margin:0;padding:8px;background:#f6f8fa;border-radius:6px;font-size:12px;line-height:1.35;overflow-x:auto">` +
+    `<pre style="margin:0;padding:8px;background:#f6f8fa;border-radius:6px;font-size:12px;line-height:1.35;` +
+    `white-space:pre;overflow-x:auto">` +
     `${highlightTypeScript(s.text)}</pre></div>`
   );
 }

@@ -77,7 +77,12 @@ export async function saveFigure(fig: Figure, outBase: string, size = { width: 9
     });
     const images = await page.evaluate(
       async ({ fig, size }) => {
-        const Plotly = (window as unknown as { Plotly: any }).Plotly;
+        // The two calls used here, typed: plotly.js ships no types.
+        type PlotlyApi = {
+          newPlot(div: string, data: object[], layout: object, config: object): Promise<unknown>;
+          toImage(div: string, options: object): Promise<string>;
+        };
+        const Plotly = (window as unknown as { Plotly: PlotlyApi }).Plotly;
         const layout = { ...fig.layout, width: size.width, height: size.height };
         await Plotly.newPlot('f', fig.data, layout, { staticPlot: true });
         const png = await Plotly.toImage('f', { format: 'png', width: size.width, height: size.height, scale: 2 });
