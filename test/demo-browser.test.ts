@@ -2,6 +2,7 @@
  * The browser demo (demo/, npm run demo): the MNIST-style preprocessing and the float twin in Node,
  * then the built page driven in Debian's Chromium, its results checked against the Node engine.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -104,6 +105,18 @@ describe('the committed demo model and the static server', () => {
     const predicted = engine.predict(all.images, all.count);
     expect(predicted.filter((c, i) => c !== all.labels[i]).length / all.count).toBe(about.testError);
   });
+
+  it('npm run demo:model names the missing trained model instead of failing later', () => {
+    const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-runs-'));
+    const tsx = path.join(__dirname, '..', 'node_modules', '.bin', 'tsx');
+    const run = spawnSync(tsx, ['cli/demo-model.ts', '--runs-dir', runsDir, '--run', 'nope'], {
+      cwd: path.join(__dirname, '..'),
+      encoding: 'utf8',
+    });
+    fs.rmSync(runsDir, { recursive: true, force: true });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`${runsDir}/nope/model/model.json not found: train the run first`);
+  }, 30_000);
 
   it('serves files with their types and nothing outside its folder', async () => {
     const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-serve-'));
