@@ -126,6 +126,22 @@ for (const { backend, skip } of CPU_AND_NATIVE) {
       w.forEach((v, i) => expect(got[i], `kernel[${i}] = ${v}`).toBeCloseTo(Math.abs(v) <= 1 ? atSign[i] : 0, 4));
       expect(w.filter((v) => Math.abs(v) > 1).length).toBeGreaterThan(5);
     });
+
+    it('with a clip H = 2, a latent weight in (1, H] still learns (gradient g_Wb / H); only |W| > H is cancelled', () => {
+      const layer = new BinaryDense({ units: 2, H: 2, inputShape: [3] });
+      const model = tf.sequential({ layers: [layer] });
+      const w = [1.5, -0.5, -1.9, 2.5, 0.2, -2.2];
+      const kernel = layer.latentKernel.read() as tf.Variable;
+      kernel.assign(tf.tensor2d(w, [3, 2]));
+      const x = tf.tensor2d([[0.5, -2, 1]]);
+      const r = tf.tensor2d([[1, -3]]);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, r)) as tf.Scalar, [kernel]);
+      const gWb = tf.matMul(x, r, true, false).dataSync();
+      const expected = w.map((v, i) => (Math.abs(v) <= 2 ? gWb[i] / 2 : 0));
+      const got = grads[kernel.name].dataSync();
+      w.forEach((v, i) => expect(got[i] + 0, `kernel[${i}] = ${v}`).toBeCloseTo(expected[i], 6));
+      expect(model.predict(x).toString()).toBe(tf.matMul(x, sign(tf.tensor2d(w, [3, 2]))).toString());
+    });
   });
 }
 

@@ -96,10 +96,15 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer implements Quant
 
   private nextSeed = (): number => this.seed * 1_000_003 + ++this.draws;
 
-  /** The kernel as used on the forward pass (±1 when binarized). */
+  /**
+   * The kernel as used on the forward pass (±1 when binarized). The quantizer sees W / H, as in the
+   * reference code (hard_sigmoid(W / H)): the gradient is cancelled beyond the clip ±H, not beyond ±1,
+   * and a stochastic sign's probability spans [−H, H].
+   */
   effectiveKernel(): tf.Tensor {
     const w = this.latentKernel.read();
-    return this.kernelQuantizer ? quantize(this.kernelQuantizer, w, this.nextSeed) : w;
+    if (!this.kernelQuantizer) return w;
+    return quantize(this.kernelQuantizer, this.H === 1 ? w : tf.div(w, this.H), this.nextSeed);
   }
 
   protected quantizeInput(x: tf.Tensor): tf.Tensor {
