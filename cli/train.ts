@@ -10,18 +10,12 @@
  * the last one written stays valid.
  */
 import { spawn } from 'node:child_process';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { helpText, parseArgs } from './args';
+import { exitStatus, watchSignals } from './signals';
 import { resolveHyperparameters, runExperiment } from '../lib/experiment';
 import { preset } from '../lib/presets';
 import { CHECKPOINT_FILE } from '../lib/train/trainer';
-
-/**
- * Signals closer together than this are one key press: under `npm run train` the terminal signals
- * the whole process group and npm forwards its copy, so node receives every Ctrl-C twice.
- */
-const SAME_PRESS_MS = 500;
 
 const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 
@@ -31,32 +25,6 @@ function launchCommand(args: string[]): string {
   if (event === 'train' || event === 'start') return ['npm run train --', ...args.map(shellQuote)].join(' ');
   const script = path.relative(process.cwd(), process.argv[1]);
   return ['node', ...process.execArgv, script, ...args].map(shellQuote).join(' ');
-}
-
-/** Counts Ctrl-C / SIGTERM presses; the first asks for a checkpoint, the third quits at once. */
-function watchSignals() {
-  let received: NodeJS.Signals | undefined;
-  let presses = 0;
-  let lastPress = -Infinity;
-  const onSignal = (signal: NodeJS.Signals) => {
-    const now = performance.now();
-    const samePress = now - lastPress < SAME_PRESS_MS;
-    lastPress = now;
-    if (samePress) return;
-    received ??= signal;
-    presses++;
-    if (presses === 1) {
-      console.log(`\n${signal}: saving a checkpoint after the current batch… (Ctrl-C twice more quits without saving)`);
-    } else if (presses === 2) {
-      console.log(`\n${signal}: still saving… (Ctrl-C once more quits without saving)`);
-    } else {
-      console.log(`\n${signal}: quitting without saving; the last checkpoint written is kept`);
-      process.exit(128 + os.constants.signals[received]);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return { stopRequested: () => received !== undefined, signal: () => received };
 }
 
 async function main(): Promise<void> {
@@ -96,7 +64,7 @@ async function main(): Promise<void> {
     console.log(`stopped after ${result.epochsRun}/${hp.epochs} epochs; checkpoint ${path.join(runDir, CHECKPOINT_FILE)}`);
     console.log(`resume with: ${resume}`);
     const signal = signals.signal();
-    if (signal) process.exitCode = 128 + os.constants.signals[signal];
+    if (signal) process.exitCode = exitStatus(signal);
   }
 }
 
@@ -107,7 +75,7 @@ async function main(): Promise<void> {
  * tsx's CLI this process therefore only relays: it trains in a child of its own (`node --import tsx`,
  * which tsx does not watch) and stays idle, so tsx always gets its acknowledgement. The child gets
  * the terminal's Ctrl-C directly (same process group) and the copies relayed here count as the same
- * key press (SAME_PRESS_MS).
+ * key press (cli/signals.ts).
  */
 function underTsxCli(): boolean {
   return process.execArgv.some((arg) => /tsx[\\/]dist[\\/]preflight\.cjs$/.test(arg));
@@ -118,7 +86,7 @@ function trainInOwnProcess(): void {
   const relay = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', relay);
   process.on('SIGTERM', relay);
-  child.on('exit', (code, signal) => process.exit(code ?? 128 + os.constants.signals[signal!]));
+  child.on('exit', (code, signal) => process.exit(code ?? exitStatus(signal!)));
 }
 
 if (underTsxCli()) trainInOwnProcess();

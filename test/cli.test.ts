@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { helpText, kebab, parseArgs, trainFlags } from '../cli/args';
+import { SAME_PRESS_MS, watchSignals } from '../cli/signals';
 import { resolveHyperparameters } from '../lib/experiment';
 import { preset } from '../lib/presets';
 
@@ -102,5 +103,51 @@ describe('CLI arguments', () => {
     expect(r.stderr).toMatch(/error: invalid hyperparameters: hiddenUnits\[0\] must be a positive integer, got 0/);
     expect(r.stdout).not.toMatch(/tfjs backend/);
     expect(fs.readdirSync(out)).toEqual([]);
+  });
+});
+
+describe('Ctrl-C presses (cli/signals.ts)', () => {
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  afterEach(() => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.off(signal, l);
+    }
+  });
+
+  const watch = () => {
+    const clock = { t: 0 };
+    const exits: number[] = [];
+    const lines: string[] = [];
+    const w = watchSignals(() => clock.t, (code) => exits.push(code), (line) => lines.push(line.trim()));
+    const press = (signal: NodeJS.Signals, atMs: number) => {
+      clock.t = atMs;
+      process.emit(signal, signal);
+    };
+    return { w, press, exits, lines };
+  };
+
+  it('the first asks for a checkpoint, a second says still saving, only a third quits (128 + the first signal)', () => {
+    const { w, press, exits, lines } = watch();
+    expect(w.stopRequested()).toBe(false);
+    press('SIGTERM', 1000);
+    expect([w.stopRequested(), w.signal(), exits]).toEqual([true, 'SIGTERM', []]);
+    press('SIGINT', 2000);
+    expect(lines[1]).toMatch(/still saving/);
+    expect(exits).toEqual([]);
+    press('SIGINT', 3000);
+    expect(exits).toEqual([143]);
+    expect(lines[2]).toMatch(/quitting without saving/);
+  });
+
+  it('copies of one Ctrl-C (terminal + npm, + the tsx relay) count once', () => {
+    const { press, exits, lines } = watch();
+    for (const t of [0, 1, 30, 60]) press('SIGINT', 5000 + t);
+    expect(lines).toHaveLength(1);
+    // The window starts at the counted press, not the last copy.
+    press('SIGINT', 5000 + SAME_PRESS_MS + 1);
+    press('SIGINT', 5000 + SAME_PRESS_MS + 2);
+    expect(lines).toHaveLength(2);
+    press('SIGINT', 5000 + 2 * SAME_PRESS_MS + 2);
+    expect(exits).toEqual([130]);
   });
 });
