@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HYPERPARAMETER_KEYS, preset, validateHyperparameters } from '../lib/presets';
+import { DATASETS, HYPERPARAMETER_KEYS, preset, PRESET_NAMES, validateHyperparameters } from '../lib/presets';
 import { resolveHyperparameters } from '../lib/experiment';
 
 /** The literal `const hyperparameters: Hyperparameters = { … }` of notebook 02, line by line. */
@@ -52,6 +52,21 @@ describe('misspelt hyperparameter keys', () => {
     expect(() => validateHyperparameters({ ...preset('mnist', 'smoke'), hiddenUnit: [8] } as never)).toThrow(
       /'hiddenUnit' \(did you mean 'hiddenUnits'\?\)/,
     );
+  });
+
+  it('never trip a preset: every preset has exactly the known keys', () => {
+    const presets = DATASETS.flatMap((d) => PRESET_NAMES.map((p) => [d, p]));
+    // Not every preset exists for every data set ('compare' is MNIST's only).
+    const defined = presets.filter(([d, p]) => {
+      try {
+        return preset(d, p) !== undefined;
+      } catch {
+        return false;
+      }
+    });
+    expect(defined.length).toBeGreaterThanOrEqual(12);
+    for (const [d, p] of defined)
+      expect(Object.keys(validateHyperparameters(preset(d, p)))).toEqual(HYPERPARAMETER_KEYS);
   });
 
   it('get no suggestion when nothing is close, and the list of valid keys', () => {
