@@ -25,10 +25,10 @@ export interface FlagSpec {
 export const OTHER_FLAGS: Record<string, FlagSpec> = {
   dataset: { value: DATASETS.join('|'), help: 'data set (default mnist)' },
   preset: { value: PRESET_NAMES.join('|'), help: 'hyperparameter preset (default quick)' },
-  resume: { help: 'continue from the run\'s checkpoint (<runs-dir>/<run>/checkpoint.bnn)' },
+  resume: { help: "continue from the run's checkpoint (<runs-dir>/<run>/checkpoint.bnn)" },
   rollback: { help: 'resume from the previous good checkpoint (when the latest one is damaged)' },
   'stop-after': { value: 'N', help: 'stop, resumably, after N epochs in this call' },
-  'data-dir': { value: 'DIR', help: 'folder of the data set\'s files' },
+  'data-dir': { value: 'DIR', help: "folder of the data set's files" },
   run: { value: 'NAME', help: 'name of the run (default <dataset>-<preset>, -custom when overridden)' },
   'results-dir': { value: 'DIR', help: 'where metrics, curves and the results table go (default results)' },
   'runs-dir': { value: 'DIR', help: 'where checkpoints and the trained model go (default runs)' },
@@ -50,7 +50,10 @@ export function trainFlags(template: Hyperparameters): Record<string, FlagSpec> 
   for (const [flag, key] of hyperparameterFlags(template)) {
     const example = template[key];
     const value = Array.isArray(example) ? 'n,n,…' : typeof example === 'boolean' ? 'true|false' : typeof example;
-    flags[flag] = { value, help: `hyperparameter ${key}` };
+    flags[flag] = {
+      value,
+      help: key === 'H' ? 'hyperparameter H: latent weights are clipped to [-H, H]' : `hyperparameter ${key}`,
+    };
   }
   return { ...OTHER_FLAGS, ...flags };
 }
@@ -62,7 +65,7 @@ export function helpText(template: Hyperparameters): string {
   });
   return [
     'usage: npm run train -- [flags]   (or node dist/cli/train.js [flags])',
-    'Hyperparameters default to the preset\'s values (lib/presets.ts). Ctrl-C or SIGTERM saves a checkpoint',
+    "Hyperparameters default to the preset's values (lib/presets.ts). Ctrl-C or SIGTERM saves a checkpoint",
     'after the current batch; a second Ctrl-C only repeats that it is saving; a third quits at once, keeping',
     'the last checkpoint written.',
     ...lines,
@@ -96,7 +99,8 @@ function parseStrict(argv: string[], options: ParseArgsConfig['options'], specs:
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw err;
-    throw new Error(`${e.message}; flags: ${Object.keys(specs).map((f) => `--${f}`).join(' ')}`);
+    const flags = Object.keys(specs).map((f) => `--${f}`);
+    throw new Error(`${e.message}; flags: ${flags.join(' ')}`);
   }
 }
 

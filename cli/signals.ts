@@ -33,9 +33,11 @@ export function watchSignals(
     lastPress = now();
     received ??= signal;
     presses++;
-    if (presses === 1) log(`\n${signal}: saving a checkpoint after the current batch… (Ctrl-C twice more quits without saving)`);
-    else if (presses === 2) log(`\n${signal}: still saving… (Ctrl-C once more quits without saving)`);
-    else {
+    if (presses === 1) {
+      log(`\n${signal}: saving a checkpoint after the current batch… (Ctrl-C twice more quits without saving)`);
+    } else if (presses === 2) {
+      log(`\n${signal}: still saving… (Ctrl-C once more quits without saving)`);
+    } else {
       log(`\n${signal}: quitting without saving the work since the last checkpoint, which is kept`);
       exit(exitStatus(received));
     }

@@ -61,7 +61,9 @@ async function main(): Promise<void> {
   if (result.epochsRun < hp.epochs) {
     const again = argv.filter((a) => a !== '--rollback');
     const resume = launchCommand(again.includes('--resume') ? again : [...again, '--resume']);
-    console.log(`stopped after ${result.epochsRun}/${hp.epochs} epochs; checkpoint ${path.join(runDir, CHECKPOINT_FILE)}`);
+    console.log(
+      `stopped after ${result.epochsRun}/${hp.epochs} epochs; checkpoint ${path.join(runDir, CHECKPOINT_FILE)}`,
+    );
     console.log(`resume with: ${resume}`);
     const signal = signals.signal();
     if (signal) process.exitCode = exitStatus(signal);

@@ -39,7 +39,11 @@ interface Interrupt {
 /** Runs `command` in its own process group, as a shell runs a foreground job. */
 function runGroup(command: string, args: string[], interrupt?: Interrupt): Promise<Exit> {
   // One thread each: two trials share the machine.
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BNN_THREADS: '1' } });
+  const child = spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BNN_THREADS: '1' },
+  });
   let stdout = '';
   let armed = false;
   const arm = () => {
@@ -81,7 +85,13 @@ const LAUNCH: Record<Launcher, [string, string[]]> = {
   'npx tsx': ['npx', ['tsx', 'cli/train.ts']],
 };
 
-async function trial(i: number, launcher: Launcher, delayMs: number, gapMs: number, root: string): Promise<TrialResult> {
+async function trial(
+  i: number,
+  launcher: Launcher,
+  delayMs: number,
+  gapMs: number,
+  root: string,
+): Promise<TrialResult> {
   const signals: Signals = (['SIGINT', 'SIGTERM', 'SIGINT twice'] as const)[i % 3];
   const dir = fs.mkdtempSync(path.join(root, `trial-${i}-`));
   const flags = [...RUN_FLAGS, '--runs-dir', path.join(dir, 'runs'), '--results-dir', path.join(dir, 'results')];
@@ -96,7 +106,8 @@ async function trial(i: number, launcher: Launcher, delayMs: number, gapMs: numb
     },
   });
   const secondPress = /still saving/.test(first.stdout);
-  const label = `trial ${i} (${launcher}, ${signals} ${delayMs} ms ${i % 7 === 3 ? 'after start' : 'into training'}):\n${first.stdout}`;
+  const when = `${delayMs} ms ${i % 7 === 3 ? 'after start' : 'into training'}`;
+  const label = `trial ${i} (${launcher}, ${signals} ${when}):\n${first.stdout}`;
   const file = path.join(dir, 'runs', 'trial', 'checkpoint.bnn');
   const epochsPrinted = [...first.stdout.matchAll(/^epoch (\d+)\/\d+ /gm)].map((m) => Number(m[1]));
   const interruptedStatus = signals === 'SIGTERM' ? 143 : 130;
@@ -143,13 +154,21 @@ describe('Ctrl-C / SIGTERM to the process group', () => {
   it(`${TRIALS} trials: a valid checkpoint with the work done, non-zero exit, a command that resumes`, async () => {
     const random = seededRandom(8);
     // From the first batch to after training ends (about 2 s on an idle machine, slower under load).
-    const plan = Array.from({ length: TRIALS }, () => ({ delayMs: Math.round(2500 * random()), gapMs: Math.round(50 + 900 * random()) }));
+    const plan = Array.from({ length: TRIALS }, () => ({
+      delayMs: Math.round(2500 * random()),
+      gapMs: Math.round(50 + 900 * random()),
+    }));
     const results: TrialResult[] = [];
     for (let start = 0; start < TRIALS; start += CONCURRENT) {
-      const batch = plan.slice(start, start + CONCURRENT).map((p, k) => trial(start + k, (start + k) % 2 ? 'npm' : 'node', p.delayMs, p.gapMs, root));
+      const batch = plan
+        .slice(start, start + CONCURRENT)
+        .map((p, k) => trial(start + k, (start + k) % 2 ? 'npm' : 'node', p.delayMs, p.gapMs, root));
       results.push(...(await Promise.all(batch)));
     }
-    const counts = results.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.outcome]: (acc[r.outcome] ?? 0) + 1 }), {});
+    const counts = results.reduce<Record<string, number>>(
+      (acc, r) => ({ ...acc, [r.outcome]: (acc[r.outcome] ?? 0) + 1 }),
+      {},
+    );
     const seconds = results.filter((r) => r.secondPress).length;
     console.log(`interrupt trials: ${JSON.stringify(counts)}; second Ctrl-C counted (still saving) in ${seconds}`);
     expect(results).toHaveLength(TRIALS);
@@ -157,7 +176,7 @@ describe('Ctrl-C / SIGTERM to the process group', () => {
     expect(counts['saved mid-epoch'] ?? 0).toBeGreaterThan(0);
   }, 300_000);
 
-  it('npx tsx cli/train.ts saves too (tsx SIGKILLs a busy child; the CLI trains in a child tsx does not watch)', async () => {
+  it('npx tsx cli/train.ts saves too (tsx SIGKILLs a busy child; the CLI trains in its own)', async () => {
     // Seconds into training, so that it is busy in a step when the signal comes.
     const outcomes = await Promise.all([0, 1].map((i) => trial(i, 'npx tsx', 800 + 400 * i, 600, root)));
     expect(outcomes.map((o) => o.outcome)).not.toContain('before any work');

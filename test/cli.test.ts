@@ -17,7 +17,14 @@ describe('CLI arguments', () => {
     expect(parseArgs(argv, template)).toEqual({
       dataset: 'fashion-mnist',
       preset: 'paper',
-      overrides: { epochs: 50, hiddenUnits: [512, 256], glorotLrScale: false, batchNorm: 'shift', lrStart: 0.001, H: 2 },
+      overrides: {
+        epochs: 50,
+        hiddenUnits: [512, 256],
+        glorotLrScale: false,
+        batchNorm: 'shift',
+        lrStart: 0.001,
+        H: 2,
+      },
       flags: { resume: true },
     });
   });
@@ -61,7 +68,8 @@ describe('CLI arguments', () => {
     expect(r.stdout).toBe(helpText(template) + '\n');
     // Every listed flag is accepted (a value-taking one with a value).
     for (const [name, spec] of Object.entries(trainFlags(template))) {
-      const value = name === 'dataset' ? 'mnist' : name === 'preset' ? 'quick' : spec.value?.includes('true') ? 'true' : '1';
+      const value =
+        name === 'dataset' ? 'mnist' : name === 'preset' ? 'quick' : spec.value?.includes('true') ? 'true' : '1';
       expect(() => parseArgs(spec.value ? [`--${name}`, value] : [`--${name}`], template), name).not.toThrow();
     }
   });
@@ -98,7 +106,11 @@ describe('CLI arguments', () => {
 
   it('npm run train exits with a clear error before any work on an impossible value', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-cli-'));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/train.ts', '--hidden-units', '0', '--results-dir', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'cli/train.ts', '--hidden-units', '0', '--results-dir', out],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/error: invalid hyperparameters: hiddenUnits\[0\] must be a positive integer, got 0/);
     expect(r.stdout).not.toMatch(/tfjs backend/);
@@ -118,7 +130,11 @@ describe('Ctrl-C presses (cli/signals.ts)', () => {
     const clock = { t: 0 };
     const exits: number[] = [];
     const lines: string[] = [];
-    const w = watchSignals(() => clock.t, (code) => exits.push(code), (line) => lines.push(line.trim()));
+    const w = watchSignals(
+      () => clock.t,
+      (code) => exits.push(code),
+      (line) => lines.push(line.trim()),
+    );
     const press = (signal: NodeJS.Signals, atMs: number) => {
       clock.t = atMs;
       process.emit(signal, signal);
