@@ -100,7 +100,7 @@ function parseStrict(argv: string[], options: ParseArgsConfig['options'], specs:
     const e = err as Error & { code?: string };
     if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw err;
     const flags = Object.keys(specs).map((f) => `--${f}`);
-    throw new Error(`${e.message}; flags: ${flags.join(' ')}`);
+    throw new Error(`${e.message}; flags: ${flags.join(' ')}`, { cause: err });
   }
 }
 
