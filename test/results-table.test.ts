@@ -47,6 +47,11 @@ describe('results table', () => {
     expect(md).toContain('| [svhn-smoke-synthetic](svhn-smoke-synthetic/metrics.json) | svhn (synthetic) |');
   });
 
+  it('tells apart runs of one preset that differ in their overrides', () => {
+    const shift = { ...run('mnist-smoke-shift', 'mnist', 0.25), overrides: { batchNorm: 'shift' as const } };
+    expect(paperSection(tableMarkdown([shift]))).toContain('`smoke` preset with batchNorm "shift" (128×128 MLP)');
+  });
+
   it('treats runs recorded before the field existed as real', () => {
     const legacy = { ...run('mnist-old', 'mnist', 0.0166) };
     delete legacy.data;

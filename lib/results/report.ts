@@ -127,7 +127,10 @@ export function describeArchitecture(hp: Hyperparameters): string {
 function describeRun(m: RunMetrics): string {
   const epochs = m.incomplete ? `${m.epochs_run} of ${m.epochs_planned} epochs (incomplete)` : `${m.epochs_run} epochs`;
   const wall = m.wall_seconds >= 3600 ? `${(m.wall_seconds / 3600).toFixed(1)} h` : `${(m.wall_seconds / 60).toFixed(1)} min`;
-  return `this project: \`${m.preset}\` preset (${describeArchitecture(m.hyperparameters)}), ${epochs}, ${wall}, ${m.backend} backend, ${m.machine.cores} cores`;
+  // Runs of one preset that differ only in overrides (the shift-based variants) must be told apart.
+  const overrides = Object.entries(m.overrides ?? {}).map(([k, v]) => `${k} ${JSON.stringify(v)}`);
+  const preset = `\`${m.preset}\` preset${overrides.length ? ` with ${overrides.join(', ')}` : ''}`;
+  return `this project: ${preset} (${describeArchitecture(m.hyperparameters)}), ${epochs}, ${wall}, ${m.backend} backend, ${m.machine.cores} cores`;
 }
 
 /** The results table (Markdown), paper rows labelled as the paper's, then this project's runs. */
