@@ -181,7 +181,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   if (o.figures !== false && result.history.length) {
     const curves = await saveFigure(learningCurvesFigure(metrics, result.history as EpochRecord[]), path.join(outDir, 'learning-curves'));
     const diagnostics = diagnosticsFigure(metrics, result.history);
-    const weights = diagnostics && (await saveFigure(diagnostics, path.join(outDir, 'binary-weights')));
+    const weights = diagnostics && (await saveFigure(diagnostics, path.join(outDir, 'diagnostics')));
     const report = await regenerateReport(resultsDir);
     const written = [curves.html, curves.png, curves.svg, weights?.html, weights?.png, report.figure.html, report.figure.png];
     log(`figures: ${written.filter(Boolean).join(', ')}${curves.skipped ? ` (images skipped: ${curves.skipped})` : ''}`);
