@@ -109,8 +109,9 @@ const SMOKE_MNIST: Hyperparameters = {
  * `compare` (MNIST only): a network small enough to train several variants side by side in minutes
  * on 2 cores (the shift-based notebook runs it four times: standard/shift BatchNorm × Adam/shift-based
  * AdaMax), on all of MNIST (50,000 to train) so that differences are not noise of a small sample. 3 × 512
- * units, no dropout, 3 epochs. Timed on the shared 2-core machine with the native backend: 35–57 s
- * per epoch with the validation and test passes (other jobs were running).
+ * units, no dropout, 3 epochs. Measured with the native backend on the shared 2-core machine, other
+ * jobs running (results/mnist-compare-*): 6.5–17 s per epoch with the validation and test passes,
+ * 20–52 s per run; 3.21 % test error with standard BatchNorm and Adam.
  */
 const COMPARE_MNIST: Hyperparameters = {
   ...PAPER_MNIST,
