@@ -12,17 +12,26 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('what the experiment notebooks share', () => {
   it('records full runs on real data in results/, smoke and synthetic runs apart, named as such', () => {
-    expect(notebookRun({ dataset: 'cifar10', preset: 'quick', overrides: {}, data: 'real' })).toEqual({ run: 'cifar10-quick', resultsDir: path.join('..', 'results') });
+    expect(notebookRun({ dataset: 'cifar10', preset: 'quick', overrides: {}, data: 'real' })).toEqual({
+      run: 'cifar10-quick',
+      resultsDir: path.join('..', 'results'),
+    });
     expect(notebookRun({ dataset: 'svhn', preset: 'smoke', overrides: {}, data: 'synthetic' })).toEqual({
       run: 'svhn-smoke-synthetic',
       resultsDir: path.join('..', 'runs', 'notebook-results'),
     });
-    expect(notebookRun({ dataset: 'mnist', preset: 'quick', overrides: { epochs: 3 }, data: 'real', root: '.' }).run).toBe('mnist-quick-custom');
+    expect(
+      notebookRun({ dataset: 'mnist', preset: 'quick', overrides: { epochs: 3 }, data: 'real', root: '.' }).run,
+    ).toBe('mnist-quick-custom');
   });
 
   it('falls back to a synthetic stand-in where the real files are absent, and says so', async () => {
     const lines: string[] = [];
-    const { data, source } = await loadOrStandIn('svhn', { dir: path.join(tmp, 'no-svhn'), download: false, log: (l) => lines.push(l) });
+    const { data, source } = await loadOrStandIn('svhn', {
+      dir: path.join(tmp, 'no-svhn'),
+      download: false,
+      log: (l) => lines.push(l),
+    });
     expect(source).toBe('synthetic');
     expect(data.train.count + data.valid.count).toBe(1200);
     expect(lines.join('\n')).toMatch(/synthetic stand-in/);
@@ -31,7 +40,11 @@ describe('what the experiment notebooks share', () => {
   it('uses the real files when they are there', async () => {
     // Enough images for the real split's 5,000 validation images.
     writeCifar10Fixture(path.join(tmp, 'cifar'), { perBatch: 1001, testCount: 30 });
-    const { data, source } = await loadOrStandIn('cifar10', { dir: path.join(tmp, 'cifar'), download: false, log: () => {} });
+    const { data, source } = await loadOrStandIn('cifar10', {
+      dir: path.join(tmp, 'cifar'),
+      download: false,
+      log: () => {},
+    });
     expect(source).toBe('real');
     expect(data.test.count).toBe(30);
   });

@@ -3,11 +3,27 @@ import { preset, validateHyperparameters } from '../lib/presets';
 import { buildMetrics, errorRatesFigure, tableMarkdown, type DataSource, type RunMetrics } from '../lib/results/report';
 import type { TrainResult } from '../lib/train/trainer';
 
-const machine = { cpu: 'test cpu', cores: 2, memoryGiB: 8, platform: 'test', arch: 'x64', node: 'v20', hostname: 'h', loadAverage: [0, 0, 0] };
+const machine = {
+  cpu: 'test cpu',
+  cores: 2,
+  memoryGiB: 8,
+  platform: 'test',
+  arch: 'x64',
+  node: 'v20',
+  hostname: 'h',
+  loadAverage: [0, 0, 0],
+};
 
 function run(name: string, dataset: string, testError: number, data?: DataSource): RunMetrics {
   const hp = preset(dataset, 'smoke');
-  const result = { epochsRun: 2, bestEpoch: 2, bestValidError: testError, testError, wallSeconds: 10, history: [{ seconds: 5 }] };
+  const result = {
+    epochsRun: 2,
+    bestEpoch: 2,
+    bestValidError: testError,
+    testError,
+    wallSeconds: 10,
+    history: [{ seconds: 5 }],
+  };
   return buildMetrics({
     run: name,
     preset: 'smoke',
@@ -26,13 +42,17 @@ function run(name: string, dataset: string, testError: number, data?: DataSource
 const paperSection = (md: string) => md.split('\n## ')[0];
 
 describe('results table', () => {
-  const runs = [run('mnist-smoke', 'mnist', 0.206), run('cifar10-smoke-synthetic', 'cifar10', 0.01, 'synthetic'), run('svhn-smoke-synthetic', 'svhn', 0.005, 'synthetic')];
+  const runs = [
+    run('mnist-smoke', 'mnist', 0.206),
+    run('cifar10-smoke-synthetic', 'cifar10', 0.01, 'synthetic'),
+    run('svhn-smoke-synthetic', 'svhn', 0.005, 'synthetic'),
+  ];
 
   it('records whether a run trained on real or synthetic data (real unless told)', () => {
     expect(runs.map((m) => m.data)).toEqual(['real', 'synthetic', 'synthetic']);
   });
 
-  it('keeps synthetic runs out of the paper\'s columns and lists them apart, marked synthetic', () => {
+  it("keeps synthetic runs out of the paper's columns and lists them apart, marked synthetic", () => {
     const md = tableMarkdown(runs);
     const top = paperSection(md);
     expect(top).toContain('**20.60 %**');
@@ -68,6 +88,8 @@ describe('results table', () => {
 describe('the compare preset', () => {
   it('is a valid MNIST preset and is refused for other data sets with the ones that exist', () => {
     expect(validateHyperparameters(preset('mnist', 'compare')).hiddenUnits).toEqual([512, 512, 512]);
-    expect(() => preset('cifar10', 'compare')).toThrow("preset 'compare' is not defined for cifar10 (use paper, quick, smoke)");
+    expect(() => preset('cifar10', 'compare')).toThrow(
+      "preset 'compare' is not defined for cifar10 (use paper, quick, smoke)",
+    );
   });
 });

@@ -54,5 +54,6 @@ export async function loadOrStandIn(dataset: 'cifar10' | 'svhn', o: StandInOptio
     return { data: await loadCifar10({ dir, download: false, validCount: 200 }), source: 'synthetic' };
   }
   writeSvhnFixture(dir, { trainCount: TRAIN_COUNT, testCount: TEST_COUNT });
-  return { data: await loadSvhn({ dir, includeExtra: false, validPerClassTrain: 20, download: false }), source: 'synthetic' };
+  const data = await loadSvhn({ dir, includeExtra: false, validPerClassTrain: 20, download: false });
+  return { data, source: 'synthetic' };
 }
