@@ -94,4 +94,17 @@ for (const { backend, skip } of CPU_AND_NATIVE) describe.skipIf(skip !== '')(`op
     });
     expectClose(ours, expected, 1e-5);
   });
+
+  it('an update changes the variable only, never a tensor that shared its data (clone, initial value)', async () => {
+    await initBackend(backend);
+    const initial = tf.tensor1d([-0.3, 0.2, 0.5]);
+    const variable = tf.variable(initial.clone());
+    const copy = variable.clone();
+    const optimizer = new BinaryNetOptimizer('adam', [{ variable, lrScale: 1 }]);
+    optimizer.apply([tf.tensor1d([1, -1, 1])], 0.01);
+    optimizer.dispose();
+    expect(Array.from(initial.dataSync())).toEqual(Array.from(Float32Array.of(-0.3, 0.2, 0.5)));
+    expect(Array.from(copy.dataSync())).toEqual(Array.from(Float32Array.of(-0.3, 0.2, 0.5)));
+    expect(Array.from(variable.dataSync())).not.toEqual(Array.from(copy.dataSync()));
+  });
 });

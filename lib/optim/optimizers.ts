@@ -93,9 +93,10 @@ export class BinaryNetOptimizer {
   private applyFused(addon: NativeAddon, i: number, g: tf.Tensor, lr: number, clip: number): void {
     const backend = wasmHeapBackend();
     const p = this.params[i];
-    // In place is only safe on data nobody else holds: a reshape or assign may share it.
+    // In place is only safe on data nobody else holds: a reshape, clone or assign may share it. The copy
+    // must be a real one: tf.clone is the native backend's copy-free Identity.
     for (const x of [p.variable, this.m[i], this.v[i]]) {
-      if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.clone(x)));
+      if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.tensor(x.dataSync(), x.shape, 'float32')));
     }
     const n = p.variable.size;
     if (g.size !== n) throw new Error(`gradient of ${p.variable.name} has ${g.size} values, the parameter ${n}`);
