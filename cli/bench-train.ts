@@ -21,8 +21,22 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { cpuId } from '../lib/bench/cpuId';
-import { IMPLEMENTATIONS, trainBenchFigure, trainBenchMarkdown, type Implementation, type SkippedRow, type TrainBenchResults, type TrainBenchRow } from '../lib/bench/trainBench';
-import { BENCHMARK_NETWORKS, buildTrainStepBench, median, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
+import {
+  IMPLEMENTATIONS,
+  trainBenchFigure,
+  trainBenchMarkdown,
+  type Implementation,
+  type SkippedRow,
+  type TrainBenchResults,
+  type TrainBenchRow,
+} from '../lib/bench/trainBench';
+import {
+  BENCHMARK_NETWORKS,
+  buildTrainStepBench,
+  median,
+  networkConfig,
+  resolveNetworks,
+} from '../lib/bench/trainStep';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { saveFigure } from '../lib/plots/figure';
 
@@ -86,8 +100,16 @@ function measure(network: string, impl: Implementation, warmup: number, steps: n
     command = process.execPath;
     args = ['--import', 'tsx', __filename, '--worker', '--networks', network, ...counts];
   }
-  const child = spawnSync(command, args, { env, encoding: 'utf8', timeout: CHILD_TIMEOUT_S * 1000, maxBuffer: 64 * 2 ** 20 });
-  const line = child.stdout?.split('\n').reverse().find((l) => l.startsWith('{'));
+  const child = spawnSync(command, args, {
+    env,
+    encoding: 'utf8',
+    timeout: CHILD_TIMEOUT_S * 1000,
+    maxBuffer: 64 * 2 ** 20,
+  });
+  const line = child.stdout
+    ?.split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (child.status === 0 && line) {
     const row = JSON.parse(line) as TrainBenchRow & { torch?: string; blas?: string };
     if (impl !== 'pytorch') return row;
@@ -96,14 +118,15 @@ function measure(network: string, impl: Implementation, warmup: number, steps: n
   }
   const why = child.error
     ? child.error.message
-    : (child.stderr || child.stdout || '').trim().split('\n').filter(Boolean).pop() ?? `exit status ${child.status}`;
+    : ((child.stderr || child.stdout || '').trim().split('\n').filter(Boolean).pop() ?? `exit status ${child.status}`);
   return { network, implementation: impl, reason: why.slice(0, 300) };
 }
 
 function positive(value: string | undefined, flag: string, allowZero = false): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`--${flag} takes a ${allowZero ? 'non-negative' : 'positive'} integer, got '${value}'`);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1))
+    throw new Error(`--${flag} takes a ${allowZero ? 'non-negative' : 'positive'} integer, got '${value}'`);
   return n;
 }
 
@@ -123,11 +146,17 @@ async function main(): Promise<void> {
     allowPositionals: false,
   });
   if (values.help) {
-    console.log('npm run bench:train -- [--networks a,b|all] [--implementations native,wasm,pytorch] [--steps N] [--warmup N] [--smoke] [--out DIR]');
+    console.log(
+      'npm run bench:train -- [--networks a,b|all] [--implementations native,wasm,pytorch] [--steps N] [--warmup N] [--smoke] [--out DIR]',
+    );
     return;
   }
   const smoke = values.smoke!;
-  const networks = values.networks ? resolveNetworks(values.networks) : smoke ? SMOKE_NETWORKS : [...BENCHMARK_NETWORKS, 'svhn-convnet-paper'];
+  const networks = values.networks
+    ? resolveNetworks(values.networks)
+    : smoke
+      ? SMOKE_NETWORKS
+      : [...BENCHMARK_NETWORKS, 'svhn-convnet-paper'];
   const steps = positive(values.steps, 'steps');
   const warmup = positive(values.warmup, 'warmup', true);
   const counts = (network: string) => ({
@@ -140,12 +169,15 @@ async function main(): Promise<void> {
   }
   const implementations = values.implementations!.split(',').map((s) => s.trim());
   const unknown = implementations.filter((i) => !IMPLEMENTATIONS.includes(i as Implementation));
-  if (unknown.length) throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${IMPLEMENTATIONS.join(', ')}`);
+  if (unknown.length)
+    throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${IMPLEMENTATIONS.join(', ')}`);
 
   const started = performance.now();
   const loadAverageStart = loadavg();
   const id = cpuId();
-  console.log(`${id.modelName} (family ${id.family}, model ${id.model}), ${os.cpus().length} CPUs; load average ${loadAverageStart.join(' / ')}`);
+  console.log(
+    `${id.modelName} (family ${id.family}, model ${id.model}), ${os.cpus().length} CPUs; load average ${loadAverageStart.join(' / ')}`,
+  );
   const rows: TrainBenchRow[] = [];
   const skipped: SkippedRow[] = [];
   for (const network of networks) {
@@ -157,14 +189,22 @@ async function main(): Promise<void> {
         console.log(`${network} on ${impl}: skipped (${result.reason})`);
       } else {
         rows.push(result);
-        console.log(`${network} on ${impl}: ${result.msPerStep.toFixed(1)} ms/step (${result.threads} threads; ${result.stepsMs.map((x) => x.toFixed(0)).join(', ')} ms)`);
+        console.log(
+          `${network} on ${impl}: ${result.msPerStep.toFixed(1)} ms/step (${result.threads} threads; ${result.stepsMs.map((x) => x.toFixed(0)).join(', ')} ms)`,
+        );
       }
     }
   }
   const results: TrainBenchResults = {
     date: new Date().toISOString(),
     smoke,
-    machine: { cpu: id, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.type()} ${os.release()}`, node: process.version },
+    machine: {
+      cpu: id,
+      cores: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      platform: `${os.type()} ${os.release()}`,
+      node: process.version,
+    },
     loadAverageStart,
     loadAverageEnd: loadavg(),
     wallSeconds: round((performance.now() - started) / 1000),
@@ -177,7 +217,9 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(out, 'training.md'), trainBenchMarkdown(results));
   // The smoke run skips the figure: Chromium takes longer than the measurements.
   const fig = smoke ? null : await saveFigure(trainBenchFigure(results), path.join(out, 'training'));
-  console.log(`wrote ${path.join(out, 'training.json')}, training.md${fig ? `, ${fig.html}${fig.png ? `, ${fig.png}` : ` (no image: ${fig.skipped})`}` : ''}`);
+  console.log(
+    `wrote ${path.join(out, 'training.json')}, training.md${fig ? `, ${fig.html}${fig.png ? `, ${fig.png}` : ` (no image: ${fig.skipped})`}` : ''}`,
+  );
 }
 
 main().catch((err) => {

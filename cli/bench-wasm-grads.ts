@@ -38,7 +38,13 @@ const binarize = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
 
 /** Deterministic uniform(−1, 1) values, identical on both backends. */
 function uniform(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(seededUniform(shape.reduce((p, q) => p * q, 1), seed), shape);
+  return tf.tensor(
+    seededUniform(
+      shape.reduce((p, q) => p * q, 1),
+      seed,
+    ),
+    shape,
+  );
 }
 
 interface Net {
@@ -47,7 +53,12 @@ interface Net {
 }
 
 function buildNet(): Net {
-  const convs = [[3, 32], [32, 32], [32, 64], [64, 64]].map(([ci, co], k) => tf.variable(uniform([3, 3, ci, co], 10 + k)));
+  const convs = [
+    [3, 32],
+    [32, 32],
+    [32, 64],
+    [64, 64],
+  ].map(([ci, co], k) => tf.variable(uniform([3, 3, ci, co], 10 + k)));
   const dense = tf.variable(uniform([8 * 8 * 64, 10], 20));
   const bn = [32, 32, 64, 64, 10].map((c) => [tf.variable(tf.ones([c])), tf.variable(tf.zeros([c]))]);
   const x = uniform([BATCH, 32, 32, 3], 1);
@@ -87,7 +98,9 @@ async function bench(backend: 'wasm' | 'cpu'): Promise<{ stepsMs: number[]; grad
     cost!.dispose();
     const ms = performance.now() - t0;
     if (i >= WARMUP) stepsMs.push(ms);
-    process.stderr.write(`${backend} step ${i + 1}/${WARMUP + REPS}${i < WARMUP ? ' (warm-up)' : ''}: ${ms.toFixed(0)} ms\n`);
+    process.stderr.write(
+      `${backend} step ${i + 1}/${WARMUP + REPS}${i < WARMUP ? ' (warm-up)' : ''}: ${ms.toFixed(0)} ms\n`,
+    );
   }
   optimizer.dispose();
   tf.dispose(net.vars);
@@ -128,7 +141,13 @@ async function main(): Promise<void> {
     wasmStepsMs: wasm.stepsMs.map((v) => Math.round(v)),
     maxGradientRelDiff: gradRelDiff,
     // Other work on a shared machine slows both backends: the load average says how busy it was.
-    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadAverage1m: os.loadavg()[0], node: process.version, tfjs: tf.version.tfjs },
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores: os.cpus().length,
+      loadAverage1m: os.loadavg()[0],
+      node: process.version,
+      tfjs: tf.version.tfjs,
+    },
     date: new Date().toISOString(),
   };
   fs.mkdirSync(path.dirname(OUT), { recursive: true });

@@ -36,7 +36,9 @@ function parse(argv: string[]): Record<string, string | true> {
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '');
     if (!argv[i].startsWith('--') || !(VALUE_FLAGS.has(name) || SWITCHES.has(name))) {
-      throw new Error(`unknown argument '${argv[i]}' (flags: ${[...VALUE_FLAGS, ...SWITCHES].map((f) => '--' + f).join(' ')})`);
+      throw new Error(
+        `unknown argument '${argv[i]}' (flags: ${[...VALUE_FLAGS, ...SWITCHES].map((f) => '--' + f).join(' ')})`,
+      );
     }
     if (SWITCHES.has(name)) flags[name] = true;
     else if (argv[i + 1] === undefined) throw new Error(`--${name} needs a value`);
@@ -47,7 +49,8 @@ function parse(argv: string[]): Record<string, string | true> {
 
 function positiveInts(value: string, flag: string): number[] {
   const list = value.split(',').map(Number);
-  if (list.length === 0 || list.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`--${flag} takes positive integers separated by commas, got '${value}'`);
+  if (list.length === 0 || list.some((x) => !Number.isInteger(x) || x < 1))
+    throw new Error(`--${flag} takes positive integers separated by commas, got '${value}'`);
   return list;
 }
 
@@ -77,12 +80,16 @@ async function main(): Promise<void> {
       : 'The machine was otherwise idle when the benchmark started.');
   const machine = describeMachine(shared);
   const runs = typeof flags.runs === 'string' ? positiveInts(flags.runs, 'runs')[0] : smoke ? 1 : 3;
-  const sizes = typeof flags.sizes === 'string' ? positiveInts(flags.sizes, 'sizes') : smoke ? [64, 128] : [1024, 2048, 4096, 8192];
-  const hidden = typeof flags.hidden === 'string' ? positiveInts(flags.hidden, 'hidden') : smoke ? [128, 128] : [4096, 4096, 4096];
+  const sizes =
+    typeof flags.sizes === 'string' ? positiveInts(flags.sizes, 'sizes') : smoke ? [64, 128] : [1024, 2048, 4096, 8192];
+  const hidden =
+    typeof flags.hidden === 'string' ? positiveInts(flags.hidden, 'hidden') : smoke ? [128, 128] : [4096, 4096, 4096];
   const images = typeof flags.images === 'string' ? positiveInts(flags.images, 'images')[0] : smoke ? 200 : 10_000;
   const batch = Math.min(1000, images);
   const roofline = measureRoofline(smoke ? 0.1 : 1.5);
-  log(`popcount roofline: ${roofline ? (roofline / 1e9).toFixed(1) + ' G binary MAC/s (one thread)' : 'not available'}`);
+  log(
+    `popcount roofline: ${roofline ? (roofline / 1e9).toFixed(1) + ' G binary MAC/s (one thread)' : 'not available'}`,
+  );
   const matmul = benchMatMul({
     sizes,
     shapes: [
@@ -106,7 +113,14 @@ async function main(): Promise<void> {
         : typeof flags.checkpoint === 'string'
           ? modelFromCheckpoint(flags.checkpoint, mnist)
           : undefined;
-    mlp = benchMlp({ test: mnist.test, count: images, hiddenUnits: hidden, model, runs: smoke ? 1 : Math.min(runs, 2), log });
+    mlp = benchMlp({
+      test: mnist.test,
+      count: images,
+      hiddenUnits: hidden,
+      model,
+      runs: smoke ? 1 : Math.min(runs, 2),
+      log,
+    });
   }
   machine.loadAverageEnd = os.loadavg();
   const results: BenchResults = {
@@ -119,13 +133,25 @@ async function main(): Promise<void> {
     mlp,
     wallSeconds: (performance.now() - started) / 1000,
   };
-  const out = typeof flags.out === 'string' ? flags.out : smoke ? path.join('runs', 'bench-smoke') : path.join('results', 'bench');
+  const out =
+    typeof flags.out === 'string'
+      ? flags.out
+      : smoke
+        ? path.join('runs', 'bench-smoke')
+        : path.join('results', 'bench');
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
   fs.writeFileSync(path.join(out, 'README.md'), benchMarkdown(results));
   const fig = await saveFigure(speedupFigure(results), path.join(out, 'speedup'));
-  log(`wrote ${path.join(out, 'bench.json')}, README.md, ${fig.html}${fig.png ? ', ' + fig.png : ` (no image: ${fig.skipped})`}`);
-  const failures = [...matmul.filter((r) => r.exact === false).map((r) => `${r.label} ${r.method}`), ...(mlp?.disagreements.filter((d) => !(d.relativeMargin < FLOAT_TIE_MARGIN)).map((d) => `MLP image ${d.image} (not a float tie)`) ?? [])];
+  log(
+    `wrote ${path.join(out, 'bench.json')}, README.md, ${fig.html}${fig.png ? ', ' + fig.png : ` (no image: ${fig.skipped})`}`,
+  );
+  const failures = [
+    ...matmul.filter((r) => r.exact === false).map((r) => `${r.label} ${r.method}`),
+    ...(mlp?.disagreements
+      .filter((d) => !(d.relativeMargin < FLOAT_TIE_MARGIN))
+      .map((d) => `MLP image ${d.image} (not a float tie)`) ?? []),
+  ];
   if (failures.length) {
     console.error(`results differ from the XNOR reference / tfjs predictions: ${failures.join('; ')}`);
     process.exitCode = 1;

@@ -21,7 +21,8 @@ const HEAVY = new Set(['cifar10-convnet-paper']);
 function count(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || (flag === 'steps' && n === 0)) throw new Error(`--${flag} takes a ${flag === 'steps' ? 'positive' : 'non-negative'} integer, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0 || (flag === 'steps' && n === 0))
+    throw new Error(`--${flag} takes a ${flag === 'steps' ? 'positive' : 'non-negative'} integer, got '${value}'`);
   return n;
 }
 
@@ -39,7 +40,9 @@ async function main(): Promise<void> {
     allowPositionals: false,
   });
   if (values.help) {
-    console.log('npm run profile -- [--network NAME[,NAME…]|all] [--steps N] [--warmup N] [--backend wasm|native|…] [--out DIR]');
+    console.log(
+      'npm run profile -- [--network NAME[,NAME…]|all] [--steps N] [--warmup N] [--backend wasm|native|…] [--out DIR]',
+    );
     return;
   }
   const networks = resolveNetworks(values.network!);
@@ -55,7 +58,9 @@ async function main(): Promise<void> {
     try {
       const p = profileTrainStep(bench, backend, { ...opts, log: (line) => console.log(line) });
       const top = p.kernels.slice(0, 3).map((k) => `${k.kernel} ${((100 * k.ms) / p.stepMs).toFixed(0)} %`);
-      console.log(`${network} on ${backend}: ${p.stepMs.toFixed(1)} ms/step; ${p.phases.map((ph) => `${ph.phase} ${ph.ms.toFixed(1)}`).join(', ')} ms; top kernels: ${top.join(', ')}`);
+      console.log(
+        `${network} on ${backend}: ${p.stepMs.toFixed(1)} ms/step; ${p.phases.map((ph) => `${ph.phase} ${ph.ms.toFixed(1)}`).join(', ')} ms; top kernels: ${top.join(', ')}`,
+      );
       // Saved after each network so that a long run keeps what it measured.
       const files = saveProfiles(values.out!, [p]);
       console.log(`wrote ${files.md}`);

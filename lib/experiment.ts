@@ -16,7 +16,14 @@ import { buildConvNet } from './models/convnet';
 import { buildMlp } from './models/mlp';
 import { preset, validateHyperparameters, type Hyperparameters } from './presets';
 import { machineInfo } from './results/machine';
-import { buildMetrics, diagnosticsFigure, learningCurvesFigure, regenerateReport, writeRunFiles, type RunMetrics } from './results/report';
+import {
+  buildMetrics,
+  diagnosticsFigure,
+  learningCurvesFigure,
+  regenerateReport,
+  writeRunFiles,
+  type RunMetrics,
+} from './results/report';
 import { formatSummary, summarize } from './summary';
 import { writeFileAtomic } from './io/atomicWrite';
 import type { BestMeta } from './train/checkpoint';
@@ -60,17 +67,30 @@ export interface ExperimentResult {
  * Resolves preset + overrides and validates them, before any work starts. Switching a ConvNet
  * preset to `arch: 'mlp'` drops its conv widths unless they are given too.
  */
-export function resolveHyperparameters(dataset: string, presetName: string, overrides: Partial<Hyperparameters> = {}): Hyperparameters {
+export function resolveHyperparameters(
+  dataset: string,
+  presetName: string,
+  overrides: Partial<Hyperparameters> = {},
+): Hyperparameters {
   const base = preset(dataset, presetName);
   const convFilters = overrides.arch === 'mlp' && overrides.convFilters === undefined ? { convFilters: [] } : {};
-  return validateHyperparameters({ ...base, ...convFilters, ...overrides, dataset: dataset as Hyperparameters['dataset'] });
+  return validateHyperparameters({
+    ...base,
+    ...convFilters,
+    ...overrides,
+    dataset: dataset as Hyperparameters['dataset'],
+  });
 }
 
 /**
  * The data set of `hp` with its limits applied. CIFAR-10 and SVHN are downloaded (MD5-verified) on
  * first use into `dataDir` (default data/<dataset>/); offline, the error says which files to put where.
  */
-export async function loadDataset(hp: Hyperparameters, dataDir?: string, log?: (line: string) => void): Promise<SplitDataset> {
+export async function loadDataset(
+  hp: Hyperparameters,
+  dataDir?: string,
+  log?: (line: string) => void,
+): Promise<SplitDataset> {
   const load = async (): Promise<SplitDataset> => {
     switch (hp.dataset) {
       case 'mnist':
@@ -93,11 +113,23 @@ export function flattensInput(hp: Hyperparameters): boolean {
 
 export function buildModel(hp: Hyperparameters, data: SplitDataset): tf.Sequential {
   const { train: t } = data;
-  const common = { numClasses: t.numClasses, hiddenUnits: hp.hiddenUnits, binarization: hp.binarization, batchNorm: hp.batchNorm, H: hp.H, seed: hp.seed };
+  const common = {
+    numClasses: t.numClasses,
+    hiddenUnits: hp.hiddenUnits,
+    binarization: hp.binarization,
+    batchNorm: hp.batchNorm,
+    H: hp.H,
+    seed: hp.seed,
+  };
   if (hp.arch === 'convnet') {
     return buildConvNet({ ...common, inputShape: [t.height, t.width, t.channels], convFilters: hp.convFilters });
   }
-  return buildMlp({ ...common, inputDim: t.height * t.width * t.channels, dropoutInput: hp.dropoutInput, dropoutHidden: hp.dropoutHidden });
+  return buildMlp({
+    ...common,
+    inputDim: t.height * t.width * t.channels,
+    dropoutInput: hp.dropoutInput,
+    dropoutHidden: hp.dropoutHidden,
+  });
 }
 
 /**
@@ -173,18 +205,35 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     const layers = modelFilterRepetition(model);
     const weights = `best validation epoch (${best.epoch})`;
     writeFileAtomic(path.join(outDir, 'filter-repetition.json'), JSON.stringify({ weights, layers }, null, 1) + '\n');
-    log(`unique binary 3×3 filter slices per input map: ${layers.map((l) => `${l.layer} ${(100 * l.uniqueFraction).toFixed(1)} %`).join(', ')}`);
+    log(
+      `unique binary 3×3 filter slices per input map: ${layers.map((l) => `${l.layer} ${(100 * l.uniqueFraction).toFixed(1)} %`).join(', ')}`,
+    );
   }
-  log(`test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`);
+  log(
+    `test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`,
+  );
   const saved = `the model of epoch ${best.epoch} in ${path.join(runDir, 'model')}`;
   log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; ${saved}`);
   if (o.figures !== false && result.history.length) {
-    const curves = await saveFigure(learningCurvesFigure(metrics, result.history as EpochRecord[]), path.join(outDir, 'learning-curves'));
+    const curves = await saveFigure(
+      learningCurvesFigure(metrics, result.history as EpochRecord[]),
+      path.join(outDir, 'learning-curves'),
+    );
     const diagnostics = diagnosticsFigure(metrics, result.history);
     const weights = diagnostics && (await saveFigure(diagnostics, path.join(outDir, 'diagnostics')));
     const report = await regenerateReport(resultsDir);
-    const written = [curves.html, curves.png, curves.svg, weights?.html, weights?.png, report.figure.html, report.figure.png];
-    log(`figures: ${written.filter(Boolean).join(', ')}${curves.skipped ? ` (images skipped: ${curves.skipped})` : ''}`);
+    const written = [
+      curves.html,
+      curves.png,
+      curves.svg,
+      weights?.html,
+      weights?.png,
+      report.figure.html,
+      report.figure.png,
+    ];
+    log(
+      `figures: ${written.filter(Boolean).join(', ')}${curves.skipped ? ` (images skipped: ${curves.skipped})` : ''}`,
+    );
     log(`table: ${report.table}`);
   }
   return { metrics, result, model, runDir };

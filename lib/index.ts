@@ -15,7 +15,14 @@ export { squaredHinge, classificationError } from './loss';
 export { BinaryNetOptimizer, modelParams, OPTIMIZERS, type OptimizerName, type Param } from './optim/optimizers';
 export { lrDecay, lrAtEpoch, glorotLrScale } from './optim/schedule';
 export { buildMlp, batchNorm, type MlpConfig } from './models/mlp';
-export { buildConvNet, scaleWidths, poolsAfter, CIFAR10_CONV_FILTERS, SVHN_CONV_FILTERS, type ConvNetConfig } from './models/convnet';
+export {
+  buildConvNet,
+  scaleWidths,
+  poolsAfter,
+  CIFAR10_CONV_FILTERS,
+  SVHN_CONV_FILTERS,
+  type ConvNetConfig,
+} from './models/convnet';
 export { filterRepetition, modelFilterRepetition, type FilterRepetition } from './analysis/filterRepetition';
 export { writeCifar10Fixture, writeSvhnFixture, writeSvhnMat } from './data/fixtures';
 export { summarize, formatSummary, type LayerSummary, type MacCounts } from './summary';
@@ -23,18 +30,71 @@ export { BinaryWeightMonitor, AT_CLIP_TOLERANCE, type LayerDiagnostics } from '.
 export * from './data/dataset';
 export { parseIdx, readIdx, encodeIdx } from './data/idx';
 export { loadMnist, loadFashionMnist, embeddedMnistDir, readIdxPair, FASHION_MNIST_DIRS } from './data/mnist';
-export { preset, validateHyperparameters, DATASETS, PRESET_NAMES, ARCHS, type Arch, type Hyperparameters, type DatasetName, type PresetName } from './presets';
-export { train, evaluate, restoreModelFromCheckpoint, restoreBestWeights, checkpointHyperparameters, limitDataset, shuffledIndices, bestEpochIndex, CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, BEST_FILE, type EpochRecord, type TrainResult, type TrainOptions } from './train/trainer';
-export { runExperiment, exportBestModel, resolveHyperparameters, loadDataset, buildModel, flattensInput, type ExperimentOptions, type ExperimentResult } from './experiment';
+export {
+  preset,
+  validateHyperparameters,
+  DATASETS,
+  PRESET_NAMES,
+  ARCHS,
+  type Arch,
+  type Hyperparameters,
+  type DatasetName,
+  type PresetName,
+} from './presets';
+export {
+  train,
+  evaluate,
+  restoreModelFromCheckpoint,
+  restoreBestWeights,
+  checkpointHyperparameters,
+  limitDataset,
+  shuffledIndices,
+  bestEpochIndex,
+  CHECKPOINT_FILE,
+  PREVIOUS_CHECKPOINT_FILE,
+  BEST_FILE,
+  type EpochRecord,
+  type TrainResult,
+  type TrainOptions,
+} from './train/trainer';
+export {
+  runExperiment,
+  exportBestModel,
+  resolveHyperparameters,
+  loadDataset,
+  buildModel,
+  flattensInput,
+  type ExperimentOptions,
+  type ExperimentResult,
+} from './experiment';
 export { saveFigure, figurePng, figureHtml, findChromium, type Figure } from './plots/figure';
-export { buildMetrics, writeRunFiles, describeArchitecture, collectRuns, tableMarkdown, learningCurvesFigure, diagnosticsFigure, errorRatesFigure, regenerateReport, type RunMetrics } from './results/report';
+export {
+  buildMetrics,
+  writeRunFiles,
+  describeArchitecture,
+  collectRuns,
+  tableMarkdown,
+  learningCurvesFigure,
+  diagnosticsFigure,
+  errorRatesFigure,
+  regenerateReport,
+  type RunMetrics,
+} from './results/report';
 export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
 export { machineInfo } from './results/machine';
 export { registerFileSystemIO } from './io/fileSystem';
 export { loadCifar10, decodeCifarBatches, CIFAR10_CLASSES, type Cifar10Options } from './data/cifar10';
 export { loadSvhn, readSvhnMat, svhnImages, pickPerClass, type SvhnOptions } from './data/svhn';
 export { parseMat, readMatFile, requireVariable, MatFileError, type MatVariable } from './data/matFile';
-export { ensureFiles, verifyFile, md5File, OfflineError, CIFAR10_FILES, SVHN_FILES, type DownloadOptions } from './data/download';
+export {
+  ensureFiles,
+  verifyFile,
+  md5File,
+  OfflineError,
+  CIFAR10_FILES,
+  SVHN_FILES,
+  type DownloadOptions,
+} from './data/download';
 export { readTar } from './data/tar';
 export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from './tfjs/wasmConvGradients';
 export { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';

@@ -212,7 +212,11 @@ const PRESETS: Record<DatasetName, Partial<Record<PresetName, Hyperparameters>>>
   mnist: { paper: PAPER_MNIST, quick: QUICK_MNIST, smoke: SMOKE_MNIST, compare: COMPARE_MNIST },
   'fashion-mnist': { paper: PAPER_FASHION, quick: QUICK_FASHION, smoke: smokeConvNet(PAPER_FASHION) },
   cifar10: { paper: PAPER_CIFAR10, quick: quickConvNet(PAPER_CIFAR10), smoke: smokeConvNet(PAPER_CIFAR10) },
-  svhn: { paper: PAPER_SVHN, quick: { ...quickConvNet(PAPER_SVHN), svhnExtra: false }, smoke: { ...smokeConvNet(PAPER_SVHN), svhnExtra: false } },
+  svhn: {
+    paper: PAPER_SVHN,
+    quick: { ...quickConvNet(PAPER_SVHN), svhnExtra: false },
+    smoke: { ...smokeConvNet(PAPER_SVHN), svhnExtra: false },
+  },
 };
 
 /** Every hyperparameter's name, in the order of `Hyperparameters`. */
@@ -238,8 +242,10 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   const fail = (msg: string): never => {
     throw new Error(`invalid hyperparameters: ${msg}`);
   };
-  const positiveInt = (v: number, what: string) => (Number.isInteger(v) && v > 0) || fail(`${what} must be a positive integer, got ${v}`);
-  const nonNegInt = (v: number, what: string) => (Number.isInteger(v) && v >= 0) || fail(`${what} must be a non-negative integer, got ${v}`);
+  const positiveInt = (v: number, what: string) =>
+    (Number.isInteger(v) && v > 0) || fail(`${what} must be a positive integer, got ${v}`);
+  const nonNegInt = (v: number, what: string) =>
+    (Number.isInteger(v) && v >= 0) || fail(`${what} must be a non-negative integer, got ${v}`);
   for (const key of Object.keys(hp).filter((k) => !(HYPERPARAMETER_KEYS as string[]).includes(k))) {
     const suggestion = closestName(key, HYPERPARAMETER_KEYS);
     const hint = suggestion ? ` (did you mean '${suggestion}'?)` : '';
@@ -252,10 +258,13 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   if (hp.arch === 'convnet') {
     if (hp.convFilters.length === 0) fail('a convnet needs convFilters (at least one conv layer)');
     // 2×2 pools halve the image once per block of two convs; every data set here is 28 or 32 pixels wide.
-    if (hp.convFilters.length > 8) fail(`convFilters lists ${hp.convFilters.length} convs: at most 8 (4 pools) fit 28×28 images`);
-    if (hp.dropoutInput !== 0 || hp.dropoutHidden !== 0) fail('the ConvNet has no dropout (as the paper): dropoutInput and dropoutHidden must be 0');
+    if (hp.convFilters.length > 8)
+      fail(`convFilters lists ${hp.convFilters.length} convs: at most 8 (4 pools) fit 28×28 images`);
+    if (hp.dropoutInput !== 0 || hp.dropoutHidden !== 0)
+      fail('the ConvNet has no dropout (as the paper): dropoutInput and dropoutHidden must be 0');
   } else if (hp.convFilters.length) fail(`convFilters applies to arch 'convnet' only (arch is '${hp.arch}')`);
-  if (!Array.isArray(hp.hiddenUnits) || (hp.arch === 'mlp' && hp.hiddenUnits.length === 0)) fail('hiddenUnits must list at least one layer');
+  if (!Array.isArray(hp.hiddenUnits) || (hp.arch === 'mlp' && hp.hiddenUnits.length === 0))
+    fail('hiddenUnits must list at least one layer');
   hp.hiddenUnits.forEach((u, i) => positiveInt(u, `hiddenUnits[${i}]`));
   for (const k of ['dropoutInput', 'dropoutHidden'] as const) {
     if (!(hp[k] >= 0 && hp[k] < 1)) fail(`${k} must be in [0, 1), got ${hp[k]}`);
@@ -264,8 +273,10 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   positiveInt(hp.epochs, 'epochs');
   if (!(hp.lrStart > 0 && Number.isFinite(hp.lrStart))) fail(`lrStart must be a positive number, got ${hp.lrStart}`);
   if (!(hp.lrEnd > 0 && Number.isFinite(hp.lrEnd))) fail(`lrEnd must be a positive number, got ${hp.lrEnd}`);
-  if (!OPTIMIZERS.includes(hp.optimizer)) fail(`optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${hp.optimizer}'`);
-  if (hp.batchNorm !== 'standard' && hp.batchNorm !== 'shift') fail(`batchNorm must be 'standard' or 'shift', got '${hp.batchNorm}'`);
+  if (!OPTIMIZERS.includes(hp.optimizer))
+    fail(`optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${hp.optimizer}'`);
+  if (hp.batchNorm !== 'standard' && hp.batchNorm !== 'shift')
+    fail(`batchNorm must be 'standard' or 'shift', got '${hp.batchNorm}'`);
   if (hp.binarization !== 'deterministic' && hp.binarization !== 'stochastic') {
     fail(`binarization must be 'deterministic' or 'stochastic', got '${hp.binarization}'`);
   }

@@ -13,7 +13,9 @@ export function ap2Forward(x: tf.Tensor): tf.Tensor {
 }
 
 const ap2WithIdentityGradient = (x: tf.Tensor) => ({ value: ap2Forward(x), gradFunc: (dy: tf.Tensor) => dy });
-export const ap2 = tf.customGrad(ap2WithIdentityGradient as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+export const ap2 = tf.customGrad(ap2WithIdentityGradient as unknown as Parameters<typeof tf.customGrad>[0]) as (
+  x: tf.Tensor,
+) => tf.Tensor;
 
 /** AP2 of a plain number. */
 export function ap2Scalar(x: number): number {

@@ -40,8 +40,15 @@ if (!fs.existsSync(bin('asc'))) {
 } else {
   fs.mkdirSync(path.join(root, 'build'), { recursive: true });
   const ok = run(bin('asc'), [
-    'lib/kernels/wasm/xnorGemm.ts', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd',
-    '-o', 'build/xnor.wasm',
+    'lib/kernels/wasm/xnorGemm.ts',
+    '-O3',
+    '--runtime',
+    'stub',
+    '--noAssert',
+    '--enable',
+    'simd',
+    '-o',
+    'build/xnor.wasm',
   ]);
   if (!ok) {
     console.error('build-kernels: AssemblyScript compilation failed');

@@ -26,15 +26,18 @@ describe('backend selection', () => {
     if (!hasNativeAddon) expect(lines[0]).toMatch(/backend native unavailable: native addon/);
   });
 
-  it.skipIf(!hasNativeAddon)(`wasm after native restores the wasm kernels, and native puts them back${hasNativeAddon ? '' : ` (native unavailable: ${why})`}`, async () => {
-    expect(await initBackend('native')).toBe('native');
-    expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
-    expect(await initBackend('wasm')).toBe('wasm');
-    expect(tf.getKernel('BnnSign', 'wasm')).toBeUndefined();
-    expect(tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).dataSync()).toEqual(new Float32Array([3, 3, 3, 3]));
-    expect(await initBackend('native')).toBe('native');
-    expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
-  });
+  it.skipIf(!hasNativeAddon)(
+    `wasm after native restores the wasm kernels, and native puts them back${hasNativeAddon ? '' : ` (native unavailable: ${why})`}`,
+    async () => {
+      expect(await initBackend('native')).toBe('native');
+      expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
+      expect(await initBackend('wasm')).toBe('wasm');
+      expect(tf.getKernel('BnnSign', 'wasm')).toBeUndefined();
+      expect(tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).dataSync()).toEqual(new Float32Array([3, 3, 3, 3]));
+      expect(await initBackend('native')).toBe('native');
+      expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
+    },
+  );
 
   it('BNN_BACKEND forces one', async () => {
     expect(await initBackend('cpu')).toBe('cpu');
@@ -43,7 +46,9 @@ describe('backend selection', () => {
   });
 
   it('rejects unknown names, and a forced backend that does not load', async () => {
-    await expect(initBackend('webgpu')).rejects.toThrow(/unknown backend 'webgpu' \(BNN_BACKEND must be one of native, tensorflow, wasm, cpu\)/);
+    await expect(initBackend('webgpu')).rejects.toThrow(
+      /unknown backend 'webgpu' \(BNN_BACKEND must be one of native, tensorflow, wasm, cpu\)/,
+    );
     if (hasTfjsNode) expect(await initBackend('tensorflow')).toBe('tensorflow');
     else await expect(initBackend('tensorflow')).rejects.toThrow(/backend 'tensorflow' did not load/);
   });

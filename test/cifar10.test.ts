@@ -23,7 +23,8 @@ function batch(first: number, count: number): Buffer {
     const rec = i * 3073;
     buf[rec] = label(g);
     for (let ch = 0; ch < 3; ch++)
-      for (let r = 0; r < 32; r++) for (let c = 0; c < 32; c++) buf[rec + 1 + ch * 1024 + r * 32 + c] = pixel(g, r, c, ch);
+      for (let r = 0; r < 32; r++)
+        for (let c = 0; c < 32; c++) buf[rec + 1 + ch * 1024 + r * 32 + c] = pixel(g, r, c, ch);
   }
   return buf;
 }
@@ -41,7 +42,13 @@ beforeAll(() => {
   fs.writeFileSync(path.join(bin, 'batches.meta.txt'), 'airplane\n');
   packed = path.join(tmp, 'packed');
   fs.mkdirSync(packed);
-  const res = spawnSync('tar', ['czf', path.join(packed, 'cifar-10-binary.tar.gz'), '-C', unpacked, 'cifar-10-batches-bin']);
+  const res = spawnSync('tar', [
+    'czf',
+    path.join(packed, 'cifar-10-binary.tar.gz'),
+    '-C',
+    unpacked,
+    'cifar-10-batches-bin',
+  ]);
   expect(res.status).toBe(0);
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -50,7 +57,13 @@ function expectImages(set: { images: Uint8Array; labels: Uint8Array; count: numb
   for (let i = 0; i < set.count; i++) {
     const g = first + i;
     expect(set.labels[i]).toBe(label(g));
-    for (const [r, c, ch] of [[0, 0, 0], [0, 1, 1], [2, 0, 2], [31, 31, 0], [16, 7, 1]]) {
+    for (const [r, c, ch] of [
+      [0, 0, 0],
+      [0, 1, 1],
+      [2, 0, 2],
+      [31, 31, 0],
+      [16, 7, 1],
+    ]) {
       expect(set.images[i * 3072 + (r * 32 + c) * 3 + ch]).toBe(pixel(g, r, c, ch));
     }
   }
@@ -131,7 +144,9 @@ describe('CIFAR-10 binary loader', () => {
     fs.mkdirSync(dir);
     const archive = fs.readFileSync(path.join(packed, 'cifar-10-binary.tar.gz'));
     fs.writeFileSync(path.join(dir, 'cifar-10-binary.tar.gz'), archive.subarray(0, archive.length >> 1));
-    await expect(loadCifar10({ dir, download: false, validCount: 10 })).rejects.toThrow(/cifar-10-binary\.tar\.gz: gzip data are corrupt or truncated/);
+    await expect(loadCifar10({ dir, download: false, validCount: 10 })).rejects.toThrow(
+      /cifar-10-binary\.tar\.gz: gzip data are corrupt or truncated/,
+    );
     const empty = path.join(tmp, 'empty');
     fs.mkdirSync(empty);
     await expect(loadCifar10({ dir: empty, download: false })).rejects.toThrow(/no CIFAR-10 data/);

@@ -34,14 +34,18 @@ it('SVHN fixture: MAT level-5 files the loader reads, labels 1..10 with 10 for t
   expect([data.train.count, data.valid.count, data.test.count]).toEqual([80, 20, 20]);
 });
 
-it.skipIf(scipyMissing !== '')(`scipy reads the MAT file the same way${scipyMissing && ` (skipped: ${scipyMissing})`}`, () => {
-  const file = path.join(tmp, 'one.mat');
-  writeSvhnMat(file, 3, 5, 1);
-  const script = 'import sys; from scipy.io import loadmat; m = loadmat(sys.argv[1]); print(m["X"].shape, m["X"].dtype, int(m["X"][1, 2, 0, 2]), m["y"].ravel().tolist())';
-  const r = spawnSync(PYTHON, ['-c', script, file], { encoding: 'utf8' });
-  expect(r.status, r.stderr).toBe(0);
-  const raw = readSvhnMat(file);
-  // X(r=1, c=2, ch=0, n=2) column-major.
-  const expected = raw.pixels[1 + 32 * 2 + 0 + 3072 * 2];
-  expect(r.stdout.trim()).toBe(`(32, 32, 3, 3) uint8 ${expected} [10.0, 1.0, 2.0]`);
-});
+it.skipIf(scipyMissing !== '')(
+  `scipy reads the MAT file the same way${scipyMissing && ` (skipped: ${scipyMissing})`}`,
+  () => {
+    const file = path.join(tmp, 'one.mat');
+    writeSvhnMat(file, 3, 5, 1);
+    const script =
+      'import sys; from scipy.io import loadmat; m = loadmat(sys.argv[1]); print(m["X"].shape, m["X"].dtype, int(m["X"][1, 2, 0, 2]), m["y"].ravel().tolist())';
+    const r = spawnSync(PYTHON, ['-c', script, file], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const raw = readSvhnMat(file);
+    // X(r=1, c=2, ch=0, n=2) column-major.
+    const expected = raw.pixels[1 + 32 * 2 + 0 + 3072 * 2];
+    expect(r.stdout.trim()).toBe(`(32, 32, 3, 3) uint8 ${expected} [10.0, 1.0, 2.0]`);
+  },
+);

@@ -51,7 +51,12 @@ afterAll(async () => {
 });
 
 function spec(dirName: string, name: string, sum = md5): DatasetFiles {
-  return { dataset: 'test set', dir: path.join(tmp, dirName), baseUrl: 'http://unused.invalid', files: [{ name, md5: sum }] };
+  return {
+    dataset: 'test set',
+    dir: path.join(tmp, dirName),
+    baseUrl: 'http://unused.invalid',
+    files: [{ name, md5: sum }],
+  };
 }
 
 /** A port that was just free: connecting to it is refused. */
@@ -123,7 +128,10 @@ describe('ensureFiles', () => {
     const port = await refusedPort();
     const s: DatasetFiles = {
       ...spec('offline', 'a.bin'),
-      files: [{ name: 'a.bin', md5: '0'.repeat(32) }, { name: 'b.bin', md5: '1'.repeat(32) }],
+      files: [
+        { name: 'a.bin', md5: '0'.repeat(32) },
+        { name: 'b.bin', md5: '1'.repeat(32) },
+      ],
     };
     const err = await ensureFiles(s, { ...quiet, mirror: `http://127.0.0.1:${port}` }).catch((e) => e);
     expect(err).toBeInstanceOf(OfflineError);
@@ -148,7 +156,9 @@ describe('ensureFiles', () => {
     fs.writeFileSync(file, bad); // new size-or-mtime: the stamp no longer applies
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(file, later, later);
-    await expect(ensureFiles(s, quiet)).rejects.toThrow(/placed\.bin: MD5 [0-9a-f]{32}, expected .*corrupt or incomplete/);
+    await expect(ensureFiles(s, quiet)).rejects.toThrow(
+      /placed\.bin: MD5 [0-9a-f]{32}, expected .*corrupt or incomplete/,
+    );
   });
 
   it('reaches the loaders: CIFAR-10 and SVHN name their files, MD5s and alternatives', async () => {

@@ -35,21 +35,37 @@ describe('binary inference engine', () => {
     await initBackend('cpu');
     const test = slice(loadMnist().test, 0, count);
     images = test.images;
-    model = buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [300, 200], dropoutInput: 0.2, dropoutHidden: 0.5, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 5 });
-    const x = tf.tensor2d(scaledPixels(test, Array.from({ length: count }, (_, i) => i)), [count, 784]);
+    model = buildMlp({
+      inputDim: 784,
+      numClasses: 10,
+      hiddenUnits: [300, 200],
+      dropoutInput: 0.2,
+      dropoutHidden: 0.5,
+      binarization: 'deterministic',
+      batchNorm: 'standard',
+      H: 1,
+      seed: 5,
+    });
+    const x = tf.tensor2d(
+      scaledPixels(
+        test,
+        Array.from({ length: count }, (_, i) => i),
+      ),
+      [count, 784],
+    );
     calibrateBatchNorm(model, x, 9);
     expected = (model.predict(x) as tf.Tensor).argMax(1).dataSync() as unknown as Uint8Array;
     expected = Uint8Array.from(expected);
   });
 
-  
-  for (const { kernel: loaded, title } of kernelTiers) it.skipIf(!loaded)(`predicts exactly what the tfjs model predicts on real MNIST images (${title})`, () => {
-    const kernel = loaded!;
-    const engine = new BinaryEngine(exportPackedModel(model), { kernel, batchSize: 300 });
-    const n = kernel.tier === 'ts' ? 100 : count;
-    const got = engine.predict(images.subarray(0, n * 784), n);
-    expect(Array.from(got)).toEqual(Array.from(expected.subarray(0, n)));
-  });
+  for (const { kernel: loaded, title } of kernelTiers)
+    it.skipIf(!loaded)(`predicts exactly what the tfjs model predicts on real MNIST images (${title})`, () => {
+      const kernel = loaded!;
+      const engine = new BinaryEngine(exportPackedModel(model), { kernel, batchSize: 300 });
+      const n = kernel.tier === 'ts' ? 100 : count;
+      const got = engine.predict(images.subarray(0, n * 784), n);
+      expect(Array.from(got)).toEqual(Array.from(expected.subarray(0, n)));
+    });
 
   it('round-trips through the packed file and reports its footprint', () => {
     const packed = exportPackedModel(model);
@@ -73,12 +89,24 @@ describe('binary inference engine', () => {
     const engine = new BinaryEngine(deserializePackedModel(bytes), { kernel: selectKernel() });
     expect(() => engine.predict(new Uint8Array(783), 1)).toThrow(/expected 1 images × 784/);
     expect(() => engine.predict(new Float32Array(784) as unknown as Uint8Array, 1)).toThrow(/Uint8Array/);
-    expect(() => new BinaryEngine(deserializePackedModel(bytes), { kernel: selectKernel(), batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => new BinaryEngine(deserializePackedModel(bytes), { kernel: selectKernel(), batchSize: 0 })).toThrow(
+      /batchSize/,
+    );
     expect(() => new BinaryEngine(deserializePackedModel(bytes), undefined as never)).toThrow(/needs a kernel/);
   });
 
   it('refuses models it cannot run exactly', () => {
-    const stochastic = buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [8], dropoutInput: 0, dropoutHidden: 0, binarization: 'stochastic', batchNorm: 'standard', H: 1, seed: 1 });
+    const stochastic = buildMlp({
+      inputDim: 784,
+      numClasses: 10,
+      hiddenUnits: [8],
+      dropoutInput: 0,
+      dropoutHidden: 0,
+      binarization: 'stochastic',
+      batchNorm: 'standard',
+      H: 1,
+      seed: 1,
+    });
     expect(() => exportPackedModel(stochastic)).toThrow(/stochastic/);
     const real = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [784] })] });
     expect(() => exportPackedModel(real)).toThrow(/expected BinaryDense/);
@@ -88,8 +116,12 @@ describe('binary inference engine', () => {
 describe('first layer on bit planes', () => {
   it('gives 255 · (x · w) exactly, x = p / 127.5 − 1', () => {
     const random = rng(2);
-    const rows = 7, k = 45, units = 6;
-    const pixels = Uint8Array.from({ length: rows * k }, (_, i) => (i < 4 ? [0, 255, 127, 128][i] : Math.floor(random() * 256)));
+    const rows = 7,
+      k = 45,
+      units = 6;
+    const pixels = Uint8Array.from({ length: rows * k }, (_, i) =>
+      i < 4 ? [0, 255, 127, 128][i] : Math.floor(random() * 256),
+    );
     const w = Float32Array.from({ length: k * units }, () => (random() < 0.5 ? -1 : 1));
     for (const kernel of [selectKernel('ts'), selectKernel()]) {
       const got = bitPlaneDense(kernel, pixels, rows, packColumns(w, k, units));
@@ -105,7 +137,11 @@ describe('first layer on bit planes', () => {
   });
 
   it('folds BatchNorm + sign into integer thresholds, ties to +1, negative scales flipped', () => {
-    const bn = { c: Float64Array.from([2, -2, 0, 0, 1]), mu: Float64Array.from([1.5, 1.5, 0, 0, 3]), beta: Float64Array.from([1, 1, 0.5, -0.5, 0]) };
+    const bn = {
+      c: Float64Array.from([2, -2, 0, 0, 1]),
+      mu: Float64Array.from([1.5, 1.5, 0, 0, 3]),
+      beta: Float64Array.from([1, 1, 0.5, -0.5, 0]),
+    };
     const { thresholds, flips } = foldThresholds(bn, 1);
     // 2(s − 1.5) + 1 ≥ 0 ⟺ s ≥ 1;  −2(s − 1.5) + 1 ≥ 0 ⟺ s ≤ 2 ⟺ −s ≥ −2;  constant +1 / −1;  s − 3 ≥ 0 ⟺ s ≥ 3 (tie → +1)
     expect(Array.from(thresholds)).toEqual([1, -2, -(2 ** 31 - 1), 2 ** 31 - 1, 3]);
@@ -124,20 +160,38 @@ describe('binary inference engine on a ConvNet', () => {
     const { BinaryConv2D, BinaryDense, SignActivation } = await import('../lib/layers');
     const test = slice(loadMnist().test, 0, count);
     images = test.images;
-    const conv = (filters: number, name: string, padding: 'same' | 'valid' = 'same') => new BinaryConv2D({ filters, kernelSize: 3, padding, name, seed: filters });
+    const conv = (filters: number, name: string, padding: 'same' | 'valid' = 'same') =>
+      new BinaryConv2D({ filters, kernelSize: 3, padding, name, seed: filters });
     const bn = (name: string) => tf.layers.batchNormalization({ epsilon: 1e-4, name });
     const model = tf.sequential({
       layers: [
         tf.layers.inputLayer({ inputShape: [28, 28, 1] }),
-        conv(8, 'conv_1'), bn('bn_1'), new SignActivation({ name: 'sign_1' }),
-        conv(32, 'conv_2'), tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }), bn('bn_2'), new SignActivation({ name: 'sign_2' }),
-        conv(40, 'conv_3', 'valid'), tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }), bn('bn_3'), new SignActivation({ name: 'sign_3' }),
+        conv(8, 'conv_1'),
+        bn('bn_1'),
+        new SignActivation({ name: 'sign_1' }),
+        conv(32, 'conv_2'),
+        tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+        bn('bn_2'),
+        new SignActivation({ name: 'sign_2' }),
+        conv(40, 'conv_3', 'valid'),
+        tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+        bn('bn_3'),
+        new SignActivation({ name: 'sign_3' }),
         tf.layers.flatten(),
-        new BinaryDense({ units: 64, name: 'dense_1' }), bn('bn_4'), new SignActivation({ name: 'sign_4' }),
-        new BinaryDense({ units: 10, name: 'dense_2' }), bn('bn_5'),
+        new BinaryDense({ units: 64, name: 'dense_1' }),
+        bn('bn_4'),
+        new SignActivation({ name: 'sign_4' }),
+        new BinaryDense({ units: 10, name: 'dense_2' }),
+        bn('bn_5'),
       ],
     });
-    const x = tf.tensor4d(scaledPixels(test, Array.from({ length: count }, (_, i) => i)), [count, 28, 28, 1]);
+    const x = tf.tensor4d(
+      scaledPixels(
+        test,
+        Array.from({ length: count }, (_, i) => i),
+      ),
+      [count, 28, 28, 1],
+    );
     // Calibrate every BatchNorm on its real input (moments over all axes but channels).
     const random = seededRandom(21);
     let h: tf.Tensor = x;
@@ -146,7 +200,12 @@ describe('binary inference engine on a ConvNet', () => {
       if (layer.getClassName() === 'BatchNormalization') {
         const c = h.shape[h.shape.length - 1]!;
         const { mean, variance } = tf.moments(h, h.shape.map((_, i) => i).slice(0, -1));
-        layer.setWeights([tf.tensor1d(Float32Array.from({ length: c }, () => (random() < 0.33 ? -1 : 1) * (0.5 + random()))), tf.tensor1d(Float32Array.from({ length: c }, () => random() - 0.5)), mean, variance]);
+        layer.setWeights([
+          tf.tensor1d(Float32Array.from({ length: c }, () => (random() < 0.33 ? -1 : 1) * (0.5 + random()))),
+          tf.tensor1d(Float32Array.from({ length: c }, () => random() - 0.5)),
+          mean,
+          variance,
+        ]);
       }
       h = layer.apply(h) as tf.Tensor;
     }
@@ -157,9 +216,12 @@ describe('binary inference engine on a ConvNet', () => {
   });
 
   for (const { kernel: loaded, title } of kernelTiers) {
-    it.skipIf(!loaded)(`predicts what the tfjs ConvNet predicts (bit-plane first conv, padding, pooling, flatten; ${title})`, () => {
-      const got = new BinaryEngine(reloaded, { kernel: loaded!, batchSize: 25 }).predict(images, count);
-      expect(Array.from(got)).toEqual(expected);
-    });
+    it.skipIf(!loaded)(
+      `predicts what the tfjs ConvNet predicts (bit-plane first conv, padding, pooling, flatten; ${title})`,
+      () => {
+        const got = new BinaryEngine(reloaded, { kernel: loaded!, batchSize: 25 }).predict(images, count);
+        expect(Array.from(got)).toEqual(expected);
+      },
+    );
   }
 });

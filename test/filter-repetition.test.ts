@@ -12,7 +12,8 @@ function kernelOf(slices: number[][][]): { data: Float32Array; shape: number[] }
   const ci = slices.length;
   const co = slices[0].length;
   const data = new Float32Array(9 * ci * co);
-  for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) for (let t = 0; t < 9; t++) data[(t * ci + c) * co + o] = slices[c][o][t];
+  for (let c = 0; c < ci; c++)
+    for (let o = 0; o < co; o++) for (let t = 0; t < 9; t++) data[(t * ci + c) * co + o] = slices[c][o][t];
   return { data, shape: [3, 3, ci, co] };
 }
 
@@ -46,9 +47,21 @@ it('a kernel of one repeated slice is 1/co unique; latent values count by their 
 });
 
 it('reports every binary conv layer of a ConvNet; random ±1 slices of 512 patterns rarely repeat', () => {
-  const model = buildConvNet({ inputShape: [8, 8, 1], numClasses: 10, convFilters: [8, 16], hiddenUnits: [], binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 1 });
+  const model = buildConvNet({
+    inputShape: [8, 8, 1],
+    numClasses: 10,
+    convFilters: [8, 16],
+    hiddenUnits: [],
+    binarization: 'deterministic',
+    batchNorm: 'standard',
+    H: 1,
+    seed: 1,
+  });
   const r = modelFilterRepetition(model);
-  expect(r.map((l) => [l.layer, l.kernelShape])).toEqual([['conv_1', [3, 3, 1, 8]], ['conv_2', [3, 3, 8, 16]]]);
+  expect(r.map((l) => [l.layer, l.kernelShape])).toEqual([
+    ['conv_1', [3, 3, 1, 8]],
+    ['conv_2', [3, 3, 8, 16]],
+  ]);
   // 16 random slices among 512 patterns: a repeat is possible but the fraction stays high.
   for (const l of r) expect(l.uniqueFraction).toBeGreaterThan(0.8);
   model.dispose();

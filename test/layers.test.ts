@@ -22,7 +22,17 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const mlp = (batchNorm: 'standard' | 'shift' = 'standard', dropout = true) =>
-  buildMlp({ inputDim: 20, numClasses: 4, hiddenUnits: [16, 8], dropoutInput: dropout ? 0.2 : 0, dropoutHidden: dropout ? 0.5 : 0, binarization: 'deterministic', batchNorm, H: 1, seed: 5 });
+  buildMlp({
+    inputDim: 20,
+    numClasses: 4,
+    hiddenUnits: [16, 8],
+    dropoutInput: dropout ? 0.2 : 0,
+    dropoutHidden: dropout ? 0.5 : 0,
+    binarization: 'deterministic',
+    batchNorm,
+    H: 1,
+    seed: 5,
+  });
 
 describe('BinaryDense', () => {
   it('initialises latent weights uniformly in [-H, H]', () => {
@@ -68,7 +78,10 @@ describe('BinaryDense', () => {
 });
 
 /** The gradient of sum(f(x) · r) with respect to x. */
-const gradOf = (f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, r: tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), r)))(x).dataSync();
+const gradOf = (f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, r: tf.Tensor) =>
+  tf
+    .grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), r)))(x)
+    .dataSync();
 
 // The straight-through estimator with gradient cancellation (paper §1.3, Eq. 4), exercised outside
 // [−1, 1]: on the composite ops (cpu) and on the native fused STE kernel.
@@ -85,7 +98,9 @@ for (const { backend, skip } of CPU_AND_NATIVE) {
       const a = [-3, -1.5, -1.0001, -1, -0.2, 0, 0.6, 1, 1.2, 2.5];
       const r = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
       const layer = new SignActivation();
-      expect(Array.from(gradOf((x) => layer.apply(x) as tf.Tensor, tf.tensor1d(a), tf.tensor1d(r)))).toEqual([0, 0, 0, 4, 5, 6, 7, 8, 0, 0]);
+      expect(Array.from(gradOf((x) => layer.apply(x) as tf.Tensor, tf.tensor1d(a), tf.tensor1d(r)))).toEqual([
+        0, 0, 0, 4, 5, 6, 7, 8, 0, 0,
+      ]);
     });
 
     it('BinaryDense: a binarized input outside [−1, 1] gets no gradient; the latent kernel gets g_Wb where |W| ≤ 1, 0 where |W| > 1', () => {
@@ -97,8 +112,14 @@ for (const { backend, skip } of CPU_AND_NATIVE) {
       const w = [0.3, -1.5, 1, 0.9, -0.2, 1.5, -1, 2, 0.05, -0.7, 1.0001, -0.4];
       const kernel = layer.latentKernel.read() as tf.Variable;
       kernel.assign(tf.tensor2d(w, [4, 3]));
-      const x = tf.tensor2d([[0.5, -2, 1, -0.3], [1.7, 0.2, -1, 0.9]]);
-      const r = tf.tensor2d([[1, -2, 3], [0.5, 4, -1]]);
+      const x = tf.tensor2d([
+        [0.5, -2, 1, -0.3],
+        [1.7, 0.2, -1, 0.9],
+      ]);
+      const r = tf.tensor2d([
+        [1, -2, 3],
+        [0.5, 4, -1],
+      ]);
       const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, r)) as tf.Scalar, [kernel]);
       // y = sign(x) · sign(W): g_Wb = sign(x)ᵀ r, masked by |W| ≤ 1.
       const gWb = tf.matMul(sign(x), r, true, false).dataSync();
@@ -154,7 +175,9 @@ describe('Dropout', () => {
       const a = (layer.apply(x, { training: true }) as tf.Tensor).dataSync();
       const b = (layer.apply(x, { training: true }) as tf.Tensor).dataSync();
       expect(Array.from(a)).not.toEqual(Array.from(b));
-      expect(Array.from((new Dropout({ rate: 0.5, seed: 7 }).apply(x, { training: true }) as tf.Tensor).dataSync())).toEqual(Array.from(a));
+      expect(
+        Array.from((new Dropout({ rate: 0.5, seed: 7 }).apply(x, { training: true }) as tf.Tensor).dataSync()),
+      ).toEqual(Array.from(a));
       expect(new Set(a)).toEqual(new Set([0, 2]));
       expect(a.filter((v) => v === 0).length / a.length).toBeCloseTo(0.5, 1);
       expect(Array.from((layer.apply(x) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
@@ -172,10 +195,28 @@ describe('training updates', () => {
     const kernels = params.filter((p) => p.lrScale > 1);
     expect(kernels.length).toBe(3);
     const x = tf.randomNormal([32, 20]);
-    const y = tf.sub(tf.mul(tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3].flatMap((v) => [v, v, v, v]), 'int32'), 4), 2), 1);
+    const y = tf.sub(
+      tf.mul(
+        tf.oneHot(
+          tf.tensor1d(
+            [0, 1, 2, 3, 0, 1, 2, 3].flatMap((v) => [v, v, v, v]),
+            'int32',
+          ),
+          4,
+        ),
+        2,
+      ),
+      1,
+    );
     for (let i = 0; i < 5; i++) {
-      const { grads } = tf.variableGrads(() => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor), params.map((p) => p.variable));
-      opt.apply(params.map((p) => grads[p.variable.name]), 10); // a huge LR: every step would leave [-1, 1]
+      const { grads } = tf.variableGrads(
+        () => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor),
+        params.map((p) => p.variable),
+      );
+      opt.apply(
+        params.map((p) => grads[p.variable.name]),
+        10,
+      ); // a huge LR: every step would leave [-1, 1]
     }
     for (const k of kernels) {
       const w = k.variable.dataSync();
@@ -186,7 +227,7 @@ describe('training updates', () => {
   });
 
   it('decays the learning rate exponentially from LR_start to LR_fin over the epochs', () => {
-    expect(lrDecay(0.003, 3e-7, 1000)).toBeCloseTo((1e-4) ** (1 / 1000), 12);
+    expect(lrDecay(0.003, 3e-7, 1000)).toBeCloseTo(1e-4 ** (1 / 1000), 12);
     expect(lrAtEpoch(0, 0.003, 3e-7, 1000)).toBe(0.003);
     expect(lrAtEpoch(1000, 0.003, 3e-7, 1000)).toBeCloseTo(3e-7, 12);
     expect(lrAtEpoch(500, 0.003, 3e-7, 1000)).toBeCloseTo(3e-5, 10);
@@ -198,22 +239,47 @@ describe('training updates', () => {
     const params = modelParams(model);
     const opt = new BinaryNetOptimizer('shift_adamax', params);
     const x = tf.randomNormal([16, 20], 0, 1, 'float32', 11);
-    const y = tf.sub(tf.mul(tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), 'int32'), 4), 2), 1);
+    const y = tf.sub(
+      tf.mul(
+        tf.oneHot(
+          tf.tensor1d(
+            Array.from({ length: 16 }, (_, i) => i % 4),
+            'int32',
+          ),
+          4,
+        ),
+        2,
+      ),
+      1,
+    );
     const loss = () => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor).dataSync()[0];
     const before = loss();
     for (let i = 0; i < 30; i++) {
-      const { grads } = tf.variableGrads(() => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor), params.map((p) => p.variable));
-      opt.apply(params.map((p) => grads[p.variable.name]), 0.003);
+      const { grads } = tf.variableGrads(
+        () => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor),
+        params.map((p) => p.variable),
+      );
+      opt.apply(
+        params.map((p) => grads[p.variable.name]),
+        0.003,
+      );
     }
     expect(loss()).toBeLessThan(before);
-    for (const p of params.filter((q) => q.lrScale > 1)) expect(Math.max(...p.variable.dataSync().map(Math.abs))).toBeLessThanOrEqual(1);
+    for (const p of params.filter((q) => q.lrScale > 1))
+      expect(Math.max(...p.variable.dataSync().map(Math.abs))).toBeLessThanOrEqual(1);
   });
 });
 
 describe('squared hinge loss', () => {
   it('is mean(max(0, 1 - t·y)^2) over all outputs', () => {
-    const t = tf.tensor2d([[1, -1], [-1, 1]]);
-    const y = tf.tensor2d([[2, 0.5], [-0.5, -1]]);
+    const t = tf.tensor2d([
+      [1, -1],
+      [-1, 1],
+    ]);
+    const y = tf.tensor2d([
+      [2, 0.5],
+      [-0.5, -1],
+    ]);
     // terms: max(0, 1-2)=0, max(0, 1+0.5)=1.5, max(0, 1-0.5)=0.5, max(0, 1+1)... t=1,y=-1 → 2
     expect(squaredHinge(t, y).dataSync()[0]).toBeCloseTo((0 + 2.25 + 0.25 + 4) / 4, 6);
     expect(() => squaredHinge(t, tf.zeros([2, 3]))).toThrow(/differ in shape/);
@@ -241,7 +307,9 @@ describe('BinaryConv2D', () => {
     const kernel = modelParams(model)[0].variable;
     const { grads } = tf.variableGrads(() => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar, [kernel]);
     // d/dW sum(conv(x, sign W)) with the STE = sum of input patches (|W| <= 1 everywhere).
-    const expected = tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')))(sign(kernel));
+    const expected = tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')))(
+      sign(kernel),
+    );
     const a = grads[kernel.name].dataSync();
     expected.dataSync().forEach((v, i) => expect(a[i]).toBeCloseTo(v, 4));
     expect((model.predict(x) as tf.Tensor).shape).toEqual([1, 2, 2, 2]);
@@ -249,28 +317,49 @@ describe('BinaryConv2D', () => {
 });
 
 describe('serialization', () => {
-  it.each(['standard', 'shift'] as const)('model.save(file://) and tf.loadLayersModel round-trip with identical predictions (%s BatchNorm)', async (bn) => {
-    const model = mlp(bn);
-    // Move BatchNorm statistics away from their initial values so that they are really tested.
-    const params = modelParams(model);
-    const opt = new BinaryNetOptimizer('adam', params);
-    const x = tf.randomNormal([64, 20]);
-    const y = tf.sub(tf.mul(tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 4), 'int32'), 4), 2), 1);
-    for (let i = 0; i < 3; i++) {
-      const { grads } = tf.variableGrads(() => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor), params.map((p) => p.variable));
-      opt.apply(params.map((p) => grads[p.variable.name]), 0.01);
-    }
-    const dir = path.join(tmp, `model-${bn}`);
-    await model.save(`file://${dir}`);
-    expect(fs.existsSync(path.join(dir, 'model.json'))).toBe(true);
-    const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
-    expect(loaded.layers.map((l) => l.getClassName())).toEqual(model.layers.map((l) => l.getClassName()));
-    expect(loaded.layers.some((l) => l instanceof SignActivation)).toBe(true);
-    if (bn === 'shift') expect(loaded.layers.some((l) => l instanceof ShiftBatchNormalization)).toBe(true);
-    const a = (model.predict(x) as tf.Tensor).dataSync();
-    const b = (loaded.predict(x) as tf.Tensor).dataSync();
-    expect(Array.from(b)).toEqual(Array.from(a));
-  });
+  it.each(['standard', 'shift'] as const)(
+    'model.save(file://) and tf.loadLayersModel round-trip with identical predictions (%s BatchNorm)',
+    async (bn) => {
+      const model = mlp(bn);
+      // Move BatchNorm statistics away from their initial values so that they are really tested.
+      const params = modelParams(model);
+      const opt = new BinaryNetOptimizer('adam', params);
+      const x = tf.randomNormal([64, 20]);
+      const y = tf.sub(
+        tf.mul(
+          tf.oneHot(
+            tf.tensor1d(
+              Array.from({ length: 64 }, (_, i) => i % 4),
+              'int32',
+            ),
+            4,
+          ),
+          2,
+        ),
+        1,
+      );
+      for (let i = 0; i < 3; i++) {
+        const { grads } = tf.variableGrads(
+          () => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor),
+          params.map((p) => p.variable),
+        );
+        opt.apply(
+          params.map((p) => grads[p.variable.name]),
+          0.01,
+        );
+      }
+      const dir = path.join(tmp, `model-${bn}`);
+      await model.save(`file://${dir}`);
+      expect(fs.existsSync(path.join(dir, 'model.json'))).toBe(true);
+      const loaded = await tf.loadLayersModel(`file://${dir}/model.json`);
+      expect(loaded.layers.map((l) => l.getClassName())).toEqual(model.layers.map((l) => l.getClassName()));
+      expect(loaded.layers.some((l) => l instanceof SignActivation)).toBe(true);
+      if (bn === 'shift') expect(loaded.layers.some((l) => l instanceof ShiftBatchNormalization)).toBe(true);
+      const a = (model.predict(x) as tf.Tensor).dataSync();
+      const b = (loaded.predict(x) as tf.Tensor).dataSync();
+      expect(Array.from(b)).toEqual(Array.from(a));
+    },
+  );
 
   it('loading a folder without a model gives a clear error', async () => {
     await expect(tf.loadLayersModel(`file://${tmp}/nothing-here/model.json`)).rejects.toThrow(/no model.json/);

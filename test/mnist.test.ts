@@ -52,7 +52,9 @@ describe('corrupted IDX files get clear errors naming the file', () => {
 
   it('truncated data', () => {
     const file = write('trunc-images', images.subarray(0, images.length - 100));
-    expect(() => readIdxPair(file, write('ok-labels', labels))).toThrow(new RegExp(`${file}: truncated: header says 10000×28×28`));
+    expect(() => readIdxPair(file, write('ok-labels', labels))).toThrow(
+      new RegExp(`${file}: truncated: header says 10000×28×28`),
+    );
   });
 
   it('truncated header', () => {
@@ -66,7 +68,9 @@ describe('corrupted IDX files get clear errors naming the file', () => {
 
   it('image/label count mismatch', () => {
     const fewer = encodeIdx([9999], labels.subarray(8, 8 + 9999));
-    expect(() => readIdxPair(write('imgs', images), write('fewer-labels', fewer))).toThrow(/has 10000 images but .*fewer-labels has 9999 labels/);
+    expect(() => readIdxPair(write('imgs', images), write('fewer-labels', fewer))).toThrow(
+      /has 10000 images but .*fewer-labels has 9999 labels/,
+    );
   });
 
   it('labels out of range', () => {
@@ -77,7 +81,9 @@ describe('corrupted IDX files get clear errors naming the file', () => {
 
   it('corrupt gzip', () => {
     const gz = zlib.gzipSync(labels);
-    expect(() => parseIdx(gz.subarray(0, gz.length / 2), 'half.gz')).toThrow(/half.gz: gzip data is corrupt or truncated/);
+    expect(() => parseIdx(gz.subarray(0, gz.length / 2), 'half.gz')).toThrow(
+      /half.gz: gzip data is corrupt or truncated/,
+    );
   });
 
   it('a folder in place of an IDX file is named as such', () => {
@@ -98,7 +104,10 @@ describe('corrupted IDX files get clear errors naming the file', () => {
     }
     const pixels = images.subarray(16);
     // Same byte count as 10000×28×28, so each file alone is consistent.
-    for (const [h, w] of [[784, 1], [14, 56]]) {
+    for (const [h, w] of [
+      [784, 1],
+      [14, 56],
+    ]) {
       fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), encodeIdx([10_000, h, w], pixels));
       expect(() => loadMnist({ dir })).toThrow(
         new RegExp(`${dir}/t10k-images-idx3-ubyte: test images are ${h}×${w} but the training images .* are 28×28`),
@@ -107,7 +116,9 @@ describe('corrupted IDX files get clear errors naming the file', () => {
   });
 
   it('a missing folder names the file it looked for', () => {
-    expect(() => loadMnist({ dir: path.join(tmp, 'nowhere') })).toThrow(/missing .*nowhere\/train-images-idx3-ubyte \(or .gz\)/);
+    expect(() => loadMnist({ dir: path.join(tmp, 'nowhere') })).toThrow(
+      /missing .*nowhere\/train-images-idx3-ubyte \(or .gz\)/,
+    );
   });
 });
 
@@ -121,6 +132,8 @@ describe('Fashion-MNIST through the same loader', () => {
   });
 
   it('names both places to put it when absent', () => {
-    expect(() => loadFashionMnist({ dir: path.join(tmp, 'none') })).toThrow(/Fashion-MNIST not found in .*none.*apt-get install dataset-fashion-mnist/);
+    expect(() => loadFashionMnist({ dir: path.join(tmp, 'none') })).toThrow(
+      /Fashion-MNIST not found in .*none.*apt-get install dataset-fashion-mnist/,
+    );
   });
 });

@@ -23,7 +23,11 @@ async function onBoth(f: () => tf.Tensor): Promise<{ native: Float32Array; cpu: 
 
 const { addon, why } = loadNativeAddon();
 // An addon built from older sources lacks the kernel: a visible skip that says so.
-const unavailable = !addon ? why : typeof addon.matmul !== 'function' ? 'the addon has no matmul: npm run build:kernels' : '';
+const unavailable = !addon
+  ? why
+  : typeof addon.matmul !== 'function'
+    ? 'the addon has no matmul: npm run build:kernels'
+    : '';
 
 describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailable: ${unavailable})`}`, () => {
   beforeAll(async () => {
@@ -38,11 +42,26 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
     expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();
   });
 
-  const shapes: [number, number, number][] = [[1, 1, 1], [1, 7, 1], [5, 1, 3], [3, 5, 1], [17, 13, 67], [100, 33, 784], [2, 130, 129], [64, 64, 64]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 7, 1],
+    [5, 1, 3],
+    [3, 5, 1],
+    [17, 13, 67],
+    [100, 33, 784],
+    [2, 130, 129],
+    [64, 64, 64],
+  ];
   for (const [m, n, k] of shapes) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
       it(`matMul ${m}×${k} · ${k}×${n} (transposeA ${ta}, transposeB ${tb}) equals cpu`, async () => {
-        const a = randomArray(m * k, m + 7 * k), b = randomArray(k * n, n + 11 * k);
+        const a = randomArray(m * k, m + 7 * k),
+          b = randomArray(k * n, n + 11 * k);
         const { native, cpu } = await onBoth(() =>
           tf.matMul(tf.tensor2d(a, ta ? [k, m] : [m, k]), tf.tensor2d(b, tb ? [n, k] : [k, n]), ta, tb),
         );
@@ -53,17 +72,31 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
   }
 
   it('batched matMul, with and without broadcasting one side, equals cpu', async () => {
-    const a = randomArray(3 * 4 * 5, 1), b = randomArray(3 * 5 * 6, 2), b1 = randomArray(5 * 6, 3);
-    for (const [bs, bData] of [[[3, 5, 6], b], [[1, 5, 6], b1]] as const) {
-      const { native, cpu } = await onBoth(() => tf.matMul(tf.tensor3d(a, [3, 4, 5]), tf.tensor(bData, bs as unknown as number[]) as tf.Tensor3D));
+    const a = randomArray(3 * 4 * 5, 1),
+      b = randomArray(3 * 5 * 6, 2),
+      b1 = randomArray(5 * 6, 3);
+    for (const [bs, bData] of [
+      [[3, 5, 6], b],
+      [[1, 5, 6], b1],
+    ] as const) {
+      const { native, cpu } = await onBoth(() =>
+        tf.matMul(tf.tensor3d(a, [3, 4, 5]), tf.tensor(bData, bs as unknown as number[]) as tf.Tensor3D),
+      );
       expect(relativeError(native, cpu)).toBeLessThan(1e-6);
     }
   });
 
   it('the XNOR path is taken for ±1 operands and equals the float product exactly', () => {
-    for (const [m, n, k, ta, tb] of [[100, 1024, 784, false, false], [7, 65, 4097, true, false], [64, 64, 64, false, true], [33, 100, 300, true, true]] as const) {
-      const a = randomArray(m * k, 5 + m, true), b = randomArray(k * n, 6 + n, true);
-      const c = new Float32Array(m * n), ref = new Float32Array(m * n);
+    for (const [m, n, k, ta, tb] of [
+      [100, 1024, 784, false, false],
+      [7, 65, 4097, true, false],
+      [64, 64, 64, false, true],
+      [33, 100, 300, true, true],
+    ] as const) {
+      const a = randomArray(m * k, 5 + m, true),
+        b = randomArray(k * n, 6 + n, true);
+      const c = new Float32Array(m * n),
+        ref = new Float32Array(m * n);
       expect(addon!.matmul(a, b, c, 1, m, n, k, ta, tb, 1, 1, true)).toBe('xnor');
       expect(addon!.matmul(a, b, ref, 1, m, n, k, ta, tb, 1, 1, false)).toBe('float');
       expect(Array.from(c)).toEqual(Array.from(ref));
@@ -79,7 +112,9 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
     const s = await onBoth(() => sign(tf.tensor1d(x)));
     expect(Array.from(s.native)).toEqual(Array.from(s.cpu));
     const dy = randomArray(1000, 10);
-    const g = await onBoth(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(steSign(v), tf.tensor1d(dy))))(tf.tensor1d(x)));
+    const g = await onBoth(() =>
+      tf.grad((v: tf.Tensor) => tf.sum(tf.mul(steSign(v), tf.tensor1d(dy))))(tf.tensor1d(x)),
+    );
     // + 0 makes −0 (dy · 0 on cpu) and +0 (a cancelled gradient here) the same value.
     expect(Array.from(g.native, (v) => v + 0)).toEqual(Array.from(g.cpu, (v) => v + 0));
   });
@@ -96,23 +131,89 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
     const again = new Dropout({ rate: 0.25, seed: 4 }).apply(x, { training: true }) as tf.Tensor;
     expect(Array.from(again.dataSync())).toEqual(Array.from(va));
     expect(Array.from((layer.apply(x, { training: false }) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
-    const g = tf.grad((v: tf.Tensor) => tf.sum(new Dropout({ rate: 0.25, seed: 4 }).apply(v, { training: true }) as tf.Tensor))(x);
+    const g = tf.grad((v: tf.Tensor) =>
+      tf.sum(new Dropout({ rate: 0.25, seed: 4 }).apply(v, { training: true }) as tf.Tensor),
+    )(x);
     expect(Array.from(g.dataSync())).toEqual(Array.from(va));
     expect(() => addon!.dropoutMask(new Float32Array(4), 4, 1, 3)).toThrow(/rate must be in \[0, 1\)/);
   });
 
   it('rejects mismatched shapes and bad arguments with clear errors', () => {
     expect(() => tf.matMul(tf.ones([3, 4]), tf.ones([5, 6]))).toThrow(/inner/);
-    expect(() => addon!.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(3), 1, 2, 2, 2, false, false, 1, 1, false)).toThrow(/c has 3 elements, needs 4/);
-    expect(() => addon!.matmul(new Int32Array(4) as unknown as Float32Array, new Float32Array(4), new Float32Array(4), 1, 2, 2, 2, false, false, 1, 1, false)).toThrow(/a must be a Float32Array/);
-    expect(() => addon!.matmul(new Float32Array(4), new Float32Array(4), new Float32Array(4), 1, 2.5, 2, 2, false, false, 1, 1, false)).toThrow(/m must be an integer/);
+    expect(() =>
+      addon!.matmul(
+        new Float32Array(4),
+        new Float32Array(4),
+        new Float32Array(3),
+        1,
+        2,
+        2,
+        2,
+        false,
+        false,
+        1,
+        1,
+        false,
+      ),
+    ).toThrow(/c has 3 elements, needs 4/);
+    expect(() =>
+      addon!.matmul(
+        new Int32Array(4) as unknown as Float32Array,
+        new Float32Array(4),
+        new Float32Array(4),
+        1,
+        2,
+        2,
+        2,
+        false,
+        false,
+        1,
+        1,
+        false,
+      ),
+    ).toThrow(/a must be a Float32Array/);
+    expect(() =>
+      addon!.matmul(
+        new Float32Array(4),
+        new Float32Array(4),
+        new Float32Array(4),
+        1,
+        2.5,
+        2,
+        2,
+        false,
+        false,
+        1,
+        1,
+        false,
+      ),
+    ).toThrow(/m must be an integer/);
     expect(() => addon!.sign(new Float32Array(2), new Float32Array(1), 2)).toThrow(/out has 1 elements/);
-    expect(() => addon!.optimizerStep(0, new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(2), 2, 0.1, 1.5, 0.9, 1e-8, 1)).toThrow(/beta1/);
+    expect(() =>
+      addon!.optimizerStep(
+        0,
+        new Float32Array(2),
+        new Float32Array(2),
+        new Float32Array(2),
+        new Float32Array(2),
+        2,
+        0.1,
+        1.5,
+        0.9,
+        1e-8,
+        1,
+      ),
+    ).toThrow(/beta1/);
     expect(() => (addon!.steGrad as unknown as () => void)()).toThrow(/must be a number/);
   });
 
   /** One training step's gradients and updated parameters, on native and on cpu from the same start. */
-  async function stepOnBoth(build: () => tf.LayersModel, inputShape: number[], batch: number, optimizerName: OptimizerName) {
+  async function stepOnBoth(
+    build: () => tf.LayersModel,
+    inputShape: number[],
+    batch: number,
+    optimizerName: OptimizerName,
+  ) {
     const results: Record<string, { grads: Float32Array[]; after: Float32Array[] }> = {};
     for (const backend of ['native', 'cpu']) {
       await initBackend(backend);
@@ -123,7 +224,10 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
       const labels = Array.from({ length: batch }, (_, i) => (i * 7) % 10);
       const y = tf.tidy(() => tf.sub(tf.mul(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 2), 1));
       const grads = tf.tidy(() => {
-        const { grads: g } = tf.variableGrads(() => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor), params.map((p) => p.variable));
+        const { grads: g } = tf.variableGrads(
+          () => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor),
+          params.map((p) => p.variable),
+        );
         const list = params.map((p) => g[p.variable.name]);
         optimizer.apply(list, 0.003);
         return list.map((t) => t.dataSync() as Float32Array);
@@ -138,8 +242,21 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
   for (const optimizerName of ['adam', 'shift_adamax'] as const) {
     it(`a whole binary MLP step (${optimizerName}): gradients within 1e-4 relative of cpu, same update`, async () => {
       const r = await stepOnBoth(
-        () => buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [256, 256], dropoutInput: 0, dropoutHidden: 0, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 3 }),
-        [784], 50, optimizerName,
+        () =>
+          buildMlp({
+            inputDim: 784,
+            numClasses: 10,
+            hiddenUnits: [256, 256],
+            dropoutInput: 0,
+            dropoutHidden: 0,
+            binarization: 'deterministic',
+            batchNorm: 'standard',
+            H: 1,
+            seed: 3,
+          }),
+        [784],
+        50,
+        optimizerName,
       );
       r.cpu.grads.forEach((g, i) => expect(relativeError(r.native.grads[i], g)).toBeLessThan(1e-4));
       // AdaMax's step is AP2-rounded: a gradient a hair off a rounding boundary doubles or halves
@@ -151,14 +268,37 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
 
   it('a whole binary ConvNet step: gradients within 1e-4 relative of cpu', async () => {
     const r = await stepOnBoth(
-      () => buildConvNet({ inputShape: [12, 12, 1], numClasses: 10, convFilters: [4, 8], hiddenUnits: [32], binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 5 }),
-      [12, 12, 1], 6, 'adam',
+      () =>
+        buildConvNet({
+          inputShape: [12, 12, 1],
+          numClasses: 10,
+          convFilters: [4, 8],
+          hiddenUnits: [32],
+          binarization: 'deterministic',
+          batchNorm: 'standard',
+          H: 1,
+          seed: 5,
+        }),
+      [12, 12, 1],
+      6,
+      'adam',
     );
     r.cpu.grads.forEach((g, i) => expect(relativeError(r.native.grads[i], g)).toBeLessThan(1e-4));
   });
 
   it('same seed, same result: two native runs (with dropout) agree bit for bit', async () => {
-    const build = () => buildMlp({ inputDim: 784, numClasses: 10, hiddenUnits: [300, 300], dropoutInput: 0.2, dropoutHidden: 0.5, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 8 });
+    const build = () =>
+      buildMlp({
+        inputDim: 784,
+        numClasses: 10,
+        hiddenUnits: [300, 300],
+        dropoutInput: 0.2,
+        dropoutHidden: 0.5,
+        binarization: 'deterministic',
+        batchNorm: 'standard',
+        H: 1,
+        seed: 8,
+      });
     const a = await stepOnBoth(build, [784], 40, 'adam');
     const b = await stepOnBoth(build, [784], 40, 'adam');
     a.native.after.forEach((w, i) => expect(w.filter((v, j) => !Object.is(v, b.native.after[i][j])).length).toBe(0));

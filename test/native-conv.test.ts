@@ -16,7 +16,11 @@ import * as nativeConv from '../lib/tfjs/nativeConvKernels';
 
 const { addon, why } = loadNativeAddon();
 // An addon built from older sources lacks the kernel: a visible skip that says so.
-const unavailable = !addon ? why : typeof addon.conv2d !== 'function' ? 'the addon has no conv2d: npm run build:kernels' : '';
+const unavailable = !addon
+  ? why
+  : typeof addon.conv2d !== 'function'
+    ? 'the addon has no conv2d: npm run build:kernels'
+    : '';
 
 /** [batch, h, w, inC, outC, k, stride, pad] */
 type ConvCase = [number, number, number, number, number, number, number, 'same' | 'valid' | number];
@@ -46,16 +50,23 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
     const name = `${n}×${h}×${w}×${ci} → ${co}, ${k}×${k}, stride ${s}, pad ${pad}`;
     const xShape = [n, h, w, ci] as [number, number, number, number];
     const wShape = [k, k, ci, co] as [number, number, number, number];
-    const x = randomArray(n * h * w * ci, n + 3 * h + ci), filter = randomArray(k * k * ci * co, co + k);
+    const x = randomArray(n * h * w * ci, n + 3 * h + ci),
+      filter = randomArray(k * k * ci * co, co + k);
 
     it(`Conv2D and both gradients equal cpu: ${name}`, async () => {
       const outShape = tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(wShape) as tf.Tensor4D, s, pad).shape;
-      const r = randomArray(outShape.reduce((a, b) => a * b), 99);
+      const r = randomArray(
+        outShape.reduce((a, b) => a * b),
+        99,
+      );
       const fallbacks = nativeConv.conv2DPaths.fallback;
       const { native, cpu } = await onBoth(() => {
-        const xt = tf.tensor4d(x, xShape), wt = tf.tensor4d(filter, wShape);
+        const xt = tf.tensor4d(x, xShape),
+          wt = tf.tensor4d(filter, wShape);
         const y = tf.conv2d(xt, wt, s, pad);
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), tf.tensor(r, outShape))))([xt, wt]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad), tf.tensor(r, outShape))),
+        )([xt, wt]);
         return [y, dx, dw];
       });
       expect(nativeConv.conv2DPaths.fallback).toBe(fallbacks);
@@ -66,12 +77,28 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
     });
 
     it(`binary data: the XNOR conv equals the float conv exactly: ${name}`, () => {
-      const px = randomArray(x.length, 7 + ci, true), pw = randomArray(filter.length, 8 + co, true);
+      const px = randomArray(x.length, 7 + ci, true),
+        pw = randomArray(filter.length, 8 + co, true);
       const outShape = tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(wShape) as tf.Tensor4D, s, pad).shape;
       const info = tf.backend_util.computeConv2DInfo(xShape, wShape, s, 1, pad);
-      const geometry = [n, h, w, ci, k, k, co, s, s, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth];
+      const geometry = [
+        n,
+        h,
+        w,
+        ci,
+        k,
+        k,
+        co,
+        s,
+        s,
+        info.padInfo.top,
+        info.padInfo.left,
+        info.outHeight,
+        info.outWidth,
+      ];
       const size = outShape.reduce((a, b) => a * b);
-      const xnor = new Float32Array(size), float = new Float32Array(size);
+      const xnor = new Float32Array(size),
+        float = new Float32Array(size);
       const path = addon!.conv2d(px, pw, xnor, ...geometry, true);
       expect(path).toBe(k * k * ci >= 64 ? 'xnor' : 'float');
       expect(addon!.conv2d(px, pw, float, ...geometry, false)).toBe('float');
@@ -84,17 +111,22 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
 
   it('the XNOR conv over several tiles of packed patches equals the float conv exactly', () => {
     const geometry = [1, 200, 203, 64, 3, 3, 8, 1, 1, 1, 1, 200, 203];
-    const x = randomArray(200 * 203 * 64, 3, true), filter = randomArray(3 * 3 * 64 * 8, 4, true);
-    const xnor = new Float32Array(200 * 203 * 8), float = new Float32Array(200 * 203 * 8);
+    const x = randomArray(200 * 203 * 64, 3, true),
+      filter = randomArray(3 * 3 * 64 * 8, 4, true);
+    const xnor = new Float32Array(200 * 203 * 8),
+      float = new Float32Array(200 * 203 * 8);
     expect(addon!.conv2d(x, filter, xnor, ...geometry, true)).toBe('xnor');
     expect(addon!.conv2d(x, filter, float, ...geometry, false)).toBe('float');
     expect(xnor.every((v, i) => v === float[i])).toBe(true);
   });
 
   it('binary convs take the XNOR path inside tf.conv2d, exact against cpu with same padding', async () => {
-    const x = randomArray(2 * 9 * 10 * 64, 1, true), filter = randomArray(3 * 3 * 64 * 32, 2, true);
+    const x = randomArray(2 * 9 * 10 * 64, 1, true),
+      filter = randomArray(3 * 3 * 64 * 32, 2, true);
     const xnor = nativeConv.conv2DPaths.xnor;
-    const { native, cpu } = await onBoth(() => tf.conv2d(tf.tensor4d(x, [2, 9, 10, 64]), tf.tensor4d(filter, [3, 3, 64, 32]), 1, 'same'));
+    const { native, cpu } = await onBoth(() =>
+      tf.conv2d(tf.tensor4d(x, [2, 9, 10, 64]), tf.tensor4d(filter, [3, 3, 64, 32]), 1, 'same'),
+    );
     expect(nativeConv.conv2DPaths.xnor).toBe(xnor + 1);
     expect(Array.from(native[0])).toEqual(Array.from(cpu[0]));
   });
@@ -114,10 +146,15 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
         const shape = [n, h, w, c] as [number, number, number, number];
         const x = randomArray(n * h * w * c, h * w + c, binary);
         const outShape = tf.maxPool(tf.zeros(shape) as tf.Tensor4D, f, s, pad).shape;
-        const r = randomArray(outShape.reduce((a, b) => a * b), 5);
+        const r = randomArray(
+          outShape.reduce((a, b) => a * b),
+          5,
+        );
         const { native, cpu } = await onBoth(() => {
           const xt = tf.tensor4d(x, shape);
-          const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), tf.tensor(r, outShape))))(xt);
+          const dx = tf.grad((a: tf.Tensor) =>
+            tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), tf.tensor(r, outShape))),
+          )(xt);
           return [tf.maxPool(xt, f, s, pad), dx];
         });
         expect(Array.from(native[0])).toEqual(Array.from(cpu[0]));
@@ -132,12 +169,24 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
     const { xnor, float } = nativeConv.conv2DPaths;
     for (const backend of ['native', 'cpu']) {
       await initBackend(backend);
-      const model = buildConvNet({ inputShape: [13, 11, 3], numClasses: 10, convFilters: [16, 24, 32, 64], hiddenUnits: [32], binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 7 });
+      const model = buildConvNet({
+        inputShape: [13, 11, 3],
+        numClasses: 10,
+        convFilters: [16, 24, 32, 64],
+        hiddenUnits: [32],
+        binarization: 'deterministic',
+        batchNorm: 'standard',
+        H: 1,
+        seed: 7,
+      });
       const params = modelParams(model, true);
       const x = tf.tensor4d(randomArray(5 * 13 * 11 * 3, 21), [5, 13, 11, 3]);
       const y = tf.tidy(() => tf.sub(tf.mul(tf.oneHot(tf.tensor1d([1, 3, 5, 7, 9], 'int32'), 10), 2), 1));
       grads[backend] = tf.tidy(() => {
-        const { grads: g } = tf.variableGrads(() => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor), params.map((p) => p.variable));
+        const { grads: g } = tf.variableGrads(
+          () => squaredHinge(y, model.apply(x, { training: true }) as tf.Tensor),
+          params.map((p) => p.variable),
+        );
         return params.map((p) => g[p.variable.name].dataSync() as Float32Array);
       });
       tf.dispose([x, y]);
@@ -157,18 +206,32 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
     expect(() => addon!.conv2d(f(31), f(54), f(48), ...geometry, false)).toThrow(/x has 31 elements, needs 32/);
     expect(() => addon!.conv2d(f(32), f(53), f(48), ...geometry, true)).toThrow(/filter has 53 elements, needs 54/);
     expect(() => addon!.conv2d(f(32), f(54), f(47), ...geometry, false)).toThrow(/out has 47 elements, needs 48/);
-    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 0, 1, 1, 1, 4, 4, false)).toThrow(/strides must be ≥ 1/);
-    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 1, 1, -1, 1, 4, 4, false)).toThrow(/padTop must be an integer/);
-    expect(() => (addon!.conv2d as unknown as (...a: unknown[]) => void)(f(32), f(54), f(48), ...geometry)).toThrow(/binary must be a boolean/);
+    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 0, 1, 1, 1, 4, 4, false)).toThrow(
+      /strides must be ≥ 1/,
+    );
+    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 1, 1, -1, 1, 4, 4, false)).toThrow(
+      /padTop must be an integer/,
+    );
+    expect(() => (addon!.conv2d as unknown as (...a: unknown[]) => void)(f(32), f(54), f(48), ...geometry)).toThrow(
+      /binary must be a boolean/,
+    );
     expect(() => addon!.conv2dBackpropFilter(f(32), f(48), f(53), ...geometry)).toThrow(/dw has 53 elements/);
     expect(() => addon!.conv2dBackpropInput(f(47), f(54), f(32), ...geometry)).toThrow(/dy has 47 elements/);
-    expect(() => addon!.conv2dBackpropInput(f(48), f(54), new Int32Array(32) as unknown as Float32Array, ...geometry)).toThrow(/dx must be a Float32Array/);
-    expect(() => addon!.conv2d(f(32), f(54), f(48), 1e9, 1e9, 1e9, 2, 3, 3, 3, 1, 1, 1, 1, 4, 4, false)).toThrow(/must be an integer|overflows/);
+    expect(() =>
+      addon!.conv2dBackpropInput(f(48), f(54), new Int32Array(32) as unknown as Float32Array, ...geometry),
+    ).toThrow(/dx must be a Float32Array/);
+    expect(() => addon!.conv2d(f(32), f(54), f(48), 1e9, 1e9, 1e9, 2, 3, 3, 3, 1, 1, 1, 1, 4, 4, false)).toThrow(
+      /must be an integer|overflows/,
+    );
     const pool = [1, 4, 4, 2, 2, 2, 2, 2, 0, 0, 2, 2];
     expect(() => addon!.maxPool(f(32), f(7), ...pool)).toThrow(/out has 7 elements, needs 8/);
     expect(() => addon!.maxPoolGrad(f(8), f(32), f(31), ...pool)).toThrow(/dx has 31 elements/);
-    expect(() => addon!.maxPool(f(32), f(8), 1, 4, 4, 2, 0, 2, 2, 2, 0, 0, 2, 2)).toThrow(/filter size and strides must be ≥ 1/);
+    expect(() => addon!.maxPool(f(32), f(8), 1, 4, 4, 2, 0, 2, 2, 2, 0, 0, 2, 2)).toThrow(
+      /filter size and strides must be ≥ 1/,
+    );
     // Through tfjs: mismatched channels are a clear error, not a native read past the filter.
-    expect(() => tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 3, 4]) as tf.Tensor4D, 1, 'same')).toThrow(/depth/);
+    expect(() =>
+      tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 3, 4]) as tf.Tensor4D, 1, 'same'),
+    ).toThrow(/depth/);
   });
 });

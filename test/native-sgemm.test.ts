@@ -14,7 +14,16 @@ function randoms(count: number, random: () => number): Float32Array {
 }
 
 /** op(a)·op(b) (+ c0) in float64. */
-function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, c0?: Float32Array): Float64Array {
+function reference(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  c0?: Float32Array,
+): Float64Array {
   const c = new Float64Array(m * n);
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
@@ -33,8 +42,19 @@ function worstError(got: Float32Array, want: Float64Array, k: number): number {
 }
 
 const shapes: [number, number, number][] = [
-  [1, 1, 1], [1, 67, 5], [67, 1, 9], [5, 7, 1], [3, 33, 2], [13, 17, 19], [6, 64, 31], [7, 65, 67],
-  [15, 31, 64], [29, 48, 33], [64, 13, 100], [100, 70, 37], [2, 3, 500],
+  [1, 1, 1],
+  [1, 67, 5],
+  [67, 1, 9],
+  [5, 7, 1],
+  [3, 33, 2],
+  [13, 17, 19],
+  [6, 64, 31],
+  [7, 65, 67],
+  [15, 31, 64],
+  [29, 48, 33],
+  [64, 13, 100],
+  [100, 70, 37],
+  [2, 3, 500],
 ];
 
 /** Runs every shape, transpose combination, accumulate flag and thread count; returns failures. */
@@ -46,11 +66,16 @@ function checkAll(sgemm: NonNullable<typeof addon>['sgemm']): string[] {
       for (const transB of [false, true])
         for (const accumulate of [false, true])
           for (const threads of [1, 2]) {
-            const a = randoms(m * k, random), b = randoms(k * n, random), c0 = randoms(m * n, random);
+            const a = randoms(m * k, random),
+              b = randoms(k * n, random),
+              c0 = randoms(m * n, random);
             const c = c0.slice();
             sgemm(a, b, c, m, n, k, transA, transB, accumulate, threads);
             const err = worstError(c, reference(a, b, m, n, k, transA, transB, accumulate ? c0 : undefined), k);
-            if (!(err <= 1)) failures.push(`${m}×${n}×${k} transA=${transA} transB=${transB} accumulate=${accumulate} threads=${threads}: ${err}`);
+            if (!(err <= 1))
+              failures.push(
+                `${m}×${n}×${k} transA=${transA} transB=${transB} accumulate=${accumulate} threads=${threads}: ${err}`,
+              );
           }
   return failures;
 }
@@ -70,7 +95,10 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
   it('is exact on larger edge-heavy products and equal across thread counts', () => {
     const random = seededRandom(5);
     for (const [m, n, k, transA, transB] of [
-      [100, 4096, 37, false, false], [100, 133, 530, false, true], [301, 200, 100, true, false], [130, 70, 600, true, true],
+      [100, 4096, 37, false, false],
+      [100, 133, 530, false, true],
+      [301, 200, 100, true, false],
+      [130, 70, 600, true, true],
     ] as [number, number, number, boolean, boolean][]) {
       // Small integers: every partial sum is exact in float32, so any blocking gives the same bits.
       const a = Float32Array.from(randoms(m * k, random), (x) => Math.round(4 * x));
@@ -96,8 +124,13 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
   });
 
   it('rejects bad arguments with JavaScript exceptions', () => {
-    const a = new Float32Array(6), b = new Float32Array(6), c = new Float32Array(4);
-    const call = (...args: unknown[]) => () => (sgemm as (...x: unknown[]) => void)(...args);
+    const a = new Float32Array(6),
+      b = new Float32Array(6),
+      c = new Float32Array(4);
+    const call =
+      (...args: unknown[]) =>
+      () =>
+        (sgemm as (...x: unknown[]) => void)(...args);
     expect(call(a, b, c, 2, 2, 3, false, false, false, 1)).not.toThrow();
     expect(call(a, b, new Float32Array(3), 2, 2, 3, false, false, false, 1)).toThrow(/c has 3 elements, needs 4/);
     expect(call(new Float32Array(5), b, c, 2, 2, 3, false, false, false, 1)).toThrow(RangeError);
@@ -121,9 +154,10 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
   for (const [forced, isa, onThisCpu, tag] of [
     ['avx2', 'avx2-fma', addon?.isas.includes('avx2') ?? false, ` ${cpuFeature('avx2')}`],
     ['scalar', 'scalar', true, ''],
-  ] as const) it.skipIf(!onThisCpu)(`is exact with BNN_SGEMM_ISA=${forced}${tag}`, () => {
-    const file = nativeAddonCandidates().find((f) => fs.existsSync(f))!;
-    const script = `
+  ] as const)
+    it.skipIf(!onThisCpu)(`is exact with BNN_SGEMM_ISA=${forced}${tag}`, () => {
+      const file = nativeAddonCandidates().find((f) => fs.existsSync(f))!;
+      const script = `
       const addon = require(${JSON.stringify(file)});
       let seed = 1, bad = 0;
       const int = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 9) - 4;
@@ -139,19 +173,38 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
           }
         }
       process.stdout.write(JSON.stringify({ isa: addon.sgemmIsa, bad }));`;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, BNN_SGEMM_ISA: forced }, encoding: 'utf8' }));
-    expect(out.isa).toBe(isa);
-    expect(out.bad).toBe(0);
-  });
+      const out = JSON.parse(
+        execFileSync(process.execPath, ['-e', script], {
+          env: { ...process.env, BNN_SGEMM_ISA: forced },
+          encoding: 'utf8',
+        }),
+      );
+      expect(out.isa).toBe(isa);
+      expect(out.bad).toBe(0);
+    });
 });
 
 describe.skipIf(!addon)(`native XNOR GEMM on the thread pool${unavailable}`, () => {
   it('gives the same result with 2 threads as with 1, from tiny to training-sized products', () => {
     const random = seededRandom(11);
-    for (const [m, n, k] of [[1, 1, 1], [3, 40, 70], [200, 1024, 784], [17, 1000, 300]]) {
-      const a = packRows(Float32Array.from({ length: m * k }, () => (random() < 0.5 ? -1 : 1)), m, k);
-      const b = packColumns(Float32Array.from({ length: k * n }, () => (random() < 0.5 ? -1 : 1)), k, n);
-      const one = new Int32Array(m * n), two = new Int32Array(m * n);
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [3, 40, 70],
+      [200, 1024, 784],
+      [17, 1000, 300],
+    ]) {
+      const a = packRows(
+        Float32Array.from({ length: m * k }, () => (random() < 0.5 ? -1 : 1)),
+        m,
+        k,
+      );
+      const b = packColumns(
+        Float32Array.from({ length: k * n }, () => (random() < 0.5 ? -1 : 1)),
+        k,
+        n,
+      );
+      const one = new Int32Array(m * n),
+        two = new Int32Array(m * n);
       addon!.gemm(a.data, b.data, m, n, k, a.stride, one, 1);
       addon!.gemm(a.data, b.data, m, n, k, a.stride, two, 2);
       expect(two).toEqual(one);

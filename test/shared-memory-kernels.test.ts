@@ -20,10 +20,16 @@ const sharedPacked = (p: PackedBits): PackedBits => ({ ...p, data: shared(p.data
 
 const random = seededRandom(8);
 const signs = (count: number) => Float32Array.from({ length: count }, () => (random() < 0.5 ? -1 : 1));
-const m = 5, n = 7, k = 600;
+const m = 5,
+  n = 7,
+  k = 600;
 const a = packRows(signs(m * k), m, k);
 const b = packRows(signs(n * k), n, k);
-const planes = packBitPlanes(Uint8Array.from({ length: m * 30 }, () => Math.floor(256 * random())), m, 30);
+const planes = packBitPlanes(
+  Uint8Array.from({ length: m * 30 }, () => Math.floor(256 * random())),
+  m,
+  30,
+);
 const bPlanes = packRows(signs(n * 30), n, 30);
 const scores = Int32Array.from({ length: m * n }, () => Math.floor(200 * random()) - 100);
 const thresholds = Int32Array.from({ length: n }, () => Math.floor(100 * random()) - 50);

@@ -9,7 +9,10 @@ import { ShiftBatchNormalization } from '../lib/layers';
 import { seededRandom } from '../lib/random';
 import { ap2Scalar as AP2 } from '../lib/shift';
 
-const ROWS = 6, CHANNELS = 4, EPSILON = 1e-4, MOMENTUM = 0.9;
+const ROWS = 6,
+  CHANNELS = 4,
+  EPSILON = 1e-4,
+  MOMENTUM = 0.9;
 
 afterAll(async () => {
   await initBackend('cpu');
@@ -35,7 +38,10 @@ describe.each(['cpu', 'wasm'])('shift-based BatchNorm on %s', (backend) => {
     await initBackend(backend);
     const random = seededRandom(8);
     // Channels of different scales, so that AP2 of C and of 1/σ take several powers of two.
-    const x = Array.from({ length: ROWS * CHANNELS }, (_, i) => (random() * 2 - 1) * 3 ** (i % CHANNELS) + (i % CHANNELS));
+    const x = Array.from(
+      { length: ROWS * CHANNELS },
+      (_, i) => (random() * 2 - 1) * 3 ** (i % CHANNELS) + (i % CHANNELS),
+    );
     const gamma = [0.7, -1.3, 3.1, 0.2];
     const beta = [0.1, -0.4, 0, 2];
     const layer = new ShiftBatchNormalization({ epsilon: EPSILON, momentum: MOMENTUM });

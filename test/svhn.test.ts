@@ -21,9 +21,13 @@ const hasScipy = spawnSync(PYTHON, ['-c', 'import scipy.io'], { stdio: 'ignore' 
 const pixel = (n: number, r: number, c: number, ch: number) => (r * 7 + c * 13 + ch * 50 + n * 31) % 256;
 
 function writeMat(out: string, n: number, compress: boolean, ydtype: 'double' | 'uint8'): void {
-  const res = spawnSync(PYTHON, [path.join(FIXTURES, 'write_svhn_mat.py'), out, String(n), compress ? '1' : '0', ydtype], {
-    encoding: 'utf8',
-  });
+  const res = spawnSync(
+    PYTHON,
+    [path.join(FIXTURES, 'write_svhn_mat.py'), out, String(n), compress ? '1' : '0', ydtype],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (res.status !== 0) throw new Error(`savemat failed: ${res.stderr}`);
 }
 
@@ -43,7 +47,13 @@ function expectLayout(set: ReturnType<typeof svhnImages>, originals: number[]): 
   for (let i = 0; i < set.count; i++) {
     const n = originals[i];
     expect(set.labels[i]).toBe((n % 10) + 1 === 10 ? 0 : (n % 10) + 1);
-    for (const [r, c, ch] of [[0, 0, 0], [0, 1, 0], [1, 0, 2], [31, 5, 1], [17, 31, 2]]) {
+    for (const [r, c, ch] of [
+      [0, 0, 0],
+      [0, 1, 0],
+      [1, 0, 2],
+      [31, 5, 1],
+      [17, 31, 2],
+    ]) {
       expect(set.images[i * 3072 + (r * 32 + c) * 3 + ch]).toBe(pixel(n, r, c, ch));
     }
   }
@@ -105,11 +115,26 @@ describe('MAT-file reader on the committed scipy fixture', () => {
     header.write('MI', 126, 'latin1');
     const body = Buffer.alloc(8 + 16 + 16 + 8 + 8 + 16);
     let o = 0;
-    body.writeUInt32BE(14, o); body.writeUInt32BE(body.length - 8, o + 4); o += 8; // miMATRIX
-    body.writeUInt32BE(6, o); body.writeUInt32BE(8, o + 4); body.writeUInt32BE(6, o + 8); o += 16; // flags: double
-    body.writeUInt32BE(5, o); body.writeUInt32BE(8, o + 4); body.writeInt32BE(1, o + 8); body.writeInt32BE(2, o + 12); o += 16;
-    body.writeUInt16BE(2, o); body.writeUInt16BE(1, o + 2); body.write('ab', o + 4, 'latin1'); o += 8; // small element
-    body.writeUInt32BE(9, o); body.writeUInt32BE(16, o + 4); body.writeDoubleBE(1.5, o + 8); body.writeDoubleBE(-2, o + 16);
+    body.writeUInt32BE(14, o);
+    body.writeUInt32BE(body.length - 8, o + 4);
+    o += 8; // miMATRIX
+    body.writeUInt32BE(6, o);
+    body.writeUInt32BE(8, o + 4);
+    body.writeUInt32BE(6, o + 8);
+    o += 16; // flags: double
+    body.writeUInt32BE(5, o);
+    body.writeUInt32BE(8, o + 4);
+    body.writeInt32BE(1, o + 8);
+    body.writeInt32BE(2, o + 12);
+    o += 16;
+    body.writeUInt16BE(2, o);
+    body.writeUInt16BE(1, o + 2);
+    body.write('ab', o + 4, 'latin1');
+    o += 8; // small element
+    body.writeUInt32BE(9, o);
+    body.writeUInt32BE(16, o + 4);
+    body.writeDoubleBE(1.5, o + 8);
+    body.writeDoubleBE(-2, o + 16);
     const vars = parseMat(Buffer.concat([header, body]), 'hand.mat');
     expect(vars.get('ab')!.dims).toEqual([1, 2]);
     expect(Array.from(vars.get('ab')!.real as Float64Array)).toEqual([1.5, -2]);
@@ -169,16 +194,24 @@ describe.skipIf(!hasScipy)('SVHN files written by scipy savemat', () => {
 
   it('reports a missing variable, a count mismatch and bad labels', () => {
     const f1 = path.join(tmp, 'noy.mat');
-    python(`import numpy as np; from scipy.io import savemat; savemat('${f1}', {'X': np.zeros((32,32,3,4), np.uint8)})`);
+    python(
+      `import numpy as np; from scipy.io import savemat; savemat('${f1}', {'X': np.zeros((32,32,3,4), np.uint8)})`,
+    );
     expect(() => readSvhnMat(f1)).toThrow(/noy\.mat: missing variable 'y' \(variables: 'X'\)/);
     const f2 = path.join(tmp, 'count.mat');
-    python(`import numpy as np; from scipy.io import savemat; savemat('${f2}', {'X': np.zeros((32,32,3,4), np.uint8), 'y': np.ones((3,1))})`);
+    python(
+      `import numpy as np; from scipy.io import savemat; savemat('${f2}', {'X': np.zeros((32,32,3,4), np.uint8), 'y': np.ones((3,1))})`,
+    );
     expect(() => readSvhnMat(f2)).toThrow(/count\.mat: image\/label count mismatch: 4 images in 'X' but 3 labels/);
     const f3 = path.join(tmp, 'label.mat');
-    python(`import numpy as np; from scipy.io import savemat; savemat('${f3}', {'X': np.zeros((32,32,3,2), np.uint8), 'y': np.array([[1.0],[11.0]])})`);
+    python(
+      `import numpy as np; from scipy.io import savemat; savemat('${f3}', {'X': np.zeros((32,32,3,2), np.uint8), 'y': np.array([[1.0],[11.0]])})`,
+    );
     expect(() => readSvhnMat(f3)).toThrow(/label\.mat: label 11 at index 1 is not in 1\.\.10/);
     const f4 = path.join(tmp, 'shape.mat');
-    python(`import numpy as np; from scipy.io import savemat; savemat('${f4}', {'X': np.zeros((28,28,1,2), np.uint8), 'y': np.ones((2,1))})`);
+    python(
+      `import numpy as np; from scipy.io import savemat; savemat('${f4}', {'X': np.zeros((28,28,1,2), np.uint8), 'y': np.ones((2,1))})`,
+    );
     expect(() => readSvhnMat(f4)).toThrow(/shape\.mat: 'X' has dimensions \[28,28,1,2\], expected \[32,32,3,N\]/);
   });
 

@@ -24,7 +24,10 @@ describe('kernel timer', () => {
     expect(timer.kernels.length).toBe(before.size);
     expect(kernelFuncs().get('Add')).not.toBe(before.get('Add'));
     timer.bucket = 'mine';
-    const a = tf.tensor2d([[1, 2], [3, 4]]);
+    const a = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
     const c = tf.add(tf.matMul(a, a), a);
     expect(Array.from(c.dataSync())).toEqual([8, 12, 18, 26]);
     expect(timer.stats.get('Add')?.get('mine')?.calls).toBe(1);
@@ -68,7 +71,10 @@ describe('training-step profile', () => {
     saveProfiles(tmp, [p]);
     saveProfiles(tmp, [{ ...p, stepMs: p.stepMs / 2, backend: 'native' }]);
     const { md } = saveProfiles(tmp, [p]);
-    expect(Object.keys(readProfiles(path.join(tmp, 'train-profile.json')).profiles).sort()).toEqual(['mnist-mlp-smoke|native', 'mnist-mlp-smoke|wasm']);
+    expect(Object.keys(readProfiles(path.join(tmp, 'train-profile.json')).profiles).sort()).toEqual([
+      'mnist-mlp-smoke|native',
+      'mnist-mlp-smoke|wasm',
+    ]);
     const text = fs.readFileSync(md, 'utf8');
     expect(text.match(/^### mnist-mlp-smoke on wasm$/gm)).toHaveLength(1);
     expect(text.indexOf('### mnist-mlp-smoke on wasm')).toBeLessThan(text.indexOf('### mnist-mlp-smoke on native'));
@@ -83,14 +89,29 @@ describe('benchmark networks', () => {
     expect(resolveNetwork('cifar10-convnet-paper')).toBe('cifar10-convnet-paper');
     expect(() => resolveNetwork('convnet-paper')).toThrow(/ambiguous/);
     expect(() => resolveNetwork('resnet')).toThrow(/unknown network 'resnet'/);
-    expect(resolveNetworks('all')).toEqual(['mnist-mlp-3x1024', 'mnist-mlp-3x4096', 'fashion-convnet-quick', 'cifar10-convnet-paper']);
+    expect(resolveNetworks('all')).toEqual([
+      'mnist-mlp-3x1024',
+      'mnist-mlp-3x4096',
+      'fashion-convnet-quick',
+      'cifar10-convnet-paper',
+    ]);
   });
 
   it('are the presets: the paper MLP has dropout 0.2/0.5, the CIFAR-10 ConvNet 32×32×3 inputs and batch 50', () => {
     const mlp = networkConfig('mlp-3x4096');
-    expect([mlp.hiddenUnits, mlp.dropoutInput, mlp.dropoutHidden, mlp.batchSize]).toEqual([[4096, 4096, 4096], 0.2, 0.5, 100]);
+    expect([mlp.hiddenUnits, mlp.dropoutInput, mlp.dropoutHidden, mlp.batchSize]).toEqual([
+      [4096, 4096, 4096],
+      0.2,
+      0.5,
+      100,
+    ]);
     const cifar = networkConfig('cifar10-convnet-paper');
-    expect([cifar.inputShape, cifar.convFilters, cifar.hiddenUnits, cifar.batchSize]).toEqual([[32, 32, 3], [128, 128, 256, 256, 512, 512], [1024, 1024], 50]);
+    expect([cifar.inputShape, cifar.convFilters, cifar.hiddenUnits, cifar.batchSize]).toEqual([
+      [32, 32, 3],
+      [128, 128, 256, 256, 512, 512],
+      [1024, 1024],
+      50,
+    ]);
     expect(networkConfig('fashion-convnet-quick').inputShape).toEqual([28, 28, 1]);
   });
 });

@@ -15,11 +15,19 @@ it('works when registered after the backend started', async () => {
   const grads = async (backend: string) => {
     await tf.setBackend(backend);
     return tf.tidy(() => {
-      const x = tf.tensor4d(Array.from({ length: 2 * 7 * 7 * 3 }, (_, i) => Math.sin(i)), [2, 7, 7, 3]);
-      const w = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i)), [3, 3, 3, 4]);
+      const x = tf.tensor4d(
+        Array.from({ length: 2 * 7 * 7 * 3 }, (_, i) => Math.sin(i)),
+        [2, 7, 7, 3],
+      );
+      const w = tf.tensor4d(
+        Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i)),
+        [3, 3, 3, 4],
+      );
       const f = (a: tf.Tensor, b: tf.Tensor) =>
         tf.sum(tf.square(tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), 2, 2, 'same')));
-      return tf.grads(f)([x, w]).map((g) => Array.from(g.dataSync()));
+      return tf
+        .grads(f)([x, w])
+        .map((g) => Array.from(g.dataSync()));
     });
   };
   const [wasm, cpu] = [await grads('wasm'), await grads('cpu')];

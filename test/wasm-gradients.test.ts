@@ -9,7 +9,13 @@ import { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from '../lib/tfjs/
 import { seededUniform } from '../lib/random';
 
 function rand(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(seededUniform(shape.reduce((a, b) => a * b, 1), seed), shape);
+  return tf.tensor(
+    seededUniform(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 }
 
 /** Runs `fn` on each backend and returns its outputs as plain arrays. */

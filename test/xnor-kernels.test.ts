@@ -23,7 +23,8 @@ function randomSigns(count: number, random: () => number): Float32Array {
 /** Plain float matmul of A (m × k) and B (k × n). */
 function floatMatMul(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array {
   const c = new Float32Array(m * n);
-  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) c[i * n + j] += a[i * k + p] * b[p * n + j];
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) c[i * n + j] += a[i * k + p] * b[p * n + j];
   return c;
 }
 
@@ -40,7 +41,8 @@ describe('bit packing', () => {
 
   it('packs columns as the transpose of packing rows', () => {
     const random = seededRandom(1);
-    const k = 70, n = 9;
+    const k = 70,
+      n = 9;
     const b = randomSigns(k * n, random);
     const bt = new Float32Array(n * k);
     for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bt[j * k + p] = b[p * n + j];
@@ -69,8 +71,18 @@ for (const { kernel: loaded, title } of kernelTiers) {
     it('equals a float matmul on random ±1 matrices of awkward shapes', () => {
       const random = seededRandom(7);
       const shapes: [number, number, number][] = [
-        [1, 1, 1], [3, 5, 31], [4, 4, 32], [5, 3, 33], [7, 9, 63], [2, 17, 64], [6, 6, 65],
-        [17, 13, 100], [33, 31, 511], [20, 21, 513], [9, 40, 1000], [130, 67, 200],
+        [1, 1, 1],
+        [3, 5, 31],
+        [4, 4, 32],
+        [5, 3, 33],
+        [7, 9, 63],
+        [2, 17, 64],
+        [6, 6, 65],
+        [17, 13, 100],
+        [33, 31, 511],
+        [20, 21, 513],
+        [9, 40, 1000],
+        [130, 67, 200],
       ];
       for (const [m, n, k] of shapes) {
         const a = randomSigns(m * k, random);
@@ -97,12 +109,17 @@ for (const { kernel: loaded, title } of kernelTiers) {
 
     it('packs sign(BatchNorm(score)) as computed in floating point, ties (exactly 0) to +1', () => {
       const random = seededRandom(3);
-      const m = 13, n = 70;
+      const m = 13,
+        n = 70;
       const scores = Int32Array.from({ length: m * n }, () => Math.floor(random() * 41) - 20);
       // A third of the scales negative, two zero (constant output); the last ten neurons have integer
       // means and no shift, so some scores land exactly on the boundary.
-      const c = Float64Array.from({ length: n }, (_, j) => (j < 2 ? 0 : (random() < 0.3 ? -1 : 1) * (0.1 + 3 * random())));
-      const mu = Float64Array.from({ length: n }, (_, j) => (j >= n - 10 ? Math.round(random() * 20 - 10) : random() * 30 - 15));
+      const c = Float64Array.from({ length: n }, (_, j) =>
+        j < 2 ? 0 : (random() < 0.3 ? -1 : 1) * (0.1 + 3 * random()),
+      );
+      const mu = Float64Array.from({ length: n }, (_, j) =>
+        j >= n - 10 ? Math.round(random() * 20 - 10) : random() * 30 - 15,
+      );
       const beta = Float64Array.from({ length: n }, (_, j) => (j >= n - 10 ? 0 : random() * 4 - 2));
       const { thresholds, flips } = foldThresholds({ c, mu, beta }, 1);
       const expected = Array.from(scores, (s, i) => (c[i % n] * (s - mu[i % n]) + beta[i % n] >= 0 ? 1 : -1));
@@ -119,9 +136,13 @@ for (const { kernel: loaded, title } of kernelTiers) {
       expect(() => kernel.gemm(a, dirty)).toThrow(/padding/);
       expect(() => kernel.gemm(a, { ...a, data: new Uint32Array(2) })).toThrow(/needs 16/);
       expect(() => kernel.gemm(a, { ...a, stride: 8 })).toThrow(/stride/);
-      expect(() => kernel.gemm(a, { ...a, data: new Float32Array(16) as unknown as Uint32Array })).toThrow(/Uint32Array/);
+      expect(() => kernel.gemm(a, { ...a, data: new Float32Array(16) as unknown as Uint32Array })).toThrow(
+        /Uint32Array/,
+      );
       expect(() => kernel.gemm(a, a, { threads: 0 })).toThrow(/threads/);
-      expect(() => kernel.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(1), new Uint8Array(2))).toThrow(/thresholds/);
+      expect(() => kernel.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(1), new Uint8Array(2))).toThrow(
+        /thresholds/,
+      );
     });
   });
 }
@@ -133,18 +154,22 @@ describe.skipIf(!addon)(`native addon${addon ? '' : ` (unavailable: ${why})`}`, 
   for (const { isa, tag } of nativeIsas()) {
     it.skipIf(!addon?.isas.includes(isa))(`computes the same on ${isa} at every thread count${tag}`, () => {
       const random = seededRandom(11);
-      const m = 37, n = 45, k = 777;
+      const m = 37,
+        n = 45,
+        k = 777;
       const a = packRows(randomSigns(m * k, random), m, k);
       const b = packRows(randomSigns(n * k, random), n, k);
       const expected = Array.from(xnorGemmReference(a, b));
       const native = tryKernel('native') as XnorKernel;
-      for (const threads of [1, 2, 3, 8]) expect(Array.from(native.gemm(a, b, { isa, threads })), `${threads} threads`).toEqual(expected);
+      for (const threads of [1, 2, 3, 8])
+        expect(Array.from(native.gemm(a, b, { isa, threads })), `${threads} threads`).toEqual(expected);
     });
   }
 
   it('throws instead of crashing on bad arguments', () => {
     const g = addon!.gemm;
-    const a = new Uint32Array(16), c = new Int32Array(1);
+    const a = new Uint32Array(16),
+      c = new Int32Array(1);
     expect(() => (g as unknown as () => void)()).toThrow(/m must be a number/);
     expect(() => g(a, a, 1, 1, 32, 16, c, 1)).not.toThrow();
     expect(() => g(a, a, 2, 1, 32, 16, c, 1)).toThrow(/a has 16 elements, needs 32/);
@@ -161,7 +186,9 @@ describe.skipIf(!addon)(`native addon${addon ? '' : ` (unavailable: ${why})`}`, 
     const dirty = new Uint32Array(16);
     dirty[3] = 1;
     expect(() => g(dirty, a, 1, 1, 32, 16, c, 1)).toThrow(/padding/);
-    expect(() => addon!.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(2), new Uint8Array(1), new Uint32Array(32), 16)).toThrow(/flips/);
+    expect(() =>
+      addon!.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(2), new Uint8Array(1), new Uint32Array(32), 16),
+    ).toThrow(/flips/);
     expect(() => addon!.bitPlaneGemm(a, a, 1, 1, 32, 16, c, 1)).toThrow(/a has 16 elements, needs 128/);
     expect(() => addon!.bitPlaneGemm(new Uint32Array(128), a, 1, 1, 2 ** 24, 16, c, 1)).toThrow(/k must be an integer/);
     expect(() => addon!.roofline(-1)).toThrow(/seconds/);

@@ -33,7 +33,8 @@ export interface FilterRepetition {
  */
 export function filterRepetition(kernel: ArrayLike<number>, shape: number[], layer = 'conv'): FilterRepetition {
   const [kh, kw, ci, co] = shape;
-  if (shape.length !== 4 || kernel.length !== kh * kw * ci * co) throw new Error(`${layer}: kernel of ${kernel.length} values does not match shape [${shape}]`);
+  if (shape.length !== 4 || kernel.length !== kh * kw * ci * co)
+    throw new Error(`${layer}: kernel of ${kernel.length} values does not match shape [${shape}]`);
   const taps = kh * kw;
   if (taps > 30) throw new Error(`${layer}: ${kh}×${kw} slices have too many taps to count as bit patterns`);
   const mask = 2 ** taps - 1;

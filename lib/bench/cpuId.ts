@@ -23,7 +23,11 @@ export function cpuId(): CpuId {
   const fallback = os.cpus()[0]?.model.trim() ?? 'unknown';
   try {
     const f = fields(execFileSync('lscpu', { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }));
-    return { modelName: f.get('Model name') ?? fallback, family: f.get('CPU family') ?? '?', model: f.get('Model') ?? '?' };
+    return {
+      modelName: f.get('Model name') ?? fallback,
+      family: f.get('CPU family') ?? '?',
+      model: f.get('Model') ?? '?',
+    };
   } catch {
     // no lscpu: /proc/cpuinfo has the same numbers on Linux
   }

@@ -53,7 +53,12 @@ export interface Disagreement {
  * For each image where the engine's class differs from tfjs's, finds where the two diverge and
  * how close to a decision threshold the exact value was.
  */
-export function explainDisagreements(model: tf.Sequential, engine: BinaryEngine, pixels: Uint8Array, images: number[]): Disagreement[] {
+export function explainDisagreements(
+  model: tf.Sequential,
+  engine: BinaryEngine,
+  pixels: Uint8Array,
+  images: number[],
+): Disagreement[] {
   const k = engine.inputSize;
   const layers = model.layers.filter((l) => !['InputLayer', 'Dropout'].includes(l.getClassName()));
   return images.map((image) => {
@@ -62,12 +67,16 @@ export function explainDisagreements(model: tf.Sequential, engine: BinaryEngine,
     // tfjs outputs of each BatchNorm that follows a packed layer, and the final scores.
     const bnOutputs = new Map<string, Float32Array>();
     tf.tidy(() => {
-      let h: tf.Tensor = tf.tensor2d(Float32Array.from(px, (p) => p / 127.5 - 1), [1, k]);
+      let h: tf.Tensor = tf.tensor2d(
+        Float32Array.from(px, (p) => p / 127.5 - 1),
+        [1, k],
+      );
       let lastDense = '';
       for (const layer of layers) {
         h = layer.apply(h) as tf.Tensor;
         if (layer.getClassName() === 'BinaryDense') lastDense = layer.name;
-        else if (lastDense && /BatchNormalization$/.test(layer.getClassName())) bnOutputs.set(lastDense, h.dataSync() as Float32Array);
+        else if (lastDense && /BatchNormalization$/.test(layer.getClassName()))
+          bnOutputs.set(lastDense, h.dataSync() as Float32Array);
       }
     });
     for (let l = 0; l < engine.model.layers.length; l++) {
@@ -77,10 +86,17 @@ export function explainDisagreements(model: tf.Sequential, engine: BinaryEngine,
       const d = packed.input === 'pixels' ? 255 : 1;
       const tfOut = bnOutputs.get(packed.name)!;
       const exact = Array.from(sums[l], (S, j) => bn.c[j] * (S / d - bn.mu[j]) + bn.beta[j]);
-      const relative = (j: number) => Math.abs(exact[j]) / (Math.abs(bn.c[j] * (sums[l][j] / d - bn.mu[j])) + Math.abs(bn.beta[j]));
+      const relative = (j: number) =>
+        Math.abs(exact[j]) / (Math.abs(bn.c[j] * (sums[l][j] / d - bn.mu[j])) + Math.abs(bn.beta[j]));
       if (packed.output.kind === 'sign') {
-        const differing = exact.map((a, j) => ((a >= 0) !== (tfOut[j] >= 0) ? j : -1)).filter((j) => j >= 0);
-        if (differing.length) return { image, layer: packed.name, neurons: differing.length, relativeMargin: Math.max(...differing.map(relative)) };
+        const differing = exact.map((a, j) => (a >= 0 !== tfOut[j] >= 0 ? j : -1)).filter((j) => j >= 0);
+        if (differing.length)
+          return {
+            image,
+            layer: packed.name,
+            neurons: differing.length,
+            relativeMargin: Math.max(...differing.map(relative)),
+          };
       } else {
         const order = exact.map((a, j) => [a, j]).sort((x, y) => y[0] - x[0]);
         const gap = (order[0][0] - order[1][0]) / Math.max(Math.abs(order[0][0]), Math.abs(order[1][0]));
@@ -133,39 +149,71 @@ function errorRate(predicted: ArrayLike<number>, labels: Uint8Array): number {
 export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
   const test = slice(o.test, 0, o.count);
   const k = test.height * test.width * test.channels;
-  const x = tf.tensor2d(scaledPixels(test, Array.from({ length: o.count }, (_, i) => i)), [o.count, k]);
+  const x = tf.tensor2d(
+    scaledPixels(
+      test,
+      Array.from({ length: o.count }, (_, i) => i),
+    ),
+    [o.count, k],
+  );
   let model = o.model;
   let description = 'trained model';
   if (!model) {
-    model = buildMlp({ inputDim: k, numClasses: test.numClasses, hiddenUnits: o.hiddenUnits, dropoutInput: 0.2, dropoutHidden: 0.5, binarization: 'deterministic', batchNorm: 'standard', H: 1, seed: 1 });
+    model = buildMlp({
+      inputDim: k,
+      numClasses: test.numClasses,
+      hiddenUnits: o.hiddenUnits,
+      dropoutInput: 0.2,
+      dropoutHidden: 0.5,
+      binarization: 'deterministic',
+      batchNorm: 'standard',
+      H: 1,
+      seed: 1,
+    });
     calibrateBatchNorm(model, x.slice(0, Math.min(o.count, 1000)), 7);
     description = `untrained ${k}-${o.hiddenUnits.join('-')}-${test.numClasses} MLP, BatchNorm calibrated on test images (speed and agreement only; its error is meaningless)`;
   }
   const rows: MlpBenchRow[] = [];
   let floatPredictions: Uint8Array | null = null;
   tf.tidy(() => void (model!.predict(x.slice(0, Math.min(100, o.count))) as tf.Tensor).dataSync()); // warm-up
-  const tfTime: Timing = measure(() => {
-    const scores = model!.predict(x, { batchSize: 1000 }) as tf.Tensor;
-    const labels = scores.argMax(1);
-    floatPredictions = Uint8Array.from(labels.dataSync());
-    scores.dispose();
-    labels.dispose();
-  }, o.runs, 0);
+  const tfTime: Timing = measure(
+    () => {
+      const scores = model!.predict(x, { batchSize: 1000 }) as tf.Tensor;
+      const labels = scores.argMax(1);
+      floatPredictions = Uint8Array.from(labels.dataSync());
+      scores.dispose();
+      labels.dispose();
+    },
+    o.runs,
+    0,
+  );
   const add = (row: Omit<MlpBenchRow, 'imagesPerSecond'>) => {
     const full = { ...row, imagesPerSecond: o.count / row.seconds };
     rows.push(full);
-    o.log(`MLP ${row.method.padEnd(34)} ${String(row.threads).padStart(2)} thr  ${row.seconds.toFixed(3).padStart(8)} s  ${full.imagesPerSecond.toFixed(0).padStart(8)} img/s  error ${(100 * row.testError).toFixed(2)} %  disagreements ${row.disagreements}`);
+    o.log(
+      `MLP ${row.method.padEnd(34)} ${String(row.threads).padStart(2)} thr  ${row.seconds.toFixed(3).padStart(8)} s  ${full.imagesPerSecond.toFixed(0).padStart(8)} img/s  error ${(100 * row.testError).toFixed(2)} %  disagreements ${row.disagreements}`,
+    );
   };
-  add({ method: `float tfjs ${tf.getBackend()} model.predict`, tier: 'tfjs', threads: 1, ...tfTime, disagreements: 0, testError: errorRate(floatPredictions!, test.labels) });
+  add({
+    method: `float tfjs ${tf.getBackend()} model.predict`,
+    tier: 'tfjs',
+    threads: 1,
+    ...tfTime,
+    disagreements: 0,
+    testError: errorRate(floatPredictions!, test.labels),
+  });
   const packed = exportPackedModel(model);
   let differing: number[] = [];
-  const kernels = (['native', 'wasm'] as const).map((t) => tryKernel(t)).filter((kk): kk is XnorKernel => typeof kk !== 'string');
+  const kernels = (['native', 'wasm'] as const)
+    .map((t) => tryKernel(t))
+    .filter((kk): kk is XnorKernel => typeof kk !== 'string');
   for (const kernel of kernels) {
     for (const threads of kernel.maxThreads > 1 ? [1, kernel.maxThreads] : [1]) {
       const engine = new BinaryEngine(packed, { kernel, threads, batchSize: 1000 });
       let predicted: Uint8Array | null = null;
       const t = measure(() => (predicted = engine.predict(test.images, o.count)), o.runs);
-      if (!differing.length) differing = Array.from(predicted!).flatMap((c, i) => (c !== floatPredictions![i] ? [i] : []));
+      if (!differing.length)
+        differing = Array.from(predicted!).flatMap((c, i) => (c !== floatPredictions![i] ? [i] : []));
       add({
         method: `binary engine ${kernel.tier} ${kernel.isa}`,
         tier: kernel.tier,
@@ -177,8 +225,13 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     }
   }
   x.dispose();
-  const disagreements = differing.length ? explainDisagreements(model, new BinaryEngine(packed, { kernel: kernels[0] }), test.images, differing) : [];
-  for (const d of disagreements) o.log(`image ${d.image}: first differs at ${d.layer} (${d.neurons} neurons), relative margin ${d.relativeMargin.toExponential(2)}`);
+  const disagreements = differing.length
+    ? explainDisagreements(model, new BinaryEngine(packed, { kernel: kernels[0] }), test.images, differing)
+    : [];
+  for (const d of disagreements)
+    o.log(
+      `image ${d.image}: first differs at ${d.layer} (${d.neurons} neurons), relative margin ${d.relativeMargin.toExponential(2)}`,
+    );
   return {
     model: description,
     images: o.count,

@@ -40,19 +40,26 @@ const isFloatGemm = (r: MatMulRow) => r.kind === 'float' && !isBaseline(r);
 
 /** The fastest optimized float GEMM at `label` on at most `threads` threads (the paper's cuBLAS role). */
 export function bestFloatGemm(rows: MatMulRow[], label: string, threads: number): MatMulRow | undefined {
-  return rows.filter((r) => r.label === label && isFloatGemm(r) && r.threads <= threads).sort((x, y) => x.seconds - y.seconds)[0];
+  return rows
+    .filter((r) => r.label === label && isFloatGemm(r) && r.threads <= threads)
+    .sort((x, y) => x.seconds - y.seconds)[0];
 }
 
 /** The fastest native XNOR row at `label` on at most `threads` threads. */
 export function bestXnor(rows: MatMulRow[], label: string, threads: number): MatMulRow | undefined {
-  return rows.filter((r) => r.label === label && r.kind === 'xnor' && r.threads <= threads).sort((x, y) => x.seconds - y.seconds)[0];
+  return rows
+    .filter((r) => r.label === label && r.kind === 'xnor' && r.threads <= threads)
+    .sort((x, y) => x.seconds - y.seconds)[0];
 }
 const isBestNative = (threads: 'one' | 'all', maxThreads: number) => (r: MatMulRow) =>
-  r.method.startsWith('xnor native') && (threads === 'one' ? r.threads === 1 : r.threads === maxThreads && maxThreads > 1);
+  r.method.startsWith('xnor native') &&
+  (threads === 'one' ? r.threads === 1 : r.threads === maxThreads && maxThreads > 1);
 
 /** The largest square size that has the XNOR and both float results. */
 function headlineSize(b: BenchResults): string | undefined {
-  const squares = [...new Set(b.matmul.filter((r) => r.shape.m === r.shape.n && r.shape.n === r.shape.k).map((r) => r.label))];
+  const squares = [
+    ...new Set(b.matmul.filter((r) => r.shape.m === r.shape.n && r.shape.n === r.shape.k).map((r) => r.label)),
+  ];
   return squares.reverse().find((l) => find(b.matmul, l, isTfjs) && find(b.matmul, l, isBaseline));
 }
 
@@ -65,11 +72,15 @@ export function speedupTableMarkdown(b: BenchResults): string {
   if (size) {
     const base = find(b.matmul, size, isBaseline);
     const tfjs = find(b.matmul, size, isTfjs);
-    const one = find(b.matmul, size, isBestNative('one', maxThreads)) ?? find(b.matmul, size, (r) => r.kind === 'xnor' && r.threads === 1);
+    const one =
+      find(b.matmul, size, isBestNative('one', maxThreads)) ??
+      find(b.matmul, size, (r) => r.kind === 'xnor' && r.threads === 1);
     const all = find(b.matmul, size, isBestNative('all', maxThreads));
     const wasm = find(b.matmul, size, (r) => r.method.includes('wasm'));
-    const best1 = bestFloatGemm(b.matmul, size, 1), bestAll = bestFloatGemm(b.matmul, size, maxThreads);
-    const x1 = bestXnor(b.matmul, size, 1), xAll = bestXnor(b.matmul, size, maxThreads);
+    const best1 = bestFloatGemm(b.matmul, size, 1),
+      bestAll = bestFloatGemm(b.matmul, size, maxThreads);
+    const x1 = bestXnor(b.matmul, size, 1),
+      xAll = bestXnor(b.matmul, size, maxThreads);
     const vs = (r?: MatMulRow) => (r ? ` (vs ${r.method.replace('float ', '')}, ${r.threads} thr)` : '');
     lines.push(
       `| ${size} ±1 matmul: XNOR kernel vs best float GEMM on this CPU | ${PAPER_SPEEDUPS.xnorVsCublas}× (vs cuBLAS) | ${cell(x1, best1)}${vs(best1)} | ${cell(xAll, bestAll)}${vs(bestAll)} |`,
@@ -103,7 +114,10 @@ export function detailTableMarkdown(b: BenchResults): string {
     const best = bestFloatGemm(b.matmul, r.label, b.machine.threadsAvailable);
     const tfjs = find(b.matmul, r.label, isTfjs);
     const base = find(b.matmul, r.label, isBaseline);
-    const roof = r.kind === 'xnor' && b.rooflineMacPerSecond ? `${((100 * r.macPerSecond) / (b.rooflineMacPerSecond * r.threads)).toFixed(0)} %` : '';
+    const roof =
+      r.kind === 'xnor' && b.rooflineMacPerSecond
+        ? `${((100 * r.macPerSecond) / (b.rooflineMacPerSecond * r.threads)).toFixed(0)} %`
+        : '';
     lines.push(
       `| ${r.label} (${r.shape.m}×${r.shape.n}×${r.shape.k}) | ${r.method}${r.sampledRows ? ` (${r.sampledRows} rows, scaled)` : ''} | ${r.threads} | ${r.seconds.toPrecision(3)} | ${gmac(r.macPerSecond)} | ${roof} | ${tfjs ? times(tfjs.seconds / r.seconds) : '—'} | ${base ? times(base.seconds / r.seconds) : '—'} | ${best ? times(best.seconds / r.seconds) : '—'} | ${r.exact === null ? '' : r.exact ? 'yes' : '**no**'} |`,
     );
@@ -120,7 +134,9 @@ export function mlpTableMarkdown(m: MlpBenchResult): string {
     '|---|---|---|---|---|---|---|',
   ];
   for (const r of m.rows) {
-    lines.push(`| ${r.method} | ${r.threads} | ${r.seconds.toPrecision(3)} | ${r.imagesPerSecond.toFixed(0)} | ${times(tf.seconds / r.seconds)} | ${(100 * r.testError).toFixed(2)} % | ${r.disagreements} |`);
+    lines.push(
+      `| ${r.method} | ${r.threads} | ${r.seconds.toPrecision(3)} | ${r.imagesPerSecond.toFixed(0)} | ${times(tf.seconds / r.seconds)} | ${(100 * r.testError).toFixed(2)} % | ${r.disagreements} |`,
+    );
   }
   if (m.disagreements.length) {
     lines.push(
@@ -129,7 +145,10 @@ export function mlpTableMarkdown(m: MlpBenchResult): string {
       '',
       '| image | first difference | neurons | relative margin | float tie |',
       '|---|---|---|---|---|',
-      ...m.disagreements.map((d) => `| ${d.image} | ${d.layer} | ${d.neurons} | ${d.relativeMargin.toExponential(2)} | ${d.relativeMargin < FLOAT_TIE_MARGIN ? 'yes' : '**no**'} |`),
+      ...m.disagreements.map(
+        (d) =>
+          `| ${d.image} | ${d.layer} | ${d.neurons} | ${d.relativeMargin.toExponential(2)} | ${d.relativeMargin < FLOAT_TIE_MARGIN ? 'yes' : '**no**'} |`,
+      ),
     );
   }
   return lines.join('\n');
@@ -145,7 +164,7 @@ export function benchMarkdown(b: BenchResults): string {
     '',
     `Popcount roofline (one thread, XOR + VPOPCNTQ + ADD in registers, measured now): ${b.rooflineMacPerSecond ? `${gmac(b.rooflineMacPerSecond)} G binary MAC/s` : 'not measured (no VPOPCNTQ or no native addon)'}; shared/environment.md's L1 microbenchmark: ${gmac(b.environmentRooflineMacPerSecond)} G/s.`,
     '',
-    '## Speedups: the paper\'s numbers and ours',
+    "## Speedups: the paper's numbers and ours",
     '',
     speedupTableMarkdown(b),
     '',
@@ -161,7 +180,9 @@ export function benchMarkdown(b: BenchResults): string {
 
 /** Speedup over the plain float kernel per size and method, with the paper's bars beside. */
 export function speedupFigure(b: BenchResults): Figure {
-  const labels = [...new Set(b.matmul.filter((r) => r.shape.m === r.shape.n && r.shape.n === r.shape.k).map((r) => r.label))];
+  const labels = [
+    ...new Set(b.matmul.filter((r) => r.shape.m === r.shape.n && r.shape.n === r.shape.k).map((r) => r.label)),
+  ];
   const methods = [...new Set(b.matmul.filter((r) => !isBaseline(r)).map((r) => `${r.method}, ${r.threads} thr`))];
   const data: object[] = methods.map((name) => ({
     type: 'bar',
@@ -176,11 +197,25 @@ export function speedupFigure(b: BenchResults): Figure {
   // Above each size: the XNOR kernel's speedup over the best float GEMM there (the paper's 3.4× vs cuBLAS).
   const all = b.machine.threadsAvailable;
   const annotations = labels.flatMap((l) => {
-    const x = bestXnor(b.matmul, l, all), f = bestFloatGemm(b.matmul, l, all), base = find(b.matmul, l, isBaseline);
+    const x = bestXnor(b.matmul, l, all),
+      f = bestFloatGemm(b.matmul, l, all),
+      base = find(b.matmul, l, isBaseline);
     if (!x || !f || !base) return [];
-    return [{ x: l, y: Math.log10((1.6 * base.seconds) / x.seconds), text: `XNOR ÷ best<br>float GEMM: ${times(f.seconds / x.seconds)}`, showarrow: false }];
+    return [
+      {
+        x: l,
+        y: Math.log10((1.6 * base.seconds) / x.seconds),
+        text: `XNOR ÷ best<br>float GEMM: ${times(f.seconds / x.seconds)}`,
+        showarrow: false,
+      },
+    ];
   });
-  annotations.push({ x: 'paper 8192³', y: Math.log10(1.6 * PAPER_SPEEDUPS.xnorVsBaselineKernel), text: `XNOR ÷ cuBLAS: ${PAPER_SPEEDUPS.xnorVsCublas}×`, showarrow: false });
+  annotations.push({
+    x: 'paper 8192³',
+    y: Math.log10(1.6 * PAPER_SPEEDUPS.xnorVsBaselineKernel),
+    text: `XNOR ÷ cuBLAS: ${PAPER_SPEEDUPS.xnorVsCublas}×`,
+    showarrow: false,
+  });
   data.push({
     type: 'bar',
     name: 'paper (GPU, 8192³): cuBLAS, XNOR kernel',
@@ -192,12 +227,31 @@ export function speedupFigure(b: BenchResults): Figure {
   return {
     data,
     layout: {
-      title: { text: `Speedup over a plain float kernel on ±1 m×m×m products (${b.machine.cpu}, ${b.machine.threadsAvailable} threads)` },
+      title: {
+        text: `Speedup over a plain float kernel on ±1 m×m×m products (${b.machine.cpu}, ${b.machine.threadsAvailable} threads)`,
+      },
       barmode: 'group',
       yaxis: { title: { text: 'speedup (×, log scale)' }, type: 'log' },
       legend: { orientation: 'h', y: -0.12 },
       // More methods than plotly's 10 default colours: one colour each.
-      colorway: ['#1f77b4', '#aec7e8', '#17becf', '#9467bd', '#c5b0d5', '#e377c2', '#8c564b', '#ff7f0e', '#ffbb78', '#2ca02c', '#98df8a', '#d62728', '#ff9896', '#bcbd22', '#7f7f7f', '#dbdb8d'],
+      colorway: [
+        '#1f77b4',
+        '#aec7e8',
+        '#17becf',
+        '#9467bd',
+        '#c5b0d5',
+        '#e377c2',
+        '#8c564b',
+        '#ff7f0e',
+        '#ffbb78',
+        '#2ca02c',
+        '#98df8a',
+        '#d62728',
+        '#ff9896',
+        '#bcbd22',
+        '#7f7f7f',
+        '#dbdb8d',
+      ],
       annotations,
     },
   };

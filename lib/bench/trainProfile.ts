@@ -52,7 +52,11 @@ const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** di
 const loadavg = () => os.loadavg().map((l) => round(l, 2));
 
 /** Profiles `warmup` + `steps` training steps of `bench`; the kernel registry is restored afterwards. */
-export function profileTrainStep(bench: TrainStepBench, backend: string, opts: { warmup: number; steps: number; log?: (line: string) => void }): TrainProfile {
+export function profileTrainStep(
+  bench: TrainStepBench,
+  backend: string,
+  opts: { warmup: number; steps: number; log?: (line: string) => void },
+): TrainProfile {
   const loadAverageStart = loadavg();
   const timer = wrapKernels();
   const stepMs: number[] = [];
@@ -96,8 +100,11 @@ export function profileTrainStep(bench: TrainStepBench, backend: string, opts: {
   const names = [...new Set(perStep.flatMap((s) => [...s.keys()]))];
   const kernels: KernelProfile[] = names
     .map((kernel) => {
-      const of = (s: (typeof perStep)[number]) => s.get(kernel) ?? { calls: 0, byPhase: { forward: 0, backward: 0, optimizer: 0, readout: 0 } };
-      const byPhase = Object.fromEntries(PHASES.map((p) => [p, round(median(perStep.map((s) => of(s).byPhase[p])))])) as Record<StepPhase, number>;
+      const of = (s: (typeof perStep)[number]) =>
+        s.get(kernel) ?? { calls: 0, byPhase: { forward: 0, backward: 0, optimizer: 0, readout: 0 } };
+      const byPhase = Object.fromEntries(
+        PHASES.map((p) => [p, round(median(perStep.map((s) => of(s).byPhase[p])))]),
+      ) as Record<StepPhase, number>;
       return {
         kernel,
         callsPerStep: median(perStep.map((s) => of(s).calls)),
@@ -116,9 +123,19 @@ export function profileTrainStep(bench: TrainStepBench, backend: string, opts: {
     steps: opts.steps,
     stepMs: round(median(stepMs)),
     stepMsAll: stepMs.map((x) => round(x)),
-    phases: PHASES.map((phase) => ({ phase, ms: round(median(phaseMs[phase])), kernelMs: round(median(phaseKernelMs[phase])) })),
+    phases: PHASES.map((phase) => ({
+      phase,
+      ms: round(median(phaseMs[phase])),
+      kernelMs: round(median(phaseKernelMs[phase])),
+    })),
     kernels,
-    machine: { cpu: cpuId(), cores: os.cpus().length, node: process.version, loadAverageStart, loadAverageEnd: loadavg() },
+    machine: {
+      cpu: cpuId(),
+      cores: os.cpus().length,
+      node: process.version,
+      loadAverageStart,
+      loadAverageEnd: loadavg(),
+    },
     date: new Date().toISOString(),
   };
 }
@@ -164,18 +181,30 @@ function profileSection(p: TrainProfile): string {
     '| phase | ms/step | share of the phases | in kernels (ms) | outside kernels (ms) |',
     '|---|---|---|---|---|',
     // Shares of the phases' own sum: medians taken phase by phase need not add up to the median step.
-    ...p.phases.map((ph) => `| ${ph.phase} | ${ms(ph.ms)} | ${pct(ph.ms, p.phases.reduce((s, x) => s + x.ms, 0))} | ${ms(ph.kernelMs)} | ${ms(Math.max(0, ph.ms - ph.kernelMs))} |`),
+    ...p.phases.map(
+      (ph) =>
+        `| ${ph.phase} | ${ms(ph.ms)} | ${pct(
+          ph.ms,
+          p.phases.reduce((s, x) => s + x.ms, 0),
+        )} | ${ms(ph.kernelMs)} | ${ms(Math.max(0, ph.ms - ph.kernelMs))} |`,
+    ),
     '',
     `| kernel | calls/step | ms/step | share of step | ${PHASES.join(' | ')} |`,
     `|---|---|---|---|${PHASES.map(() => '---').join('|')}|`,
   ];
   const major = p.kernels.filter((k) => k.ms >= MINOR_SHARE * p.stepMs);
   const minor = p.kernels.filter((k) => k.ms < MINOR_SHARE * p.stepMs);
-  for (const k of major) lines.push(`| ${k.kernel} | ${k.callsPerStep} | ${ms(k.ms)} | ${pct(k.ms, p.stepMs)} | ${PHASES.map((ph) => ms(k.byPhase[ph])).join(' | ')} |`);
+  for (const k of major)
+    lines.push(
+      `| ${k.kernel} | ${k.callsPerStep} | ${ms(k.ms)} | ${pct(k.ms, p.stepMs)} | ${PHASES.map((ph) => ms(k.byPhase[ph])).join(' | ')} |`,
+    );
   if (minor.length) {
     const sum = (f: (k: KernelProfile) => number) => minor.reduce((s, k) => s + f(k), 0);
     lines.push(
-      `| ${minor.length} others (${minor.map((k) => k.kernel).join(', ')}) | ${sum((k) => k.callsPerStep)} | ${ms(sum((k) => k.ms))} | ${pct(sum((k) => k.ms), p.stepMs)} | ${PHASES.map((ph) => ms(sum((k) => k.byPhase[ph]))).join(' | ')} |`,
+      `| ${minor.length} others (${minor.map((k) => k.kernel).join(', ')}) | ${sum((k) => k.callsPerStep)} | ${ms(sum((k) => k.ms))} | ${pct(
+        sum((k) => k.ms),
+        p.stepMs,
+      )} | ${PHASES.map((ph) => ms(sum((k) => k.byPhase[ph]))).join(' | ')} |`,
     );
   }
   return lines.join('\n');
@@ -184,31 +213,45 @@ function profileSection(p: TrainProfile): string {
 function comparison(ps: TrainProfile[]): string {
   const base = ps[0];
   const lines = [
-    `| | ${ps.map((p) => `${p.backend} (ms)`).join(' | ')} | ${ps.slice(1).map((p) => `${base.backend} / ${p.backend}`).join(' | ')} |`,
-    `|---|${ps.map(() => '---').join('|')}|${ps.slice(1).map(() => '---').join('|')}|`,
+    `| | ${ps.map((p) => `${p.backend} (ms)`).join(' | ')} | ${ps
+      .slice(1)
+      .map((p) => `${base.backend} / ${p.backend}`)
+      .join(' | ')} |`,
+    `|---|${ps.map(() => '---').join('|')}|${ps
+      .slice(1)
+      .map(() => '---')
+      .join('|')}|`,
   ];
   const row = (label: string, f: (p: TrainProfile) => number | undefined) => {
     const v = ps.map(f);
-    lines.push(`| ${label} | ${v.map((x) => (x === undefined ? '—' : ms(x))).join(' | ')} | ${v.slice(1).map((x) => (x && v[0] !== undefined ? `${(v[0] / x).toFixed(2)}×` : '—')).join(' | ')} |`);
+    lines.push(
+      `| ${label} | ${v.map((x) => (x === undefined ? '—' : ms(x))).join(' | ')} | ${v
+        .slice(1)
+        .map((x) => (x && v[0] !== undefined ? `${(v[0] / x).toFixed(2)}×` : '—'))
+        .join(' | ')} |`,
+    );
   };
   row('whole step', (p) => p.stepMs);
   for (const phase of PHASES) row(phase, (p) => p.phases.find((x) => x.phase === phase)?.ms);
-  for (const k of base.kernels.filter((k) => k.ms >= 0.02 * base.stepMs)) row(`kernel ${k.kernel}`, (p) => p.kernels.find((x) => x.kernel === k.kernel)?.ms);
+  for (const k of base.kernels.filter((k) => k.ms >= 0.02 * base.stepMs))
+    row(`kernel ${k.kernel}`, (p) => p.kernels.find((x) => x.kernel === k.kernel)?.ms);
   return lines.join('\n');
 }
 
 export function profilesMarkdown(profiles: TrainProfile[]): string {
   const byNetwork = new Map<string, TrainProfile[]>();
-  for (const p of [...profiles].sort((a, b) => backendOrder(a.backend) - backendOrder(b.backend) || a.backend.localeCompare(b.backend))) {
+  for (const p of [...profiles].sort(
+    (a, b) => backendOrder(a.backend) - backendOrder(b.backend) || a.backend.localeCompare(b.backend),
+  )) {
     byNetwork.set(p.network, [...(byNetwork.get(p.network) ?? []), p]);
   }
   const out = [
-    '# Where a training step\'s time goes',
+    "# Where a training step's time goes",
     '',
     'Generated by `npm run profile` (cli/profile.ts) from `train-profile.json`; every section is a measurement with its machine, backend, date and load average. ' +
-      'One step is exactly `trainStep` of lib/train/trainer.ts on the preset\'s network (lib/bench/trainStep.ts): seeded random inputs of the data set\'s shape and ±1 one-hot targets. ' +
+      "One step is exactly `trainStep` of lib/train/trainer.ts on the preset's network (lib/bench/trainStep.ts): seeded random inputs of the data set's shape and ±1 one-hot targets. " +
       'Phases: forward = inside the function given to `tf.variableGrads` (model and loss), backward = the rest of `variableGrads`, optimizer = `BinaryNetOptimizer.apply` (Adam, Glorot scale, clip), readout = reading loss and error back. ' +
-      'Kernel times are self times of every registered kernel of the backend (wrapped via `tf.registerKernel`): a kernel that runs others through the registry (on wasm the project\'s conv-gradient kernels run Conv2D, Transpose, Reverse and PadV2) has their time counted under theirs; time outside kernels is JavaScript (layers, tape, tidy) and any native call made outside a registered kernel (e.g. a fused optimizer). ' +
+      "Kernel times are self times of every registered kernel of the backend (wrapped via `tf.registerKernel`): a kernel that runs others through the registry (on wasm the project's conv-gradient kernels run Conv2D, Transpose, Reverse and PadV2) has their time counted under theirs; time outside kernels is JavaScript (layers, tape, tidy) and any native call made outside a registered kernel (e.g. a fused optimizer). " +
       `The machine is shared with other jobs: compare sections measured close in time, and read the load average. Kernels under ${100 * MINOR_SHARE} % of the step are summed in one row.`,
     '',
   ];

@@ -36,21 +36,48 @@ export const NETWORKS: Record<string, NetworkSpec> = {
     overrides: { hiddenUnits: [1024, 1024, 1024], dropoutInput: 0, dropoutHidden: 0 },
     what: 'MNIST MLP 3×1024, no dropout (the quick preset until it was re-tuned for the native backend), batch 100',
   },
-  'mnist-mlp-3x4096': { dataset: 'mnist', preset: 'paper', what: 'MNIST paper preset: MLP 3×4096, dropout 0.2/0.5, batch 100' },
-  'fashion-convnet-quick': { dataset: 'fashion-mnist', preset: 'quick', what: 'Fashion-MNIST quick preset: (2×32C3)−MP2−(2×64C3)−MP2−(2×256FC)−10, batch 50' },
-  'cifar10-convnet-paper': { dataset: 'cifar10', preset: 'paper', what: 'CIFAR-10 paper preset: (2×128C3)−MP2−(2×256C3)−MP2−(2×512C3)−MP2−(2×1024FC)−10, batch 50' },
-  'svhn-convnet-paper': { dataset: 'svhn', preset: 'paper', what: 'SVHN paper preset: the CIFAR-10 ConvNet at half the conv widths, batch 50' },
+  'mnist-mlp-3x4096': {
+    dataset: 'mnist',
+    preset: 'paper',
+    what: 'MNIST paper preset: MLP 3×4096, dropout 0.2/0.5, batch 100',
+  },
+  'fashion-convnet-quick': {
+    dataset: 'fashion-mnist',
+    preset: 'quick',
+    what: 'Fashion-MNIST quick preset: (2×32C3)−MP2−(2×64C3)−MP2−(2×256FC)−10, batch 50',
+  },
+  'cifar10-convnet-paper': {
+    dataset: 'cifar10',
+    preset: 'paper',
+    what: 'CIFAR-10 paper preset: (2×128C3)−MP2−(2×256C3)−MP2−(2×512C3)−MP2−(2×1024FC)−10, batch 50',
+  },
+  'svhn-convnet-paper': {
+    dataset: 'svhn',
+    preset: 'paper',
+    what: 'SVHN paper preset: the CIFAR-10 ConvNet at half the conv widths, batch 50',
+  },
   'mnist-mlp-smoke': { dataset: 'mnist', preset: 'smoke', what: 'MNIST smoke preset: MLP 2×128 (tests only)' },
-  'fashion-convnet-smoke': { dataset: 'fashion-mnist', preset: 'smoke', what: 'Fashion-MNIST smoke preset: (2×8C3)−MP2−(2×16C3)−MP2−64FC (tests only)' },
+  'fashion-convnet-smoke': {
+    dataset: 'fashion-mnist',
+    preset: 'smoke',
+    what: 'Fashion-MNIST smoke preset: (2×8C3)−MP2−(2×16C3)−MP2−64FC (tests only)',
+  },
 };
 
 /** What `--network all` means: the four benchmark networks. */
-export const BENCHMARK_NETWORKS = ['mnist-mlp-3x1024', 'mnist-mlp-3x4096', 'fashion-convnet-quick', 'cifar10-convnet-paper'];
+export const BENCHMARK_NETWORKS = [
+  'mnist-mlp-3x1024',
+  'mnist-mlp-3x4096',
+  'fashion-convnet-quick',
+  'cifar10-convnet-paper',
+];
 
 /** A network's full name from a full or dataset-less name ('mlp-3x1024' → 'mnist-mlp-3x1024'). */
 export function resolveNetwork(name: string): string {
   if (NETWORKS[name]) return name;
-  const matches = Object.keys(NETWORKS).filter((full) => full.slice(full.indexOf('-') + 1) === name || full.endsWith(`-${name}`));
+  const matches = Object.keys(NETWORKS).filter(
+    (full) => full.slice(full.indexOf('-') + 1) === name || full.endsWith(`-${name}`),
+  );
   if (matches.length === 1) return matches[0];
   throw new Error(
     `${matches.length ? 'ambiguous' : 'unknown'} network '${name}'${matches.length ? ` (${matches.join(', ')})` : ''}: use one of ${Object.keys(NETWORKS).join(', ')} (the dataset prefix may be left out), or all`,
@@ -59,7 +86,11 @@ export function resolveNetwork(name: string): string {
 
 /** Comma-separated names, `all` standing for the benchmark networks. */
 export function resolveNetworks(list: string): string[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean).flatMap((n) => (n === 'all' ? BENCHMARK_NETWORKS : [resolveNetwork(n)]));
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((n) => (n === 'all' ? BENCHMARK_NETWORKS : [resolveNetwork(n)]));
   if (names.length === 0) throw new Error('no network named');
   return [...new Set(names)];
 }

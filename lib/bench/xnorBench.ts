@@ -99,7 +99,12 @@ interface PeerRow {
  * count (BLAS reads its thread count when it loads). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are
  * dropped from that child's environment only: they slow current OpenBLAS builds down here.
  */
-export function pythonFloatGemms(shapes: { m: number; n: number; k: number }[], threads: number[], runs: number, log: (line: string) => void): PeerRow[] {
+export function pythonFloatGemms(
+  shapes: { m: number; n: number; k: number }[],
+  threads: number[],
+  runs: number,
+  log: (line: string) => void,
+): PeerRow[] {
   const python = ['/usr/bin/python3', 'python3'].find((p) => !p.startsWith('/') || fs.existsSync(p))!;
   const script = path.join(__dirname, '..', '..', 'scripts', 'float_gemm_bench.py');
   const alt = path.join(__dirname, '..', '..', '..', 'scripts', 'float_gemm_bench.py'); // from dist/lib/bench
@@ -109,7 +114,15 @@ export function pythonFloatGemms(shapes: { m: number; n: number; k: number }[], 
   delete env.OPENBLAS_L2_SIZE;
   const rows: PeerRow[] = [];
   for (const t of threads) {
-    const args = [file, '--threads', String(t), '--runs', String(runs), '--shapes', shapes.map((s) => `${s.m}x${s.n}x${s.k}`).join(',')];
+    const args = [
+      file,
+      '--threads',
+      String(t),
+      '--runs',
+      String(runs),
+      '--shapes',
+      shapes.map((s) => `${s.m}x${s.n}x${s.k}`).join(','),
+    ];
     const res = spawnSync(python, args, { env, encoding: 'utf8', maxBuffer: 1 << 24 });
     if (res.error || res.status !== 0) {
       log(`numpy/PyTorch rows skipped: ${res.error?.message ?? res.stderr.trim().split('\n').pop()}`);
@@ -162,7 +175,8 @@ function xnorContenders(): { kernel: XnorKernel; isa?: string; threads: number; 
   const native = tryKernel('native');
   if (typeof native !== 'string') {
     for (const isa of native.isas) list.push({ kernel: native, isa, threads: 1, method: `xnor native ${isa}` });
-    if (native.maxThreads > 1) list.push({ kernel: native, isa: native.isa, threads: native.maxThreads, method: `xnor native ${native.isa}` });
+    if (native.maxThreads > 1)
+      list.push({ kernel: native, isa: native.isa, threads: native.maxThreads, method: `xnor native ${native.isa}` });
   }
   const wasm = tryKernel('wasm');
   if (typeof wasm !== 'string') list.push({ kernel: wasm, threads: 1, method: 'xnor wasm simd128' });
@@ -196,7 +210,11 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
       if (c.kernel.tier === 'ts' && macs > options.tsMaxMacs) continue;
       out.fill(0);
       // The largest products run once, without a warm-up of their own (smaller sizes warmed the code).
-      const t = measure(() => c.kernel.gemm(a, b, { threads: c.threads, isa: c.isa, out }), macs > 1e11 ? 1 : options.runs, macs > 1e11 ? 0 : 1);
+      const t = measure(
+        () => c.kernel.gemm(a, b, { threads: c.threads, isa: c.isa, out }),
+        macs > 1e11 ? 1 : options.runs,
+        macs > 1e11 ? 0 : 1,
+      );
       reference ??= out.slice();
       add({ method: c.method, kind: 'xnor', threads: c.threads, ...t, exact: sameValues(out, reference) });
     }
@@ -205,7 +223,11 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
     // Baseline float kernel, on the first rows only when the full product would take too long.
     const sampled = macs > options.baselineFullMacs ? Math.max(1, Math.floor(options.baselineFullMacs / (n * k))) : m;
     let baseOut: Float32Array | null = null;
-    const tb = measure(() => (baseOut = baselineFloatMatMul(aFloat.subarray(0, sampled * k), bTFloat, sampled, n, k)), sampled < m ? 1 : Math.min(options.runs, 3), sampled < m ? 0 : 1);
+    const tb = measure(
+      () => (baseOut = baselineFloatMatMul(aFloat.subarray(0, sampled * k), bTFloat, sampled, n, k)),
+      sampled < m ? 1 : Math.min(options.runs, 3),
+      sampled < m ? 0 : 1,
+    );
     const scale = m / sampled;
     add({
       method: 'float baseline (plain loops)',
@@ -220,8 +242,18 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
     if (addon) {
       const c = new Float32Array(m * n).fill(1);
       for (const threads of threadCounts) {
-        const t = measure(() => addon.sgemm(aFloat, bFloat, c, m, n, k, false, false, false, threads), macs > 1e11 ? 1 : options.runs, macs > 1e11 ? 0 : 1);
-        add({ method: `float native sgemm ${addon.sgemmIsa}`, kind: 'float', threads, ...t, exact: sameValues(c, reference!) });
+        const t = measure(
+          () => addon.sgemm(aFloat, bFloat, c, m, n, k, false, false, false, threads),
+          macs > 1e11 ? 1 : options.runs,
+          macs > 1e11 ? 0 : 1,
+        );
+        add({
+          method: `float native sgemm ${addon.sgemmIsa}`,
+          kind: 'float',
+          threads,
+          ...t,
+          exact: sameValues(c, reference!),
+        });
       }
     }
     for (const p of peers.filter((r) => r.m === m && r.n === n && r.k === k)) {
@@ -231,12 +263,22 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
       const ta = tf.tensor2d(aFloat, [m, k]);
       const tbT = tf.tensor2d(bFloat, [k, n]);
       let tfOut: Float32Array | null = null;
-      const t = measure(() => {
-        const c = tf.matMul(ta, tbT);
-        tfOut = c.dataSync() as Float32Array;
-        c.dispose();
-      }, macs > 1e11 ? 1 : options.runs, macs > 1e11 ? 0 : 1);
-      add({ method: `float tfjs ${tf.getBackend()} matMul`, kind: 'float', threads: 1, ...t, exact: sameValues(tfOut!, reference!) });
+      const t = measure(
+        () => {
+          const c = tf.matMul(ta, tbT);
+          tfOut = c.dataSync() as Float32Array;
+          c.dispose();
+        },
+        macs > 1e11 ? 1 : options.runs,
+        macs > 1e11 ? 0 : 1,
+      );
+      add({
+        method: `float tfjs ${tf.getBackend()} matMul`,
+        kind: 'float',
+        threads: 1,
+        ...t,
+        exact: sameValues(tfOut!, reference!),
+      });
       ta.dispose();
       tbT.dispose();
     }
@@ -255,12 +297,26 @@ export interface MachineDescription extends MachineInfo {
   shared: string;
 }
 
-const FLAGS_OF_INTEREST = ['popcnt', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vpopcntdq', 'avx512_bitalg', 'asimd'];
+const FLAGS_OF_INTEREST = [
+  'popcnt',
+  'avx2',
+  'fma',
+  'avx512f',
+  'avx512bw',
+  'avx512vl',
+  'avx512_vpopcntdq',
+  'avx512_bitalg',
+  'asimd',
+];
 
 export function describeMachine(shared: string): MachineDescription {
   let flags: string[] = [];
   try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^(flags|Features)\s*:/.test(l)) ?? '';
+    const line =
+      fs
+        .readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .find((l) => /^(flags|Features)\s*:/.test(l)) ?? '';
     const all = new Set(line.split(':')[1]?.trim().split(/\s+/) ?? []);
     flags = FLAGS_OF_INTEREST.filter((f) => all.has(f));
   } catch {
@@ -284,5 +340,5 @@ export function measureRoofline(seconds: number): number | null {
   const { addon } = loadNativeAddon();
   if (!addon) return null;
   const values = [0, 1, 2].map(() => addon.roofline(seconds / 3)).filter((v): v is number => v !== null);
-  return values.length ? values.sort((x, y) => x - y)[1] ?? values[0] : null;
+  return values.length ? (values.sort((x, y) => x - y)[1] ?? values[0]) : null;
 }

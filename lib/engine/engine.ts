@@ -36,11 +36,13 @@ export class BinaryEngine {
     options: EngineOptions,
   ) {
     checkPackedModel(model);
-    if (!options?.kernel) throw new TypeError('BinaryEngine needs a kernel (selectKernel() in Node, createWasmKernel() in a browser)');
+    if (!options?.kernel)
+      throw new TypeError('BinaryEngine needs a kernel (selectKernel() in Node, createWasmKernel() in a browser)');
     this.kernel = options.kernel;
     this.threads = options.threads;
     this.batchSize = options.batchSize ?? 512;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+      throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
     this.inputSize = model.inputShape.reduce((a, b) => a * b, 1);
     this.numClasses = model.layers[model.layers.length - 1].weights.rows;
   }
@@ -48,14 +50,18 @@ export class BinaryEngine {
   /** Class scores, count × numClasses row-major, for `count` images of uint8 pixels (flattened, channels last). */
   scores(pixels: Uint8Array, count: number): Float64Array {
     if (!(pixels instanceof Uint8Array)) throw new TypeError('pixels must be a Uint8Array');
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`count must be a non-negative integer, got ${count}`);
     if (pixels.length !== count * this.inputSize) {
       throw new RangeError(`pixels has ${pixels.length} values, expected ${count} images × ${this.inputSize}`);
     }
     const out = new Float64Array(count * this.numClasses);
     for (let start = 0; start < count; start += this.batchSize) {
       const n = Math.min(this.batchSize, count - start);
-      out.set(this.batchScores(pixels.subarray(start * this.inputSize, (start + n) * this.inputSize), n), start * this.numClasses);
+      out.set(
+        this.batchScores(pixels.subarray(start * this.inputSize, (start + n) * this.inputSize), n),
+        start * this.numClasses,
+      );
     }
     return out;
   }
@@ -81,13 +87,15 @@ export class BinaryEngine {
 
   private tapSumsOf(layer: PackedConv): Int32Array {
     let sums = this.tapSums.get(layer);
-    if (!sums) this.tapSums.set(layer, (sums = tapSums(layer.weights, layer.kernelSize * layer.kernelSize, layer.channels)));
+    if (!sums)
+      this.tapSums.set(layer, (sums = tapSums(layer.weights, layer.kernelSize * layer.kernelSize, layer.channels)));
     return sums;
   }
 
   /** Every layer's integer sums S (n × units) for a few images: for explaining results. */
   layerSums(pixels: Uint8Array, n: number): Int32Array[] {
-    if (pixels.length !== n * this.inputSize) throw new RangeError(`pixels has ${pixels.length} values, expected ${n} images × ${this.inputSize}`);
+    if (pixels.length !== n * this.inputSize)
+      throw new RangeError(`pixels has ${pixels.length} values, expected ${n} images × ${this.inputSize}`);
     const sums: Int32Array[] = [];
     this.batchScores(pixels, n, sums);
     return sums;
@@ -102,20 +110,43 @@ export class BinaryEngine {
       let rows = n;
       const units = layer.weights.rows;
       if (layer.kind === 'conv') {
-        const g = { batch: n, height: layer.height, width: layer.width, channels: layer.channels, kernelSize: layer.kernelSize, filters: layer.weights.rows, padding: layer.padding };
+        const g = {
+          batch: n,
+          height: layer.height,
+          width: layer.width,
+          channels: layer.channels,
+          kernelSize: layer.kernelSize,
+          filters: layer.weights.rows,
+          padding: layer.padding,
+        };
         const shrink = layer.padding === 'same' ? 0 : layer.kernelSize - 1;
-        const options = { threads: this.threads, out: this.sumsBuffer(layer, n * (layer.height - shrink) * (layer.width - shrink) * units) };
+        const options = {
+          threads: this.threads,
+          out: this.sumsBuffer(layer, n * (layer.height - shrink) * (layer.width - shrink) * units),
+        };
         const taps = this.tapSumsOf(layer);
-        sums = layer.input === 'pixels' ? bitPlaneConv(this.kernel, pixels, layer.weights, taps, g, options) : binaryConvPacked(this.kernel, bits!, layer.weights, taps, g, options);
+        sums =
+          layer.input === 'pixels'
+            ? bitPlaneConv(this.kernel, pixels, layer.weights, taps, g, options)
+            : binaryConvPacked(this.kernel, bits!, layer.weights, taps, g, options);
         const [oh, ow] = convOutputShape(layer);
         if (layer.pool === 2) {
           sums = maxPool2(sums, n, layer.height - shrink, layer.width - shrink, layer.weights.rows);
         }
         rows = n * oh * ow;
-      } else if (layer.input === 'pixels') sums = bitPlaneDense(this.kernel, pixels, n, layer.weights, { threads: this.threads, out: this.sumsBuffer(layer, n * units) });
+      } else if (layer.input === 'pixels')
+        sums = bitPlaneDense(this.kernel, pixels, n, layer.weights, {
+          threads: this.threads,
+          out: this.sumsBuffer(layer, n * units),
+        });
       else {
         const options = { threads: this.threads, out: this.sumsBuffer(layer, n * units) };
-        const input = layer.input === 'pixelSigns' ? packRows(pixelSigns(pixels), n, layer.weights.k) : perPixel ? flattenPacked(bits!, n) : bits!;
+        const input =
+          layer.input === 'pixelSigns'
+            ? packRows(pixelSigns(pixels), n, layer.weights.k)
+            : perPixel
+              ? flattenPacked(bits!, n)
+              : bits!;
         sums = this.kernel.gemm(input, layer.weights, options);
       }
       trace?.push(sums.slice());
@@ -125,7 +156,8 @@ export class BinaryEngine {
       } else {
         const { scale, shift } = layer.output;
         const scores = new Float64Array(n * units);
-        for (let i = 0; i < n; i++) for (let j = 0; j < units; j++) scores[i * units + j] = scale[j] * sums[i * units + j] + shift[j];
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < units; j++) scores[i * units + j] = scale[j] * sums[i * units + j] + shift[j];
         return scores;
       }
     }

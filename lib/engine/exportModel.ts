@@ -12,7 +12,15 @@ import { packColumns } from '../kernels/bitPack';
 import { isQuantizedLayer, SignActivation } from '../layers';
 import { getQuantizer, quantizerNames, type Quantizer } from '../quantizers';
 import { ap2Forward } from '../shift';
-import { checkPackedModel, convOutputShape, type LayerInput, type PackedLayer, type PackedModel, type ScoreOutput, type SignOutput } from './packedModel';
+import {
+  checkPackedModel,
+  convOutputShape,
+  type LayerInput,
+  type PackedLayer,
+  type PackedModel,
+  type ScoreOutput,
+  type SignOutput,
+} from './packedModel';
 
 /** Per-neuron BatchNorm as a = c·(s − μ) + β, in float64 from the layer's float32 parameters. */
 export interface FoldedBatchNorm {
@@ -22,7 +30,9 @@ export interface FoldedBatchNorm {
 }
 
 function weightBySuffix(layer: tf.layers.Layer, suffix: string): Float32Array {
-  const w = layer.weights.find((v) => v.originalName.endsWith(`/${suffix}`) || v.name.endsWith(`/${suffix}`) || v.originalName === suffix);
+  const w = layer.weights.find(
+    (v) => v.originalName.endsWith(`/${suffix}`) || v.name.endsWith(`/${suffix}`) || v.originalName === suffix,
+  );
   if (!w) throw new Error(`layer ${layer.name} has no weight '${suffix}'`);
   return w.read().dataSync() as Float32Array;
 }
@@ -37,17 +47,25 @@ export function foldBatchNorm(layer: tf.layers.Layer, units: number): FoldedBatc
   const beta = config.center === false ? zeros() : weightBySuffix(layer, 'beta');
   const mu = weightBySuffix(layer, 'moving_mean');
   const variance = weightBySuffix(layer, 'moving_variance');
-  for (const [what, a] of [['gamma', gamma], ['beta', beta], ['moving_mean', mu], ['moving_variance', variance]] as const) {
+  for (const [what, a] of [
+    ['gamma', gamma],
+    ['beta', beta],
+    ['moving_mean', mu],
+    ['moving_variance', variance],
+  ] as const) {
     if (a.length !== units) throw new Error(`${layer.name}: ${what} has ${a.length} values, expected ${units}`);
   }
   const c = new Float64Array(units);
   if (className === 'BatchNormalization') {
-    if (config.axis !== undefined && config.axis !== -1) throw new Error(`${layer.name}: only BatchNorm over the last axis is supported`);
+    if (config.axis !== undefined && config.axis !== -1)
+      throw new Error(`${layer.name}: only BatchNorm over the last axis is supported`);
     for (let j = 0; j < units; j++) c[j] = gamma[j] / Math.sqrt(variance[j] + eps);
   } else if (className === 'ShiftBatchNormalization') {
     // The same float32 tensor ops as the layer: AP2(rsqrt(relu(var) + ε)) · AP2(γ), both powers of 2.
     const scale = tf.tidy(() =>
-      tf.mul(ap2Forward(tf.rsqrt(tf.add(tf.relu(tf.tensor1d(variance)), eps))), ap2Forward(tf.tensor1d(gamma))).dataSync(),
+      tf
+        .mul(ap2Forward(tf.rsqrt(tf.add(tf.relu(tf.tensor1d(variance)), eps))), ap2Forward(tf.tensor1d(gamma)))
+        .dataSync(),
     );
     c.set(scale);
   } else {
@@ -101,12 +119,15 @@ function foldScores(bn: FoldedBatchNorm, denominator: number): ScoreOutput {
 function checkPackable(layer: tf.layers.Layer, field: string, quantizer: Quantizer | null): void {
   if (quantizer !== null && !quantizer.packable) {
     const packable = quantizerNames().filter((name) => getQuantizer(name).packable);
-    throw new Error(`${layer.name}: ${field} '${quantizer.name}' cannot be exported (the packed engine runs ${packable.join(', ')} only)`);
+    throw new Error(
+      `${layer.name}: ${field} '${quantizer.name}' cannot be exported (the packed engine runs ${packable.join(', ')} only)`,
+    );
   }
 }
 
 /** Whether `layer` binarizes its input in a way the engine runs (deterministic sign). */
-const signsInput = (layer: tf.layers.Layer | undefined) => layer !== undefined && isQuantizedLayer(layer) && !!layer.inputQuantizer?.packable;
+const signsInput = (layer: tf.layers.Layer | undefined) =>
+  layer !== undefined && isQuantizedLayer(layer) && !!layer.inputQuantizer?.packable;
 
 /** Exports `model`; throws with the offending layer's name on anything the engine cannot run. */
 export function exportPackedModel(model: tf.Sequential | tf.LayersModel): PackedModel {
@@ -124,16 +145,19 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     }
     const layer = layers[i++];
     const className = layer.getClassName();
-    if (className !== 'BinaryDense' && className !== 'BinaryConv2D') throw new Error(`layer ${layer.name}: expected BinaryDense or BinaryConv2D, got ${className}`);
+    if (className !== 'BinaryDense' && className !== 'BinaryConv2D')
+      throw new Error(`layer ${layer.name}: expected BinaryDense or BinaryConv2D, got ${className}`);
     if (!isQuantizedLayer(layer)) throw new Error(`layer ${layer.name}: ${className} has no quantized kernel`);
     const cfg = layer.getConfig() as { strides?: number; padding?: 'same' | 'valid'; kernelSize?: number };
     checkPackable(layer, 'kernelQuantizer', layer.kernelQuantizer);
-    if (layer.kernelQuantizer === null) throw new Error(`${layer.name}: a real-valued kernel (kernelQuantizer null) cannot be packed`);
+    if (layer.kernelQuantizer === null)
+      throw new Error(`${layer.name}: a real-valued kernel (kernelQuantizer null) cannot be packed`);
     checkPackable(layer, 'inputQuantizer', layer.inputQuantizer);
     let input: LayerInput;
     if (packed.length === 0) input = signsInput(layer) ? 'pixelSigns' : 'pixels';
     else if (activationsAreSigns || signsInput(layer)) input = 'bits';
-    else throw new Error(`${layer.name}: its input is real-valued (no SignActivation before it and no input quantizer)`);
+    else
+      throw new Error(`${layer.name}: its input is real-valued (no SignActivation before it and no input quantizer)`);
     const kernel = layer.latentKernel.read();
     const shape = kernel.shape;
     const units = shape[shape.length - 1];
@@ -143,7 +167,8 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     if (className === 'BinaryConv2D' && layers[i]?.getClassName() === 'MaxPooling2D') {
       const p = layers[i++].getConfig() as { poolSize: number[] | number; strides: number[] | number; padding: string };
       const sizes = [p.poolSize, p.strides].flat();
-      if (sizes.some((v) => v !== 2) || p.padding !== 'valid') throw new Error(`${layers[i - 1].name}: only 2×2 max pooling with stride 2 and 'valid' padding is supported`);
+      if (sizes.some((v) => v !== 2) || p.padding !== 'valid')
+        throw new Error(`${layers[i - 1].name}: only 2×2 max pooling with stride 2 and 'valid' padding is supported`);
       pool = 2;
     }
     const bnLayer = layers[i++];
@@ -158,7 +183,8 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     } else activationsAreSigns = false;
     const after = next?.getClassName() === 'Flatten' ? layers[i + 1] : next;
     const hasSign = activationsAreSigns || signsInput(after);
-    if (!hasSign && next) throw new Error(`layer ${next.name}: expected SignActivation or the end of the model after ${bnLayer.name}`);
+    if (!hasSign && next)
+      throw new Error(`layer ${next.name}: expected SignActivation or the end of the model after ${bnLayer.name}`);
     const output = hasSign ? foldThresholds(bn, denominator) : foldScores(bn, denominator);
     if (className === 'BinaryDense') {
       packed.push({ kind: 'dense', name: layer.name, input, weights, output });
@@ -166,11 +192,24 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     }
     if ((cfg.strides ?? 1) !== 1) throw new Error(`${layer.name}: only stride 1 is supported`);
     if (output.kind !== 'sign') throw new Error(`${layer.name}: a convolution cannot be the output layer`);
-    if (input === 'pixelSigns') throw new Error(`${layer.name}: a first conv layer with an input quantizer is not supported`);
+    if (input === 'pixelSigns')
+      throw new Error(`${layer.name}: a first conv layer with an input quantizer is not supported`);
     const prev = packed[packed.length - 1];
     const [height, width, channels] = !prev ? inputShape : prev.kind === 'conv' ? convOutputShape(prev) : [0, 0, 0];
     if (!height) throw new Error(`${layer.name}: a convolution after a dense layer is not supported`);
-    packed.push({ kind: 'conv', name: layer.name, input, height, width, channels, kernelSize: cfg.kernelSize ?? 3, padding: cfg.padding ?? 'same', pool, weights, output });
+    packed.push({
+      kind: 'conv',
+      name: layer.name,
+      input,
+      height,
+      width,
+      channels,
+      kernelSize: cfg.kernelSize ?? 3,
+      padding: cfg.padding ?? 'same',
+      pool,
+      weights,
+      output,
+    });
   }
   const floatBytes = model.weights.reduce((sum, w) => sum + w.shape.reduce((a: number, b) => a * Number(b), 1) * 4, 0);
   const result: PackedModel = { format: 'binarynet-packed', version: 1, inputShape, layers: packed, floatBytes };

@@ -120,11 +120,13 @@ function compactWeights(w: PackedBits): Uint32Array {
 function expandWeights(compact: Uint32Array, rows: number, k: number): PackedBits {
   const w = allocPacked(rows, k);
   const words = Math.ceil(k / 32);
-  if (compact.length !== rows * words) throw new RangeError(`weights of ${rows} × ${k} bits need ${rows * words} words, got ${compact.length}`);
+  if (compact.length !== rows * words)
+    throw new RangeError(`weights of ${rows} × ${k} bits need ${rows * words} words, got ${compact.length}`);
   for (let r = 0; r < rows; r++) w.data.set(compact.subarray(r * words, (r + 1) * words), r * w.stride);
   if (k % 32) {
     const mask = ~((1 << (k % 32)) - 1) >>> 0;
-    for (let r = 0; r < rows; r++) if (w.data[r * w.stride + words - 1] & mask) throw new RangeError('packed weights have bits set past k');
+    for (let r = 0; r < rows; r++)
+      if (w.data[r * w.stride + words - 1] & mask) throw new RangeError('packed weights have bits set past k');
   }
   return w;
 }
@@ -185,12 +187,14 @@ function parseLayer(l: HeaderLayer, i: number, arrays: Map<string, NamedArray>):
           shift: array('shift', 'f64', Float64Array),
         };
   const perNeuron = output.kind === 'sign' ? [output.thresholds, output.flips] : [output.scale, output.shift];
-  if (perNeuron.some((a) => a.length !== l.units)) throw new Error(`layer ${l.name}: per-neuron arrays do not have ${l.units} entries`);
+  if (perNeuron.some((a) => a.length !== l.units))
+    throw new Error(`layer ${l.name}: per-neuron arrays do not have ${l.units} entries`);
   if (l.kind === 'conv') {
     const c = l.conv;
     if (!c || output.kind !== 'sign' || l.input === 'pixelSigns') throw new Error(`conv layer ${l.name} is malformed`);
     for (const v of [c.height, c.width, c.channels, c.kernelSize]) checkCount(v, `conv layer ${l.name} geometry`);
-    if (c.padding !== 'same' && c.padding !== 'valid') throw new Error(`conv layer ${l.name}: padding '${String(c.padding)}'`);
+    if (c.padding !== 'same' && c.padding !== 'valid')
+      throw new Error(`conv layer ${l.name}: padding '${String(c.padding)}'`);
     if (c.pool !== 1 && c.pool !== 2) throw new Error(`conv layer ${l.name}: pool ${String(c.pool)}`);
     return { kind: 'conv', name: l.name, input: l.input, ...c, weights, output };
   }
@@ -228,17 +232,23 @@ export function checkPackedModel(model: PackedModel): void {
   model.layers.forEach((l, i) => {
     const prev = model.layers[i - 1];
     if (l.kind === 'conv') {
-      if (l.weights.k !== l.kernelSize * l.kernelSize * l.channels) throw new Error(`conv layer ${l.name}: weights do not match its kernel size and channels`);
+      if (l.weights.k !== l.kernelSize * l.kernelSize * l.channels)
+        throw new Error(`conv layer ${l.name}: weights do not match its kernel size and channels`);
       const expected = i === 0 ? model.inputShape : prev.kind === 'conv' ? convOutputShape(prev) : null;
       if (!expected || expected.join('×') !== [l.height, l.width, l.channels].join('×')) {
-        throw new Error(`conv layer ${l.name} takes ${l.height}×${l.width}×${l.channels}, expected ${expected ? expected.join('×') : 'an image (a conv cannot follow a dense layer)'}`);
+        throw new Error(
+          `conv layer ${l.name} takes ${l.height}×${l.width}×${l.channels}, expected ${expected ? expected.join('×') : 'an image (a conv cannot follow a dense layer)'}`,
+        );
       }
     } else {
       const expectedK = i === 0 ? inputSize : layerOutputSize(prev);
-      if (l.weights.k !== expectedK) throw new Error(`layer ${l.name} takes ${l.weights.k} inputs, expected ${expectedK}`);
+      if (l.weights.k !== expectedK)
+        throw new Error(`layer ${l.name} takes ${l.weights.k} inputs, expected ${expectedK}`);
     }
-    if ((i === 0) !== (l.input !== 'bits')) throw new Error(`layer ${l.name}: input '${l.input}' is not allowed at position ${i}`);
-    if ((i === model.layers.length - 1) !== (l.output.kind === 'scores')) throw new Error(`layer ${l.name}: only the last layer gives scores`);
+    if ((i === 0) !== (l.input !== 'bits'))
+      throw new Error(`layer ${l.name}: input '${l.input}' is not allowed at position ${i}`);
+    if ((i === model.layers.length - 1) !== (l.output.kind === 'scores'))
+      throw new Error(`layer ${l.name}: only the last layer gives scores`);
   });
 }
 
@@ -246,7 +256,10 @@ export function checkPackedModel(model: PackedModel): void {
 export function packedParameterBytes(model: PackedModel): number {
   return model.layers.reduce((sum, l) => {
     const weightBytes = l.weights.rows * Math.ceil(l.weights.k / 32) * 4;
-    const perNeuron = l.output.kind === 'sign' ? l.output.thresholds.byteLength + l.output.flips.byteLength : l.output.scale.byteLength + l.output.shift.byteLength;
+    const perNeuron =
+      l.output.kind === 'sign'
+        ? l.output.thresholds.byteLength + l.output.flips.byteLength
+        : l.output.scale.byteLength + l.output.shift.byteLength;
     return sum + weightBytes + perNeuron;
   }, 0);
 }

@@ -21,7 +21,8 @@ class FileSystemHandler implements tf.io.IOHandler {
   constructor(private readonly dir: string) {}
 
   async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-    if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error('file://: binary model topologies are not supported');
+    if (artifacts.modelTopology instanceof ArrayBuffer)
+      throw new Error('file://: binary model topologies are not supported');
     const weights = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
     const modelJson = {
       modelTopology: artifacts.modelTopology,
@@ -39,7 +40,13 @@ class FileSystemHandler implements tf.io.IOHandler {
   async load(): Promise<tf.io.ModelArtifacts> {
     const file = path.join(this.dir, MODEL_JSON);
     if (!fs.existsSync(file)) throw new Error(`file://: no ${MODEL_JSON} in ${this.dir}`);
-    let json: { modelTopology: object; weightsManifest: tf.io.WeightsManifestConfig; format?: string; generatedBy?: string; convertedBy?: string | null };
+    let json: {
+      modelTopology: object;
+      weightsManifest: tf.io.WeightsManifestConfig;
+      format?: string;
+      generatedBy?: string;
+      convertedBy?: string | null;
+    };
     try {
       json = JSON.parse(readDataFile(file).toString('utf8'));
     } catch (err) {
@@ -52,8 +59,12 @@ class FileSystemHandler implements tf.io.IOHandler {
       for (const p of group.paths) buffers.push(readDataFile(path.join(this.dir, p)));
     }
     const data = Buffer.concat(buffers);
-    const expected = weightSpecs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.dtype === 'float32' || s.dtype === 'int32' ? 4 : 1), 0);
-    if (data.length !== expected) throw new Error(`${this.dir}: weights are ${data.length} bytes, the manifest describes ${expected}`);
+    const expected = weightSpecs.reduce(
+      (n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.dtype === 'float32' || s.dtype === 'int32' ? 4 : 1),
+      0,
+    );
+    if (data.length !== expected)
+      throw new Error(`${this.dir}: weights are ${data.length} bytes, the manifest describes ${expected}`);
     return {
       modelTopology: json.modelTopology,
       weightSpecs,
@@ -75,6 +86,8 @@ let registered = false;
 export function registerFileSystemIO(): void {
   if (registered) return;
   registered = true;
-  if (tf.io.getSaveHandlers('file:///probe').length === 0) tf.io.registerSaveRouter(router as unknown as Parameters<typeof tf.io.registerSaveRouter>[0]);
-  if (tf.io.getLoadHandlers('file:///probe').length === 0) tf.io.registerLoadRouter(router as unknown as Parameters<typeof tf.io.registerSaveRouter>[0]);
+  if (tf.io.getSaveHandlers('file:///probe').length === 0)
+    tf.io.registerSaveRouter(router as unknown as Parameters<typeof tf.io.registerSaveRouter>[0]);
+  if (tf.io.getLoadHandlers('file:///probe').length === 0)
+    tf.io.registerLoadRouter(router as unknown as Parameters<typeof tf.io.registerSaveRouter>[0]);
 }

@@ -21,13 +21,16 @@ export interface ConvGeometry {
 
 export function checkGeometry(g: ConvGeometry): { outH: number; outW: number; pad: number } {
   for (const key of ['batch', 'height', 'width', 'channels', 'kernelSize', 'filters'] as const) {
-    if (!Number.isInteger(g[key]) || g[key] < (key === 'batch' ? 0 : 1)) throw new RangeError(`${key} must be a positive integer, got ${g[key]}`);
+    if (!Number.isInteger(g[key]) || g[key] < (key === 'batch' ? 0 : 1))
+      throw new RangeError(`${key} must be a positive integer, got ${g[key]}`);
   }
-  if (g.padding !== 'same' && g.padding !== 'valid') throw new RangeError(`padding must be 'same' or 'valid', got '${String(g.padding)}'`);
+  if (g.padding !== 'same' && g.padding !== 'valid')
+    throw new RangeError(`padding must be 'same' or 'valid', got '${String(g.padding)}'`);
   const pad = g.padding === 'same' ? Math.floor((g.kernelSize - 1) / 2) : 0;
   const outH = g.padding === 'same' ? g.height : g.height - g.kernelSize + 1;
   const outW = g.padding === 'same' ? g.width : g.width - g.kernelSize + 1;
-  if (outH < 1 || outW < 1) throw new RangeError(`a ${g.kernelSize}×${g.kernelSize} 'valid' convolution needs inputs of at least that size`);
+  if (outH < 1 || outW < 1)
+    throw new RangeError(`a ${g.kernelSize}×${g.kernelSize} 'valid' convolution needs inputs of at least that size`);
   return { outH, outW, pad };
 }
 
@@ -52,17 +55,21 @@ function setBits(dst: Uint32Array, to: number, count: number): void {
 /** The im2col rows of ±1 pixels packed per pixel (`pixels.rows` = batch·height·width, k = channels). */
 export function packedIm2col(pixels: PackedBits, g: ConvGeometry): PackedBits {
   const { outH, outW, pad } = checkGeometry(g);
-  if (pixels.rows !== g.batch * g.height * g.width || pixels.k !== g.channels) throw new RangeError('packed pixels do not match the geometry');
-  const ks = g.kernelSize, c = g.channels;
+  if (pixels.rows !== g.batch * g.height * g.width || pixels.k !== g.channels)
+    throw new RangeError('packed pixels do not match the geometry');
+  const ks = g.kernelSize,
+    c = g.channels;
   const cols = allocPacked(g.batch * outH * outW, ks * ks * c);
-  const rowBits = cols.stride * 32, pixelBits = pixels.stride * 32;
+  const rowBits = cols.stride * 32,
+    pixelBits = pixels.stride * 32;
   for (let b = 0; b < g.batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
         const row = (b * outH + oy) * outW + ox;
         for (let dy = 0; dy < ks; dy++) {
           for (let dx = 0; dx < ks; dx++) {
-            const y = oy + dy - pad, x = ox + dx - pad;
+            const y = oy + dy - pad,
+              x = ox + dx - pad;
             const to = row * rowBits + (dy * ks + dx) * c;
             if (y < 0 || y >= g.height || x < 0 || x >= g.width) setBits(cols.data, to, c);
             else copyBits(pixels.data, ((b * g.height + y) * g.width + x) * pixelBits, cols.data, to, c);
@@ -76,7 +83,8 @@ export function packedIm2col(pixels: PackedBits, g: ConvGeometry): PackedBits {
 
 /** Σ_ch w[tap, ch, f] (±1) per tap and filter, from packed weights (rows = filters, k = taps·c). */
 export function tapSums(weights: PackedBits, taps: number, channels: number): Int32Array {
-  if (weights.k !== taps * channels) throw new RangeError(`weights have k = ${weights.k}, expected ${taps} × ${channels}`);
+  if (weights.k !== taps * channels)
+    throw new RangeError(`weights have k = ${weights.k}, expected ${taps} × ${channels}`);
   const f = weights.rows;
   const sums = new Int32Array(taps * f);
   for (let j = 0; j < f; j++) {
@@ -99,7 +107,8 @@ export function tapSums(weights: PackedBits, taps: number, channels: number): In
 function subtractPadding(out: Int32Array, sums: Int32Array, g: ConvGeometry, scale: number): void {
   const { outH, outW, pad } = checkGeometry(g);
   if (pad === 0) return;
-  const ks = g.kernelSize, f = g.filters;
+  const ks = g.kernelSize,
+    f = g.filters;
   for (let b = 0; b < g.batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
@@ -107,7 +116,8 @@ function subtractPadding(out: Int32Array, sums: Int32Array, g: ConvGeometry, sca
         const o = ((b * outH + oy) * outW + ox) * f;
         for (let dy = 0; dy < ks; dy++) {
           for (let dx = 0; dx < ks; dx++) {
-            const y = oy + dy - pad, x = ox + dx - pad;
+            const y = oy + dy - pad,
+              x = ox + dx - pad;
             if (y >= 0 && y < g.height && x >= 0 && x < g.width) continue;
             const t = dy * ks + dx;
             for (let j = 0; j < f; j++) out[o + j] -= scale * sums[t * f + j];
@@ -119,7 +129,14 @@ function subtractPadding(out: Int32Array, sums: Int32Array, g: ConvGeometry, sca
 }
 
 /** Binary convolution of ±1 pixels packed per pixel (rows batch·h·w, k = channels): batch·outH·outW × filters sums. */
-export function binaryConvPacked(kernel: XnorKernel, pixels: PackedBits, weights: PackedBits, sums: Int32Array, g: ConvGeometry, options?: GemmOptions): Int32Array {
+export function binaryConvPacked(
+  kernel: XnorKernel,
+  pixels: PackedBits,
+  weights: PackedBits,
+  sums: Int32Array,
+  g: ConvGeometry,
+  options?: GemmOptions,
+): Int32Array {
   const out = kernel.gemm(packedIm2col(pixels, g), weights, options);
   subtractPadding(out, sums, g, 1);
   return out;
@@ -129,19 +146,34 @@ export function binaryConvPacked(kernel: XnorKernel, pixels: PackedBits, weights
  * The first conv layer on uint8 pixels (NHWC) through bit planes (firstLayer.ts): 255 × the float
  * convolution of x = p/127.5 − 1 with zero padding, exactly.
  */
-export function bitPlaneConv(kernel: XnorKernel, pixels: Uint8Array, weights: PackedBits, sums: Int32Array, g: ConvGeometry, options?: GemmOptions): Int32Array {
+export function bitPlaneConv(
+  kernel: XnorKernel,
+  pixels: Uint8Array,
+  weights: PackedBits,
+  sums: Int32Array,
+  g: ConvGeometry,
+  options?: GemmOptions,
+): Int32Array {
   const { outH, outW } = checkGeometry(g);
   const pixelCount = g.batch * g.height * g.width;
-  if (pixels.length !== pixelCount * g.channels) throw new RangeError(`pixels has ${pixels.length} values, expected ${g.batch}×${g.height}×${g.width}×${g.channels}`);
+  if (pixels.length !== pixelCount * g.channels)
+    throw new RangeError(
+      `pixels has ${pixels.length} values, expected ${g.batch}×${g.height}×${g.width}×${g.channels}`,
+    );
   // Plane n of every pixel, then its im2col; rows interleaved 8 per output position.
   const planes = packBitPlanes(pixels, pixelCount, g.channels);
   const positions = g.batch * outH * outW;
   const cols = allocPacked(positions * 8, g.kernelSize * g.kernelSize * g.channels);
   for (let n = 0; n < 8; n++) {
     const plane = allocPacked(pixelCount, g.channels);
-    for (let i = 0; i < pixelCount; i++) plane.data.set(planes.data.subarray((i * 8 + n) * planes.stride, (i * 8 + n + 1) * planes.stride), i * plane.stride);
+    for (let i = 0; i < pixelCount; i++)
+      plane.data.set(
+        planes.data.subarray((i * 8 + n) * planes.stride, (i * 8 + n + 1) * planes.stride),
+        i * plane.stride,
+      );
     const c = packedIm2col(plane, g);
-    for (let pos = 0; pos < positions; pos++) cols.data.set(c.data.subarray(pos * c.stride, (pos + 1) * c.stride), (pos * 8 + n) * cols.stride);
+    for (let pos = 0; pos < positions; pos++)
+      cols.data.set(c.data.subarray(pos * c.stride, (pos + 1) * c.stride), (pos * 8 + n) * cols.stride);
   }
   const out = kernel.bitPlaneGemm(cols, weights, options);
   subtractPadding(out, sums, g, 255);
@@ -152,24 +184,45 @@ export function bitPlaneConv(kernel: XnorKernel, pixels: Uint8Array, weights: Pa
  * out[b, oy, ox, f] = Σ x[b, oy+dy−pad, ox+dx−pad, ch] · sign(w[dy, dx, ch, f]) with zero padding,
  * x ±1 (NHWC, any real values are binarized by sign), w in tfjs layout [k, k, c, filters].
  */
-export function binaryConv2d(kernel: XnorKernel, x: ArrayLike<number>, weights: ArrayLike<number>, g: ConvGeometry, options?: GemmOptions): Int32Array {
+export function binaryConv2d(
+  kernel: XnorKernel,
+  x: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  g: ConvGeometry,
+  options?: GemmOptions,
+): Int32Array {
   checkGeometry(g);
   const taps = g.kernelSize * g.kernelSize;
-  if (x.length !== g.batch * g.height * g.width * g.channels) throw new RangeError(`x has ${x.length} values, expected ${g.batch}×${g.height}×${g.width}×${g.channels}`);
-  if (weights.length !== taps * g.channels * g.filters) throw new RangeError(`weights have ${weights.length} values, expected ${g.kernelSize}×${g.kernelSize}×${g.channels}×${g.filters}`);
+  if (x.length !== g.batch * g.height * g.width * g.channels)
+    throw new RangeError(`x has ${x.length} values, expected ${g.batch}×${g.height}×${g.width}×${g.channels}`);
+  if (weights.length !== taps * g.channels * g.filters)
+    throw new RangeError(
+      `weights have ${weights.length} values, expected ${g.kernelSize}×${g.kernelSize}×${g.channels}×${g.filters}`,
+    );
   const w = packColumns(weights, taps * g.channels, g.filters);
-  return binaryConvPacked(kernel, packRows(x, g.batch * g.height * g.width, g.channels), w, tapSums(w, taps, g.channels), g, options);
+  return binaryConvPacked(
+    kernel,
+    packRows(x, g.batch * g.height * g.width, g.channels),
+    w,
+    tapSums(w, taps, g.channels),
+    g,
+    options,
+  );
 }
 
 /** 2×2 max pooling, stride 2 ('valid', as tfjs's default), of batch × h × w × f int32 sums. */
 export function maxPool2(sums: Int32Array, batch: number, h: number, w: number, f: number): Int32Array {
-  const oh = Math.floor(h / 2), ow = Math.floor(w / 2);
+  const oh = Math.floor(h / 2),
+    ow = Math.floor(w / 2);
   const out = new Int32Array(batch * oh * ow * f);
   for (let b = 0; b < batch; b++) {
     for (let y = 0; y < oh; y++) {
       for (let x = 0; x < ow; x++) {
         const o = ((b * oh + y) * ow + x) * f;
-        const i00 = ((b * h + 2 * y) * w + 2 * x) * f, i01 = i00 + f, i10 = i00 + w * f, i11 = i10 + f;
+        const i00 = ((b * h + 2 * y) * w + 2 * x) * f,
+          i01 = i00 + f,
+          i10 = i00 + w * f,
+          i11 = i10 + f;
         for (let j = 0; j < f; j++) out[o + j] = Math.max(sums[i00 + j], sums[i01 + j], sums[i10 + j], sums[i11 + j]);
       }
     }
@@ -183,7 +236,8 @@ export function flattenPacked(bits: PackedBits, batch: number): PackedBits {
   if (!Number.isInteger(pixels)) throw new RangeError(`${bits.rows} pixel rows do not split into ${batch} images`);
   const out = allocPacked(batch, pixels * bits.k);
   for (let b = 0; b < batch; b++) {
-    for (let p = 0; p < pixels; p++) copyBits(bits.data, (b * pixels + p) * bits.stride * 32, out.data, b * out.stride * 32 + p * bits.k, bits.k);
+    for (let p = 0; p < pixels; p++)
+      copyBits(bits.data, (b * pixels + p) * bits.stride * 32, out.data, b * out.stride * 32 + p * bits.k, bits.k);
   }
   return out;
 }

@@ -96,9 +96,11 @@ export function checkPacked(p: PackedBits, what: string): void {
   if (!p || typeof p !== 'object') throw new TypeError(`${what} must be a packed matrix`);
   checkCount(p.rows, `${what}.rows`);
   checkCount(p.k, `${what}.k`, MAX_K);
-  if (p.stride !== strideFor(p.k)) throw new RangeError(`${what}.stride is ${p.stride}, expected ${strideFor(p.k)} for k = ${p.k}`);
+  if (p.stride !== strideFor(p.k))
+    throw new RangeError(`${what}.stride is ${p.stride}, expected ${strideFor(p.k)} for k = ${p.k}`);
   if (!(p.data instanceof Uint32Array)) throw new TypeError(`${what}.data must be a Uint32Array`);
-  if (p.data.length < p.rows * p.stride) throw new RangeError(`${what}.data has ${p.data.length} words, needs ${p.rows * p.stride}`);
+  if (p.data.length < p.rows * p.stride)
+    throw new RangeError(`${what}.data has ${p.data.length} words, needs ${p.rows * p.stride}`);
   const full = p.k >>> 5;
   const tailMask = p.k & 31 ? ~((1 << (p.k & 31)) - 1) >>> 0 : 0xffffffff;
   for (let r = 0; r < p.rows; r++) {

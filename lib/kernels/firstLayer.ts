@@ -14,7 +14,13 @@ import { packBitPlanes, type PackedBits } from './bitPack';
 import type { GemmOptions, XnorKernel } from './kernel';
 
 /** 255 · (x · W) for `rows` inputs of `weights.k` uint8 pixels each: rows × weights.rows, row-major. */
-export function bitPlaneDense(kernel: XnorKernel, pixels: Uint8Array, rows: number, weights: PackedBits, options?: GemmOptions): Int32Array {
+export function bitPlaneDense(
+  kernel: XnorKernel,
+  pixels: Uint8Array,
+  rows: number,
+  weights: PackedBits,
+  options?: GemmOptions,
+): Int32Array {
   const planes = packBitPlanes(pixels, rows, weights.k);
   return kernel.bitPlaneGemm(planes, weights, options);
 }

@@ -10,7 +10,14 @@ import { checkThreads, KERNEL_TIERS, outputFor, type KernelTier, type XnorKernel
 import { loadNativeAddon } from './native';
 import { loadWasmKernels } from './wasm';
 import { wasmXnorKernel } from './wasmKernels';
-import { checkGemmOperands, checkPlaneRows, checkThresholdArgs, combineBitPlanesReference, thresholdPackReference, xnorGemmReference } from './xnorGemm';
+import {
+  checkGemmOperands,
+  checkPlaneRows,
+  checkThresholdArgs,
+  combineBitPlanesReference,
+  thresholdPackReference,
+  xnorGemmReference,
+} from './xnorGemm';
 
 function tsKernel(): XnorKernel {
   return {
@@ -58,7 +65,17 @@ function nativeKernel(): XnorKernel | string {
       const { m, n } = checkGemmOperands(planes, b);
       const inputs = checkPlaneRows(m, planes.k);
       const out = outputFor(options, inputs * n);
-      addon.bitPlaneGemm(planes.data, b.data, inputs, n, planes.k, planes.stride, out, checkThreads(options.threads, maxThreads), options.isa);
+      addon.bitPlaneGemm(
+        planes.data,
+        b.data,
+        inputs,
+        n,
+        planes.k,
+        planes.stride,
+        out,
+        checkThreads(options.threads, maxThreads),
+        options.isa,
+      );
       return out;
     },
     thresholdPack(scores, m, n, thresholds, flips) {
@@ -82,7 +99,10 @@ export function tryKernel(tier: KernelTier): XnorKernel | string {
  * The kernel to use: `requested` (default `BNN_KERNEL`) if given — throwing if it is unavailable —
  * else the first tier that loads of native, wasm, ts. `log` hears why faster tiers were skipped.
  */
-export function selectKernel(requested: string | undefined = process.env.BNN_KERNEL || undefined, log: (line: string) => void = () => {}): XnorKernel {
+export function selectKernel(
+  requested: string | undefined = process.env.BNN_KERNEL || undefined,
+  log: (line: string) => void = () => {},
+): XnorKernel {
   if (requested) {
     if (!KERNEL_TIERS.includes(requested as KernelTier)) {
       throw new RangeError(`unknown kernel tier '${requested}' (BNN_KERNEL must be one of ${KERNEL_TIERS.join(', ')})`);

@@ -45,7 +45,7 @@ export interface XnorKernel {
 
 export function checkThreads(threads: number | undefined, max: number): number {
   if (threads === undefined) return max;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024)
+    throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`);
   return threads;
 }
-

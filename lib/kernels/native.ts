@@ -10,10 +10,38 @@ export interface NativeAddon {
   /** Instruction sets usable on this CPU, best first (e.g. 'avx512-vpopcntdq', 'avx2', 'popcnt', 'neon', 'scalar'). */
   isas: string[];
   hardwareConcurrency: number;
-  gemm(a: Uint32Array, b: Uint32Array, m: number, n: number, k: number, stride: number, out: Int32Array, threads: number, isa?: string): void;
-  thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride: number): void;
+  gemm(
+    a: Uint32Array,
+    b: Uint32Array,
+    m: number,
+    n: number,
+    k: number,
+    stride: number,
+    out: Int32Array,
+    threads: number,
+    isa?: string,
+  ): void;
+  thresholdPack(
+    scores: Int32Array,
+    m: number,
+    n: number,
+    thresholds: Int32Array,
+    flips: Uint8Array,
+    out: Uint32Array,
+    stride: number,
+  ): void;
   /** The first layer: `a` has 8 plane rows per input; out[i·n + j] = Σ_p 2^p · (a_{8i+p} · b_j). */
-  bitPlaneGemm(a: Uint32Array, b: Uint32Array, m: number, n: number, k: number, stride: number, out: Int32Array, threads: number, isa?: string): void;
+  bitPlaneGemm(
+    a: Uint32Array,
+    b: Uint32Array,
+    m: number,
+    n: number,
+    k: number,
+    stride: number,
+    out: Int32Array,
+    threads: number,
+    isa?: string,
+  ): void;
   /** Register-only XOR + VPOPCNTQ + ADD throughput (binary MAC/s, one thread); null without VPOPCNTQ. */
   roofline(seconds: number): number | null;
   /**
@@ -21,24 +49,82 @@ export interface NativeAddon {
    * op(a) is m × k (a stored k × m when transA), op(b) is k × n (b stored n × k when transB).
    * `threads` caps the threads (0 = chosen from the size). c must not overlap a or b.
    */
-  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
+  sgemm(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    accumulate: boolean,
+    threads: number,
+  ): void;
   /** The float GEMM's micro-kernel: 'avx512', 'avx2-fma' or 'scalar' (BNN_SGEMM_ISA=avx2|scalar forces a lesser one). */
   sgemmIsa: string;
 
   // Training kernels (native/train_ops.cc), on Float32Array views of the wasm heap (lib/tfjs/nativeKernels.ts).
   /** c[p] = op(a[p mod batchA])·op(b[p mod batchB]); through the XNOR GEMM when `binary` and both are all ±1. */
-  matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, batchA: number, batchB: number, binary: boolean): 'xnor' | 'float';
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    batchA: number,
+    batchB: number,
+    binary: boolean,
+  ): 'xnor' | 'float';
   sign(x: Float32Array, out: Float32Array, n: number): void;
   /** out = dy · 1_{|x| ≤ 1}. */
   steGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
   /** One fused, in-place optimizer pass: kind 0 Adam, 1 shift-based AdaMax; then clip to [−clip, clip] when clip > 0. */
-  optimizerStep(kind: 0 | 1, w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, stepScale: number, beta1: number, beta2: number, epsilon: number, clip: number): void;
+  optimizerStep(
+    kind: 0 | 1,
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    stepScale: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    clip: number,
+  ): void;
   /** out[i] = 1/(1 − rate) with probability 1 − rate, else 0; deterministic in `seed` (an integer < 2^53). */
   dropoutMask(out: Float32Array, n: number, rate: number, seed: number): void;
   /** BatchNorm in training over `rows` (N·H·W) × `channels`: y, batch mean and biased variance per channel. */
-  batchNormTrain(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, channels: number, epsilon: number): void;
+  batchNormTrain(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    rows: number,
+    channels: number,
+    epsilon: number,
+  ): void;
   /** Its gradient through the batch statistics: dx, dγ, dβ. */
-  batchNormGrad(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, channels: number, epsilon: number): void;
+  batchNormGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    rows: number,
+    channels: number,
+    epsilon: number,
+  ): void;
   /** Threads of the shared native pool (BNN_THREADS, else the hardware concurrency). */
   poolThreads: number;
 
@@ -46,7 +132,12 @@ export interface NativeAddon {
   // inC, kh, kw, outC, strideH, strideW, padTop, padLeft, outH, outW (pool: n, h, w, c, fh, fw,
   // strideH, strideW, padTop, padLeft, outH, outW); positions outside the input are zero padding.
   /** out = conv(x, filter); through the XNOR GEMM (exact) when `binary` and x and filter are all ±1. */
-  conv2d(x: Float32Array, filter: Float32Array, out: Float32Array, ...geometryAndBinary: [...number[], boolean]): 'xnor' | 'float';
+  conv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    out: Float32Array,
+    ...geometryAndBinary: [...number[], boolean]
+  ): 'xnor' | 'float';
   /** dw = the filter gradient of the conv, from x and dy. */
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, ...geometry: number[]): void;
   /** dx = the input gradient of the conv, from dy and the filter. */
@@ -72,7 +163,10 @@ export function loadNativeAddon(): { addon: NativeAddon | null; why: string } {
   if (cached) return cached;
   const file = nativeAddonCandidates().find((f) => fs.existsSync(f));
   if (!file) {
-    cached = { addon: null, why: `native addon not built (looked for ${nativeAddonCandidates().join(', ')}; run npm run build:kernels)` };
+    cached = {
+      addon: null,
+      why: `native addon not built (looked for ${nativeAddonCandidates().join(', ')}; run npm run build:kernels)`,
+    };
   } else {
     try {
       cached = { addon: require(file) as NativeAddon, why: '' };

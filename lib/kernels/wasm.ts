@@ -7,7 +7,9 @@ export { WasmKernels } from './wasmKernels';
 
 export function wasmFileCandidates(): string[] {
   if (process.env.BNN_WASM_FILE) return [process.env.BNN_WASM_FILE];
-  return [path.join(__dirname, '..', '..'), path.join(__dirname, '..', '..', '..')].map((root) => path.join(root, 'build', 'xnor.wasm'));
+  return [path.join(__dirname, '..', '..'), path.join(__dirname, '..', '..', '..')].map((root) =>
+    path.join(root, 'build', 'xnor.wasm'),
+  );
 }
 
 let cached: { kernels: WasmKernels | null; why: string } | null = null;

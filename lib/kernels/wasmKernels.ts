@@ -11,7 +11,15 @@ import { checkGemmOperands, checkPlaneRows, checkThresholdArgs } from './xnorGem
 interface WasmExports {
   memory: WebAssembly.Memory;
   gemm(a: number, b: number, m: number, n: number, k: number, stride: number, c: number): void;
-  thresholdPack(scores: number, m: number, n: number, thresholds: number, flips: number, out: number, stride: number): void;
+  thresholdPack(
+    scores: number,
+    m: number,
+    n: number,
+    thresholds: number,
+    flips: number,
+    out: number,
+    stride: number,
+  ): void;
   combineBitPlanes(dots: number, rows: number, units: number, out: number): void;
   heapBase(): number;
 }
@@ -56,7 +64,15 @@ export class WasmKernels {
     out.set(new Int32Array(this.exports.memory.buffer, po, out.length));
   }
 
-  thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride: number): void {
+  thresholdPack(
+    scores: Int32Array,
+    m: number,
+    n: number,
+    thresholds: Int32Array,
+    flips: Uint8Array,
+    out: Uint32Array,
+    stride: number,
+  ): void {
     const [ps, pt, pf, po] = this.layout([scores.byteLength, thresholds.byteLength, flips.byteLength, out.byteLength]);
     const heap = this.exports.memory.buffer;
     new Int32Array(heap, ps, scores.length).set(scores);

@@ -36,7 +36,13 @@ export function xnorGemmReference(a: PackedBits, b: PackedBits): Int32Array {
  * (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. The reference of every tier's
  * thresholdPack.
  */
-export function thresholdPackReference(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array): PackedBits {
+export function thresholdPackReference(
+  scores: Int32Array,
+  m: number,
+  n: number,
+  thresholds: Int32Array,
+  flips: Uint8Array,
+): PackedBits {
   checkThresholdArgs(scores, m, n, thresholds, flips);
   const stride = Math.ceil(n / 512) * 16;
   const data = new Uint32Array(m * stride);
@@ -49,11 +55,18 @@ export function thresholdPackReference(scores: Int32Array, m: number, n: number,
   return { rows: m, k: n, stride, data };
 }
 
-export function checkThresholdArgs(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array): void {
+export function checkThresholdArgs(
+  scores: Int32Array,
+  m: number,
+  n: number,
+  thresholds: Int32Array,
+  flips: Uint8Array,
+): void {
   if (!(scores instanceof Int32Array)) throw new TypeError('scores must be an Int32Array');
   if (!(thresholds instanceof Int32Array)) throw new TypeError('thresholds must be an Int32Array');
   if (!(flips instanceof Uint8Array)) throw new TypeError('flips must be a Uint8Array');
-  if (!Number.isInteger(m) || m < 0 || !Number.isInteger(n) || n < 0) throw new RangeError(`m and n must be non-negative integers, got ${m}, ${n}`);
+  if (!Number.isInteger(m) || m < 0 || !Number.isInteger(n) || n < 0)
+    throw new RangeError(`m and n must be non-negative integers, got ${m}, ${n}`);
   if (scores.length !== m * n) throw new RangeError(`scores has ${scores.length} values, expected ${m} × ${n}`);
   if (thresholds.length !== n || flips.length !== n) throw new RangeError(`thresholds and flips need ${n} values each`);
 }
@@ -61,7 +74,8 @@ export function checkThresholdArgs(scores: Int32Array, m: number, n: number, thr
 /** Plane rows come 8 per input, and 255·k must fit int32; returns the number of inputs. */
 export function checkPlaneRows(planeRows: number, k?: number): number {
   if (planeRows % 8 !== 0) throw new RangeError(`bit planes come 8 rows per input, got ${planeRows} rows`);
-  if (k !== undefined && k > 2 ** 23) throw new RangeError(`k = ${k} is too long for 8-bit inputs (255·k must fit int32)`);
+  if (k !== undefined && k > 2 ** 23)
+    throw new RangeError(`k = ${k} is too long for 8-bit inputs (255·k must fit int32)`);
   return planeRows / 8;
 }
 
@@ -70,7 +84,8 @@ export function checkPlaneRows(planeRows: number, k?: number): number {
  * k < 8.4 million.
  */
 export function combineBitPlanesReference(dots: Int32Array, rows: number, units: number): Int32Array {
-  if (dots.length !== rows * 8 * units) throw new RangeError(`expected ${rows} × 8 × ${units} plane dot products, got ${dots.length}`);
+  if (dots.length !== rows * 8 * units)
+    throw new RangeError(`expected ${rows} × 8 × ${units} plane dot products, got ${dots.length}`);
   const out = new Int32Array(rows * units);
   for (let i = 0; i < rows; i++) {
     const base = i * 8 * units;

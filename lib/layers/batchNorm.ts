@@ -26,19 +26,30 @@ interface BatchNormState {
 }
 
 // tfjs-layers exports the class only as a type; its constructor comes from an instance.
-const BatchNormalizationClass = tf.layers.batchNormalization({}).constructor as new (args?: BatchNormArgs) => BatchNormalization;
+const BatchNormalizationClass = tf.layers.batchNormalization({}).constructor as new (
+  args?: BatchNormArgs,
+) => BatchNormalization;
 
 /** y = γ·x̂ + β with batch statistics, as a custom-gradient op over the two fused kernels. */
-function fusedBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+function fusedBatchNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   let stats: tf.Tensor[] = [];
   const op = tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, mean, variance] = tf.engine().runKernel(BNN_BATCH_NORM_TRAIN, { x: xs, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+    const [y, mean, variance] = tf
+      .engine()
+      .runKernel(BNN_BATCH_NORM_TRAIN, { x: xs, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
     save([xs, g, mean, variance]);
     stats = [tf.keep(mean), tf.keep(variance)];
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, [sx, sg, sm, sv]: tf.Tensor[]) =>
-        tf.engine().runKernel(BNN_BATCH_NORM_GRAD, { dy, x: sx, gamma: sg, mean: sm, variance: sv }, { epsilon }) as tf.Tensor[],
+        tf
+          .engine()
+          .runKernel(BNN_BATCH_NORM_GRAD, { dy, x: sx, gamma: sg, mean: sm, variance: sv }, { epsilon }) as tf.Tensor[],
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = (op as unknown as (...t: tf.Tensor[]) => tf.Tensor)(x, gamma, beta);
@@ -51,11 +62,15 @@ export class BatchNorm extends BatchNormalizationClass {
     const s = this as unknown as BatchNormState;
     const lastAxis = s.axis === -1 || s.axis === x.rank - 1;
     const fused = tf.getKernel(BNN_BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
-    if (kwargs?.training !== true || !fused || !lastAxis || !s.gamma || !s.beta || x.dtype !== 'float32') return super.call(inputs, kwargs);
+    if (kwargs?.training !== true || !fused || !lastAxis || !s.gamma || !s.beta || x.dtype !== 'float32')
+      return super.call(inputs, kwargs);
     return tf.tidy(() => {
       const { y, mean, variance } = fusedBatchNorm(x, s.gamma!.read(), s.beta!.read(), s.epsilon);
       // The moving averages exactly as tfjs's layer updates them.
-      for (const [variable, value] of [[s.movingMean, mean], [s.movingVariance, variance]] as const) {
+      for (const [variable, value] of [
+        [s.movingMean, mean],
+        [s.movingVariance, variance],
+      ] as const) {
         const orig = variable.read();
         variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - s.momentum)));
         value.dispose();

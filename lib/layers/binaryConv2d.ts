@@ -25,7 +25,11 @@ export class BinaryConv2D extends BinaryKernelLayer {
     this.kernelSize = args.kernelSize ?? 3;
     this.strides = args.strides ?? 1;
     this.padding = args.padding ?? 'same';
-    for (const [k, v] of [['filters', this.filters], ['kernelSize', this.kernelSize], ['strides', this.strides]] as const) {
+    for (const [k, v] of [
+      ['filters', this.filters],
+      ['kernelSize', this.kernelSize],
+      ['strides', this.strides],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`BinaryConv2D: ${k} must be a positive integer, got ${v}`);
     }
     if (this.padding !== 'same' && this.padding !== 'valid') {
@@ -51,7 +55,11 @@ export class BinaryConv2D extends BinaryKernelLayer {
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
     const [n, h, w] = inputShape as tf.Shape;
     const out = (d: number | null) =>
-      d === null ? null : this.padding === 'same' ? Math.ceil(d / this.strides) : Math.floor((d - this.kernelSize) / this.strides) + 1;
+      d === null
+        ? null
+        : this.padding === 'same'
+          ? Math.ceil(d / this.strides)
+          : Math.floor((d - this.kernelSize) / this.strides) + 1;
     return [n, out(h), out(w), this.filters];
   }
 

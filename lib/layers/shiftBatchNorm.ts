@@ -27,7 +27,8 @@ export class ShiftBatchNormalization extends tf.layers.Layer {
     super(args);
     this.momentum = args.momentum ?? 0.9;
     this.epsilon = args.epsilon ?? 1e-4;
-    if (!(this.momentum >= 0 && this.momentum < 1)) throw new Error(`ShiftBatchNormalization: momentum must be in [0, 1), got ${this.momentum}`);
+    if (!(this.momentum >= 0 && this.momentum < 1))
+      throw new Error(`ShiftBatchNormalization: momentum must be in [0, 1), got ${this.momentum}`);
     if (!(this.epsilon > 0)) throw new Error(`ShiftBatchNormalization: epsilon must be positive, got ${this.epsilon}`);
   }
 

@@ -35,7 +35,8 @@ export const SVHN_CONV_FILTERS = CIFAR10_CONV_FILTERS.map((f) => f / 2);
 
 /** Conv widths scaled by a width multiplier (at least one filter per layer), for smaller presets. */
 export function scaleWidths(filters: number[], multiplier: number): number[] {
-  if (!(multiplier > 0) || !Number.isFinite(multiplier)) throw new Error(`width multiplier must be a positive number, got ${multiplier}`);
+  if (!(multiplier > 0) || !Number.isFinite(multiplier))
+    throw new Error(`width multiplier must be a positive number, got ${multiplier}`);
   return filters.map((f) => Math.max(1, Math.round(f * multiplier)));
 }
 
@@ -56,7 +57,17 @@ export function buildConvNet(c: ConvNetConfig): tf.Sequential {
   model.add(tf.layers.inputLayer({ inputShape: c.inputShape, name: 'image' }));
   c.convFilters.forEach((filters, i) => {
     const n = i + 1;
-    model.add(new BinaryConv2D({ filters, kernelSize: 3, padding: 'same', kernelQuantizer: q, H: c.H, seed: c.seed + i, name: `conv_${n}` }));
+    model.add(
+      new BinaryConv2D({
+        filters,
+        kernelSize: 3,
+        padding: 'same',
+        kernelQuantizer: q,
+        H: c.H,
+        seed: c.seed + i,
+        name: `conv_${n}`,
+      }),
+    );
     if (poolsAfter(i)) model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool_${n}` }));
     model.add(batchNorm(c.batchNorm, `conv_bn_${n}`));
     model.add(new SignActivation({ quantizer: q, seed: c.seed + 100 + i, name: `conv_sign_${n}` }));
@@ -70,7 +81,15 @@ export function buildConvNet(c: ConvNetConfig): tf.Sequential {
     model.add(new SignActivation({ quantizer: q, seed: c.seed + 200 + i, name: `sign_${n}` }));
   });
   const last = c.hiddenUnits.length + 1;
-  model.add(new BinaryDense({ units: c.numClasses, kernelQuantizer: q, H: c.H, seed: c.seed + convs + last, name: `dense_${last}` }));
+  model.add(
+    new BinaryDense({
+      units: c.numClasses,
+      kernelQuantizer: q,
+      H: c.H,
+      seed: c.seed + convs + last,
+      name: `dense_${last}`,
+    }),
+  );
   model.add(batchNorm(c.batchNorm, `bn_${last}`));
   return model;
 }

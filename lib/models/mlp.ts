@@ -35,10 +35,13 @@ export function buildMlp(c: MlpConfig): tf.Sequential {
     model.add(new BinaryDense({ units, kernelQuantizer: q, H: c.H, seed: c.seed + i, name: `dense_${i + 1}` }));
     model.add(batchNorm(c.batchNorm, `bn_${i + 1}`));
     model.add(new SignActivation({ quantizer: q, seed: c.seed + 100 + i, name: `sign_${i + 1}` }));
-    if (c.dropoutHidden > 0) model.add(new Dropout({ rate: c.dropoutHidden, seed: c.seed + 301 + i, name: `dropout_${i + 1}` }));
+    if (c.dropoutHidden > 0)
+      model.add(new Dropout({ rate: c.dropoutHidden, seed: c.seed + 301 + i, name: `dropout_${i + 1}` }));
   });
   const last = c.hiddenUnits.length + 1;
-  model.add(new BinaryDense({ units: c.numClasses, kernelQuantizer: q, H: c.H, seed: c.seed + last, name: `dense_${last}` }));
+  model.add(
+    new BinaryDense({ units: c.numClasses, kernelQuantizer: q, H: c.H, seed: c.seed + last, name: `dense_${last}` }),
+  );
   model.add(batchNorm(c.batchNorm, `bn_${last}`));
   return model;
 }

@@ -48,7 +48,8 @@ export class BinaryNetOptimizer {
 
   /** One update with learning rate `lr`; `grads[i]` is the gradient of `params[i]`. */
   apply(grads: tf.Tensor[], lr: number): void {
-    if (grads.length !== this.params.length) throw new Error(`${grads.length} gradients for ${this.params.length} parameters`);
+    if (grads.length !== this.params.length)
+      throw new Error(`${grads.length} gradients for ${this.params.length} parameters`);
     this.t += 1;
     const addon = activeNativeAddon();
     this.params.forEach((p, i) => {
@@ -125,7 +126,8 @@ export class BinaryNetOptimizer {
 
   setState(state: OptimizerState): void {
     if (state.name !== this.name) throw new Error(`optimizer state is for '${state.name}', not '${this.name}'`);
-    if (state.moments.length !== this.params.length) throw new Error(`optimizer state has ${state.moments.length} parameters, model has ${this.params.length}`);
+    if (state.moments.length !== this.params.length)
+      throw new Error(`optimizer state has ${state.moments.length} parameters, model has ${this.params.length}`);
     this.t = state.step;
     state.moments.forEach(({ m, v }, i) => {
       this.m[i].assign(tf.tensor(m, this.m[i].shape));

@@ -36,7 +36,9 @@ export function figureHtml(fig: Figure, title: string): string {
 `;
 }
 
-export const CHROMIUM_CANDIDATES = [process.env.BNN_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean) as string[];
+export const CHROMIUM_CANDIDATES = [process.env.BNN_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(
+  Boolean,
+) as string[];
 
 export function findChromium(): string | null {
   return CHROMIUM_CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
@@ -54,7 +56,11 @@ export interface RenderedFigure {
  * Writes `<outBase>.html`, and `<outBase>.png` / `.svg` when Chromium is available.
  * Images are rendered at `width`×`height` CSS pixels (PNG at 2× scale).
  */
-export async function saveFigure(fig: Figure, outBase: string, size = { width: 900, height: 500 }): Promise<RenderedFigure> {
+export async function saveFigure(
+  fig: Figure,
+  outBase: string,
+  size = { width: 900, height: 500 },
+): Promise<RenderedFigure> {
   fs.mkdirSync(path.dirname(outBase), { recursive: true });
   const html = figureHtml(fig, String((fig.layout.title as { text?: string })?.text ?? path.basename(outBase)));
   const out: RenderedFigure = { html: `${outBase}.html` };
@@ -67,7 +73,16 @@ export async function saveFigure(fig: Figure, outBase: string, size = { width: 9
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
   });
   try {
     const page = await browser.newPage();
@@ -102,7 +117,11 @@ export async function saveFigure(fig: Figure, outBase: string, size = { width: 9
 }
 
 /** Saves `fig` like `saveFigure` and returns the PNG's bytes (null without Chromium): for notebooks. */
-export async function figurePng(fig: Figure, outBase: string, size = { width: 900, height: 500 }): Promise<Uint8Array | null> {
+export async function figurePng(
+  fig: Figure,
+  outBase: string,
+  size = { width: 900, height: 500 },
+): Promise<Uint8Array | null> {
   const saved = await saveFigure(fig, outBase, size);
   return saved.png ? fs.readFileSync(saved.png) : null;
 }

@@ -36,18 +36,43 @@ interface PoolAttrs {
 /** The geometry arguments conv_ops.cc takes, after the arrays: n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo. */
 function convGeometry(info: tf.backend_util.Conv2DInfo): number[] {
   return [
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.outChannels,
-    info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth,
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.outChannels,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    info.outHeight,
+    info.outWidth,
   ];
 }
 
 /** The conv's geometry, or null where the native kernels do not apply (NCHW, dilation, non-float32). */
-function nativeConvInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs, tensors: TensorInfo[]): tf.backend_util.Conv2DInfo | null {
+function nativeConvInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: ConvAttrs,
+  tensors: TensorInfo[],
+): tf.backend_util.Conv2DInfo | null {
   if (attrs.dataFormat === 'NCHW' || tensors.some((t) => t.dtype !== 'float32')) return null;
   const dilations = attrs.dilations ?? 1;
   if (!tf.backend_util.tupleValuesAreOne(dilations)) return null;
   if (xShape.length !== 4 || filterShape.length !== 4) return null;
-  return tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  return tf.backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
 }
 
 /** The replaced kernel, called for the cases the native one does not handle. */
@@ -71,9 +96,21 @@ function conv2d(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
       conv2DPaths.fallback++;
       return fallback(args);
     }
-    if (x.shape[3] !== filter.shape[2]) throw new Error(`Conv2D: input channels ${x.shape[3]} of x [${x.shape}] differ from the filter's [${filter.shape}]`);
+    if (x.shape[3] !== filter.shape[2])
+      throw new Error(
+        `Conv2D: input channels ${x.shape[3]} of x [${x.shape}] differ from the filter's [${filter.shape}]`,
+      );
     const out = backend.makeOutput(info.outShape, 'float32');
-    const path = tf.util.sizeFromShape(info.outShape) === 0 ? 'float' : addon.conv2d(heapFloats(backend, x), heapFloats(backend, filter), heapFloats(backend, out), ...convGeometry(info), true);
+    const path =
+      tf.util.sizeFromShape(info.outShape) === 0
+        ? 'float'
+        : addon.conv2d(
+            heapFloats(backend, x),
+            heapFloats(backend, filter),
+            heapFloats(backend, out),
+            ...convGeometry(info),
+            true,
+          );
     conv2DPaths[path]++;
     return out;
   };
@@ -86,9 +123,18 @@ function conv2dBackpropFilter(addon: NativeAddon, fallback: KernelFunc): KernelF
     const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
     const info = nativeConvInfo(x.shape, attrs.filterShape, attrs, [x, dy]);
     if (!info) return fallback(args);
-    if (dy.shape.join() !== info.outShape.join()) throw new Error(`Conv2DBackpropFilter: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`);
+    if (dy.shape.join() !== info.outShape.join())
+      throw new Error(
+        `Conv2DBackpropFilter: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`,
+      );
     const dw = backend.makeOutput(attrs.filterShape, 'float32');
-    if (tf.util.sizeFromShape(attrs.filterShape) > 0) addon.conv2dBackpropFilter(heapFloats(backend, x), heapFloats(backend, dy), heapFloats(backend, dw), ...convGeometry(info));
+    if (tf.util.sizeFromShape(attrs.filterShape) > 0)
+      addon.conv2dBackpropFilter(
+        heapFloats(backend, x),
+        heapFloats(backend, dy),
+        heapFloats(backend, dw),
+        ...convGeometry(info),
+      );
     return dw;
   };
 }
@@ -100,9 +146,18 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
     const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
     const info = nativeConvInfo(attrs.inputShape, filter.shape, attrs, [dy, filter]);
     if (!info) return fallback(args);
-    if (dy.shape.join() !== info.outShape.join()) throw new Error(`Conv2DBackpropInput: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`);
+    if (dy.shape.join() !== info.outShape.join())
+      throw new Error(
+        `Conv2DBackpropInput: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`,
+      );
     const dx = backend.makeOutput(attrs.inputShape, 'float32');
-    if (tf.util.sizeFromShape(attrs.inputShape) > 0) addon.conv2dBackpropInput(heapFloats(backend, dy), heapFloats(backend, filter), heapFloats(backend, dx), ...convGeometry(info));
+    if (tf.util.sizeFromShape(attrs.inputShape) > 0)
+      addon.conv2dBackpropInput(
+        heapFloats(backend, dy),
+        heapFloats(backend, filter),
+        heapFloats(backend, dx),
+        ...convGeometry(info),
+      );
     return dx;
   };
 }
@@ -110,13 +165,30 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
 /** Pool geometry arguments (n, h, w, c, fh, fw, sh, sw, top, left, ho, wo), or null where not handled (non-float32, dilation). */
 function poolGeometry(x: TensorInfo, attrs: PoolAttrs): { info: tf.backend_util.Conv2DInfo; args: number[] } | null {
   if (x.dtype !== 'float32' || x.shape.length !== 4) return null;
-  const info = tf.backend_util.computePool2DInfo(x.shape as Shape4, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as Shape4,
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
   return {
     info,
     args: [
-      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
-      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth,
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+      info.outHeight,
+      info.outWidth,
     ],
   };
 }
@@ -128,7 +200,8 @@ function maxPool(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     const g = poolGeometry(x, args.attrs as unknown as PoolAttrs);
     if (!g) return fallback(args);
     const out = backend.makeOutput(g.info.outShape, 'float32');
-    if (tf.util.sizeFromShape(g.info.outShape) > 0) addon.maxPool(heapFloats(backend, x), heapFloats(backend, out), ...g.args);
+    if (tf.util.sizeFromShape(g.info.outShape) > 0)
+      addon.maxPool(heapFloats(backend, x), heapFloats(backend, out), ...g.args);
     return out;
   };
 }
@@ -139,9 +212,11 @@ function maxPoolGrad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     const g = dy.dtype === 'float32' ? poolGeometry(input, args.attrs as unknown as PoolAttrs) : null;
     if (!g) return fallback(args);
-    if (dy.shape.join() !== g.info.outShape.join()) throw new Error(`MaxPoolGrad: dy [${dy.shape}] does not match the pool's output [${g.info.outShape}]`);
+    if (dy.shape.join() !== g.info.outShape.join())
+      throw new Error(`MaxPoolGrad: dy [${dy.shape}] does not match the pool's output [${g.info.outShape}]`);
     const dx = backend.makeOutput(input.shape, 'float32');
-    if (tf.util.sizeFromShape(input.shape) > 0) addon.maxPoolGrad(heapFloats(backend, dy), heapFloats(backend, input), heapFloats(backend, dx), ...g.args);
+    if (tf.util.sizeFromShape(input.shape) > 0)
+      addon.maxPoolGrad(heapFloats(backend, dy), heapFloats(backend, input), heapFloats(backend, dx), ...g.args);
     return dx;
   };
 }
@@ -155,6 +230,12 @@ export function registerNativeConvKernels(addon: NativeAddon, replace: KernelRep
     ['MaxPoolGrad', maxPoolGrad],
   ];
   for (const [name, make] of kernels) {
-    replace(name, (original) => make(addon, fallbackOf(original as { kernelFunc: KernelFunc } | undefined, name)) as ReturnType<Parameters<KernelReplacer>[1]>);
+    replace(
+      name,
+      (original) =>
+        make(addon, fallbackOf(original as { kernelFunc: KernelFunc } | undefined, name)) as ReturnType<
+          Parameters<KernelReplacer>[1]
+        >,
+    );
   }
 }

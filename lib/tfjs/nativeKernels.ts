@@ -47,23 +47,48 @@ function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
     const backend = args.backend as WasmHeapBackend;
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-    const ra = a.shape.length, rb = b.shape.length;
-    const batchShapeA = a.shape.slice(0, -2), batchShapeB = b.shape.slice(0, -2);
-    const batchA = tf.util.sizeFromShape(batchShapeA), batchB = tf.util.sizeFromShape(batchShapeB);
+    const ra = a.shape.length,
+      rb = b.shape.length;
+    const batchShapeA = a.shape.slice(0, -2),
+      batchShapeB = b.shape.slice(0, -2);
+    const batchA = tf.util.sizeFromShape(batchShapeA),
+      batchB = tf.util.sizeFromShape(batchShapeB);
     const sameBatch = batchShapeA.join() === batchShapeB.join();
     // Broadcasting other than equal batch shapes or a single matrix on one side: leave it to wasm.
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || ra < 2 || rb < 2 || (!sameBatch && batchA !== 1 && batchB !== 1)) {
+    if (
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      ra < 2 ||
+      rb < 2 ||
+      (!sameBatch && batchA !== 1 && batchB !== 1)
+    ) {
       return fallback(args);
     }
     const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
     const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
     const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
     const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
-    if (k !== kb) throw new Error(`matMul: inner dimensions differ: a [${a.shape}] and b [${b.shape}] (transposeA ${transposeA}, transposeB ${transposeB})`);
+    if (k !== kb)
+      throw new Error(
+        `matMul: inner dimensions differ: a [${a.shape}] and b [${b.shape}] (transposeA ${transposeA}, transposeB ${transposeB})`,
+      );
     const batchShape = batchA >= batchB ? batchShapeA : batchShapeB;
     const out = backend.makeOutput([...batchShape, m, n], 'float32');
     if (tf.util.sizeFromShape(out.shape) > 0) {
-      addon.matmul(heapFloats(backend, a), heapFloats(backend, b), heapFloats(backend, out), Math.max(batchA, batchB), m, n, k, transposeA, transposeB, batchA, batchB, true);
+      addon.matmul(
+        heapFloats(backend, a),
+        heapFloats(backend, b),
+        heapFloats(backend, out),
+        Math.max(batchA, batchB),
+        m,
+        n,
+        k,
+        transposeA,
+        transposeB,
+        batchA,
+        batchB,
+        true,
+      );
     }
     return out;
   };
@@ -98,9 +123,15 @@ function steGradKernel(addon: NativeAddon) {
   return (args: KernelArgs) => {
     const backend = args.backend as WasmHeapBackend;
     const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
-    if (dy.shape.join() !== x.shape.join()) throw new Error(`BnnSteGrad: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
+    if (dy.shape.join() !== x.shape.join())
+      throw new Error(`BnnSteGrad: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
     const out = backend.makeOutput(x.shape, 'float32');
-    addon.steGrad(heapFloats(backend, dy), heapFloats(backend, x), heapFloats(backend, out), tf.util.sizeFromShape(x.shape));
+    addon.steGrad(
+      heapFloats(backend, dy),
+      heapFloats(backend, x),
+      heapFloats(backend, out),
+      tf.util.sizeFromShape(x.shape),
+    );
     return out;
   };
 }
@@ -109,7 +140,8 @@ function steGradKernel(addon: NativeAddon) {
 function channelsLast(x: TensorInfo, perChannel: TensorInfo[], what: string): { rows: number; channels: number } {
   const channels = x.shape[x.shape.length - 1];
   for (const t of perChannel) {
-    if (tf.util.sizeFromShape(t.shape) !== channels) throw new Error(`${what}: [${t.shape}] does not hold one value per channel of x [${x.shape}]`);
+    if (tf.util.sizeFromShape(t.shape) !== channels)
+      throw new Error(`${what}: [${t.shape}] does not hold one value per channel of x [${x.shape}]`);
   }
   return { rows: tf.util.sizeFromShape(x.shape) / channels, channels };
 }
@@ -134,15 +166,31 @@ function batchNormTrainKernel(addon: NativeAddon) {
 function batchNormGradKernel(addon: NativeAddon) {
   return (args: KernelArgs) => {
     const backend = args.backend as WasmHeapBackend;
-    const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
+    const { dy, x, gamma, mean, variance } = args.inputs as Record<
+      'dy' | 'x' | 'gamma' | 'mean' | 'variance',
+      TensorInfo
+    >;
     const { epsilon } = args.attrs as { epsilon: number };
-    if (dy.shape.join() !== x.shape.join()) throw new Error(`${BNN_BATCH_NORM_GRAD}: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
+    if (dy.shape.join() !== x.shape.join())
+      throw new Error(`${BNN_BATCH_NORM_GRAD}: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
     const { rows, channels } = channelsLast(x, [gamma, mean, variance], BNN_BATCH_NORM_GRAD);
     const dx = backend.makeOutput(x.shape, 'float32');
     const dgamma = backend.makeOutput(gamma.shape, 'float32');
     const dbeta = backend.makeOutput(gamma.shape, 'float32');
     const f = (t: TensorInfo) => heapFloats(backend, t);
-    addon.batchNormGrad(f(dy), f(x), f(gamma), f(mean), f(variance), f(dx), f(dgamma), f(dbeta), rows, channels, epsilon);
+    addon.batchNormGrad(
+      f(dy),
+      f(x),
+      f(gamma),
+      f(mean),
+      f(variance),
+      f(dx),
+      f(dgamma),
+      f(dbeta),
+      rows,
+      channels,
+      epsilon,
+    );
     return [dx, dgamma, dbeta];
   };
 }
@@ -161,9 +209,16 @@ function dropoutMaskKernel(addon: NativeAddon) {
 let active: { addon: NativeAddon; originals: Map<string, KernelConfig | undefined> } | null = null;
 
 /** Registers a native kernel for `kernelName` on wasm, given the kernel it replaces (the fallback). */
-export type KernelReplacer = (kernelName: string, make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc']) => void;
+export type KernelReplacer = (
+  kernelName: string,
+  make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'],
+) => void;
 
-function replaceKernel(kernelName: string, make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'], originals: Map<string, KernelConfig | undefined>): void {
+function replaceKernel(
+  kernelName: string,
+  make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'],
+  originals: Map<string, KernelConfig | undefined>,
+): void {
   if (originals.has(kernelName)) throw new Error(`native kernel ${kernelName} registered twice`);
   const existing = tf.getKernel(kernelName, 'wasm');
   originals.set(kernelName, existing);
@@ -190,16 +245,25 @@ export function setNativeKernels(enabled: boolean): string | null {
   if (active) return null;
   const { addon, why } = loadNativeAddon();
   if (!addon) return why;
-  if (typeof addon.matmul !== 'function') return 'the native addon predates the training kernels; run npm run build:kernels';
+  if (typeof addon.matmul !== 'function')
+    return 'the native addon predates the training kernels; run npm run build:kernels';
   const originals = new Map<string, KernelConfig | undefined>();
-  replaceKernel('BatchMatMul', (original) => {
-    if (!original) throw new Error('wasm BatchMatMul is not registered (is @tensorflow/tfjs-backend-wasm loaded?)');
-    return batchMatMul(addon, original.kernelFunc);
-  }, originals);
-  replaceKernel('Identity', (original) => (args) => {
-    const x = (args.inputs as { x: TensorInfo }).x;
-    return x.dtype === 'string' || x.dtype === 'complex64' ? original!.kernelFunc(args) : sharedIdentity(args);
-  }, originals);
+  replaceKernel(
+    'BatchMatMul',
+    (original) => {
+      if (!original) throw new Error('wasm BatchMatMul is not registered (is @tensorflow/tfjs-backend-wasm loaded?)');
+      return batchMatMul(addon, original.kernelFunc);
+    },
+    originals,
+  );
+  replaceKernel(
+    'Identity',
+    (original) => (args) => {
+      const x = (args.inputs as { x: TensorInfo }).x;
+      return x.dtype === 'string' || x.dtype === 'complex64' ? original!.kernelFunc(args) : sharedIdentity(args);
+    },
+    originals,
+  );
   replaceKernel(BNN_SIGN, () => signKernel(addon), originals);
   replaceKernel(BNN_STE_GRAD, () => steGradKernel(addon), originals);
   replaceKernel(BNN_BATCH_NORM_TRAIN, () => batchNormTrainKernel(addon), originals);

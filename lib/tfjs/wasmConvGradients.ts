@@ -30,7 +30,6 @@ import type { WasmHeapBackend } from './nativeKernels';
 
 type TensorInfo = tf.TensorInfo;
 
-
 /** Attributes tfjs-core passes to Conv2DBackpropFilter. */
 interface BackpropFilterAttrs {
   strides: [number, number] | number;
@@ -49,7 +48,11 @@ function run(
 ): TensorInfo {
   const kernel = tf.getKernel(name, 'wasm');
   if (!kernel) throw new Error(`wasm kernel '${name}' is not registered (is @tensorflow/tfjs-backend-wasm loaded?)`);
-  return kernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: attrs as tf.NamedAttrMap }) as TensorInfo;
+  return kernel.kernelFunc({
+    inputs: inputs as tf.NamedTensorInfoMap,
+    backend,
+    attrs: attrs as tf.NamedAttrMap,
+  }) as TensorInfo;
 }
 
 function conv2dBackpropFilter(args: {
@@ -74,7 +77,9 @@ function conv2dBackpropFilter(args: {
   const { batchSize: n, inChannels: ci, outChannels: co, outHeight: ho, outWidth: wo } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
   if (dy.shape[1] !== ho || dy.shape[2] !== wo || dy.shape[3] !== co) {
-    throw new Error(`Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the convolution's output [${n},${ho},${wo},${co}]`);
+    throw new Error(
+      `Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the convolution's output [${n},${ho},${wo},${co}]`,
+    );
   }
 
   // Rows/columns the last kernel offset reaches; padding beyond them is never read.
@@ -84,10 +89,20 @@ function conv2dBackpropFilter(args: {
   const padRight = Math.max(0, needW - x.shape[2] - padInfo.left);
   const padded = padInfo.top || padInfo.left || padBottom || padRight;
   const xp = padded
-    ? run('PadV2', backend, { x }, {
-        paddings: [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]],
-        constantValue: 0,
-      })
+    ? run(
+        'PadV2',
+        backend,
+        { x },
+        {
+          paddings: [
+            [0, 0],
+            [padInfo.top, padBottom],
+            [padInfo.left, padRight],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      )
     : x;
   // dW[i, j, ci, co] = Σ_{n,y,x} Xp[n, i + s·y, j + s·x, ci] · dY[n, y, x, co]: a convolution of
   // Xp laid out [Ci, H, W, N] (batch Ci, channels N) with dY laid out [Ho, Wo, N, Co] as the
@@ -95,19 +110,25 @@ function conv2dBackpropFilter(args: {
   const xt = run('Transpose', backend, { x: xp }, { perm: [3, 1, 2, 0] });
   if (xp !== x) backend.disposeData(xp.dataId);
   const dyt = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });
-  const full = run('Conv2D', backend, { x: xt, filter: dyt }, {
-    strides: 1,
-    pad: 'valid',
-    dataFormat: 'NHWC',
-    dilations: [sh, sw],
-    dimRoundingMode: undefined,
-  });
+  const full = run(
+    'Conv2D',
+    backend,
+    { x: xt, filter: dyt },
+    {
+      strides: 1,
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+      dimRoundingMode: undefined,
+    },
+  );
   backend.disposeData(xt.dataId);
   backend.disposeData(dyt.dataId);
   // Rows/columns past the last window (valid padding with a stride) fall beyond kh × kw.
-  const exact = full.shape[1] === kh && full.shape[2] === kw
-    ? full
-    : run('Slice', backend, { x: full }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
+  const exact =
+    full.shape[1] === kh && full.shape[2] === kw
+      ? full
+      : run('Slice', backend, { x: full }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
   if (exact !== full) backend.disposeData(full.dataId);
   const dw = run('Transpose', backend, { x: exact }, { perm: [1, 2, 0, 3] });
   backend.disposeData(exact.dataId);
@@ -117,7 +138,11 @@ function conv2dBackpropFilter(args: {
 /** The backend's own Conv2DBackpropInput, kept for the cases the fast path does not cover. */
 let originalBackpropInput: tf.KernelFunc | null = null;
 
-function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
+function conv2dBackpropInput(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
@@ -128,7 +153,13 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.
     inputShape: [number, number, number, number];
   };
   const info = tf.backend_util.computeConv2DInfo(
-    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
     dataFormat === 'NCHW' ? 'channelsFirst' : 'channelsLast',
   );
   const { filterHeight: kh, filterWidth: kw, padInfo, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo } = info;
@@ -136,7 +167,11 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.
   const left = kw - 1 - padInfo.left;
   const bottom = h - ho - top + kh - 1;
   const right = w - wo - left + kw - 1;
-  const fast = dataFormat !== 'NCHW' && info.strideHeight === 1 && info.strideWidth === 1 && Math.min(top, left, bottom, right) >= 0;
+  const fast =
+    dataFormat !== 'NCHW' &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    Math.min(top, left, bottom, right) >= 0;
   if (!fast) {
     if (!originalBackpropInput) throw new Error('Conv2DBackpropInput: wasm has no kernel for this case');
     return originalBackpropInput(args) as TensorInfo;
@@ -144,13 +179,23 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.
   const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1] });
   const wT = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] });
   backend.disposeData(flipped.dataId);
-  const dx = run('Conv2D', backend, { x: dy, filter: wT }, {
-    strides: 1,
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-    dataFormat: 'NHWC',
-    dilations: 1,
-    dimRoundingMode: undefined,
-  });
+  const dx = run(
+    'Conv2D',
+    backend,
+    { x: dy, filter: wT },
+    {
+      strides: 1,
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: 1,
+      dimRoundingMode: undefined,
+    },
+  );
   backend.disposeData(wT.dataId);
   return dx;
 }
@@ -160,7 +205,11 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.
  * maximal input (row-major within the window); padding never wins. One pass over the windows
  * reading the wasm heap directly: linear in the data, so a plain loop is cheap next to the convs.
  */
-function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
+function maxPoolGrad(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs: tf.NamedAttrMap;
+}): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
@@ -170,7 +219,12 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
   const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode,
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
   );
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw, padInfo } = info;
@@ -262,7 +316,12 @@ function tile(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; 
 }
 
 /** Kernel names this module supplies to the wasm backend. */
-export const WASM_GRADIENT_KERNELS: readonly string[] = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Tile'];
+export const WASM_GRADIENT_KERNELS: readonly string[] = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'MaxPoolGrad',
+  'Tile',
+];
 
 const KERNELS: Record<string, tf.KernelFunc> = {
   Conv2DBackpropFilter: conv2dBackpropFilter as unknown as tf.KernelFunc,

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 type KernelConfig = ReturnType<typeof tf.getKernel>;
-type TensorInfo = NonNullable<Parameters<KernelConfig["kernelFunc"]>[0]["inputs"][string]>;
+type TensorInfo = NonNullable<Parameters<KernelConfig['kernelFunc']>[0]['inputs'][string]>;
 
 function swapLastTwo(rank: number): number[] {
   const perm = Array.from({ length: rank }, (_, i) => i);
@@ -30,14 +30,22 @@ function withExplicitTransposes(kernelName: string): void {
       const backend = args.backend as { disposeData(id: object): void };
       const temporaries: TensorInfo[] = [];
       const explicit = (t: TensorInfo) => {
-        const out = transpose.kernelFunc({ inputs: { x: t }, backend: args.backend, attrs: { perm: swapLastTwo(t.shape.length) } }) as TensorInfo;
+        const out = transpose.kernelFunc({
+          inputs: { x: t },
+          backend: args.backend,
+          attrs: { perm: swapLastTwo(t.shape.length) },
+        }) as TensorInfo;
         temporaries.push(out);
         return out;
       };
       const inputs = { ...args.inputs };
       if (attrs.transposeA) inputs.a = explicit(inputs.a as TensorInfo);
       if (attrs.transposeB) inputs.b = explicit(inputs.b as TensorInfo);
-      const result = original.kernelFunc({ ...args, inputs, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+      const result = original.kernelFunc({
+        ...args,
+        inputs,
+        attrs: { ...args.attrs, transposeA: false, transposeB: false },
+      });
       for (const t of temporaries) backend.disposeData(t.dataId);
       return result;
     },

@@ -31,5 +31,8 @@ const NATIVE_ISAS: Record<string, string[]> = {
  * tag: every one but 'scalar' depends on the CPU, so a CPU without it skips with a tag CI accepts.
  */
 export function nativeIsas(): { isa: string; tag: string }[] {
-  return (NATIVE_ISAS[process.arch] ?? ['scalar']).map((isa) => ({ isa, tag: isa === 'scalar' ? '' : ` ${cpuFeature(isa)}` }));
+  return (NATIVE_ISAS[process.arch] ?? ['scalar']).map((isa) => ({
+    isa,
+    tag: isa === 'scalar' ? '' : ` ${cpuFeature(isa)}`,
+  }));
 }

@@ -21,7 +21,9 @@ export function randomArray(n: number, seed: number, plusMinusOne = false): Floa
 }
 
 /** Runs `f` on the native backend and on cpu; every output tensor's values from both. */
-export async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ native: Float32Array[]; cpu: Float32Array[] }> {
+export async function onBoth(
+  f: () => tf.Tensor | tf.Tensor[],
+): Promise<{ native: Float32Array[]; cpu: Float32Array[] }> {
   const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
   await initBackend('native');
   const native = run();
@@ -33,7 +35,8 @@ export async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ native
 
 /** ‖a − b‖ / ‖b‖. */
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, norm = 0;
+  let diff = 0,
+    norm = 0;
   for (let i = 0; i < a.length; i++) {
     diff += (a[i] - b[i]) ** 2;
     norm += b[i] ** 2;

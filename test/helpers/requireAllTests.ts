@@ -25,9 +25,12 @@ export default class RequireAllTests implements Reporter {
         else skipped.push(`  ${path.relative(process.cwd(), module.moduleId)}: ${test.fullName}`);
       }
     }
-    if (cpuSkips > 0) console.log(`BNN_REQUIRE_ALL_TESTS: ${cpuSkips} test(s) skipped for a CPU feature this machine lacks`);
+    if (cpuSkips > 0)
+      console.log(`BNN_REQUIRE_ALL_TESTS: ${cpuSkips} test(s) skipped for a CPU feature this machine lacks`);
     if (skipped.length === 0) return;
-    console.error(`BNN_REQUIRE_ALL_TESTS: ${skipped.length} test(s) skipped; install what they need:\n${skipped.join('\n')}`);
+    console.error(
+      `BNN_REQUIRE_ALL_TESTS: ${skipped.length} test(s) skipped; install what they need:\n${skipped.join('\n')}`,
+    );
     process.exitCode = 1;
   }
 }

@@ -5,4 +5,6 @@ export const PYTHON = '/usr/bin/python3';
 
 /** Empty when scipy imports; otherwise the reason, for the name of the skipped test. */
 export const scipyMissing =
-  spawnSync(PYTHON, ['-c', 'import scipy.io'], { stdio: 'ignore' }).status === 0 ? '' : `${PYTHON} cannot import scipy.io (apt-get install python3-scipy)`;
+  spawnSync(PYTHON, ['-c', 'import scipy.io'], { stdio: 'ignore' }).status === 0
+    ? ''
+    : `${PYTHON} cannot import scipy.io (apt-get install python3-scipy)`;
