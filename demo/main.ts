@@ -67,7 +67,7 @@ async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
   try {
     response = await fetch(url);
   } catch (err) {
-    throw new Error(`Could not load ${what} (${url}): ${(err as Error).message}`);
+    throw new Error(`Could not load ${what} (${url}): ${(err as Error).message}`, { cause: err });
   }
   if (!response.ok) throw new Error(`Could not load ${what} (${url}): HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
@@ -295,7 +295,7 @@ function useModel(bytes: Uint8Array, name: string): void {
   try {
     model = deserializePackedModel(bytes);
   } catch (err) {
-    throw new Error(`The model file ${name} cannot be used: ${(err as Error).message}.`);
+    throw new Error(`The model file ${name} cannot be used: ${(err as Error).message}.`, { cause: err });
   }
   const classes = model.layers[model.layers.length - 1].weights.rows;
   if (
@@ -338,7 +338,10 @@ async function start(): Promise<void> {
     try {
       state.kernel = createWasmKernel(await WebAssembly.compile(xnor));
     } catch (err) {
-      throw new Error(`This browser cannot run the XNOR kernel (it needs WebAssembly SIMD): ${(err as Error).message}`);
+      throw new Error(
+        `This browser cannot run the XNOR kernel (it needs WebAssembly SIMD): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     // One thread, as the XNOR kernel: a like-for-like comparison (threads would need cross-origin isolation anyway).
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);

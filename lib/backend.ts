@@ -9,6 +9,7 @@
  * the one to record.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
 import { registerWasmGradientKernels } from './tfjs/wasmConvGradients';
 import { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
 import { setNativeKernels } from './tfjs/nativeKernels';
@@ -16,11 +17,14 @@ import { setNativeKernels } from './tfjs/nativeKernels';
 export type BackendName = 'native' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['native', 'tensorflow', 'wasm', 'cpu'];
 
+// Backend packages load on demand: @tensorflow/tfjs-node is optional (and slow to load) and registers itself when loaded.
+const requireModule = createRequire(__filename);
+
 /** Loads what `name` needs; returns why it cannot be used, or null. */
 function loadBackendModule(name: BackendName): string | null {
-  if (name === 'tensorflow') require('@tensorflow/tfjs-node');
+  if (name === 'tensorflow') requireModule('@tensorflow/tfjs-node');
   else if (name === 'wasm' || name === 'native') {
-    require('@tensorflow/tfjs-backend-wasm');
+    requireModule('@tensorflow/tfjs-backend-wasm');
     registerWasmMatMulTransposes();
     registerWasmGradientKernels();
     return setNativeKernels(name === 'native');

@@ -63,8 +63,8 @@ export interface DownloadOptions {
 
 /** The network is not there: nothing was received from the host. */
 export class OfflineError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'OfflineError';
   }
 }
@@ -87,7 +87,7 @@ export async function md5File(file: string): Promise<string> {
   try {
     for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   } catch (err) {
-    throw new Error(`${file}: ${readFailure(err)}`);
+    throw new Error(`${file}: ${readFailure(err)}`, { cause: err });
   }
   return hash.digest('hex');
 }
@@ -286,7 +286,7 @@ export async function ensureFiles(spec: DatasetFiles, opts: DownloadOptions = {}
         }
         const retry = err instanceof AttemptError && err.retry && k < attempts;
         log(`  ${(err as Error).message}${retry ? '; retrying' : ''}`);
-        if (!retry) throw new Error(`${dest}: download failed after ${k} attempt(s): ${(err as Error).message}`);
+        if (!retry) throw new Error(`${dest}: download failed after ${k} attempt(s): ${(err as Error).message}`, { cause: err });
         await new Promise((r) => setTimeout(r, delay));
         delay *= 2;
       }

@@ -20,7 +20,7 @@ export function parseIdx(buffer: Uint8Array, file: string, expectedRank?: number
     try {
       bytes = zlib.gunzipSync(bytes);
     } catch (err) {
-      throw new Error(`${file}: gzip data is corrupt or truncated (${(err as Error).message})`);
+      throw new Error(`${file}: gzip data is corrupt or truncated (${(err as Error).message})`, { cause: err });
     }
   }
   if (bytes.length < 4) throw new Error(`${file}: too short for an IDX header (${bytes.length} bytes)`);

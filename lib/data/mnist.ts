@@ -41,7 +41,7 @@ export function readIdxPair(imagesFile: string, labelsFile: string): ImageSet {
   try {
     return makeImageSet(images.data, labels.data, { height, width, channels: 1 }, 10);
   } catch (err) {
-    throw new Error(`${labelsFile}: ${(err as Error).message}`);
+    throw new Error(`${labelsFile}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -16,6 +16,6 @@ export function readDataFile(file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new Error(`${file}: ${readFailure(err)}`);
+    throw new Error(`${file}: ${readFailure(err)}`, { cause: err });
   }
 }

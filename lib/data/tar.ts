@@ -33,7 +33,7 @@ export function readTar(file: string, wanted?: (name: string) => boolean): Map<s
     try {
       buf = zlib.gunzipSync(buf);
     } catch (err) {
-      throw new Error(`${file}: gzip data are corrupt or truncated (${(err as Error).message})`);
+      throw new Error(`${file}: gzip data are corrupt or truncated (${(err as Error).message})`, { cause: err });
     }
   }
   const out = new Map<string, Uint8Array>();

@@ -216,7 +216,7 @@ export function deserializePackedModel(bytes: Uint8Array, source = 'packed model
     checkPackedModel(model);
     return model;
   } catch (err) {
-    throw new Error(`${source}: ${(err as Error).message}`);
+    throw new Error(`${source}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -50,7 +50,7 @@ class FileSystemHandler implements tf.io.IOHandler {
     try {
       json = JSON.parse(readDataFile(file).toString('utf8'));
     } catch (err) {
-      throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+      throw new Error(`${file}: not valid JSON (${(err as Error).message})`, { cause: err });
     }
     const weightSpecs: tf.io.WeightsManifestEntry[] = [];
     const buffers: Buffer[] = [];

@@ -3,6 +3,7 @@
  * Absent where the build failed (no compiler, unsupported platform); callers then fall back.
  */
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 /** The addon's exports (native/addon.cc), which validates all of its arguments itself. */
@@ -169,7 +170,7 @@ export function loadNativeAddon(): { addon: NativeAddon | null; why: string } {
     };
   } else {
     try {
-      cached = { addon: require(file) as NativeAddon, why: '' };
+      cached = { addon: createRequire(__filename)(file) as NativeAddon, why: '' };
     } catch (err) {
       cached = { addon: null, why: `native addon ${file} did not load: ${(err as Error).message.split('\n')[0]}` };
     }

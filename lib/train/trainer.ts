@@ -223,7 +223,7 @@ function resumeOrStart(run: Run): void {
       !options.rollback && fs.existsSync(files.previous)
         ? `; to continue from ${files.previous}, resume with rollback (--rollback)`
         : '';
-    throw new Error(`${(err as Error).message}${hint}`);
+    throw new Error(`${(err as Error).message}${hint}`, { cause: err });
   }
   const { epoch, batch } = run.state;
   run.lastGood = { file: source, epoch };
