@@ -20,7 +20,18 @@ const PLANE = SIZE * SIZE;
 const RECORD = 1 + 3 * PLANE;
 export const CIFAR10_TRAIN_BATCHES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 export const CIFAR10_TEST_BATCH = 'test_batch.bin';
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASSES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 
 /** Number of records in a batch file's bytes, or a clear error. */
 function recordCount(bytes: Uint8Array, file: string): number {
@@ -73,14 +84,19 @@ export interface Cifar10Options {
 }
 
 /** The six batch files' bytes, from an unpacked folder or the archive. */
-async function readBatches(dir: string, opts: Cifar10Options): Promise<Map<string, { file: string; bytes: Uint8Array }>> {
+async function readBatches(
+  dir: string,
+  opts: Cifar10Options,
+): Promise<Map<string, { file: string; bytes: Uint8Array }>> {
   const names = [...CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH];
   for (const folder of [path.join(dir, 'cifar-10-batches-bin'), dir]) {
     if (names.every((n) => fs.existsSync(path.join(folder, n)))) {
-      return new Map(names.map((n) => {
-        const file = path.join(folder, n);
-        return [n, { file, bytes: readDataFile(file) }];
-      }));
+      return new Map(
+        names.map((n) => {
+          const file = path.join(folder, n);
+          return [n, { file, bytes: readDataFile(file) }];
+        }),
+      );
     }
   }
   const archive = path.join(dir, CIFAR10_FILES.files[0].name);
@@ -89,10 +105,14 @@ async function readBatches(dir: string, opts: Cifar10Options): Promise<Map<strin
       await ensureFiles({ ...CIFAR10_FILES, dir }, opts.download);
     } catch (err) {
       if (!(err instanceof OfflineError)) throw err;
-      throw new OfflineError(`${err.message}\nThe unpacked archive works too: ${names.join(', ')} in ${path.resolve(dir, 'cifar-10-batches-bin')}.`);
+      throw new OfflineError(
+        `${err.message}\nThe unpacked archive works too: ${names.join(', ')} in ${path.resolve(dir, 'cifar-10-batches-bin')}.`,
+      );
     }
   } else if (!fs.existsSync(archive)) {
-    throw new Error(`${dir}: no CIFAR-10 data: neither ${names.join(', ')} (in cifar-10-batches-bin/) nor ${CIFAR10_FILES.files[0].name}`);
+    throw new Error(
+      `${dir}: no CIFAR-10 data: neither ${names.join(', ')} (in cifar-10-batches-bin/) nor ${CIFAR10_FILES.files[0].name}`,
+    );
   }
   opts.log?.(`reading ${archive}`);
   const entries = readTar(archive, (name) => names.includes(path.posix.basename(name)));
@@ -114,7 +134,9 @@ export async function loadCifar10(opts: Cifar10Options = {}): Promise<SplitDatas
   for (const b of train.slice(1)) {
     const n = recordCount(b.bytes, b.file);
     if (n !== first) {
-      throw new Error(`${b.file}: ${n} records, but ${train[0].file} has ${first}: the training batches are all the same size`);
+      throw new Error(
+        `${b.file}: ${n} records, but ${train[0].file} has ${first}: the training batches are all the same size`,
+      );
     }
   }
   const all = decodeCifarBatches(train);

@@ -71,15 +71,25 @@ export class OfflineError extends Error {
 
 /** A failed attempt; `retry` says whether another attempt may succeed. */
 class AttemptError extends Error {
-  constructor(message: string, readonly retry: boolean) {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+  ) {
     super(message);
   }
 }
 
 // Error codes meaning "no route to the host", as opposed to a transfer that went wrong.
 const UNREACHABLE = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT',
-  'UND_ERR_CONNECT_TIMEOUT', 'EPERM', 'EACCES',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EPERM',
+  'EACCES',
 ]);
 
 export async function md5File(file: string): Promise<string> {
@@ -166,7 +176,7 @@ async function attempt(url: string, dest: string, md5: string, opts: DownloadOpt
   } catch (err) {
     clearTimeout(timer);
     const cause = (err as { cause?: { code?: string } }).cause;
-    const code = controller.signal.aborted ? 'timed out' : cause?.code ?? (err as Error).message;
+    const code = controller.signal.aborted ? 'timed out' : (cause?.code ?? (err as Error).message);
     if (controller.signal.aborted || UNREACHABLE.has(cause?.code ?? '')) {
       throw new OfflineError(`${url} is unreachable (${code})`);
     }
@@ -207,7 +217,10 @@ async function attempt(url: string, dest: string, md5: string, opts: DownloadOpt
         hash.update(chunk);
         received += chunk.length;
         await fh.write(chunk);
-        bar?.update(received, { got: formatBytes(received), speed: formatBytes(Math.round((received * 1000) / Math.max(1, Date.now() - started))) });
+        bar?.update(received, {
+          got: formatBytes(received),
+          speed: formatBytes(Math.round((received * 1000) / Math.max(1, Date.now() - started))),
+        });
       }
     } catch (err) {
       const why = controller.signal.aborted ? `no data for ${idleMs / 1000} s` : (err as Error).message;
@@ -282,11 +295,14 @@ export async function ensureFiles(spec: DatasetFiles, opts: DownloadOptions = {}
       } catch (err) {
         if (err instanceof OfflineError) {
           const left = missing.slice(missing.indexOf(f));
-          throw new OfflineError(`Cannot download ${spec.dataset}: ${err.message}.\n${manualInstructions(spec, left, opts)}`);
+          throw new OfflineError(
+            `Cannot download ${spec.dataset}: ${err.message}.\n${manualInstructions(spec, left, opts)}`,
+          );
         }
         const retry = err instanceof AttemptError && err.retry && k < attempts;
         log(`  ${(err as Error).message}${retry ? '; retrying' : ''}`);
-        if (!retry) throw new Error(`${dest}: download failed after ${k} attempt(s): ${(err as Error).message}`, { cause: err });
+        if (!retry)
+          throw new Error(`${dest}: download failed after ${k} attempt(s): ${(err as Error).message}`, { cause: err });
         await new Promise((r) => setTimeout(r, delay));
         delay *= 2;
       }

@@ -19,7 +19,11 @@ const PER = SIZE * SIZE * CHANNELS;
  * `count` synthetic 32×32×3 images with labels `i % 10`. `pixel(i, r, c, ch)` is template + noise,
  * clamped to 0..255; the templates depend only on `seed`, the noise on `seed` and `stream`.
  */
-function synthetic(count: number, seed: number, stream: number): { labels: Uint8Array; pixel: (i: number, r: number, c: number, ch: number) => number } {
+function synthetic(
+  count: number,
+  seed: number,
+  stream: number,
+): { labels: Uint8Array; pixel: (i: number, r: number, c: number, ch: number) => number } {
   const t = seededRandom(seed);
   const templates = Array.from({ length: 10 }, () => Float32Array.from({ length: PER }, () => 255 * t()));
   const n = seededRandom(seed * 7919 + stream);
@@ -41,7 +45,9 @@ function cifarRecords(count: number, seed: number, stream: number): Buffer {
   for (let i = 0; i < count; i++) {
     const rec = i * (1 + PER);
     buf[rec] = labels[i];
-    for (let ch = 0; ch < CHANNELS; ch++) for (let r = 0; r < SIZE; r++) for (let c = 0; c < SIZE; c++) buf[rec + 1 + ch * SIZE * SIZE + r * SIZE + c] = pixel(i, r, c, ch);
+    for (let ch = 0; ch < CHANNELS; ch++)
+      for (let r = 0; r < SIZE; r++)
+        for (let c = 0; c < SIZE; c++) buf[rec + 1 + ch * SIZE * SIZE + r * SIZE + c] = pixel(i, r, c, ch);
   }
   return buf;
 }
@@ -54,7 +60,9 @@ export function writeCifar10Fixture(dir: string, o: { perBatch: number; testCoun
   const seed = o.seed ?? 1;
   const bin = path.join(dir, 'cifar-10-batches-bin');
   fs.mkdirSync(bin, { recursive: true });
-  CIFAR10_TRAIN_BATCHES.forEach((name, k) => fs.writeFileSync(path.join(bin, name), cifarRecords(o.perBatch, seed, k + 1)));
+  CIFAR10_TRAIN_BATCHES.forEach((name, k) =>
+    fs.writeFileSync(path.join(bin, name), cifarRecords(o.perBatch, seed, k + 1)),
+  );
   fs.writeFileSync(path.join(bin, CIFAR10_TEST_BATCH), cifarRecords(o.testCount, seed, 100));
   return bin;
 }
@@ -67,8 +75,14 @@ function element(type: number, data: Buffer): Buffer {
   return Buffer.concat([tag, data, Buffer.alloc((8 - (data.length % 8)) % 8)]);
 }
 
-const MI_INT8 = 1, MI_UINT8 = 2, MI_INT32 = 5, MI_UINT32 = 6, MI_DOUBLE = 9, MI_MATRIX = 14;
-const MX_DOUBLE_CLASS = 6, MX_UINT8_CLASS = 9;
+const MI_INT8 = 1,
+  MI_UINT8 = 2,
+  MI_INT32 = 5,
+  MI_UINT32 = 6,
+  MI_DOUBLE = 9,
+  MI_MATRIX = 14;
+const MX_DOUBLE_CLASS = 6,
+  MX_UINT8_CLASS = 9;
 
 /** An uncompressed, real, numeric miMATRIX variable (data column-major, as MATLAB stores it). */
 function matrix(name: string, dims: number[], data: Uint8Array | Float64Array): Buffer {
@@ -76,8 +90,16 @@ function matrix(name: string, dims: number[], data: Uint8Array | Float64Array): 
   flags.writeUInt32LE(data instanceof Uint8Array ? MX_UINT8_CLASS : MX_DOUBLE_CLASS, 0);
   const dimsBuf = Buffer.alloc(4 * dims.length);
   dims.forEach((d, i) => dimsBuf.writeInt32LE(d, 4 * i));
-  const real = data instanceof Uint8Array ? element(MI_UINT8, Buffer.from(data)) : element(MI_DOUBLE, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  const body = Buffer.concat([element(MI_UINT32, flags), element(MI_INT32, dimsBuf), element(MI_INT8, Buffer.from(name, 'latin1')), real]);
+  const real =
+    data instanceof Uint8Array
+      ? element(MI_UINT8, Buffer.from(data))
+      : element(MI_DOUBLE, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const body = Buffer.concat([
+    element(MI_UINT32, flags),
+    element(MI_INT32, dimsBuf),
+    element(MI_INT8, Buffer.from(name, 'latin1')),
+    real,
+  ]);
   return element(MI_MATRIX, body);
 }
 
@@ -89,14 +111,20 @@ export function writeSvhnMat(file: string, count: number, seed: number, stream: 
   const { labels, pixel } = synthetic(count, seed, stream);
   const X = new Uint8Array(count * PER);
   // Column-major: X(r, c, ch, n) at r + 32·c + 1024·ch + 3072·n.
-  for (let i = 0; i < count; i++) for (let ch = 0; ch < CHANNELS; ch++) for (let c = 0; c < SIZE; c++) for (let r = 0; r < SIZE; r++) X[r + SIZE * c + SIZE * SIZE * ch + PER * i] = pixel(i, r, c, ch);
+  for (let i = 0; i < count; i++)
+    for (let ch = 0; ch < CHANNELS; ch++)
+      for (let c = 0; c < SIZE; c++)
+        for (let r = 0; r < SIZE; r++) X[r + SIZE * c + SIZE * SIZE * ch + PER * i] = pixel(i, r, c, ch);
   const y = Float64Array.from(labels, (l) => (l === 0 ? 10 : l));
   const header = Buffer.alloc(128, ' ');
   header.write('MATLAB 5.0 MAT-file, written by binarynet-ts (synthetic SVHN fixture)', 0, 'latin1');
   header.fill(0, 116, 124);
   header.writeUInt16LE(0x0100, 124);
   header.write('IM', 126, 'latin1');
-  fs.writeFileSync(file, Buffer.concat([header, matrix('X', [SIZE, SIZE, CHANNELS, count], X), matrix('y', [count, 1], y)]));
+  fs.writeFileSync(
+    file,
+    Buffer.concat([header, matrix('X', [SIZE, SIZE, CHANNELS, count], X), matrix('y', [count, 1], y)]),
+  );
 }
 
 /** Writes train_32x32.mat and test_32x32.mat into `dir` (no extra: load with `includeExtra: false`). */

@@ -29,21 +29,28 @@ export function parseIdx(buffer: Uint8Array, file: string, expectedRank?: number
   const type = (magic >> 8) & 0xff;
   const rank = magic & 0xff;
   if (magic >>> 16 !== 0 || type !== UBYTE || rank < 1) {
-    throw new Error(`${file}: wrong magic number 0x${magic.toString(16).padStart(8, '0')} (an unsigned-byte IDX file starts with 0x000008NN)`);
+    throw new Error(
+      `${file}: wrong magic number 0x${magic.toString(16).padStart(8, '0')} (an unsigned-byte IDX file starts with 0x000008NN)`,
+    );
   }
   if (expectedRank !== undefined && rank !== expectedRank) {
     throw new Error(`${file}: expected an IDX file of ${expectedRank} dimensions, header says ${rank}`);
   }
   const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) throw new Error(`${file}: truncated header (${bytes.length} of ${headerBytes} bytes)`);
+  if (bytes.length < headerBytes)
+    throw new Error(`${file}: truncated header (${bytes.length} of ${headerBytes} bytes)`);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const expected = dims.reduce((a, b) => a * b, 1);
   const actual = bytes.length - headerBytes;
   if (actual < expected) {
-    throw new Error(`${file}: truncated: header says ${dims.join('×')} = ${expected} bytes of data, file has ${actual}`);
+    throw new Error(
+      `${file}: truncated: header says ${dims.join('×')} = ${expected} bytes of data, file has ${actual}`,
+    );
   }
   if (actual > expected) {
-    throw new Error(`${file}: size disagrees with header: ${dims.join('×')} = ${expected} bytes of data, file has ${actual}`);
+    throw new Error(
+      `${file}: size disagrees with header: ${dims.join('×')} = ${expected} bytes of data, file has ${actual}`,
+    );
   }
   return { dims, data: bytes.subarray(headerBytes) };
 }

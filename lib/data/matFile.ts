@@ -22,12 +22,33 @@ import * as zlib from 'zlib';
 import { readFailure } from './readFile';
 
 export type MatClass =
-  | 'cell' | 'struct' | 'object' | 'char' | 'sparse'
-  | 'double' | 'single' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
+  | 'cell'
+  | 'struct'
+  | 'object'
+  | 'char'
+  | 'sparse'
+  | 'double'
+  | 'single'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64';
 
 export type MatNumericArray =
-  | Float64Array | Float32Array | Int8Array | Uint8Array | Int16Array | Uint16Array
-  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+  | Float64Array
+  | Float32Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 export interface MatVariable {
   name: string;
@@ -45,14 +66,31 @@ export interface MatVariable {
 }
 
 const CLASS_NAMES: Record<number, MatClass> = {
-  1: 'cell', 2: 'struct', 3: 'object', 4: 'char', 5: 'sparse', 6: 'double', 7: 'single',
-  8: 'int8', 9: 'uint8', 10: 'int16', 11: 'uint16', 12: 'int32', 13: 'uint32', 14: 'int64', 15: 'uint64',
+  1: 'cell',
+  2: 'struct',
+  3: 'object',
+  4: 'char',
+  5: 'sparse',
+  6: 'double',
+  7: 'single',
+  8: 'int8',
+  9: 'uint8',
+  10: 'int16',
+  11: 'uint16',
+  12: 'int32',
+  13: 'uint32',
+  14: 'int64',
+  15: 'uint64',
 };
 
 // Data types of elements (miINT8 …) and their typed-array constructors.
 const MI_MATRIX = 14;
 const MI_COMPRESSED = 15;
-type TypedCtor = { new (n: number): MatNumericArray; new (b: ArrayBuffer, o: number, n: number): MatNumericArray; BYTES_PER_ELEMENT: number };
+type TypedCtor = {
+  new (n: number): MatNumericArray;
+  new (b: ArrayBuffer, o: number, n: number): MatNumericArray;
+  BYTES_PER_ELEMENT: number;
+};
 const MI_TYPES: Record<number, { name: string; ctor: TypedCtor }> = {
   1: { name: 'miINT8', ctor: Int8Array },
   2: { name: 'miUINT8', ctor: Uint8Array },
@@ -69,13 +107,23 @@ const MI_TYPES: Record<number, { name: string; ctor: TypedCtor }> = {
   18: { name: 'miUTF32', ctor: Uint32Array },
 };
 const CLASS_CTORS: Partial<Record<MatClass, TypedCtor>> = {
-  double: Float64Array, single: Float32Array, int8: Int8Array, uint8: Uint8Array,
-  int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array,
-  int64: BigInt64Array as unknown as TypedCtor, uint64: BigUint64Array as unknown as TypedCtor,
+  double: Float64Array,
+  single: Float32Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array as unknown as TypedCtor,
+  uint64: BigUint64Array as unknown as TypedCtor,
 };
 
 export class MatFileError extends Error {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
     this.name = 'MatFileError';
   }
@@ -101,7 +149,8 @@ class Reader {
 
   /** Reads the element whose tag starts at `pos` of `buf`, within `buf.length`. */
   element(buf: Uint8Array, pos: number, where: string): Element {
-    if (pos + 8 > buf.length) this.fail(`truncated: ${where} needs an 8-byte tag at byte ${pos}, only ${buf.length - pos} left`);
+    if (pos + 8 > buf.length)
+      this.fail(`truncated: ${where} needs an 8-byte tag at byte ${pos}, only ${buf.length - pos} left`);
     const view = new DataView(buf.buffer, buf.byteOffset + pos, 8);
     const first = view.getUint32(0, this.littleEndian);
     // A small data element packs its byte count into the upper half of the type word.
@@ -126,9 +175,10 @@ class Reader {
     const stored = MI_TYPES[el.type];
     if (!stored || el.type === 16) this.fail(`${what}: unexpected data type ${el.type} for numeric data`);
     const size = stored.ctor.BYTES_PER_ELEMENT;
-    if (el.data.length % size !== 0) this.fail(`${what}: ${el.data.length} bytes is not a whole number of ${stored.name} values`);
+    if (el.data.length % size !== 0)
+      this.fail(`${what}: ${el.data.length} bytes is not a whole number of ${stored.name} values`);
     const count = el.data.length / size;
-    const aligned = (el.data.byteOffset % size) === 0;
+    const aligned = el.data.byteOffset % size === 0;
     let values: MatNumericArray;
     if (this.littleEndian && aligned) {
       values = new stored.ctor(el.data.buffer as ArrayBuffer, el.data.byteOffset, count);
@@ -151,17 +201,28 @@ class Reader {
 
 function dataViewGetter(type: number): (v: DataView, at: number, le: boolean) => number | bigint {
   switch (type) {
-    case 1: return (v, at) => v.getInt8(at);
-    case 2: return (v, at) => v.getUint8(at);
-    case 3: return (v, at, le) => v.getInt16(at, le);
-    case 4: return (v, at, le) => v.getUint16(at, le);
-    case 5: return (v, at, le) => v.getInt32(at, le);
-    case 6: return (v, at, le) => v.getUint32(at, le);
-    case 7: return (v, at, le) => v.getFloat32(at, le);
-    case 9: return (v, at, le) => v.getFloat64(at, le);
-    case 12: return (v, at, le) => v.getBigInt64(at, le);
-    case 13: return (v, at, le) => v.getBigUint64(at, le);
-    default: throw new Error(`no getter for data type ${type}`);
+    case 1:
+      return (v, at) => v.getInt8(at);
+    case 2:
+      return (v, at) => v.getUint8(at);
+    case 3:
+      return (v, at, le) => v.getInt16(at, le);
+    case 4:
+      return (v, at, le) => v.getUint16(at, le);
+    case 5:
+      return (v, at, le) => v.getInt32(at, le);
+    case 6:
+      return (v, at, le) => v.getUint32(at, le);
+    case 7:
+      return (v, at, le) => v.getFloat32(at, le);
+    case 9:
+      return (v, at, le) => v.getFloat64(at, le);
+    case 12:
+      return (v, at, le) => v.getBigInt64(at, le);
+    case 13:
+      return (v, at, le) => v.getBigUint64(at, le);
+    default:
+      throw new Error(`no getter for data type ${type}`);
   }
 }
 
@@ -201,12 +262,15 @@ function parseMatrix(r: Reader, data: Uint8Array, where: string): MatVariable {
     }
     const real = r.numbers(realEl, ctor!, `${label} real part`);
     if (real.length !== count) {
-      r.fail(`sizes disagree: ${label} has dimensions [${dims}] (${count} values) but its real part holds ${real.length}`);
+      r.fail(
+        `sizes disagree: ${label} has dimensions [${dims}] (${count} values) but its real part holds ${real.length}`,
+      );
     }
     variable.real = real;
     if (complex) {
       const imag = r.numbers(r.element(data, realEl.next, `${label} imaginary part`), ctor!, `${label} imaginary part`);
-      if (imag.length !== count) r.fail(`sizes disagree: ${label} imaginary part holds ${imag.length} values, not ${count}`);
+      if (imag.length !== count)
+        r.fail(`sizes disagree: ${label} imaginary part holds ${imag.length} values, not ${count}`);
       variable.imag = imag;
     }
   }
@@ -222,13 +286,18 @@ export function parseMat(buf: Uint8Array, file = '<buffer>'): Map<string, MatVar
     throw new MatFileError(file, 'is a MATLAB 7.3 (HDF5) MAT-file; only level-5 files (save -v7 or -v6) are read');
   }
   if (!text.startsWith('MATLAB 5.0 MAT-file')) {
-    throw new MatFileError(file, `bad header: not a MATLAB level-5 MAT-file (starts ${JSON.stringify(text.slice(0, 20))})`);
+    throw new MatFileError(
+      file,
+      `bad header: not a MATLAB level-5 MAT-file (starts ${JSON.stringify(text.slice(0, 20))})`,
+    );
   }
   const endian = String.fromCharCode(buf[126], buf[127]);
-  if (endian !== 'IM' && endian !== 'MI') throw new MatFileError(file, `bad header: endian indicator ${JSON.stringify(endian)}, expected "IM" or "MI"`);
+  if (endian !== 'IM' && endian !== 'MI')
+    throw new MatFileError(file, `bad header: endian indicator ${JSON.stringify(endian)}, expected "IM" or "MI"`);
   const littleEndian = endian === 'IM';
   const version = new DataView(buf.buffer, buf.byteOffset + 124, 2).getUint16(0, littleEndian);
-  if (version !== 0x0100) throw new MatFileError(file, `bad header: version 0x${version.toString(16)}, expected 0x0100`);
+  if (version !== 0x0100)
+    throw new MatFileError(file, `bad header: version 0x${version.toString(16)}, expected 0x0100`);
 
   const r = new Reader(file, littleEndian);
   const vars = new Map<string, MatVariable>();
@@ -244,7 +313,9 @@ export function parseMat(buf: Uint8Array, file = '<buffer>'): Map<string, MatVar
       try {
         inflated = zlib.inflateSync(el.data);
       } catch (err) {
-        return r.fail(`${where}: compressed data do not inflate (${(err as Error).message}): the file is corrupt or truncated`);
+        return r.fail(
+          `${where}: compressed data do not inflate (${(err as Error).message}): the file is corrupt or truncated`,
+        );
       }
       el = r.element(inflated, 0, `${where} (inflated)`);
     }

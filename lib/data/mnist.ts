@@ -78,7 +78,9 @@ export function loadMnist(options: MnistOptions = {}): SplitDataset {
 /** Fashion-MNIST: `options.dir`, else `data/fashion-mnist/`, else Debian's dataset-fashion-mnist. */
 export function loadFashionMnist(options: MnistOptions = {}): SplitDataset {
   const candidates = options.dir ? [options.dir] : FASHION_MNIST_DIRS;
-  const dir = candidates.find((d) => fs.existsSync(path.join(d, `${FILES.trainImages}.gz`)) || fs.existsSync(path.join(d, FILES.trainImages)));
+  const dir = candidates.find(
+    (d) => fs.existsSync(path.join(d, `${FILES.trainImages}.gz`)) || fs.existsSync(path.join(d, FILES.trainImages)),
+  );
   if (!dir) {
     throw new Error(
       `Fashion-MNIST not found in ${candidates.join(' or ')}: put the four IDX files (raw or .gz) in ` +

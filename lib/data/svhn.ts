@@ -40,9 +40,13 @@ export function readSvhnMat(file: string): SvhnRaw {
   if (d[0] !== SIZE || d[1] !== SIZE || d[2] !== CHANNELS || d.length > 4) {
     throw new MatFileError(file, `'X' has dimensions [${d}], expected [32,32,3,N]`);
   }
-  if (!y.real || y.className === 'char') throw new MatFileError(file, `'y' is ${y.className}, expected a numeric array`);
+  if (!y.real || y.className === 'char')
+    throw new MatFileError(file, `'y' is ${y.className}, expected a numeric array`);
   if (y.real.length !== count) {
-    throw new MatFileError(file, `image/label count mismatch: ${count} images in 'X' but ${y.real.length} labels in 'y'`);
+    throw new MatFileError(
+      file,
+      `image/label count mismatch: ${count} images in 'X' but ${y.real.length} labels in 'y'`,
+    );
   }
   const labels = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
@@ -92,7 +96,9 @@ export function pickPerClass(labels: Uint8Array, perClass: number, seed: number,
   const picked = new Uint8Array(labels.length);
   byClass.forEach((members, cls) => {
     if (members.length < perClass) {
-      throw new Error(`${file}: class ${cls} has ${members.length} images, fewer than the ${perClass} the validation split takes`);
+      throw new Error(
+        `${file}: class ${cls} has ${members.length} images, fewer than the ${perClass} the validation split takes`,
+      );
     }
     // Partial Fisher–Yates: the first `perClass` entries become a uniform sample.
     for (let k = 0; k < perClass; k++) {

@@ -22,7 +22,8 @@ function octal(h: Uint8Array, start: number, length: number, file: string, at: n
     return v;
   }
   const text = field(h, start, length).trim();
-  if (!/^[0-7]*$/.test(text)) throw new Error(`${file}: corrupt tar header at byte ${at} (bad number ${JSON.stringify(text)})`);
+  if (!/^[0-7]*$/.test(text))
+    throw new Error(`${file}: corrupt tar header at byte ${at} (bad number ${JSON.stringify(text)})`);
   return text === '' ? 0 : parseInt(text, 8);
 }
 
@@ -56,7 +57,8 @@ export function readTar(file: string, wanted?: (name: string) => boolean): Map<s
     }
     const data = buf.subarray(start, start + size);
     if (type === 'L') longName = field(data, 0, data.length);
-    else if (type === 'x') longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(Buffer.from(data).toString('utf8'))?.[1] ?? null;
+    else if (type === 'x')
+      longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(Buffer.from(data).toString('utf8'))?.[1] ?? null;
     else if ((type === '0' || type === '7') && (!wanted || wanted(name))) out.set(name, data);
     pos = start + Math.ceil(size / BLOCK) * BLOCK;
   }
