@@ -79,7 +79,8 @@ const PAPER_MNIST: Hyperparameters = {
  * non-binary, so the hidden products could not run as XNOR-popcount; input dropout costs nothing
  * there (pixels are not ±1 anyway). Tried on the same machine: 3 × 1024 without dropout over 40
  * epochs stalled near 1.6 % (training error 0.1 %), 3 × 2048 with dropout 0.2/0.2 at 1.7 % after
- * 12 of 20 epochs at 38 s each. This preset: 1.30 % test error in 703 s (results/mnist-quick).
+ * 12 of 20 epochs at 38 s each. This preset: 1.30 % test error in 703 s; rerun by notebook 02: 1.23 %
+ * (results/mnist-quick).
  */
 const QUICK_MNIST: Hyperparameters = {
   ...PAPER_MNIST,
