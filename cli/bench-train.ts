@@ -147,7 +147,8 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'npm run bench:train -- [--networks a,b|all] [--implementations native,wasm,pytorch] [--steps N] [--warmup N] [--smoke] [--out DIR]',
+      'npm run bench:train -- [--networks a,b|all] [--implementations native,wasm,pytorch] [--steps N] ' +
+        '[--warmup N] [--smoke] [--out DIR]',
     );
     return;
   }
@@ -176,7 +177,8 @@ async function main(): Promise<void> {
   const loadAverageStart = loadavg();
   const id = cpuId();
   console.log(
-    `${id.modelName} (family ${id.family}, model ${id.model}), ${os.cpus().length} CPUs; load average ${loadAverageStart.join(' / ')}`,
+    `${id.modelName} (family ${id.family}, model ${id.model}), ${os.cpus().length} CPUs; load average ` +
+      `${loadAverageStart.join(' / ')}`,
   );
   const rows: TrainBenchRow[] = [];
   const skipped: SkippedRow[] = [];
@@ -190,7 +192,8 @@ async function main(): Promise<void> {
       } else {
         rows.push(result);
         console.log(
-          `${network} on ${impl}: ${result.msPerStep.toFixed(1)} ms/step (${result.threads} threads; ${result.stepsMs.map((x) => x.toFixed(0)).join(', ')} ms)`,
+          `${network} on ${impl}: ${result.msPerStep.toFixed(1)} ms/step (${result.threads} threads; ` +
+            `${result.stepsMs.map((x) => x.toFixed(0)).join(', ')} ms)`,
         );
       }
     }
@@ -218,7 +221,8 @@ async function main(): Promise<void> {
   // The smoke run skips the figure: Chromium takes longer than the measurements.
   const fig = smoke ? null : await saveFigure(trainBenchFigure(results), path.join(out, 'training'));
   console.log(
-    `wrote ${path.join(out, 'training.json')}, training.md${fig ? `, ${fig.html}${fig.png ? `, ${fig.png}` : ` (no image: ${fig.skipped})`}` : ''}`,
+    `wrote ${path.join(out, 'training.json')}, ` +
+      `training.md${fig ? `, ${fig.html}${fig.png ? `, ${fig.png}` : ` (no image: ${fig.skipped})`}` : ''}`,
   );
 }
 

@@ -76,7 +76,9 @@ async function main(): Promise<void> {
   const shared =
     (typeof flags.note === 'string' ? flags.note + ' ' : '') +
     (os.loadavg()[0] > 0.5
-      ? `The machine was shared: load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} CPUs when the benchmark started (other jobs running), so absolute speeds are lower and noisier than on an idle machine; ratios come from the same run.`
+      ? `The machine was shared: load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} CPUs ` +
+        `when the benchmark started (other jobs running), so absolute speeds are lower and noisier than on ` +
+        `an idle machine; ratios come from the same run.`
       : 'The machine was otherwise idle when the benchmark started.');
   const machine = describeMachine(shared);
   const runs = typeof flags.runs === 'string' ? positiveInts(flags.runs, 'runs')[0] : smoke ? 1 : 3;
@@ -144,7 +146,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(out, 'README.md'), benchMarkdown(results));
   const fig = await saveFigure(speedupFigure(results), path.join(out, 'speedup'));
   log(
-    `wrote ${path.join(out, 'bench.json')}, README.md, ${fig.html}${fig.png ? ', ' + fig.png : ` (no image: ${fig.skipped})`}`,
+    `wrote ${path.join(out, 'bench.json')}, README.md, ` +
+      `${fig.html}${fig.png ? ', ' + fig.png : ` (no image: ${fig.skipped})`}`,
   );
   const failures = [
     ...matmul.filter((r) => r.exact === false).map((r) => `${r.label} ${r.method}`),

@@ -78,7 +78,8 @@ async function main(): Promise<void> {
     );
   const errors = engine.filter((c, i) => c !== test.labels[i]).length;
   console.log(
-    `engine (${kernel.tier}) = tfjs on all ${test.count} test images; test error ${((100 * errors) / test.count).toFixed(2)} %`,
+    `engine (${kernel.tier}) = tfjs on all ${test.count} test images; test error ` +
+      `${((100 * errors) / test.count).toFixed(2)} %`,
   );
 
   // Best epoch: the model folder's about.json (best-validation weights), else the run's metrics.
@@ -109,7 +110,8 @@ async function main(): Promise<void> {
   writeFileAtomic(path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE), bytes);
   writeFileAtomic(path.join(DEMO_MODEL_DIR, 'about.json'), `${JSON.stringify(about, null, 2)}\n`);
   console.log(
-    `wrote ${path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE)} (${bytes.length} bytes; float32 weights: ${packed.floatBytes}) and about.json`,
+    `wrote ${path.join(DEMO_MODEL_DIR, DEMO_MODEL_FILE)} (${bytes.length} bytes; float32 weights: ` +
+      `${packed.floatBytes}) and about.json`,
   );
 }
 

@@ -32,7 +32,9 @@ async function screenshot(built: BuiltDemo, file: string, timingFile: string): P
     await page.screenshot({ path: file, fullPage: true });
     const about = JSON.parse(fs.readFileSync(path.join(built.dir, 'model', 'about.json'), 'utf8'));
     const record = {
-      what: 'median inference time in the demo page: binary engine (wasm XNOR kernel) vs the same model in float32 (tfjs wasm backend, 1 thread)',
+      what:
+        'median inference time in the demo page: binary engine (wasm XNOR kernel) vs the same model in ' +
+        'float32 (tfjs wasm backend, 1 thread)',
       browser: `Chromium ${browser.version()} (headless)`,
       model: { run: about.run, file: state.model, testError: about.testError },
       timing: state.timing,

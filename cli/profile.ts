@@ -59,7 +59,9 @@ async function main(): Promise<void> {
       const p = profileTrainStep(bench, backend, { ...opts, log: (line) => console.log(line) });
       const top = p.kernels.slice(0, 3).map((k) => `${k.kernel} ${((100 * k.ms) / p.stepMs).toFixed(0)} %`);
       console.log(
-        `${network} on ${backend}: ${p.stepMs.toFixed(1)} ms/step; ${p.phases.map((ph) => `${ph.phase} ${ph.ms.toFixed(1)}`).join(', ')} ms; top kernels: ${top.join(', ')}`,
+        `${network} on ${backend}: ${p.stepMs.toFixed(1)} ms/step; ` +
+          `${p.phases.map((ph) => `${ph.phase} ${ph.ms.toFixed(1)}`).join(', ')} ms; top kernels: ` +
+          `${top.join(', ')}`,
       );
       // Saved after each network so that a long run keeps what it measured.
       const files = saveProfiles(values.out!, [p]);

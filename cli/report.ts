@@ -2,11 +2,10 @@
 import { regenerateReport } from '../lib/results/report';
 
 regenerateReport(process.argv[2] ?? 'results')
-  .then(({ table, figure }) =>
-    console.log(
-      `wrote ${table}, ${[figure.html, figure.png, figure.svg].filter(Boolean).join(', ')}${figure.skipped ? ` (${figure.skipped})` : ''}`,
-    ),
-  )
+  .then(({ table, figure }) => {
+    const files = [table, figure.html, figure.png, figure.svg].filter(Boolean).join(', ');
+    console.log(`wrote ${files}${figure.skipped ? ` (${figure.skipped})` : ''}`);
+  })
   .catch((err: Error) => {
     console.error(`error: ${err.message}`);
     process.exit(1);

@@ -109,7 +109,8 @@ function renderScores(scores: ArrayLike<number>, prediction: number): void {
   const max = Math.max(...Array.from(scores));
   const rows = Array.from(scores, (s, j) => {
     const width = max > min ? (100 * (s - min)) / (max - min) : 0;
-    const bar = `<div class="bar${j === prediction ? ' top' : ''}" style="width:${Math.max(width, 1).toFixed(1)}%"></div>`;
+    const bar =
+      `<div class="bar${j === prediction ? ' top' : ''}" ` + `style="width:${Math.max(width, 1).toFixed(1)}%"></div>`;
     return `<span>${j}</span>${bar}<span class="num">${s.toFixed(2)}</span>`;
   });
   byId('scores').innerHTML = rows.join('');
@@ -223,8 +224,10 @@ function setUpGallery(bytes: Uint8Array): void {
   );
 }
 
-const tableRow = (cells: string[], lastClass = '') =>
-  `<tr>${cells.map((c, i) => `<td${i === cells.length - 1 && lastClass ? ` class="${lastClass}"` : ''}>${c}</td>`).join('')}</tr>`;
+const tableRow = (cells: string[], lastClass = '') => {
+  const attributes = (i: number) => (i === cells.length - 1 && lastClass ? ` class="${lastClass}"` : '');
+  return `<tr>${cells.map((c, i) => `<td${attributes(i)}>${c}</td>`).join('')}</tr>`;
+};
 
 const formatBytes = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
@@ -304,7 +307,8 @@ function useModel(bytes: Uint8Array, name: string): void {
     model.layers.some((l) => l.kind !== 'dense')
   ) {
     throw new Error(
-      `The model file ${name} is a packed model for ${model.inputShape.join('×')} inputs and ${classes} classes; this page needs an MLP for 28×28 digits.`,
+      `The model file ${name} is a packed model for ${model.inputShape.join('×')} inputs and ${classes} ` +
+        `classes; this page needs an MLP for 28×28 digits.`,
     );
   }
   state.floatModel?.dispose();
@@ -355,7 +359,8 @@ async function start(): Promise<void> {
     byId('about').textContent = asked
       ? `Model: ${asked}.`
       : `Model: ${about.layers.join(', ')} from run ${about.run} (best epoch ${about.bestEpoch ?? '?'}), test error ` +
-        `${(100 * about.testError).toFixed(2)} % on ${about.testImages} MNIST test images; packed by “${about.command}” on ${about.date.slice(0, 10)}.`;
+        `${(100 * about.testError).toFixed(2)} % on ${about.testImages} MNIST test images; packed by ` +
+        `“${about.command}” on ${about.date.slice(0, 10)}.`;
     pickDigit(0);
     state.ready = true;
     // ?timing=0 skips the automatic timing (the browser test, which checks results, not speed).

@@ -17,7 +17,7 @@ import { setNativeKernels } from './tfjs/nativeKernels';
 export type BackendName = 'native' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['native', 'tensorflow', 'wasm', 'cpu'];
 
-// Backend packages load on demand: @tensorflow/tfjs-node is optional (and slow to load) and registers itself when loaded.
+// Backend packages load on demand: @tensorflow/tfjs-node is optional (and slow to load); loading one registers it.
 const requireModule = createRequire(__filename);
 
 /** Loads what `name` needs; returns why it cannot be used, or null. */

@@ -206,11 +206,13 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     const weights = `best validation epoch (${best.epoch})`;
     writeFileAtomic(path.join(outDir, 'filter-repetition.json'), JSON.stringify({ weights, layers }, null, 1) + '\n');
     log(
-      `unique binary 3×3 filter slices per input map: ${layers.map((l) => `${l.layer} ${(100 * l.uniqueFraction).toFixed(1)} %`).join(', ')}`,
+      `unique binary 3×3 filter slices per input map: ` +
+        `${layers.map((l) => `${l.layer} ${(100 * l.uniqueFraction).toFixed(1)} %`).join(', ')}`,
     );
   }
   log(
-    `test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} %  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`,
+    `test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} ` +
+      `%  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`,
   );
   const saved = `the model of epoch ${best.epoch} in ${path.join(runDir, 'model')}`;
   log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; ${saved}`);

@@ -27,7 +27,8 @@ describe('backend selection', () => {
   });
 
   it.skipIf(!hasNativeAddon)(
-    `wasm after native restores the wasm kernels, and native puts them back${hasNativeAddon ? '' : ` (native unavailable: ${why})`}`,
+    `wasm after native restores the wasm kernels, and native puts them ` +
+      `back${hasNativeAddon ? '' : ` (native unavailable: ${why})`}`,
     async () => {
       expect(await initBackend('native')).toBe('native');
       expect(tf.getKernel('BnnSign', 'wasm')).toBeDefined();

@@ -20,7 +20,8 @@ const missing = [
 ].filter(Boolean);
 
 it.skipIf(missing.length > 0)(
-  `runs the packed MNIST model in a browser page on the WebAssembly tier, as in Node${missing.length ? ` (skipped: ${missing.join('; ')})` : ''}`,
+  `runs the packed MNIST model in a browser page on the WebAssembly tier, as in ` +
+    `Node${missing.length ? ` (skipped: ${missing.join('; ')})` : ''}`,
   async () => {
     await initBackend('cpu');
     const count = 300;

@@ -262,7 +262,7 @@ describe('rollback, divergence and the best weights', () => {
     },
   );
 
-  it('best.bnn holds the best-validation epoch; runExperiment exports it to the model folder with about.json', async () => {
+  it('best.bnn is the best-validation epoch; runExperiment exports it and about.json to the model folder', async () => {
     const runsDir = path.join(tmp, 'runs');
     const overrides = { hiddenUnits: [32], epochs: 4, lrStart: 0.03, trainLimit: 400, validLimit: 200, testLimit: 200 };
     const { result, runDir } = await runExperiment({

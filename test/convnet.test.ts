@@ -210,7 +210,7 @@ describe('ConvNet presets and wiring', () => {
     expect(() => resolveHyperparameters(dataset, 'quick', overrides as never)).toThrow(message);
   });
 
-  it("Fashion-MNIST quick is a two-block ConvNet at a quarter of CIFAR-10's widths; smoke presets are small ConvNets", () => {
+  it("Fashion-MNIST quick: a two-block ConvNet, a quarter of CIFAR-10's widths; smoke presets: small ConvNets", () => {
     expect(describeArchitecture(resolveHyperparameters('fashion-mnist', 'quick'))).toBe(
       '(2×32C3)−MP2−(2×64C3)−MP2−(2×256FC)−10 ConvNet',
     );
@@ -230,7 +230,7 @@ describe('ConvNet presets and wiring', () => {
       expect(resolveHyperparameters('mnist', p)).toMatchObject({ arch: 'mlp', convFilters: [] });
   });
 
-  it('learns: a small binary ConvNet on 3,000 real MNIST images reaches under 20 % test error in 3 epochs', async () => {
+  it('learns: a small binary ConvNet on 3,000 real MNIST images gets under 20 % test error in 3 epochs', async () => {
     const hp = resolveHyperparameters('mnist', 'smoke', {
       arch: 'convnet',
       convFilters: [8, 8, 16, 16],

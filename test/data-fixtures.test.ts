@@ -40,7 +40,8 @@ it.skipIf(scipyMissing !== '')(
     const file = path.join(tmp, 'one.mat');
     writeSvhnMat(file, 3, 5, 1);
     const script =
-      'import sys; from scipy.io import loadmat; m = loadmat(sys.argv[1]); print(m["X"].shape, m["X"].dtype, int(m["X"][1, 2, 0, 2]), m["y"].ravel().tolist())';
+      'import sys; from scipy.io import loadmat; m = loadmat(sys.argv[1]); print(m["X"].shape, ' +
+      'm["X"].dtype, int(m["X"][1, 2, 0, 2]), m["y"].ravel().tolist())';
     const r = spawnSync(PYTHON, ['-c', script, file], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const raw = readSvhnMat(file);

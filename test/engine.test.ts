@@ -143,7 +143,8 @@ describe('first layer on bit planes', () => {
       beta: Float64Array.from([1, 1, 0.5, -0.5, 0]),
     };
     const { thresholds, flips } = foldThresholds(bn, 1);
-    // 2(s − 1.5) + 1 ≥ 0 ⟺ s ≥ 1;  −2(s − 1.5) + 1 ≥ 0 ⟺ s ≤ 2 ⟺ −s ≥ −2;  constant +1 / −1;  s − 3 ≥ 0 ⟺ s ≥ 3 (tie → +1)
+    // 2(s − 1.5) + 1 ≥ 0 ⟺ s ≥ 1;  −2(s − 1.5) + 1 ≥ 0 ⟺ s ≤ 2 ⟺ −s ≥ −2;  constant +1 / −1;
+    // s − 3 ≥ 0 ⟺ s ≥ 3 (tie → +1)
     expect(Array.from(thresholds)).toEqual([1, -2, -(2 ** 31 - 1), 2 ** 31 - 1, 3]);
     expect(Array.from(flips)).toEqual([0, 1, 0, 0, 0]);
   });

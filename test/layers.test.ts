@@ -103,7 +103,7 @@ for (const { backend, skip } of CPU_AND_NATIVE) {
       ]);
     });
 
-    it('BinaryDense: a binarized input outside [−1, 1] gets no gradient; the latent kernel gets g_Wb where |W| ≤ 1, 0 where |W| > 1', () => {
+    it('BinaryDense: no gradient to a binarized input outside [−1, 1]; latent kernel: g_Wb if |W| ≤ 1, else 0', () => {
       const layer = new BinaryDense({ units: 3, inputQuantizer: 'steSign', inputShape: [4] });
       const model = tf.sequential({ layers: [layer] });
       // Latent weights outside [−1, 1] (e.g. before the clip): the paper cancels their gradient too,
@@ -148,7 +148,7 @@ for (const { backend, skip } of CPU_AND_NATIVE) {
       expect(w.filter((v) => Math.abs(v) > 1).length).toBeGreaterThan(5);
     });
 
-    it('with a clip H = 2, a latent weight in (1, H] still learns (gradient g_Wb / H); only |W| > H is cancelled', () => {
+    it('with a clip H = 2, a latent weight in (1, H] still learns (gradient g_Wb / H); only |W| > H is cut', () => {
       const layer = new BinaryDense({ units: 2, H: 2, inputShape: [3] });
       const model = tf.sequential({ layers: [layer] });
       const w = [1.5, -0.5, -1.9, 2.5, 0.2, -2.2];

@@ -119,7 +119,7 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
     expect(Array.from(g.native, (v) => v + 0)).toEqual(Array.from(g.cpu, (v) => v + 0));
   });
 
-  it('dropout masks: seeded, 1/(1 − rate) or 0 in the right proportion, a new mask per call, gradient through the mask', () => {
+  it('dropout masks: seeded, 1/(1 − rate) or 0 in the right proportion, new mask per call, gradient through it', () => {
     const layer = new Dropout({ rate: 0.25, seed: 4 });
     const x = tf.ones([200, 500]);
     const [a, b] = [0, 1].map(() => layer.apply(x, { training: true }) as tf.Tensor);

@@ -142,7 +142,8 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
   ];
   for (const [n, h, w, c, f, s, pad] of poolCases) {
     for (const binary of [false, true]) {
-      it(`MaxPool and MaxPoolGrad equal cpu (${binary ? '±1 data, ties' : 'real data'}): ${n}×${h}×${w}×${c}, ${f}×${f} stride ${s} ${pad}`, async () => {
+      const data = binary ? '±1 data, ties' : 'real data';
+      it(`MaxPool and MaxPoolGrad equal cpu (${data}): ${n}×${h}×${w}×${c}, ${f}×${f} stride ${s} ${pad}`, async () => {
         const shape = [n, h, w, c] as [number, number, number, number];
         const x = randomArray(n * h * w * c, h * w + c, binary);
         const outShape = tf.maxPool(tf.zeros(shape) as tf.Tensor4D, f, s, pad).shape;

@@ -162,7 +162,8 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
       let seed = 1, bad = 0;
       const int = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 9) - 4;
       for (const [m, n, k] of [[1, 1, 1], [7, 17, 3], [13, 33, 70], [20, 5, 257], [6, 16, 1], [65, 40, 9]])
-        for (const tA of [false, true]) for (const tB of [false, true]) for (const acc of [false, true]) for (const threads of [1, 2]) {
+        for (const tA of [false, true]) for (const tB of [false, true])
+          for (const acc of [false, true]) for (const threads of [1, 2]) {
           const a = Float32Array.from({ length: m * k }, int), b = Float32Array.from({ length: k * n }, int);
           const c0 = Float32Array.from({ length: m * n }, int), c = c0.slice();
           addon.sgemm(a, b, c, m, n, k, tA, tB, acc, threads);

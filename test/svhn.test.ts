@@ -200,17 +200,20 @@ describe.skipIf(!hasScipy)('SVHN files written by scipy savemat', () => {
     expect(() => readSvhnMat(f1)).toThrow(/noy\.mat: missing variable 'y' \(variables: 'X'\)/);
     const f2 = path.join(tmp, 'count.mat');
     python(
-      `import numpy as np; from scipy.io import savemat; savemat('${f2}', {'X': np.zeros((32,32,3,4), np.uint8), 'y': np.ones((3,1))})`,
+      `import numpy as np; from scipy.io import savemat; savemat('${f2}', {'X': np.zeros((32,32,3,4), ` +
+        `np.uint8), 'y': np.ones((3,1))})`,
     );
     expect(() => readSvhnMat(f2)).toThrow(/count\.mat: image\/label count mismatch: 4 images in 'X' but 3 labels/);
     const f3 = path.join(tmp, 'label.mat');
     python(
-      `import numpy as np; from scipy.io import savemat; savemat('${f3}', {'X': np.zeros((32,32,3,2), np.uint8), 'y': np.array([[1.0],[11.0]])})`,
+      `import numpy as np; from scipy.io import savemat; savemat('${f3}', {'X': np.zeros((32,32,3,2), ` +
+        `np.uint8), 'y': np.array([[1.0],[11.0]])})`,
     );
     expect(() => readSvhnMat(f3)).toThrow(/label\.mat: label 11 at index 1 is not in 1\.\.10/);
     const f4 = path.join(tmp, 'shape.mat');
     python(
-      `import numpy as np; from scipy.io import savemat; savemat('${f4}', {'X': np.zeros((28,28,1,2), np.uint8), 'y': np.ones((2,1))})`,
+      `import numpy as np; from scipy.io import savemat; savemat('${f4}', {'X': np.zeros((28,28,1,2), ` +
+        `np.uint8), 'y': np.ones((2,1))})`,
     );
     expect(() => readSvhnMat(f4)).toThrow(/shape\.mat: 'X' has dimensions \[28,28,1,2\], expected \[32,32,3,N\]/);
   });

@@ -54,7 +54,8 @@ describe('training-step profile', () => {
     expect(p.stepMsAll).toHaveLength(2);
     expect(p.phases.map((x) => x.phase)).toEqual(['forward', 'backward', 'optimizer', 'readout']);
     const matmul = p.kernels.find((k) => k.kernel === 'BatchMatMul')!;
-    // 3 binary dense layers: 3 products forward, 2 per layer backward (the first layer's input needs no gradient, tfjs computes it anyway).
+    // 3 binary dense layers: 3 products forward, 2 per layer backward (the first layer's input needs no gradient, tfjs
+    // computes it anyway).
     expect(matmul.byPhase.forward).toBeGreaterThan(0);
     expect(matmul.byPhase.backward).toBeGreaterThan(0);
     expect(matmul.byPhase.optimizer).toBe(0);
@@ -64,7 +65,7 @@ describe('training-step profile', () => {
     expect(p.machine.cpu.family).toBeTruthy();
   });
 
-  it('keeps one section per network and backend: a new profile replaces the old, another backend sits beside it', () => {
+  it('one section per network and backend: a new profile replaces the old, another backend sits beside it', () => {
     const bench = buildTrainStepBench('mnist-mlp-smoke');
     const p = profileTrainStep(bench, backend, { warmup: 0, steps: 1 });
     bench.dispose();

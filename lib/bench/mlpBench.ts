@@ -171,7 +171,9 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
       seed: 1,
     });
     calibrateBatchNorm(model, x.slice(0, Math.min(o.count, 1000)), 7);
-    description = `untrained ${k}-${o.hiddenUnits.join('-')}-${test.numClasses} MLP, BatchNorm calibrated on test images (speed and agreement only; its error is meaningless)`;
+    description =
+      `untrained ${k}-${o.hiddenUnits.join('-')}-${test.numClasses} MLP, BatchNorm calibrated on test ` +
+      `images (speed and agreement only; its error is meaningless)`;
   }
   const rows: MlpBenchRow[] = [];
   let floatPredictions: Uint8Array | null = null;
@@ -191,7 +193,9 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     const full = { ...row, imagesPerSecond: o.count / row.seconds };
     rows.push(full);
     o.log(
-      `MLP ${row.method.padEnd(34)} ${String(row.threads).padStart(2)} thr  ${row.seconds.toFixed(3).padStart(8)} s  ${full.imagesPerSecond.toFixed(0).padStart(8)} img/s  error ${(100 * row.testError).toFixed(2)} %  disagreements ${row.disagreements}`,
+      `MLP ${row.method.padEnd(34)} ${String(row.threads).padStart(2)} thr  ` +
+        `${row.seconds.toFixed(3).padStart(8)} s  ${full.imagesPerSecond.toFixed(0).padStart(8)} img/s  ` +
+        `error ${(100 * row.testError).toFixed(2)} %  disagreements ${row.disagreements}`,
     );
   };
   add({
@@ -230,7 +234,8 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     : [];
   for (const d of disagreements)
     o.log(
-      `image ${d.image}: first differs at ${d.layer} (${d.neurons} neurons), relative margin ${d.relativeMargin.toExponential(2)}`,
+      `image ${d.image}: first differs at ${d.layer} (${d.neurons} neurons), relative margin ` +
+        `${d.relativeMargin.toExponential(2)}`,
     );
   return {
     model: description,

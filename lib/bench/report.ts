@@ -83,11 +83,18 @@ export function speedupTableMarkdown(b: BenchResults): string {
       xAll = bestXnor(b.matmul, size, maxThreads);
     const vs = (r?: MatMulRow) => (r ? ` (vs ${r.method.replace('float ', '')}, ${r.threads} thr)` : '');
     lines.push(
-      `| ${size} ±1 matmul: XNOR kernel vs best float GEMM on this CPU | ${PAPER_SPEEDUPS.xnorVsCublas}× (vs cuBLAS) | ${cell(x1, best1)}${vs(best1)} | ${cell(xAll, bestAll)}${vs(bestAll)} |`,
-      `| ${size} ±1 matmul: XNOR kernel vs plain float kernel${base?.sampledRows ? ` (float kernel timed on ${base.sampledRows} rows, scaled)` : ''} | ${PAPER_SPEEDUPS.xnorVsBaselineKernel}× (vs its "baseline kernel") | ${cell(one, base)} | ${cell(all, base)} |`,
-      `| ${size} ±1 matmul: XNOR kernel vs optimized float library | ${PAPER_SPEEDUPS.xnorVsCublas}× (vs cuBLAS) | ${cell(one, tfjs)} (vs ${tfjs?.method.replace('float ', '') ?? 'tfjs'}) | ${cell(all, tfjs)} (tfjs on 1 thread) |`,
+      `| ${size} ±1 matmul: XNOR kernel vs best float GEMM on this CPU | ${PAPER_SPEEDUPS.xnorVsCublas}× ` +
+        `(vs cuBLAS) | ${cell(x1, best1)}${vs(best1)} | ${cell(xAll, bestAll)}${vs(bestAll)} |`,
+      `| ${size} ±1 matmul: XNOR kernel vs plain float ` +
+        `kernel${base?.sampledRows ? ` (float kernel timed on ${base.sampledRows} rows, scaled)` : ''} | ` +
+        `${PAPER_SPEEDUPS.xnorVsBaselineKernel}× (vs its "baseline kernel") | ${cell(one, base)} | ` +
+        `${cell(all, base)} |`,
+      `| ${size} ±1 matmul: XNOR kernel vs optimized float library | ${PAPER_SPEEDUPS.xnorVsCublas}× (vs ` +
+        `cuBLAS) | ${cell(one, tfjs)} (vs ${tfjs?.method.replace('float ', '') ?? 'tfjs'}) | ` +
+        `${cell(all, tfjs)} (tfjs on 1 thread) |`,
       `| ${size} ±1 matmul: WebAssembly XNOR tier vs optimized float library | — | ${cell(wasm, tfjs)} | — |`,
-      `| ${size}: all methods return the same result | yes | ${b.matmul.filter((r) => r.label === size).every((r) => r.exact !== false) ? 'yes' : '**no**'} | |`,
+      `| ${size}: all methods return the same result | yes | ` +
+        `${b.matmul.filter((r) => r.label === size).every((r) => r.exact !== false) ? 'yes' : '**no**'} | |`,
     );
   }
   if (b.mlp) {
@@ -97,9 +104,17 @@ export function speedupTableMarkdown(b: BenchResults): string {
     const mcell = (r?: { seconds: number }) => (r && tf ? times(tf.seconds / r.seconds) : '—');
     const agree = b.mlp.rows.every((r) => r.disagreements === 0);
     const ties = b.mlp.disagreements.every((d) => d.relativeMargin < FLOAT_TIE_MARGIN);
+    const why = ties
+      ? ', each a float32 rounding tie at a threshold (see below)'
+      : ' (**not all explained by float ties**)';
+    const identical = agree
+      ? 'yes, every image'
+      : `${b.mlp.disagreements.length} of ${b.mlp.images} images differ${why}`;
     lines.push(
-      `| MNIST MLP inference, ${b.mlp.images} test images: binary engine vs float model | ${PAPER_SPEEDUPS.mlpXnorVsBaseline}× (XNOR vs baseline kernel, same error) | ${mcell(one)} (vs tfjs ${b.machine.tfjsBackend} float model) | ${mcell(all)} |`,
-      `| MNIST MLP: identical predictions | same test error | ${agree ? 'yes, every image' : `${b.mlp.disagreements.length} of ${b.mlp.images} images differ${ties ? ', each a float32 rounding tie at a threshold (see below)' : ' (**not all explained by float ties**)'}`} | |`,
+      `| MNIST MLP inference, ${b.mlp.images} test images: binary engine vs float model | ` +
+        `${PAPER_SPEEDUPS.mlpXnorVsBaseline}× (XNOR vs baseline kernel, same error) | ${mcell(one)} (vs ` +
+        `tfjs ${b.machine.tfjsBackend} float model) | ${mcell(all)} |`,
+      `| MNIST MLP: identical predictions | same test error | ${identical} | |`,
     );
   }
   return lines.join('\n');
@@ -107,7 +122,8 @@ export function speedupTableMarkdown(b: BenchResults): string {
 
 export function detailTableMarkdown(b: BenchResults): string {
   const lines = [
-    '| shape (m×n×k) | method | threads | median time (s) | G MAC/s | % of roofline | vs tfjs matMul | vs plain float | vs best float GEMM | same result |',
+    '| shape (m×n×k) | method | threads | median time (s) | G MAC/s | % of roofline | vs tfjs matMul | ' +
+      'vs plain float | vs best float GEMM | same result |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of b.matmul) {
@@ -119,7 +135,12 @@ export function detailTableMarkdown(b: BenchResults): string {
         ? `${((100 * r.macPerSecond) / (b.rooflineMacPerSecond * r.threads)).toFixed(0)} %`
         : '';
     lines.push(
-      `| ${r.label} (${r.shape.m}×${r.shape.n}×${r.shape.k}) | ${r.method}${r.sampledRows ? ` (${r.sampledRows} rows, scaled)` : ''} | ${r.threads} | ${r.seconds.toPrecision(3)} | ${gmac(r.macPerSecond)} | ${roof} | ${tfjs ? times(tfjs.seconds / r.seconds) : '—'} | ${base ? times(base.seconds / r.seconds) : '—'} | ${best ? times(best.seconds / r.seconds) : '—'} | ${r.exact === null ? '' : r.exact ? 'yes' : '**no**'} |`,
+      `| ${r.label} (${r.shape.m}×${r.shape.n}×${r.shape.k}) | ` +
+        `${r.method}${r.sampledRows ? ` (${r.sampledRows} rows, scaled)` : ''} | ${r.threads} | ` +
+        `${r.seconds.toPrecision(3)} | ${gmac(r.macPerSecond)} | ${roof} | ` +
+        `${tfjs ? times(tfjs.seconds / r.seconds) : '—'} | ${base ? times(base.seconds / r.seconds) : '—'} ` +
+        `| ${best ? times(best.seconds / r.seconds) : '—'} | ` +
+        `${r.exact === null ? '' : r.exact ? 'yes' : '**no**'} |`,
     );
   }
   return lines.join('\n');
@@ -128,26 +149,34 @@ export function detailTableMarkdown(b: BenchResults): string {
 export function mlpTableMarkdown(m: MlpBenchResult): string {
   const tf = m.rows.find((r) => r.tier === 'tfjs')!;
   const lines = [
-    `Model: ${m.model}. Float32 parameters ${(m.floatBytes / 2 ** 20).toFixed(2)} MiB; packed ${(m.packedParameterBytes / 2 ** 20).toFixed(2)} MiB (${(m.floatBytes / m.packedParameterBytes).toFixed(1)}× smaller; file ${(m.packedFileBytes / 2 ** 20).toFixed(2)} MiB).`,
+    `Model: ${m.model}. Float32 parameters ${(m.floatBytes / 2 ** 20).toFixed(2)} MiB; packed ` +
+      `${(m.packedParameterBytes / 2 ** 20).toFixed(2)} MiB ` +
+      `(${(m.floatBytes / m.packedParameterBytes).toFixed(1)}× smaller; file ` +
+      `${(m.packedFileBytes / 2 ** 20).toFixed(2)} MiB).`,
     '',
     '| method | threads | median time (s) | images/s | speedup | test error | predictions differing from tfjs |',
     '|---|---|---|---|---|---|---|',
   ];
   for (const r of m.rows) {
     lines.push(
-      `| ${r.method} | ${r.threads} | ${r.seconds.toPrecision(3)} | ${r.imagesPerSecond.toFixed(0)} | ${times(tf.seconds / r.seconds)} | ${(100 * r.testError).toFixed(2)} % | ${r.disagreements} |`,
+      `| ${r.method} | ${r.threads} | ${r.seconds.toPrecision(3)} | ${r.imagesPerSecond.toFixed(0)} | ` +
+        `${times(tf.seconds / r.seconds)} | ${(100 * r.testError).toFixed(2)} % | ${r.disagreements} |`,
     );
   }
   if (m.disagreements.length) {
     lines.push(
       '',
-      'Images whose class differs. The engine computes each pre-activation exactly (integers); tfjs in float32. "Relative margin" is |a| / (|c·(s − μ)| + |β|) of the exact BatchNorm output a at the first layer where the signs differ: values near float32 precision (~1e-7) mean the exact value sits on the threshold and tfjs\'s rounding tipped it (a float tie).',
+      'Images whose class differs. The engine computes each pre-activation exactly (integers); tfjs in ' +
+        'float32. "Relative margin" is |a| / (|c·(s − μ)| + |β|) of the exact BatchNorm output a at the ' +
+        'first layer where the signs differ: values near float32 precision (~1e-7) mean the exact value ' +
+        "sits on the threshold and tfjs's rounding tipped it (a float tie).",
       '',
       '| image | first difference | neurons | relative margin | float tie |',
       '|---|---|---|---|---|',
       ...m.disagreements.map(
         (d) =>
-          `| ${d.image} | ${d.layer} | ${d.neurons} | ${d.relativeMargin.toExponential(2)} | ${d.relativeMargin < FLOAT_TIE_MARGIN ? 'yes' : '**no**'} |`,
+          `| ${d.image} | ${d.layer} | ${d.neurons} | ${d.relativeMargin.toExponential(2)} | ` +
+          `${d.relativeMargin < FLOAT_TIE_MARGIN ? 'yes' : '**no**'} |`,
       ),
     );
   }
@@ -159,16 +188,30 @@ export function benchMarkdown(b: BenchResults): string {
   return [
     `# XNOR-popcount speed results${b.smoke ? ' (smoke run: tiny sizes, not representative)' : ''}`,
     '',
-    `Machine: ${m.cpu}, ${m.threadsAvailable} threads, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; CPU flags: ${m.cpuFlags.join(' ')}; native instruction sets: ${m.nativeIsas.join(', ') || 'none (addon not built)'}; tfjs backend ${m.tfjsBackend} (one thread). ${m.shared}`,
-    `Load average at start ${m.loadAverageStart.map((x) => x.toFixed(2)).join(' / ')}, at end ${(m.loadAverageEnd ?? []).map((x) => x.toFixed(2)).join(' / ')}. Medians of repeated runs after a warm-up; ${b.createdAt}; ${b.wallSeconds.toFixed(0)} s in all.`,
+    `Machine: ${m.cpu}, ${m.threadsAvailable} threads, ${m.memoryGiB} GiB, ${m.platform}, Node ` +
+      `${m.node}; CPU flags: ${m.cpuFlags.join(' ')}; native instruction sets: ` +
+      `${m.nativeIsas.join(', ') || 'none (addon not built)'}; tfjs backend ${m.tfjsBackend} (one thread). ` +
+      `${m.shared}`,
+    `Load average at start ${m.loadAverageStart.map((x) => x.toFixed(2)).join(' / ')}, at end ` +
+      `${(m.loadAverageEnd ?? []).map((x) => x.toFixed(2)).join(' / ')}. Medians of repeated runs after a ` +
+      `warm-up; ${b.createdAt}; ${b.wallSeconds.toFixed(0)} s in all.`,
     '',
-    `Popcount roofline (one thread, XOR + VPOPCNTQ + ADD in registers, measured now): ${b.rooflineMacPerSecond ? `${gmac(b.rooflineMacPerSecond)} G binary MAC/s` : 'not measured (no VPOPCNTQ or no native addon)'}; shared/environment.md's L1 microbenchmark: ${gmac(b.environmentRooflineMacPerSecond)} G/s.`,
+    `Popcount roofline (one thread, XOR + VPOPCNTQ + ADD in registers, measured now): ` +
+      (b.rooflineMacPerSecond
+        ? `${gmac(b.rooflineMacPerSecond)} G binary MAC/s`
+        : 'not measured (no VPOPCNTQ or no native addon)') +
+      '; ' +
+      `shared/environment.md's L1 microbenchmark: ${gmac(b.environmentRooflineMacPerSecond)} G/s.`,
     '',
     "## Speedups: the paper's numbers and ours",
     '',
     speedupTableMarkdown(b),
     '',
-    'Paper figures: GPU kernels on 8192³ (its "baseline kernel" is an unoptimised float GPU kernel; cuBLAS the optimised library) and MNIST MLP inference (XNOR vs baseline kernel). Ours: this CPU; "best float GEMM" is the fastest of our native sgemm, numpy (OpenBLAS) sgemm, PyTorch mm and tfjs matMul in this run, on at most that many threads (cuBLAS\'s role). numpy and PyTorch inputs are their own random ±1 matrices of the same shape (results not compared: blank in the last column).',
+    'Paper figures: GPU kernels on 8192³ (its "baseline kernel" is an unoptimised float GPU kernel; ' +
+      'cuBLAS the optimised library) and MNIST MLP inference (XNOR vs baseline kernel). Ours: this CPU; ' +
+      '"best float GEMM" is the fastest of our native sgemm, numpy (OpenBLAS) sgemm, PyTorch mm and tfjs ' +
+      "matMul in this run, on at most that many threads (cuBLAS's role). numpy and PyTorch inputs are " +
+      'their own random ±1 matrices of the same shape (results not compared: blank in the last column).',
     '',
     '## Matrix products on ±1 matrices',
     '',
@@ -228,7 +271,9 @@ export function speedupFigure(b: BenchResults): Figure {
     data,
     layout: {
       title: {
-        text: `Speedup over a plain float kernel on ±1 m×m×m products (${b.machine.cpu}, ${b.machine.threadsAvailable} threads)`,
+        text:
+          `Speedup over a plain float kernel on ±1 m×m×m products (${b.machine.cpu}, ` +
+          `${b.machine.threadsAvailable} threads)`,
       },
       barmode: 'group',
       yaxis: { title: { text: 'speedup (×, log scale)' }, type: 'log' },

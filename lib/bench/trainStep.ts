@@ -80,7 +80,9 @@ export function resolveNetwork(name: string): string {
   );
   if (matches.length === 1) return matches[0];
   throw new Error(
-    `${matches.length ? 'ambiguous' : 'unknown'} network '${name}'${matches.length ? ` (${matches.join(', ')})` : ''}: use one of ${Object.keys(NETWORKS).join(', ')} (the dataset prefix may be left out), or all`,
+    `${matches.length ? 'ambiguous' : 'unknown'} network ` +
+      `'${name}'${matches.length ? ` (${matches.join(', ')})` : ''}: use one of ` +
+      `${Object.keys(NETWORKS).join(', ')} (the dataset prefix may be left out), or all`,
   );
 }
 

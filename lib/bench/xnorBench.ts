@@ -199,8 +199,11 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
       const full: MatMulRow = { shape: { m, n, k }, label, ...row, macPerSecond: scaledMacs / row.seconds };
       rows.push(full);
       options.log(
-        `${label.padEnd(16)} ${row.method.padEnd(30)} ${String(row.threads).padStart(2)} thr  ${row.seconds.toFixed(4).padStart(9)} s  ` +
-          `${(full.macPerSecond / 1e9).toFixed(1).padStart(8)} G MAC/s${row.sampledRows ? `  (${row.sampledRows} rows sampled)` : ''}${row.exact === false ? '  MISMATCH' : ''}`,
+        `${label.padEnd(16)} ${row.method.padEnd(30)} ${String(row.threads).padStart(2)} thr  ` +
+          `${row.seconds.toFixed(4).padStart(9)} s  ` +
+          `${(full.macPerSecond / 1e9).toFixed(1).padStart(8)} G MAC/s` +
+          (row.sampledRows ? `  (${row.sampledRows} rows sampled)` : '') +
+          (row.exact === false ? '  MISMATCH' : ''),
       );
     };
     // One output buffer for all XNOR runs, written once before timing: BLAS-style, the product

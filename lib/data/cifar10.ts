@@ -37,7 +37,8 @@ export const CIFAR10_CLASSES = [
 function recordCount(bytes: Uint8Array, file: string): number {
   if (bytes.length === 0 || bytes.length % RECORD !== 0) {
     throw new Error(
-      `${file}: truncated or not a CIFAR-10 binary batch: ${bytes.length} bytes is not a whole number of ${RECORD}-byte records`,
+      `${file}: truncated or not a CIFAR-10 binary batch: ${bytes.length} bytes is not a whole number of ` +
+        `${RECORD}-byte records`,
     );
   }
   return bytes.length / RECORD;
@@ -106,12 +107,14 @@ async function readBatches(
     } catch (err) {
       if (!(err instanceof OfflineError)) throw err;
       throw new OfflineError(
-        `${err.message}\nThe unpacked archive works too: ${names.join(', ')} in ${path.resolve(dir, 'cifar-10-batches-bin')}.`,
+        `${err.message}\nThe unpacked archive works too: ${names.join(', ')} in ` +
+          `${path.resolve(dir, 'cifar-10-batches-bin')}.`,
       );
     }
   } else if (!fs.existsSync(archive)) {
     throw new Error(
-      `${dir}: no CIFAR-10 data: neither ${names.join(', ')} (in cifar-10-batches-bin/) nor ${CIFAR10_FILES.files[0].name}`,
+      `${dir}: no CIFAR-10 data: neither ${names.join(', ')} (in cifar-10-batches-bin/) nor ` +
+        `${CIFAR10_FILES.files[0].name}`,
     );
   }
   opts.log?.(`reading ${archive}`);

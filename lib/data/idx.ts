@@ -30,7 +30,8 @@ export function parseIdx(buffer: Uint8Array, file: string, expectedRank?: number
   const rank = magic & 0xff;
   if (magic >>> 16 !== 0 || type !== UBYTE || rank < 1) {
     throw new Error(
-      `${file}: wrong magic number 0x${magic.toString(16).padStart(8, '0')} (an unsigned-byte IDX file starts with 0x000008NN)`,
+      `${file}: wrong magic number 0x${magic.toString(16).padStart(8, '0')} (an unsigned-byte IDX file ` +
+        `starts with 0x000008NN)`,
     );
   }
   if (expectedRank !== undefined && rank !== expectedRank) {

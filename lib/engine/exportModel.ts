@@ -120,7 +120,8 @@ function checkPackable(layer: tf.layers.Layer, field: string, quantizer: Quantiz
   if (quantizer !== null && !quantizer.packable) {
     const packable = quantizerNames().filter((name) => getQuantizer(name).packable);
     throw new Error(
-      `${layer.name}: ${field} '${quantizer.name}' cannot be exported (the packed engine runs ${packable.join(', ')} only)`,
+      `${layer.name}: ${field} '${quantizer.name}' cannot be exported (the packed engine runs ` +
+        `${packable.join(', ')} only)`,
     );
   }
 }

@@ -237,7 +237,8 @@ export function checkPackedModel(model: PackedModel): void {
       const expected = i === 0 ? model.inputShape : prev.kind === 'conv' ? convOutputShape(prev) : null;
       if (!expected || expected.join('×') !== [l.height, l.width, l.channels].join('×')) {
         throw new Error(
-          `conv layer ${l.name} takes ${l.height}×${l.width}×${l.channels}, expected ${expected ? expected.join('×') : 'an image (a conv cannot follow a dense layer)'}`,
+          `conv layer ${l.name} takes ${l.height}×${l.width}×${l.channels}, expected ` +
+            `${expected ? expected.join('×') : 'an image (a conv cannot follow a dense layer)'}`,
         );
       }
     } else {

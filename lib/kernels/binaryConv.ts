@@ -112,7 +112,8 @@ function subtractPadding(out: Int32Array, sums: Int32Array, g: ConvGeometry, sca
   for (let b = 0; b < g.batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
-        if (oy >= pad && oy + ks - 1 - pad < g.height && ox >= pad && ox + ks - 1 - pad < g.width) continue; // no padded tap
+        const noPaddedTap = oy >= pad && oy + ks - 1 - pad < g.height && ox >= pad && ox + ks - 1 - pad < g.width;
+        if (noPaddedTap) continue;
         const o = ((b * outH + oy) * outW + ox) * f;
         for (let dy = 0; dy < ks; dy++) {
           for (let dx = 0; dx < ks; dx++) {
@@ -230,7 +231,10 @@ export function maxPool2(sums: Int32Array, batch: number, h: number, w: number, 
   return out;
 }
 
-/** Per-pixel packed activations (rows batch·pixels, k = c) as one row per image (k = pixels·c, NHWC order = tfjs Flatten). */
+/**
+ * Per-pixel packed activations (rows batch·pixels, k = c) as one row per image (k = pixels·c, NHWC order = tfjs
+ * Flatten).
+ */
 export function flattenPacked(bits: PackedBits, batch: number): PackedBits {
   const pixels = bits.rows / batch;
   if (!Number.isInteger(pixels)) throw new RangeError(`${bits.rows} pixel rows do not split into ${batch} images`);

@@ -62,7 +62,9 @@ export interface NativeAddon {
     accumulate: boolean,
     threads: number,
   ): void;
-  /** The float GEMM's micro-kernel: 'avx512', 'avx2-fma' or 'scalar' (BNN_SGEMM_ISA=avx2|scalar forces a lesser one). */
+  /**
+   * The float GEMM's micro-kernel: 'avx512', 'avx2-fma' or 'scalar' (BNN_SGEMM_ISA=avx2|scalar forces a lesser one).
+   */
   sgemmIsa: string;
 
   // Training kernels (native/train_ops.cc), on Float32Array views of the wasm heap (lib/tfjs/nativeKernels.ts).
@@ -84,7 +86,9 @@ export interface NativeAddon {
   sign(x: Float32Array, out: Float32Array, n: number): void;
   /** out = dy · 1_{|x| ≤ 1}. */
   steGrad(dy: Float32Array, x: Float32Array, out: Float32Array, n: number): void;
-  /** One fused, in-place optimizer pass: kind 0 Adam, 1 shift-based AdaMax; then clip to [−clip, clip] when clip > 0. */
+  /**
+   * One fused, in-place optimizer pass: kind 0 Adam, 1 shift-based AdaMax; then clip to [−clip, clip] when clip > 0.
+   */
   optimizerStep(
     kind: 0 | 1,
     w: Float32Array,

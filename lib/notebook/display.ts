@@ -40,7 +40,8 @@ let plotlyInjected = false;
  */
 function plotlyLoaderHtml(): string {
   const packed = gzipSync(plotlyJs(), { level: 9 }).toString('base64');
-  return `<script>
+  return (
+    `<script>
 window.bnnPlotly = window.bnnPlotly || (window.Plotly ? Promise.resolve(window.Plotly) : (async () => {
   const bytes = Uint8Array.from(atob('${packed}'), (c) => c.charCodeAt(0));
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
@@ -49,7 +50,10 @@ window.bnnPlotly = window.bnnPlotly || (window.Plotly ? Promise.resolve(window.P
   document.head.appendChild(script);
   return window.Plotly;
 })());
-</script><div style="font:11px sans-serif;color:#57606a">plotly.js ${escapeHtml(plotlyVersion())} loaded for this notebook's interactive figures</div>`;
+</script>` +
+    `<div style="font:11px sans-serif;color:#57606a">plotly.js ${escapeHtml(plotlyVersion())} loaded for this ` +
+    `notebook's interactive figures</div>`
+  );
 }
 
 function plotlyVersion(): string {
@@ -74,7 +78,10 @@ function figureOutputHtml(fig: Figure, png: Buffer | null, size: { width: number
 </script>`;
 }
 
-/** Saves and shows `fig`: see the file's comment. Returns nothing, so that a notebook cell ending with it prints nothing. */
+/**
+ * Saves and shows `fig`: see the file's comment. Returns nothing, so that a notebook cell ending with it prints
+ * nothing.
+ */
 export async function showFigure(fig: Figure, outBase: string, size = { width: 900, height: 500 }): Promise<void> {
   let saved: RenderedFigure;
   try {

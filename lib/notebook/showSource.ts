@@ -148,7 +148,8 @@ export function highlightTypeScript(code: string): string {
 function listingHtml(s: SourceListing): string {
   return (
     `<div style="flex:0 1 auto;min-width:0;max-width:100%">` +
-    `<div style="font:12px sans-serif;color:#57606a;margin:2px 0">${escapeHtml(s.file)}:${s.line} · ${escapeHtml(s.name)}</div>` +
+    `<div style="font:12px sans-serif;color:#57606a;margin:2px 0">${escapeHtml(s.file)}:${s.line} · ` +
+    `${escapeHtml(s.name)}</div>` +
     `<pre style="margin:0;padding:8px;background:#f6f8fa;border-radius:6px;font-size:12px;line-height:1.35;` +
     `white-space:pre;overflow-x:auto">` +
     `${highlightTypeScript(s.text)}</pre></div>`

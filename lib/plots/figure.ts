@@ -67,7 +67,8 @@ export async function saveFigure(
   fs.writeFileSync(out.html, html);
   const executablePath = findChromium();
   if (!executablePath) {
-    out.skipped = `no Chromium found (tried ${CHROMIUM_CANDIDATES.join(', ')}); apt-get install chromium, or set BNN_CHROMIUM`;
+    out.skipped =
+      `no Chromium found (tried ${CHROMIUM_CANDIDATES.join(', ')}); apt-get install chromium, or set ` + `BNN_CHROMIUM`;
     return out;
   }
   const { chromium } = await import('playwright-core');

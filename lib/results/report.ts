@@ -139,7 +139,10 @@ function describeRun(m: RunMetrics): string {
   // Runs of one preset that differ only in overrides (the shift-based variants) must be told apart.
   const overrides = Object.entries(m.overrides ?? {}).map(([k, v]) => `${k} ${JSON.stringify(v)}`);
   const preset = `\`${m.preset}\` preset${overrides.length ? ` with ${overrides.join(', ')}` : ''}`;
-  return `this project: ${preset} (${describeArchitecture(m.hyperparameters)}), ${epochs}, ${wall}, ${m.backend} backend, ${m.machine.cores} cores`;
+  return (
+    `this project: ${preset} (${describeArchitecture(m.hyperparameters)}), ${epochs}, ${wall}, ` +
+    `${m.backend} backend, ${m.machine.cores} cores`
+  );
 }
 
 /** The results table (Markdown), paper rows labelled as the paper's, then this project's runs. */
@@ -185,13 +188,19 @@ export function tableMarkdown(runs: RunMetrics[]): string {
     '',
     '## Runs',
     '',
-    '| Run | Data set | Preset | Epochs (best) | Valid error | Test error | Wall time | s/epoch | Backend | Machine | Date |',
+    '| Run | Data set | Preset | Epochs (best) | Valid error | Test error | Wall time | s/epoch | ' +
+      'Backend | Machine | Date |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const m of runs) {
+    const overrides = Object.keys(m.overrides);
+    const overridden = overrides.length ? ` (overridden: ${overrides.join(', ')})` : '';
     lines.push(
-      `| [${m.run}](${m.run}/metrics.json) | ${m.dataset}${isSynthetic(m) ? ' (synthetic)' : ''} | ${m.preset}${Object.keys(m.overrides).length ? ' (overridden: ' + Object.keys(m.overrides).join(', ') + ')' : ''} | ` +
-        `${m.epochs_run}/${m.epochs_planned} (${m.best_epoch}) | ${pct(m.best_valid_error)} | ${pct(m.test_error)} | ${m.wall_seconds.toFixed(0)} s | ${m.seconds_per_epoch} | ${m.backend} | ${m.machine.cpu}, ${m.machine.cores} cores | ${m.date.slice(0, 10)} |`,
+      `| [${m.run}](${m.run}/metrics.json) | ${m.dataset}${isSynthetic(m) ? ' (synthetic)' : ''} | ` +
+        `${m.preset}${overridden} | ` +
+        `${m.epochs_run}/${m.epochs_planned} (${m.best_epoch}) | ${pct(m.best_valid_error)} | ` +
+        `${pct(m.test_error)} | ${m.wall_seconds.toFixed(0)} s | ${m.seconds_per_epoch} | ${m.backend} | ` +
+        `${m.machine.cpu}, ${m.machine.cores} cores | ${m.date.slice(0, 10)} |`,
     );
   }
   return lines.join('\n') + '\n';
@@ -216,13 +225,17 @@ export function learningCurvesFigure(m: RunMetrics, history: EpochRecord[]): Fig
     ],
     layout: {
       title: {
-        text: `${m.dataset}, ${m.preset} preset, ${describeArchitecture(m.hyperparameters)}<br>error per epoch (test at best validation epoch ${m.best_epoch}: ${pct(m.test_error)})`,
+        text:
+          `${m.dataset}, ${m.preset} preset, ${describeArchitecture(m.hyperparameters)}<br>error per epoch ` +
+          `(test at best validation epoch ${m.best_epoch}: ${pct(m.test_error)})`,
       },
       xaxis: { title: { text: 'epoch' } },
       yaxis: { title: { text: 'error (%)' }, type: 'log' },
       annotations: [
         {
-          text: `${m.backend} backend · ${m.machine.cpu} · ${m.machine.cores} cores · ${m.wall_seconds.toFixed(0)} s · ${m.date.slice(0, 10)}`,
+          text:
+            `${m.backend} backend · ${m.machine.cpu} · ${m.machine.cores} cores · ` +
+            `${m.wall_seconds.toFixed(0)} s · ${m.date.slice(0, 10)}`,
           xref: 'paper',
           yref: 'paper',
           x: 0,

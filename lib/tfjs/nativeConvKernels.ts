@@ -162,7 +162,10 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
   };
 }
 
-/** Pool geometry arguments (n, h, w, c, fh, fw, sh, sw, top, left, ho, wo), or null where not handled (non-float32, dilation). */
+/**
+ * Pool geometry arguments (n, h, w, c, fh, fw, sh, sw, top, left, ho, wo), or null where not handled (non-float32,
+ * dilation).
+ */
 function poolGeometry(x: TensorInfo, attrs: PoolAttrs): { info: tf.backend_util.Conv2DInfo; args: number[] } | null {
   if (x.dtype !== 'float32' || x.shape.length !== 4) return null;
   const info = tf.backend_util.computePool2DInfo(

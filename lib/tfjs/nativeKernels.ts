@@ -70,7 +70,8 @@ function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
     const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
     if (k !== kb)
       throw new Error(
-        `matMul: inner dimensions differ: a [${a.shape}] and b [${b.shape}] (transposeA ${transposeA}, transposeB ${transposeB})`,
+        `matMul: inner dimensions differ: a [${a.shape}] and b [${b.shape}] (transposeA ${transposeA}, ` +
+          `transposeB ${transposeB})`,
       );
     const batchShape = batchA >= batchB ? batchShapeA : batchShapeB;
     const out = backend.makeOutput([...batchShape, m, n], 'float32');

@@ -34,7 +34,8 @@ export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: str
         lastReport = now;
         const eta = ((now - started) / (done - first)) * (total - done);
         log(
-          `  ${label}: ${done}/${total} batches, loss ${loss.toFixed(4)}, train err ${(100 * error).toFixed(2)}%, ETA ${Math.round(eta / 1000)} s`,
+          `  ${label}: ${done}/${total} batches, loss ${loss.toFixed(4)}, train err ` +
+            `${(100 * error).toFixed(2)}%, ETA ${Math.round(eta / 1000)} s`,
         );
       },
       endEpoch: log,
@@ -46,7 +47,9 @@ export function progressReporter(mode: 'bar' | 'lines' | 'none', log: (line: str
     startEpoch(epoch, epochs, batches, firstBatch) {
       bar = new SingleBar(
         {
-          format: `epoch ${epoch}/${epochs} {bar} {value}/{total} batches | ETA {eta_formatted} | loss {loss} | train err {err}`,
+          format:
+            `epoch ${epoch}/${epochs} {bar} {value}/{total} batches | ETA {eta_formatted} | loss {loss} | ` +
+            `train err {err}`,
           etaBuffer: 50,
           hideCursor: true,
           clearOnComplete: true,
