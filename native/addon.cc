@@ -29,7 +29,8 @@ std::vector<Isa> detect_isas() {
   std::vector<Isa> isas;
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) isas.push_back({"avx512-vpopcntdq", xnor::gemm_avx512});
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+    isas.push_back({"avx512-vpopcntdq", xnor::gemm_avx512});
   if (__builtin_cpu_supports("avx2")) isas.push_back({"avx2", xnor::gemm_avx2});
   if (__builtin_cpu_supports("popcnt")) isas.push_back({"popcnt", xnor::gemm_popcnt});
 #endif
@@ -73,14 +74,17 @@ using bnn::checked_mul;
 using bnn::kMaxSafe;
 
 // Padding bits past K must be 0 (the K − 2·popcount identity relies on it).
-void check_padding(const Napi::Env& env, const uint64_t* rows, uint64_t count, uint64_t stride, uint64_t K, const char* what) {
+void check_padding(const Napi::Env& env, const uint64_t* rows, uint64_t count, uint64_t stride, uint64_t K,
+                   const char* what) {
   const uint64_t full = K / 64;
   const uint64_t tail_mask = K % 64 ? ~((1ULL << (K % 64)) - 1) : ~0ULL;
   for (uint64_t r = 0; r < count; r++) {
     const uint64_t* row = rows + r * stride;
     bool clean = full >= stride || (row[full] & tail_mask) == 0;
     for (uint64_t w = full + 1; clean && w < stride; w++) clean = row[w] == 0;
-    if (!clean) throw Napi::RangeError::New(env, std::string(what) + ": padding bits past K in row " + std::to_string(r) + " are not 0");
+    if (!clean)
+      throw Napi::RangeError::New(env, std::string(what) + ": padding bits past K in row " + std::to_string(r) +
+                                  " are not 0");
   }
 }
 
@@ -106,8 +110,10 @@ GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) 
   g.threads = arg_count(info, 7, "threads", 1024);
   if (g.threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
   const uint64_t a_rows = checked_mul(env, g.m, a_rows_per_output, "m · rows per output");
-  g.a = arg_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array", checked_mul(env, a_rows, stride32, "m · stride"));
-  g.b = arg_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array", checked_mul(env, g.n, stride32, "n · stride"));
+  g.a = arg_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array",
+                            checked_mul(env, a_rows, stride32, "m · stride"));
+  g.b = arg_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array",
+                            checked_mul(env, g.n, stride32, "n · stride"));
   g.out = arg_array<int32_t>(info, 6, "out", napi_int32_array, "Int32Array", checked_mul(env, g.m, g.n, "m · n"));
   g.isa = &isas().front();
   if (info.Length() > 8 && !info[8].IsUndefined()) {
@@ -173,10 +179,12 @@ Napi::Value ThresholdPack(const Napi::CallbackInfo& info) {
   const uint64_t stride32 = arg_count(info, 6, "stride", kMaxSafe);
   if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
   if (stride32 * 32 < n) throw Napi::RangeError::New(env, "stride is too short for n");
-  const auto* s = arg_array<int32_t>(info, 0, "scores", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
+  const auto* s =
+      arg_array<int32_t>(info, 0, "scores", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
   const auto* t = arg_array<int32_t>(info, 3, "thresholds", napi_int32_array, "Int32Array", n);
   const auto* flips = arg_array<uint8_t>(info, 4, "flips", napi_uint8_array, "Uint8Array", n);
-  auto* out = arg_array<uint32_t>(info, 5, "out", napi_uint32_array, "Uint32Array", checked_mul(env, m, stride32, "m · stride"));
+  auto* out = arg_array<uint32_t>(info, 5, "out", napi_uint32_array, "Uint32Array",
+                                checked_mul(env, m, stride32, "m · stride"));
   for (uint64_t i = 0; i < m; i++) {
     const int32_t* row = s + i * n;
     uint32_t* bits = out + i * stride32;

@@ -59,7 +59,9 @@ struct ConvGeom {
   size_t K() const { return kh * kw * ci; }
   size_t rows() const { return n * ho * wo; }
   // 1×1, stride 1, no padding, same size: the input already is the patch matrix.
-  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && top == 0 && left == 0 && ho == h && wo == w; }
+  bool pointwise() const {
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && top == 0 && left == 0 && ho == h && wo == w;
+  }
 };
 
 // Geometry arguments (n, h, w, ci, kh, kw, co, strideH, strideW, padTop, padLeft, outH, outW) from
@@ -69,13 +71,15 @@ ConvGeom arg_geom(const Napi::CallbackInfo& info, size_t first) {
   const Napi::Env env = info.Env();
   constexpr uint64_t kDim = 1u << 24;
   ConvGeom g;
-  g.n = arg_count(info, first, "n", kDim), g.h = arg_count(info, first + 1, "h", kDim), g.w = arg_count(info, first + 2, "w", kDim);
+  g.n = arg_count(info, first, "n", kDim), g.h = arg_count(info, first + 1, "h", kDim),
+      g.w = arg_count(info, first + 2, "w", kDim);
   g.ci = arg_count(info, first + 3, "inChannels", kDim), g.kh = arg_count(info, first + 4, "filterHeight", kDim);
   g.kw = arg_count(info, first + 5, "filterWidth", kDim), g.co = arg_count(info, first + 6, "outChannels", kDim);
   g.sh = arg_count(info, first + 7, "strideHeight", kDim), g.sw = arg_count(info, first + 8, "strideWidth", kDim);
   g.top = arg_count(info, first + 9, "padTop", kDim), g.left = arg_count(info, first + 10, "padLeft", kDim);
   g.ho = arg_count(info, first + 11, "outHeight", kDim), g.wo = arg_count(info, first + 12, "outWidth", kDim);
-  if (g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0) throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
+  if (g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0)
+    throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
   checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.h, "n·h"), g.w, "n·h·w"), g.ci, "n·h·w·inChannels");
   const uint64_t rows = checked_mul(env, checked_mul(env, g.n, g.ho, "n·outH"), g.wo, "n·outH·outW");
   checked_mul(env, rows, g.co, "n·outH·outW·outChannels");
@@ -205,7 +209,8 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
       int32_t* corr = s.corr.data() + (a * ncx + b) * co;
       for (size_t i = 0; i < g.kh; i++)
         for (size_t j = 0; j < g.kw; j++) {
-          const bool inside = i >= ry.range[a].first && i < ry.range[a].second && j >= rx.range[b].first && j < rx.range[b].second;
+          const bool inside =
+              i >= ry.range[a].first && i < ry.range[a].second && j >= rx.range[b].first && j < rx.range[b].second;
           if (!inside)
             for (size_t o = 0; o < co; o++) corr[o] += tapsum[(i * g.kw + j) * co + o];
         }
@@ -229,7 +234,8 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
           for (size_t j = 0; j < g.kw; j++) {
             const ptrdiff_t xx = win.x0 + ptrdiff_t(j);
             const bool in = y >= 0 && y < ptrdiff_t(g.h) && xx >= 0 && xx < ptrdiff_t(g.w);
-            const uint64_t* src = in ? s.xbits.data() + ((win.n * g.h + size_t(y)) * g.w + size_t(xx)) * pw : s.ones.data();
+            const uint64_t* src =
+                in ? s.xbits.data() + ((win.n * g.h + size_t(y)) * g.w + size_t(xx)) * pw : s.ones.data();
             put_bits(row, (i * g.kw + j) * ci, src, ci);
           }
         }
@@ -315,7 +321,8 @@ Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
     sgemm(false, true, g.rows(), K, g.co, dy, g.co, w, g.co, dx, K, false, 0);
     return info.Env().Undefined();
   }
-  const size_t imgs = std::min(g.n, std::max<size_t>(1, kTileBytes / std::max<size_t>(1, img_rows * K * sizeof(float))));
+  const size_t imgs =
+      std::min(g.n, std::max<size_t>(1, kTileBytes / std::max<size_t>(1, img_rows * K * sizeof(float))));
   auto& cols = scratch().cols;
   if (cols.size() < imgs * img_rows * K) cols.resize(imgs * img_rows * K);
   for (size_t n0 = 0; n0 < g.n; n0 += imgs) {
@@ -359,13 +366,16 @@ struct PoolGeom {
 PoolGeom arg_pool_geom(const Napi::CallbackInfo& info, size_t first) {
   const Napi::Env env = info.Env();
   constexpr uint64_t kDim = 1u << 24;
-  const char* names[] = {"n", "h", "w", "channels", "filterHeight", "filterWidth", "strideHeight", "strideWidth", "padTop", "padLeft", "outHeight", "outWidth"};
+  const char* names[] = {"n", "h", "w", "channels", "filterHeight", "filterWidth", "strideHeight", "strideWidth",
+                         "padTop", "padLeft", "outHeight", "outWidth"};
   size_t v[12];
   for (size_t i = 0; i < 12; i++) v[i] = arg_count(info, first + i, names[i], kDim);
   const PoolGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
-  if (g.fh == 0 || g.fw == 0 || g.sh == 0 || g.sw == 0) throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
+  if (g.fh == 0 || g.fw == 0 || g.sh == 0 || g.sw == 0)
+    throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
   checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.h, "n·h"), g.w, "n·h·w"), g.c, "n·h·w·channels");
-  checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.ho, "n·outH"), g.wo, "n·outH·outW"), g.c, "n·outH·outW·channels");
+  checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.ho, "n·outH"), g.wo, "n·outH·outW"), g.c,
+              "n·outH·outW·channels");
   return g;
 }
 
@@ -409,7 +419,8 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
 
 // One output row's windows of image b: the first maximal input of each window (the max, then
 // the first tap equal to it, as float selects that vectorize) gets the window's dy.
-BNN_SIMD_CLONES void max_pool_grad_row(const PoolGeom& g, const float* dy, const float* x, float* dx, size_t b, size_t oy) {
+BNN_SIMD_CLONES void max_pool_grad_row(const PoolGeom& g, const float* dy, const float* x, float* dx, size_t b,
+                                       size_t oy) {
   constexpr size_t kBlock = 64;
   constexpr float kLow = -std::numeric_limits<float>::infinity();
   const size_t c = g.c, image = g.h * g.w * c;
@@ -450,7 +461,8 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   const float* x = arg_floats(info, 1, "x", g.n * g.h * g.w * g.c);
   float* dx = arg_floats(info, 2, "dx", g.n * g.h * g.w * g.c);
   const size_t c = g.c, image = g.h * g.w * c;
-  parallel_for(g.n * image, 4096, threads_for_elements(double(g.n) * image), [&](size_t lo, size_t hi) { std::fill(dx + lo, dx + hi, 0.f); });
+  parallel_for(g.n * image, 4096, threads_for_elements(double(g.n) * image),
+               [&](size_t lo, size_t hi) { std::fill(dx + lo, dx + hi, 0.f); });
   // Disjoint windows write disjoint inputs, so output rows can go to different threads; overlapping
   // ones are split by image.
   const bool disjoint = g.sh >= g.fh && g.sw >= g.fw;

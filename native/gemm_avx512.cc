@@ -25,15 +25,18 @@ struct Tile {
       for (int j = 0; j < nr; j++) bv[j] = _mm512_loadu_si512(b + j * stride + k);
       for (int i = 0; i < mr; i++) {
         const __m512i av = _mm512_loadu_si512(a + i * stride + k);
-        for (int j = 0; j < nr; j++) acc[i][j] = _mm512_add_epi64(acc[i][j], _mm512_popcnt_epi64(_mm512_xor_si512(av, bv[j])));
+        for (int j = 0; j < nr; j++)
+          acc[i][j] = _mm512_add_epi64(acc[i][j], _mm512_popcnt_epi64(_mm512_xor_si512(av, bv[j])));
       }
     }
     for (int i = 0; i < mr; i++) {
       if constexpr (nr == 4) {
         // Four horizontal sums at once: short rows (the first layer's k = 784) make this epilogue
         // a large share of the work, and one-by-one reductions cost ~8 instructions each.
-        const __m512i ab = _mm512_add_epi64(_mm512_unpacklo_epi64(acc[i][0], acc[i][1]), _mm512_unpackhi_epi64(acc[i][0], acc[i][1]));
-        const __m512i cd = _mm512_add_epi64(_mm512_unpacklo_epi64(acc[i][2], acc[i][3]), _mm512_unpackhi_epi64(acc[i][2], acc[i][3]));
+        const __m512i ab =
+            _mm512_add_epi64(_mm512_unpacklo_epi64(acc[i][0], acc[i][1]), _mm512_unpackhi_epi64(acc[i][0], acc[i][1]));
+        const __m512i cd =
+            _mm512_add_epi64(_mm512_unpacklo_epi64(acc[i][2], acc[i][3]), _mm512_unpackhi_epi64(acc[i][2], acc[i][3]));
         // ab = [a0 b0 | a1 b1 | a2 b2 | a3 b3] per 128-bit lane (pairs summed); same for cd.
         const __m512i x = _mm512_add_epi64(_mm512_shuffle_i64x2(ab, cd, 0x88), _mm512_shuffle_i64x2(ab, cd, 0xdd));
         // x = [a b | a b | c d | c d]: two partial sums of each.
@@ -80,7 +83,8 @@ double xnor::roofline_avx512(double seconds) {
       const __m512i xv[4] = {x0, x1, x2, x3};
       const __m512i yv[4] = {y0, y1, y2, y3};
       for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i * 4 + j] = _mm512_add_epi64(acc[i * 4 + j], _mm512_popcnt_epi64(_mm512_xor_si512(xv[i], yv[j])));
+        for (int j = 0; j < 4; j++)
+          acc[i * 4 + j] = _mm512_add_epi64(acc[i * 4 + j], _mm512_popcnt_epi64(_mm512_xor_si512(xv[i], yv[j])));
     }
     iterations += kInner;
     elapsed = now() - start;

@@ -60,7 +60,8 @@ void blocked_gemm(const xnor::GemmArgs& g) {
         const size_t mr = min_size(MR, g.m1 - i);
         for (size_t j = jb; j < jb1; j += NR) {
           const size_t nr = min_size(NR, jb1 - j);
-          tiles.fns[mr - 1][nr - 1](g.a + i * g.stride, g.b + j * g.stride, g.stride, k0, k1, g.c + i * g.ldc + j, g.ldc);
+          tiles.fns[mr - 1][nr - 1](g.a + i * g.stride, g.b + j * g.stride, g.stride, k0, k1, g.c + i * g.ldc + j,
+                                    g.ldc);
         }
       }
     }

@@ -11,7 +11,8 @@ struct Tile {
     uint64_t acc[mr][nr] = {};
     for (size_t k = k0; k < k1; k++)
       for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) acc[i][j] += static_cast<uint64_t>(__builtin_popcountll(a[i * stride + k] ^ b[j * stride + k]));
+        for (int j = 0; j < nr; j++)
+          acc[i][j] += static_cast<uint64_t>(__builtin_popcountll(a[i * stride + k] ^ b[j * stride + k]));
     for (int i = 0; i < mr; i++)
       for (int j = 0; j < nr; j++) c[i * ldc + j] += static_cast<int32_t>(acc[i][j]);
   }

@@ -21,7 +21,8 @@ Kernel pick_kernel() {
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
   if (wanted != "avx2" && wanted != "scalar" && __builtin_cpu_supports("avx512f")) return sgemm_impl::kernel_avx512();
-  if (wanted != "scalar" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return sgemm_impl::kernel_avx2();
+  if (wanted != "scalar" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return sgemm_impl::kernel_avx2();
 #endif
   return sgemm_impl::kernel_scalar();
 }
@@ -62,8 +63,8 @@ void run_part(const Kernel& kern, const Args& g) {
 
 }  // namespace
 
-void sgemm(bool transA, bool transB, size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B, size_t ldb, float* C,
-           size_t ldc, bool accumulate, size_t max_threads) {
+void sgemm(bool transA, bool transB, size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
+           size_t ldb, float* C, size_t ldc, bool accumulate, size_t max_threads) {
   if (M == 0 || N == 0) return;
   if (K == 0) {
     if (!accumulate)

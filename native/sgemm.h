@@ -9,8 +9,8 @@
 
 namespace bnn {
 
-void sgemm(bool transA, bool transB, size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B, size_t ldb, float* C,
-           size_t ldc, bool accumulate, size_t max_threads /* 0 = choose from the work size */);
+void sgemm(bool transA, bool transB, size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
+           size_t ldb, float* C, size_t ldc, bool accumulate, size_t max_threads /* 0 = choose from the work size */);
 
 // The micro-kernel in use ("avx512", "avx2-fma", "scalar"); BNN_SGEMM_ISA=avx2|scalar forces a lesser one.
 const char* sgemm_isa();

@@ -27,7 +27,8 @@ struct XnorBuffers {
 
 // C (m×n) = op(A)·op(B) through the XNOR GEMM when both operands are all ±1; false (C untouched
 // beyond scratch) as soon as a value is not, so the float GEMM runs instead.
-bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, const float* A, const float* B, float* C, XnorBuffers& buf) {
+bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, const float* A, const float* B, float* C,
+                     XnorBuffers& buf) {
   const size_t stride = (k + 511) / 512 * 8;  // words, a multiple of one 512-bit vector
   buf.a.resize(m * stride);
   buf.b.resize(n * stride);
@@ -37,14 +38,16 @@ bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, con
   // op(A) rows along K: A is m×k (rows) or, transposed, k×m (columns).
   parallel_for(m, 64, pack_threads, [&](size_t lo, size_t hi) {
     if (!ok.load(std::memory_order_relaxed)) return;
-    const bool good = transA ? pack_cols(A, m, k, lo, hi, buf.a.data(), stride) : pack_rows(A, k, k, lo, hi, buf.a.data(), stride);
+    const bool good = transA ? pack_cols(A, m, k, lo, hi, buf.a.data(), stride)
+                             : pack_rows(A, k, k, lo, hi, buf.a.data(), stride);
     if (!good) ok = false;
   });
   if (!ok) return false;
   // op(B) columns along K: B is k×n (columns) or, transposed, n×k (rows).
   parallel_for(n, 64, pack_threads, [&](size_t lo, size_t hi) {
     if (!ok.load(std::memory_order_relaxed)) return;
-    const bool good = transB ? pack_rows(B, k, k, lo, hi, buf.b.data(), stride) : pack_cols(B, n, k, lo, hi, buf.b.data(), stride);
+    const bool good = transB ? pack_rows(B, k, k, lo, hi, buf.b.data(), stride)
+                             : pack_cols(B, n, k, lo, hi, buf.b.data(), stride);
     if (!good) ok = false;
   });
   if (!ok) return false;
@@ -61,13 +64,15 @@ bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, con
 //   that the float result is the exact integer).
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  const uint64_t batch = arg_count(info, 3, "batch"), m = arg_count(info, 4, "m"), n = arg_count(info, 5, "n"), k = arg_count(info, 6, "k");
+  const uint64_t batch = arg_count(info, 3, "batch"), m = arg_count(info, 4, "m"), n = arg_count(info, 5, "n"),
+                 k = arg_count(info, 6, "k");
   const bool transA = arg_bool(info, 7, "transA"), transB = arg_bool(info, 8, "transB");
   const uint64_t batchA = arg_count(info, 9, "batchA"), batchB = arg_count(info, 10, "batchB");
   const bool binary = arg_bool(info, 11, "binary");
   if ((batchA != 1 && batchA != batch) || (batchB != 1 && batchB != batch))
     throw Napi::RangeError::New(env, "batchA and batchB must be 1 or batch");
-  const uint64_t sizeA = checked_mul(env, m, k, "m·k"), sizeB = checked_mul(env, k, n, "k·n"), sizeC = checked_mul(env, m, n, "m·n");
+  const uint64_t sizeA = checked_mul(env, m, k, "m·k"), sizeB = checked_mul(env, k, n, "k·n"),
+                 sizeC = checked_mul(env, m, n, "m·n");
   const float* A = arg_floats(info, 0, "a", checked_mul(env, batchA, sizeA, "batchA·m·k"));
   const float* B = arg_floats(info, 1, "b", checked_mul(env, batchB, sizeB, "batchB·k·n"));
   float* C = arg_floats(info, 2, "c", checked_mul(env, batch, sizeC, "batch·m·n"));
@@ -77,7 +82,8 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     const float* a = A + (batchA == 1 ? 0 : p * sizeA);
     const float* b = B + (batchB == 1 ? 0 : p * sizeB);
     float* c = C + p * sizeC;
-    const bool xnor = binary && k >= 64 && k < (1u << 24) && m * n >= 64 && try_xnor_matmul(transA, transB, m, n, k, a, b, c, buffers);
+    const bool xnor = binary && k >= 64 && k < (1u << 24) && m * n >= 64 &&
+                      try_xnor_matmul(transA, transB, m, n, k, a, b, c, buffers);
     if (!xnor) sgemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, false, 0);
     used_xnor = used_xnor || xnor;
   }
