@@ -20,7 +20,12 @@ function count(acc: v128, x: v128, y: v128): v128 {
 @inline
 function total(acc: v128): i32 {
   const wide = i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(acc));
-  return i32x4.extract_lane(wide, 0) + i32x4.extract_lane(wide, 1) + i32x4.extract_lane(wide, 2) + i32x4.extract_lane(wide, 3);
+  return (
+    i32x4.extract_lane(wide, 0) +
+    i32x4.extract_lane(wide, 1) +
+    i32x4.extract_lane(wide, 2) +
+    i32x4.extract_lane(wide, 3)
+  );
 }
 
 @inline
@@ -81,13 +86,20 @@ export function gemm(a: usize, b: usize, m: i32, n: i32, k: i32, stride: i32, c:
         const ai = a + <usize>i * rowBytes;
         const ci = c + <usize>i * ldcBytes;
         let j = jb;
-        for (; j + 2 <= jb1; j += 2) tile4x2(ai, b + <usize>j * rowBytes, rowBytes, k0, k1, ci + (<usize>j << 2), ldcBytes);
+        for (; j + 2 <= jb1; j += 2) {
+          tile4x2(ai, b + <usize>j * rowBytes, rowBytes, k0, k1, ci + (<usize>j << 2), ldcBytes);
+        }
         for (; j < jb1; j++) {
-          for (let r = 0; r < 4; r++) tile1x1(ai + <usize>r * rowBytes, b + <usize>j * rowBytes, k0, k1, ci + <usize>r * ldcBytes + (<usize>j << 2));
+          for (let r = 0; r < 4; r++) {
+            const bj = b + <usize>j * rowBytes;
+            tile1x1(ai + <usize>r * rowBytes, bj, k0, k1, ci + <usize>r * ldcBytes + (<usize>j << 2));
+          }
         }
       }
       for (; i < m; i++) {
-        for (let j = jb; j < jb1; j++) tile1x1(a + <usize>i * rowBytes, b + <usize>j * rowBytes, k0, k1, c + <usize>i * ldcBytes + (<usize>j << 2));
+        for (let j = jb; j < jb1; j++) {
+          tile1x1(a + <usize>i * rowBytes, b + <usize>j * rowBytes, k0, k1, c + <usize>i * ldcBytes + (<usize>j << 2));
+        }
       }
     }
   }
@@ -102,7 +114,15 @@ export function gemm(a: usize, b: usize, m: i32, n: i32, k: i32, stride: i32, c:
  * BatchNorm + sign folded into integer thresholds: bit j of output row i is 1 where
  * (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. Output rows take `stride` words.
  */
-export function thresholdPack(scores: usize, m: i32, n: i32, thresholds: usize, flips: usize, out: usize, stride: i32): void {
+export function thresholdPack(
+  scores: usize,
+  m: i32,
+  n: i32,
+  thresholds: usize,
+  flips: usize,
+  out: usize,
+  stride: i32,
+): void {
   memory.fill(out, 0, <usize>m * (<usize>stride << 2));
   for (let i = 0; i < m; i++) {
     const row = scores + (<usize>i * <usize>n << 2);
