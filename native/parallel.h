@@ -16,6 +16,8 @@ void run_parts(size_t parts, const std::function<void(size_t)>& body);
 
 // Threads worth waking for `flops` floating-point (or binary) operations: 1 below a threshold where a
 // wake-up costs more than it saves, more as the work grows, never above `limit` (0 = pool size).
+// The answer depends on timing (whether workers sleep), so a kernel's result must not depend on it:
+// a reduction splits its work into parts fixed by the problem size, never by the thread count.
 size_t threads_for(double flops, size_t limit = 0);
 
 // Threads worth waking for a memory-bound pass over `elements` floats (~10 GB/s on one core here):
