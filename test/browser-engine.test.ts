@@ -10,7 +10,7 @@ import { loadMnist } from '../lib/data/mnist';
 import { BinaryEngine, exportPackedModel, serializePackedModel } from '../lib/engine';
 import { selectKernel, wasmFileCandidates } from '../lib/kernels';
 import { buildMlp } from '../lib/models/mlp';
-import { findChromium } from '../lib/plots/figure';
+import { findChromium, HEADLESS_CHROMIUM_ARGS } from '../lib/plots/figure';
 
 const chromium = findChromium();
 const wasmFile = wasmFileCandidates().find((f) => fs.existsSync(f));
@@ -64,15 +64,7 @@ it.skipIf(missing.length > 0)(
     const { chromium: launcher } = await import('playwright-core');
     const browser = await launcher.launch({
       executablePath: chromium!,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: HEADLESS_CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage();

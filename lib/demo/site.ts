@@ -17,16 +17,7 @@ export const DEMO_BUILD = path.join(ROOT, 'build', 'demo');
 /** MNIST test images shipped with the page, for picking. */
 export const DEMO_TEST_IMAGES = 100;
 
-/** Chromium flags for a headless run on a machine without a display or network. */
-export const HEADLESS_CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export { HEADLESS_CHROMIUM_ARGS } from '../plots/figure';
 
 export interface BuiltDemo {
   dir: string;

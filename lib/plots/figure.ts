@@ -40,6 +40,17 @@ export const CHROMIUM_CANDIDATES = [process.env.BNN_CHROMIUM, '/usr/bin/chromium
   Boolean,
 ) as string[];
 
+/** Chromium flags for a headless run on a machine without a display or network. */
+export const HEADLESS_CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 export function findChromium(): string | null {
   return CHROMIUM_CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
 }
@@ -74,16 +85,7 @@ export async function saveFigure(
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
+    args: [...HEADLESS_CHROMIUM_ARGS, '--disable-quic'],
   });
   try {
     const page = await browser.newPage();
