@@ -16,9 +16,13 @@ import { readCheckpoint } from '../lib/train/checkpoint';
 const TRIALS = 20;
 const CONCURRENT = 2;
 const EPOCHS = 3;
-/** The smallest sensible run: 2 × 128 units, 6 batches of 100 per epoch; about 3 s with start-up. */
-const RUN_FLAGS = ['--preset', 'smoke', '--epochs', String(EPOCHS), '--train-limit', '600', '--valid-limit', '200'];
-RUN_FLAGS.push('--test-limit', '200', '--no-figures', '--run', 'trial');
+/**
+ * A run long enough that the seeded moments (up to 2.5 s into training) land in a training step: 2 × 1024 units,
+ * 60 batches of 100 per epoch, about 1.5 s per epoch on one idle thread (with 2 × 128 units and 6 batches, 14 of
+ * 20 trials came after training had ended on an idle machine).
+ */
+const RUN_FLAGS = ['--preset', 'smoke', '--epochs', String(EPOCHS), '--train-limit', '6000', '--valid-limit', '200'];
+RUN_FLAGS.push('--test-limit', '200', '--hidden-units', '1024,1024', '--no-figures', '--run', 'trial');
 
 type Launcher = 'node' | 'npm' | 'npx tsx';
 type Signals = 'SIGINT' | 'SIGTERM' | 'SIGINT twice';
