@@ -125,7 +125,10 @@ describe('corrupted IDX files get clear errors naming the file', () => {
 describe('Fashion-MNIST through the same loader', () => {
   const present = FASHION_MNIST_DIRS.some((d) => fs.existsSync(path.join(d, 'train-images-idx3-ubyte.gz')));
 
-  it.skipIf(!present)('loads the genuine files (Debian dataset-fashion-mnist)', () => {
+  const why = present
+    ? ''
+    : ` (skipped: not in ${FASHION_MNIST_DIRS.join(' or ')}; apt-get install dataset-fashion-mnist)`;
+  it.skipIf(!present)(`loads the genuine files (Debian dataset-fashion-mnist)${why}`, () => {
     const data = loadFashionMnist();
     expect([data.train.count, data.valid.count, data.test.count]).toEqual([50_000, 10_000, 10_000]);
     expect(classCounts(data.test)).toEqual(new Array(10).fill(1000));

@@ -11,11 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classCounts } from '../lib/data/dataset';
 import { MatFileError, parseMat, readMatFile } from '../lib/data/matFile';
 import { loadSvhn, readSvhnMat, svhnImages } from '../lib/data/svhn';
+import { PYTHON, scipyMissing } from './helpers/scipy';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const TINY = path.join(FIXTURES, 'svhn-tiny.mat.fixture');
-const PYTHON = '/usr/bin/python3';
-const hasScipy = spawnSync(PYTHON, ['-c', 'import scipy.io'], { stdio: 'ignore' }).status === 0;
 
 /** The pixel the fixture writer puts at row r, column c, channel ch of image n. */
 const pixel = (n: number, r: number, c: number, ch: number) => (r * 7 + c * 13 + ch * 50 + n * 31) % 256;
@@ -141,87 +140,90 @@ describe('MAT-file reader on the committed scipy fixture', () => {
   });
 });
 
-describe.skipIf(!hasScipy)('SVHN files written by scipy savemat', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = path.join(tmp, 'svhn');
-    fs.mkdirSync(dir);
-    writeMat(path.join(dir, 'train_32x32.mat'), 60, true, 'double');
-    writeMat(path.join(dir, 'extra_32x32.mat'), 40, false, 'uint8');
-    writeMat(path.join(dir, 'test_32x32.mat'), 15, true, 'double');
-  });
+describe.skipIf(scipyMissing !== '')(
+  `SVHN files written by scipy savemat${scipyMissing && ` (skipped: ${scipyMissing})`}`,
+  () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = path.join(tmp, 'svhn');
+      fs.mkdirSync(dir);
+      writeMat(path.join(dir, 'train_32x32.mat'), 60, true, 'double');
+      writeMat(path.join(dir, 'extra_32x32.mat'), 40, false, 'uint8');
+      writeMat(path.join(dir, 'test_32x32.mat'), 15, true, 'double');
+    });
 
-  it('reads compressed and uncompressed files alike', () => {
-    const a = path.join(tmp, 'c.mat');
-    const b = path.join(tmp, 'u.mat');
-    writeMat(a, 12, true, 'double');
-    writeMat(b, 12, false, 'uint8');
-    expect(fs.statSync(a).size).toBeLessThan(fs.statSync(b).size);
-    const sa = svhnImages(readSvhnMat(a));
-    const sb = svhnImages(readSvhnMat(b));
-    expect(Buffer.compare(Buffer.from(sa.images), Buffer.from(sb.images))).toBe(0);
-    expect(Array.from(sa.labels)).toEqual(Array.from(sb.labels));
-    expectLayout(sa, [...Array(12).keys()]);
-  });
+    it('reads compressed and uncompressed files alike', () => {
+      const a = path.join(tmp, 'c.mat');
+      const b = path.join(tmp, 'u.mat');
+      writeMat(a, 12, true, 'double');
+      writeMat(b, 12, false, 'uint8');
+      expect(fs.statSync(a).size).toBeLessThan(fs.statSync(b).size);
+      const sa = svhnImages(readSvhnMat(a));
+      const sb = svhnImages(readSvhnMat(b));
+      expect(Buffer.compare(Buffer.from(sa.images), Buffer.from(sb.images))).toBe(0);
+      expect(Array.from(sa.labels)).toEqual(Array.from(sb.labels));
+      expectLayout(sa, [...Array(12).keys()]);
+    });
 
-  it('splits as the paper: per-class validation from train and extra, the rest for training', async () => {
-    const ds = await loadSvhn({ dir, download: false, validPerClassTrain: 2, validPerClassExtra: 1 });
-    expect(ds.valid.count).toBe(2 * 10 + 1 * 10);
-    expect(ds.train.count).toBe(60 - 20 + 40 - 10);
-    expect(ds.test.count).toBe(15);
-    expect(classCounts(ds.valid)).toEqual(Array(10).fill(3));
-    // Train + valid hold every original image once: class counts add up.
-    const total = classCounts(ds.train).map((n, k) => n + classCounts(ds.valid)[k]);
-    expect(total).toEqual(Array(10).fill(10));
-    expectLayout(ds.test, [...Array(15).keys()]);
-    // Same seed, same validation set.
-    const again = await loadSvhn({ dir, download: false, validPerClassTrain: 2, validPerClassExtra: 1 });
-    expect(Buffer.compare(Buffer.from(again.valid.images), Buffer.from(ds.valid.images))).toBe(0);
-  });
+    it('splits as the paper: per-class validation from train and extra, the rest for training', async () => {
+      const ds = await loadSvhn({ dir, download: false, validPerClassTrain: 2, validPerClassExtra: 1 });
+      expect(ds.valid.count).toBe(2 * 10 + 1 * 10);
+      expect(ds.train.count).toBe(60 - 20 + 40 - 10);
+      expect(ds.test.count).toBe(15);
+      expect(classCounts(ds.valid)).toEqual(Array(10).fill(3));
+      // Train + valid hold every original image once: class counts add up.
+      const total = classCounts(ds.train).map((n, k) => n + classCounts(ds.valid)[k]);
+      expect(total).toEqual(Array(10).fill(10));
+      expectLayout(ds.test, [...Array(15).keys()]);
+      // Same seed, same validation set.
+      const again = await loadSvhn({ dir, download: false, validPerClassTrain: 2, validPerClassExtra: 1 });
+      expect(Buffer.compare(Buffer.from(again.valid.images), Buffer.from(ds.valid.images))).toBe(0);
+    });
 
-  it('leaves extra out when asked', async () => {
-    const ds = await loadSvhn({ dir, download: false, includeExtra: false, validPerClassTrain: 2 });
-    expect(ds.valid.count).toBe(20);
-    expect(ds.train.count).toBe(40);
-    expect(classCounts(ds.valid)).toEqual(Array(10).fill(2));
-  });
+    it('leaves extra out when asked', async () => {
+      const ds = await loadSvhn({ dir, download: false, includeExtra: false, validPerClassTrain: 2 });
+      expect(ds.valid.count).toBe(20);
+      expect(ds.train.count).toBe(40);
+      expect(classCounts(ds.valid)).toEqual(Array(10).fill(2));
+    });
 
-  it('fails clearly when a class is too small for the validation split', async () => {
-    await expect(loadSvhn({ dir, download: false, includeExtra: false, validPerClassTrain: 7 })).rejects.toThrow(
-      /train_32x32\.mat: class \d has 6 images, fewer than the 7/,
-    );
-  });
+    it('fails clearly when a class is too small for the validation split', async () => {
+      await expect(loadSvhn({ dir, download: false, includeExtra: false, validPerClassTrain: 7 })).rejects.toThrow(
+        /train_32x32\.mat: class \d has 6 images, fewer than the 7/,
+      );
+    });
 
-  it('reports a missing variable, a count mismatch and bad labels', () => {
-    const f1 = path.join(tmp, 'noy.mat');
-    python(
-      `import numpy as np; from scipy.io import savemat; savemat('${f1}', {'X': np.zeros((32,32,3,4), np.uint8)})`,
-    );
-    expect(() => readSvhnMat(f1)).toThrow(/noy\.mat: missing variable 'y' \(variables: 'X'\)/);
-    const f2 = path.join(tmp, 'count.mat');
-    python(
-      `import numpy as np; from scipy.io import savemat; savemat('${f2}', {'X': np.zeros((32,32,3,4), ` +
-        `np.uint8), 'y': np.ones((3,1))})`,
-    );
-    expect(() => readSvhnMat(f2)).toThrow(/count\.mat: image\/label count mismatch: 4 images in 'X' but 3 labels/);
-    const f3 = path.join(tmp, 'label.mat');
-    python(
-      `import numpy as np; from scipy.io import savemat; savemat('${f3}', {'X': np.zeros((32,32,3,2), ` +
-        `np.uint8), 'y': np.array([[1.0],[11.0]])})`,
-    );
-    expect(() => readSvhnMat(f3)).toThrow(/label\.mat: label 11 at index 1 is not in 1\.\.10/);
-    const f4 = path.join(tmp, 'shape.mat');
-    python(
-      `import numpy as np; from scipy.io import savemat; savemat('${f4}', {'X': np.zeros((28,28,1,2), ` +
-        `np.uint8), 'y': np.ones((2,1))})`,
-    );
-    expect(() => readSvhnMat(f4)).toThrow(/shape\.mat: 'X' has dimensions \[28,28,1,2\], expected \[32,32,3,N\]/);
-  });
+    it('reports a missing variable, a count mismatch and bad labels', () => {
+      const f1 = path.join(tmp, 'noy.mat');
+      python(
+        `import numpy as np; from scipy.io import savemat; savemat('${f1}', {'X': np.zeros((32,32,3,4), np.uint8)})`,
+      );
+      expect(() => readSvhnMat(f1)).toThrow(/noy\.mat: missing variable 'y' \(variables: 'X'\)/);
+      const f2 = path.join(tmp, 'count.mat');
+      python(
+        `import numpy as np; from scipy.io import savemat; savemat('${f2}', {'X': np.zeros((32,32,3,4), ` +
+          `np.uint8), 'y': np.ones((3,1))})`,
+      );
+      expect(() => readSvhnMat(f2)).toThrow(/count\.mat: image\/label count mismatch: 4 images in 'X' but 3 labels/);
+      const f3 = path.join(tmp, 'label.mat');
+      python(
+        `import numpy as np; from scipy.io import savemat; savemat('${f3}', {'X': np.zeros((32,32,3,2), ` +
+          `np.uint8), 'y': np.array([[1.0],[11.0]])})`,
+      );
+      expect(() => readSvhnMat(f3)).toThrow(/label\.mat: label 11 at index 1 is not in 1\.\.10/);
+      const f4 = path.join(tmp, 'shape.mat');
+      python(
+        `import numpy as np; from scipy.io import savemat; savemat('${f4}', {'X': np.zeros((28,28,1,2), ` +
+          `np.uint8), 'y': np.ones((2,1))})`,
+      );
+      expect(() => readSvhnMat(f4)).toThrow(/shape\.mat: 'X' has dimensions \[28,28,1,2\], expected \[32,32,3,N\]/);
+    });
 
-  it('names the file when a copy on disk is cut short', () => {
-    const src = fs.readFileSync(path.join(dir, 'extra_32x32.mat'));
-    const cut = path.join(tmp, 'cut.mat');
-    fs.writeFileSync(cut, src.subarray(0, Math.floor(src.length / 2)));
-    expect(() => readSvhnMat(cut)).toThrow(/cut\.mat: truncated/);
-  });
-});
+    it('names the file when a copy on disk is cut short', () => {
+      const src = fs.readFileSync(path.join(dir, 'extra_32x32.mat'));
+      const cut = path.join(tmp, 'cut.mat');
+      fs.writeFileSync(cut, src.subarray(0, Math.floor(src.length / 2)));
+      expect(() => readSvhnMat(cut)).toThrow(/cut\.mat: truncated/);
+    });
+  },
+);
