@@ -36,9 +36,6 @@ struct Micro {
 
 namespace bnn::sgemm_impl {
 
-Kernel kernel_avx2() {
-  return {"avx2-fma", Micro::MC * Micro::KC, Micro::KC * Micro::NC, Micro::MR, Micro::NR,
-          [](const Args& g, float* pa, float* pb) { blocked_sgemm(g, pa, pb); }};
-}
+Kernel kernel_avx2() { return micro_kernel("avx2-fma"); }
 
 }  // namespace bnn::sgemm_impl

@@ -47,9 +47,6 @@ struct Micro {
 
 namespace bnn::sgemm_impl {
 
-Kernel kernel_avx512() {
-  return {"avx512", Micro::MC * Micro::KC, Micro::KC * Micro::NC, Micro::MR, Micro::NR,
-          [](const Args& g, float* pa, float* pb) { blocked_sgemm(g, pa, pb); }};
-}
+Kernel kernel_avx512() { return micro_kernel("avx512"); }
 
 }  // namespace bnn::sgemm_impl

@@ -4,6 +4,7 @@
 //   template <size_t rows> static void tile(size_t kc, const float* a, const float* b, float* c, size_t ldc, bool add);
 // where tile computes a rows × NR block c (row stride ldc) = (add ? c : 0) + a·b from packed
 // panels: a holds kc groups of MR floats (one per row), b kc groups of NR floats (one per column).
+// micro_kernel(name) then gives the translation unit's Kernel (sgemm_kernels.h).
 //
 // Roles: the vector dimension is N (NR columns = whole vectors), the broadcast dimension M. An
 // MR × KC panel of A stays in L1 while it meets every NR-column panel of a KC × NC block of B
@@ -122,6 +123,11 @@ void blocked_sgemm(const bnn::sgemm_impl::Args& g, float* pa, float* pb) {
       }
     }
   }
+}
+
+// This translation unit's micro-kernel, with the packing workspace its blocks need.
+bnn::sgemm_impl::Kernel micro_kernel(const char* name) {
+  return {name, Micro::MC * Micro::KC, Micro::KC * Micro::NC, Micro::MR, Micro::NR, blocked_sgemm};
 }
 
 }  // namespace

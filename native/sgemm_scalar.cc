@@ -25,9 +25,6 @@ struct Micro {
 
 namespace bnn::sgemm_impl {
 
-Kernel kernel_scalar() {
-  return {"scalar", Micro::MC * Micro::KC, Micro::KC * Micro::NC, Micro::MR, Micro::NR,
-          [](const Args& g, float* pa, float* pb) { blocked_sgemm(g, pa, pb); }};
-}
+Kernel kernel_scalar() { return micro_kernel("scalar"); }
 
 }  // namespace bnn::sgemm_impl
