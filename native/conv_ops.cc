@@ -127,20 +127,30 @@ void im2col(const ConvGeom& g, const float* x, size_t r0, size_t r1, float* dst)
   });
 }
 
-// Rows of the patch matrix per tile so that `bytes_per_row`-sized rows stay within kTileBytes.
+// Rows of the patch matrix (or whole images) per tile so that `bytes_per_row`-sized ones stay within kTileBytes.
 size_t tile_rows(size_t bytes_per_row) { return std::max<size_t>(1, kTileBytes / std::max<size_t>(1, bytes_per_row)); }
 
-void conv_float(const ConvGeom& g, const float* x, const float* w, float* out) {
+// product(patches, r0, r1) over the patch matrix of x, rows [r0, r1) at a time: x itself when the
+// conv is pointwise, else im2col tiles in the reused buffer.
+template <typename Product>
+void for_patch_tiles(const ConvGeom& g, const float* x, const Product& product) {
   const size_t K = g.K(), rows = g.rows();
-  if (g.pointwise()) return sgemm(false, false, rows, g.co, K, x, K, w, g.co, out, g.co, false, 0);
+  if (g.pointwise()) return product(x, 0, rows);
   const size_t tile = std::min(rows, tile_rows(K * sizeof(float)));
   auto& cols = scratch().cols;
   if (cols.size() < tile * K) cols.resize(tile * K);
   for (size_t r0 = 0; r0 < rows; r0 += tile) {
     const size_t r1 = std::min(rows, r0 + tile);
     im2col(g, x, r0, r1, cols.data());
-    sgemm(false, false, r1 - r0, g.co, K, cols.data(), K, w, g.co, out + r0 * g.co, g.co, false, 0);
+    product(cols.data(), r0, r1);
   }
+}
+
+void conv_float(const ConvGeom& g, const float* x, const float* w, float* out) {
+  const size_t K = g.K();
+  for_patch_tiles(g, x, [&](const float* patches, size_t r0, size_t r1) {
+    sgemm(false, false, r1 - r0, g.co, K, patches, K, w, g.co, out + r0 * g.co, g.co, false, 0);
+  });
 }
 
 // Ors `nbits` bits of src (bits beyond them zero) into the zeroed row dst at bit offset `off`.
@@ -288,21 +298,10 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
   const bool transposed = co < 64 && K >= 128;
   Scratch& s = scratch();
   if (transposed) s.dwt.resize(co * K);
-  const auto product = [&](const float* patches, size_t r0, size_t r1) {
+  for_patch_tiles(g, x, [&](const float* patches, size_t r0, size_t r1) {
     if (transposed) sgemm(true, false, co, K, r1 - r0, dy + r0 * co, co, patches, K, s.dwt.data(), K, r0 > 0, 0);
     else sgemm(true, false, K, co, r1 - r0, patches, K, dy + r0 * co, co, dw, co, r0 > 0, 0);
-  };
-  if (g.pointwise()) {
-    product(x, 0, rows);
-  } else {
-    const size_t tile = std::min(rows, tile_rows(K * sizeof(float)));
-    if (s.cols.size() < tile * K) s.cols.resize(tile * K);
-    for (size_t r0 = 0; r0 < rows; r0 += tile) {
-      const size_t r1 = std::min(rows, r0 + tile);
-      im2col(g, x, r0, r1, s.cols.data());
-      product(s.cols.data(), r0, r1);
-    }
-  }
+  });
   if (transposed)
     for (size_t k = 0; k < K; k++)
       for (size_t o = 0; o < co; o++) dw[k * co + o] = s.dwt[o * K + k];
@@ -321,8 +320,7 @@ Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
     sgemm(false, true, g.rows(), K, g.co, dy, g.co, w, g.co, dx, K, false, 0);
     return info.Env().Undefined();
   }
-  const size_t imgs =
-      std::min(g.n, std::max<size_t>(1, kTileBytes / std::max<size_t>(1, img_rows * K * sizeof(float))));
+  const size_t imgs = std::min(g.n, tile_rows(img_rows * K * sizeof(float)));
   auto& cols = scratch().cols;
   if (cols.size() < imgs * img_rows * K) cols.resize(imgs * img_rows * K);
   for (size_t n0 = 0; n0 < g.n; n0 += imgs) {
