@@ -30,13 +30,8 @@ import {
   type TrainBenchResults,
   type TrainBenchRow,
 } from '../lib/bench/trainBench';
-import {
-  BENCHMARK_NETWORKS,
-  buildTrainStepBench,
-  median,
-  networkConfig,
-  resolveNetworks,
-} from '../lib/bench/trainStep';
+import { BENCHMARK_NETWORKS, buildTrainStepBench, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
+import { median } from '../lib/bench/xnorBench';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { saveFigure } from '../lib/plots/figure';
 

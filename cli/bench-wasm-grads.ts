@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { median } from '../lib/bench/xnorBench';
 import { registerWasmGradientKernels } from '../lib/tfjs/wasmConvGradients';
 import { seededUniform } from '../lib/random';
 
@@ -106,11 +107,6 @@ async function bench(backend: 'wasm' | 'cpu'): Promise<{ stepsMs: number[]; grad
   tf.dispose(net.vars);
   return { stepsMs, grads: gradValues };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main(): Promise<void> {
   registerWasmGradientKernels();

@@ -181,11 +181,3 @@ export function buildTrainStepBench(name: string, seed = 1234): TrainStepBench {
     },
   };
 }
-
-/** Median of a list (mean of the middle two for even lengths). */
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}

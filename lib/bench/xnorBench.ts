@@ -33,9 +33,15 @@ export function measure(fn: () => void, runs: number, warmup = 1): Timing {
     fn();
     times.push((performance.now() - start) / 1000);
   }
-  const sorted = [...times].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return { seconds: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2, runs: times };
+  return { seconds: median(times), runs: times };
+}
+
+/** Median of a list (mean of the middle two for even lengths). */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** The plain float kernel: C = A · Bᵀ with three loops and a dot product, no blocking. */
