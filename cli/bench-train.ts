@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
-import { cpuId } from '../lib/bench/cpuId';
+import { cpuId, describeCpu } from '../lib/bench/cpuId';
 import {
   IMPLEMENTATIONS,
   trainBenchFigure,
@@ -171,10 +171,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const loadAverageStart = loadavg();
   const id = cpuId();
-  console.log(
-    `${id.modelName} (family ${id.family}, model ${id.model}), ${os.cpus().length} CPUs; load average ` +
-      `${loadAverageStart.join(' / ')}`,
-  );
+  console.log(`${describeCpu(id)}; load average ${loadAverageStart.join(' / ')}`);
   const rows: TrainBenchRow[] = [];
   const skipped: SkippedRow[] = [];
   for (const network of networks) {
