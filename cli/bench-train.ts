@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { integerFlag } from './args';
 import { initBackend } from '../lib/backend';
 import { cpuId, describeCpu } from '../lib/bench/cpuId';
 import {
@@ -117,14 +118,6 @@ function measure(network: string, impl: Implementation, warmup: number, steps: n
   return { network, implementation: impl, reason: why.slice(0, 300) };
 }
 
-function positive(value: string | undefined, flag: string, allowZero = false): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1))
-    throw new Error(`--${flag} takes a ${allowZero ? 'non-negative' : 'positive'} integer, got '${value}'`);
-  return n;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -153,8 +146,8 @@ async function main(): Promise<void> {
     : smoke
       ? SMOKE_NETWORKS
       : [...BENCHMARK_NETWORKS, 'svhn-convnet-paper'];
-  const steps = positive(values.steps, 'steps');
-  const warmup = positive(values.warmup, 'warmup', true);
+  const steps = integerFlag(values.steps, 'steps');
+  const warmup = integerFlag(values.warmup, 'warmup', true);
   const counts = (network: string) => ({
     warmup: warmup ?? (smoke ? 1 : HEAVY.has(network) ? 1 : 3),
     steps: steps ?? (smoke ? 2 : HEAVY.has(network) ? 3 : 15),

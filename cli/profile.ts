@@ -10,6 +10,7 @@
  *   --out DIR      where train-profile.{json,md} go (default results/bench)
  */
 import { parseArgs } from 'node:util';
+import { integerFlag } from './args';
 import { initBackend } from '../lib/backend';
 import { describeCpu } from '../lib/bench/cpuId';
 import { profileTrainStep, saveProfiles } from '../lib/bench/trainProfile';
@@ -17,14 +18,6 @@ import { buildTrainStepBench, resolveNetworks } from '../lib/bench/trainStep';
 
 /** A step of the paper's CIFAR-10 ConvNet takes seconds on wasm: fewer steps keep a run to minutes. */
 const HEAVY = new Set(['cifar10-convnet-paper']);
-
-function count(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || (flag === 'steps' && n === 0))
-    throw new Error(`--${flag} takes a ${flag === 'steps' ? 'positive' : 'non-negative'} integer, got '${value}'`);
-  return n;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -46,8 +39,8 @@ async function main(): Promise<void> {
     return;
   }
   const networks = resolveNetworks(values.network!);
-  const steps = count(values.steps, 'steps');
-  const warmup = count(values.warmup, 'warmup');
+  const steps = integerFlag(values.steps, 'steps');
+  const warmup = integerFlag(values.warmup, 'warmup', true);
   const backend = await initBackend(values.backend ?? process.env.BNN_BACKEND, (line) => console.log(line));
   console.log(`${describeCpu()}; backend ${backend}`);
   for (const network of networks) {
