@@ -83,6 +83,12 @@ function fallbackOf(original: { kernelFunc: KernelFunc } | undefined, name: stri
   };
 }
 
+/** The native gradients read dy as the forward op's output, so its shape must be that. */
+function checkDy(kernel: string, dy: TensorInfo, outShape: number[], op: string): void {
+  if (dy.shape.join() !== outShape.join())
+    throw new Error(`${kernel}: dy [${dy.shape}] does not match the ${op}'s output [${outShape}]`);
+}
+
 /** Conv2D calls per path taken since the process started: for tests and profiling. */
 export const conv2DPaths = { xnor: 0, float: 0, fallback: 0 };
 
@@ -123,10 +129,7 @@ function conv2dBackpropFilter(addon: NativeAddon, fallback: KernelFunc): KernelF
     const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
     const info = nativeConvInfo(x.shape, attrs.filterShape, attrs, [x, dy]);
     if (!info) return fallback(args);
-    if (dy.shape.join() !== info.outShape.join())
-      throw new Error(
-        `Conv2DBackpropFilter: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`,
-      );
+    checkDy('Conv2DBackpropFilter', dy, info.outShape, 'convolution');
     const dw = backend.makeOutput(attrs.filterShape, 'float32');
     if (tf.util.sizeFromShape(attrs.filterShape) > 0)
       addon.conv2dBackpropFilter(
@@ -146,10 +149,7 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
     const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
     const info = nativeConvInfo(attrs.inputShape, filter.shape, attrs, [dy, filter]);
     if (!info) return fallback(args);
-    if (dy.shape.join() !== info.outShape.join())
-      throw new Error(
-        `Conv2DBackpropInput: dy [${dy.shape}] does not match the convolution's output [${info.outShape}]`,
-      );
+    checkDy('Conv2DBackpropInput', dy, info.outShape, 'convolution');
     const dx = backend.makeOutput(attrs.inputShape, 'float32');
     if (tf.util.sizeFromShape(attrs.inputShape) > 0)
       addon.conv2dBackpropInput(
@@ -215,8 +215,7 @@ function maxPoolGrad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     const g = dy.dtype === 'float32' ? poolGeometry(input, args.attrs as unknown as PoolAttrs) : null;
     if (!g) return fallback(args);
-    if (dy.shape.join() !== g.info.outShape.join())
-      throw new Error(`MaxPoolGrad: dy [${dy.shape}] does not match the pool's output [${g.info.outShape}]`);
+    checkDy('MaxPoolGrad', dy, g.info.outShape, 'pool');
     const dx = backend.makeOutput(input.shape, 'float32');
     if (tf.util.sizeFromShape(input.shape) > 0)
       addon.maxPoolGrad(heapFloats(backend, dy), heapFloats(backend, input), heapFloats(backend, dx), ...g.args);
