@@ -330,12 +330,12 @@ const KERNELS: Record<string, tf.KernelFunc> = {
   Tile: tile as unknown as tf.KernelFunc,
 };
 
+let registered = false;
+
 /**
  * Registers this module's gradient kernels for the `wasm` backend, replacing the backend's own
  * where it has a faulty one. Idempotent; works before or after the backend is initialised.
  */
-let registered = false;
-
 export function registerWasmGradientKernels(): void {
   // Once only: when the native backend is re-selected (initBackend after another backend), the
   // kernels registered now are the native ones, whose fallbacks are these.
@@ -343,7 +343,6 @@ export function registerWasmGradientKernels(): void {
   registered = true;
   for (const [kernelName, kernelFunc] of Object.entries(KERNELS)) {
     const existing = tf.getKernel(kernelName, 'wasm');
-    if (existing?.kernelFunc === kernelFunc) continue;
     if (kernelName === 'Conv2DBackpropInput') originalBackpropInput = existing?.kernelFunc ?? null;
     if (kernelName === 'Tile') originalTile = existing?.kernelFunc ?? null;
     // Unregister first: registering over an existing kernel works but logs a warning.
