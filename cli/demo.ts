@@ -9,8 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildDemo, HEADLESS_CHROMIUM_ARGS, serveDirectory, type BuiltDemo } from '../lib/demo/site';
-import { findChromium } from '../lib/plots/figure';
+import { buildDemo, serveDirectory, type BuiltDemo } from '../lib/demo/site';
+import { findChromium, HEADLESS_CHROMIUM_ARGS } from '../lib/plots/figure';
 import { machineInfo } from '../lib/results/machine';
 
 async function screenshot(built: BuiltDemo, file: string, timingFile: string): Promise<void> {

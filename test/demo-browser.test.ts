@@ -14,10 +14,10 @@ import { loadMnist } from '../lib/data/mnist';
 import { FloatModel } from '../lib/demo/floatModel';
 import { bitPlanes, hiddenActivations } from '../lib/demo/inspect';
 import { digitInput, type RgbaImage } from '../lib/demo/preprocess';
-import { buildDemo, DEMO_SOURCE, DEMO_TEST_IMAGES, HEADLESS_CHROMIUM_ARGS, serveDirectory } from '../lib/demo/site';
+import { buildDemo, DEMO_SOURCE, DEMO_TEST_IMAGES, serveDirectory } from '../lib/demo/site';
 import { BinaryEngine, deserializePackedModel } from '../lib/engine';
 import { selectKernel, wasmFileCandidates } from '../lib/kernels';
-import { findChromium } from '../lib/plots/figure';
+import { findChromium, HEADLESS_CHROMIUM_ARGS } from '../lib/plots/figure';
 
 const modelFile = path.join(
   DEMO_SOURCE,

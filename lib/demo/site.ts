@@ -17,8 +17,6 @@ export const DEMO_BUILD = path.join(ROOT, 'build', 'demo');
 /** MNIST test images shipped with the page, for picking. */
 export const DEMO_TEST_IMAGES = 100;
 
-export { HEADLESS_CHROMIUM_ARGS } from '../plots/figure';
-
 export interface BuiltDemo {
   dir: string;
   /** Bytes of each file of the built folder (relative path → bytes), and their sum. */
