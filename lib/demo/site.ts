@@ -24,12 +24,12 @@ export interface BuiltDemo {
   totalBytes: number;
 }
 
-function listFiles(dir: string, prefix = ''): string[] {
+/** The files below `dir`, as paths relative to it. */
+function listFiles(dir: string): string[] {
   return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
-    );
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
 /** Builds the page into `dir` (emptied first). */
