@@ -4,9 +4,10 @@
  * bitPlaneGemm and thresholdPack with a bare "Invalid argument".
  */
 import { describe, expect, it } from 'vitest';
-import { packBitPlanes, packRows, tryKernel, type KernelTier, type PackedBits, type XnorKernel } from '../lib/kernels';
+import { packBitPlanes, packRows, tryKernel, type PackedBits, type XnorKernel } from '../lib/kernels';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { seededRandom } from '../lib/random';
+import { kernelTiers } from './helpers/kernelTiers';
 
 /** A copy of `array` whose memory is a SharedArrayBuffer. */
 function shared<T extends Uint8Array | Int32Array | Uint32Array | Float32Array>(array: T): T {
@@ -42,20 +43,17 @@ const expected = {
   thresholdPack: ts.thresholdPack(scores, m, n, thresholds, flips).data,
 };
 
-describe.each(['native', 'wasm', 'ts'] as KernelTier[])('%s tier on SharedArrayBuffer-backed arrays', (tier) => {
-  const kernel = tryKernel(tier);
-  const why = typeof kernel === 'string' ? kernel : '';
-
-  const name = `gemm, bitPlaneGemm and thresholdPack as on ordinary arrays${why && ` (skipped: ${why})`}`;
-  it.skipIf(why !== '')(name, () => {
-    const kern = kernel as XnorKernel;
-    const out = shared(new Int32Array(m * n));
-    expect(kern.gemm(sharedPacked(a), sharedPacked(b), { out })).toEqual(expected.gemm);
-    expect(kern.bitPlaneGemm(sharedPacked(planes), sharedPacked(bPlanes))).toEqual(expected.bitPlaneGemm);
-    const packed = kern.thresholdPack(shared(scores), m, n, shared(thresholds), shared(flips));
-    expect(Array.from(packed.data)).toEqual(Array.from(expected.thresholdPack));
+for (const { kernel, title } of kernelTiers)
+  describe(`${title} on SharedArrayBuffer-backed arrays`, () => {
+    it.skipIf(!kernel)('gemm, bitPlaneGemm and thresholdPack as on ordinary arrays', () => {
+      const kern = kernel!;
+      const out = shared(new Int32Array(m * n));
+      expect(kern.gemm(sharedPacked(a), sharedPacked(b), { out })).toEqual(expected.gemm);
+      expect(kern.bitPlaneGemm(sharedPacked(planes), sharedPacked(bPlanes))).toEqual(expected.bitPlaneGemm);
+      const packed = kern.thresholdPack(shared(scores), m, n, shared(thresholds), shared(flips));
+      expect(Array.from(packed.data)).toEqual(Array.from(expected.thresholdPack));
+    });
   });
-});
 
 describe('native float kernels on SharedArrayBuffer-backed arrays', () => {
   const { addon, why } = loadNativeAddon();
