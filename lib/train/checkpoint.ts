@@ -181,16 +181,19 @@ function checkTrainingMeta(meta: TrainingMeta, hp: Hyperparameters, batchesPerEp
   }
 }
 
-/** The training state as checkpoint bytes; non-finite weights or moments are refused here. */
+/**
+ * The training state as checkpoint bytes; non-finite weights or moments are refused here. `weights`
+ * are the model's (`modelTensors`), read once by a caller that also writes them to best.bnn.
+ */
 export function encodeTrainingCheckpoint(
   file: string,
-  model: tf.LayersModel,
+  weights: TensorRecord[],
   optimizer: BinaryNetOptimizer,
   meta: TrainingMeta,
 ): Uint8Array {
   const state = optimizer.getState();
   const tensors = [
-    ...modelTensors(model),
+    ...weights,
     ...state.moments.flatMap(({ m, v }, i) => [
       { name: `optimizer/m/${i}`, shape: [m.length], data: m },
       { name: `optimizer/v/${i}`, shape: [v.length], data: v },

@@ -26,6 +26,7 @@ import {
   encodeTrainingCheckpoint,
   writeCheckpoint,
   type BestMeta,
+  type TensorRecord,
   type TrainingMeta,
 } from './checkpoint';
 import { progressReporter, type ProgressReporter } from './progress';
@@ -243,11 +244,11 @@ function stopRun(run: Run, problem: string): never {
  * Writes the checkpoint (the one it replaces becomes checkpoint.prev.bnn) and history.json. The
  * state is encoded first: non-finite weights or moments stop the run before any file changes.
  */
-function saveCheckpoint(run: Run): void {
+function saveCheckpoint(run: Run, weights: TensorRecord[] = modelTensors(run.model)): void {
   const { files } = run;
   let bytes: Uint8Array;
   try {
-    bytes = encodeTrainingCheckpoint(files.checkpoint, run.model, run.optimizer, run.state);
+    bytes = encodeTrainingCheckpoint(files.checkpoint, weights, run.optimizer, run.state);
   } catch (err) {
     return stopRun(run, (err as Error).message);
   }
@@ -258,7 +259,7 @@ function saveCheckpoint(run: Run): void {
 }
 
 /** The current weights as the run's best (best.bnn), with the epoch and errors they were chosen by. */
-function saveBest(run: Run, record: EpochRecord): void {
+function saveBest(run: Run, record: EpochRecord, weights: TensorRecord[]): void {
   const meta: BestMeta = {
     hyperparameters: run.hp,
     epoch: record.epoch,
@@ -266,7 +267,7 @@ function saveBest(run: Run, record: EpochRecord): void {
     testError: record.testError,
   };
   try {
-    writeCheckpoint(run.files.best, { meta, tensors: modelTensors(run.model) });
+    writeCheckpoint(run.files.best, { meta, tensors: weights });
   } catch (err) {
     stopRun(run, (err as Error).message);
   }
@@ -334,9 +335,11 @@ function finishEpoch(run: Run, record: EpochRecord, started: number): void {
   state.batch = 0;
   state.partial = { lossSum: 0, errorSum: 0, seconds: 0 };
   const best = state.history[bestEpochIndex(state.history)];
+  // Read from the model once: best.bnn and the checkpoint hold the same weights (37M floats for the MNIST MLP).
+  const weights = modelTensors(run.model);
   // best.bnn first: a crash between the two writes then reruns this epoch, which rewrites it.
-  if (best === record) saveBest(run, record);
-  saveCheckpoint(run);
+  if (best === record) saveBest(run, record, weights);
+  saveCheckpoint(run, weights);
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   const epochOf = `${String(record.epoch).padStart(String(hp.epochs).length)}/${hp.epochs}`;
   run.progress.endEpoch(
