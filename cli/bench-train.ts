@@ -32,7 +32,7 @@ import {
   type TrainBenchRow,
 } from '../lib/bench/trainBench';
 import { BENCHMARK_NETWORKS, buildTrainStepBench, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
-import { median } from '../lib/bench/xnorBench';
+import { median } from '../lib/bench/median';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { saveFigure } from '../lib/plots/figure';
 

@@ -14,7 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { median } from '../lib/bench/xnorBench';
+import { median } from '../lib/bench/median';
 import { registerWasmGradientKernels } from '../lib/tfjs/wasmConvGradients';
 import { seededUniform } from '../lib/random';
 

@@ -14,6 +14,7 @@ import {
   type PackedModel,
   type XnorKernel,
 } from '../lib/browser';
+import { median } from '../lib/bench/median';
 import { FloatModel } from '../lib/demo/floatModel';
 import { bitPlanes, hiddenActivations } from '../lib/demo/inspect';
 import { digitInput, FIELD } from '../lib/demo/preprocess';
@@ -239,11 +240,6 @@ function renderSize(model: PackedModel, fileBytes: number): void {
     tableRow(['packed: 1 bit per weight + thresholds', formatBytes(params)]) +
     tableRow(['packed model file', formatBytes(fileBytes)]) +
     tableRow(['float32 / packed', `${(model.floatBytes / params).toFixed(1)}×`], 'ratio');
-}
-
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const nextFrame = () => new Promise((resolve) => setTimeout(resolve, 0));

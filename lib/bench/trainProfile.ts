@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import type { StepPhase } from '../train/trainer';
 import { cpuId, type CpuId } from './cpuId';
 import { wrapKernels } from './kernelTimer';
+import { median } from './median';
 import { BENCHMARK_NETWORKS, NETWORKS, type TrainStepBench } from './trainStep';
-import { median } from './xnorBench';
 
 export const PHASES: readonly StepPhase[] = ['forward', 'backward', 'optimizer', 'readout'];
 

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { allocPacked, selectKernel, tryKernel, unpackRows, type PackedBits, type XnorKernel } from '../kernels';
 import { loadNativeAddon } from '../kernels/native';
 import { machineInfo, type MachineInfo } from '../results/machine';
+import { median } from './median';
 
 export interface Timing {
   /** Median seconds of the timed runs. */
@@ -34,14 +35,6 @@ export function measure(fn: () => void, runs: number, warmup = 1): Timing {
     times.push((performance.now() - start) / 1000);
   }
   return { seconds: median(times), runs: times };
-}
-
-/** Median of a list (mean of the middle two for even lengths). */
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** The plain float kernel: C = A · Bᵀ with three loops and a dot product, no blocking. */
