@@ -8,7 +8,7 @@
  * `QuantizedLayer` interface instead of guessing from weight names.
  */
 import * as tf from '@tensorflow/tfjs';
-import { quantize, resolveQuantizer, STE_SIGN, type Quantizer } from '../quantizers';
+import { quantize, resolveQuantizer, seedSequence, STE_SIGN, type Quantizer } from '../quantizers';
 import { Clip } from './clip';
 
 /** A layer with a latent real kernel that it quantizes on the forward pass. */
@@ -52,7 +52,7 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer implements Quant
   readonly H: number;
   readonly seed: number;
   private kernel: tf.LayerVariable | null = null;
-  private draws = 0;
+  private readonly nextSeed: () => number;
 
   constructor(args: BinaryKernelLayerArgs) {
     super(args);
@@ -66,6 +66,7 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer implements Quant
     if (!(this.H > 0) || !Number.isFinite(this.H))
       throw new Error(`${what}: H must be a positive finite number, got ${args.H}`);
     this.seed = args.seed ?? 1;
+    this.nextSeed = seedSequence(this.seed);
   }
 
   /** fan_in and fan_out of the kernel, for the Glorot learning-rate scale. */
@@ -93,8 +94,6 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer implements Quant
       new Clip({ limit: this.H }),
     );
   }
-
-  private nextSeed = (): number => this.seed * 1_000_003 + ++this.draws;
 
   /**
    * The kernel as used on the forward pass (±1 when binarized). The quantizer sees W / H, as in the

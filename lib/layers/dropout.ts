@@ -7,6 +7,7 @@
  * seeded tf.randomUniform. Either way y = x · mask, mask = 1/(1 − rate) with probability 1 − rate, else 0.
  */
 import * as tf from '@tensorflow/tfjs';
+import { seedSequence } from '../quantizers';
 
 export const BNN_DROPOUT_MASK = 'BnnDropoutMask';
 
@@ -17,13 +18,12 @@ type DropoutArgs = Parameters<typeof tf.layers.dropout>[0];
 const DropoutClass = tf.layers.dropout({ rate: 0.5 }).constructor as new (args: DropoutArgs) => DropoutLayer;
 
 export class Dropout extends DropoutClass {
-  private readonly maskSeed: number;
-  private draws = 0;
+  private readonly nextSeed: () => number;
 
   constructor(args: DropoutArgs) {
     // tfjs's layer would reuse one seed for every call (the same mask each step): ours is kept apart.
     super({ ...args, seed: undefined });
-    this.maskSeed = args.seed ?? 1;
+    this.nextSeed = seedSequence(args.seed ?? 1);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
@@ -31,7 +31,7 @@ export class Dropout extends DropoutClass {
     const rate = (this as unknown as { rate: number }).rate;
     const noiseShape = (this as unknown as { noiseShape?: number[] }).noiseShape;
     if (kwargs?.training !== true || !(rate > 0) || noiseShape) return super.call(inputs, kwargs);
-    const seed = this.maskSeed * 1_000_003 + ++this.draws;
+    const seed = this.nextSeed();
     return tf.tidy(() => {
       const mask = tf.getKernel(BNN_DROPOUT_MASK, tf.getBackend())
         ? (tf.engine().runKernel(BNN_DROPOUT_MASK, {}, { shape: x.shape, rate, seed }) as tf.Tensor)

@@ -4,7 +4,7 @@
  * the paper: BinaryDense → BatchNorm → SignActivation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { quantize, resolveQuantizer, STE_SIGN, type Quantizer } from '../quantizers';
+import { quantize, resolveQuantizer, seedSequence, STE_SIGN, type Quantizer } from '../quantizers';
 
 export interface SignActivationArgs {
   /** Registered quantizer object or name (default 'steSign'). */
@@ -18,13 +18,14 @@ export class SignActivation extends tf.layers.Layer {
   static className = 'SignActivation';
   readonly quantizer: Quantizer;
   readonly seed: number;
-  private draws = 0;
+  private readonly nextSeed: () => number;
 
   constructor(args: SignActivationArgs = {}) {
     super(args);
     this.quantizer =
       resolveQuantizer(args.quantizer ?? STE_SIGN, `SignActivation '${this.name}' quantizer`) ?? STE_SIGN;
     this.seed = args.seed ?? 1;
+    this.nextSeed = seedSequence(this.seed);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
@@ -33,7 +34,7 @@ export class SignActivation extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return quantize(this.quantizer, x, () => this.seed * 1_000_003 + ++this.draws);
+    return quantize(this.quantizer, x, this.nextSeed);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
