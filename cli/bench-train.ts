@@ -33,6 +33,7 @@ import {
 } from '../lib/bench/trainBench';
 import { BENCHMARK_NETWORKS, buildTrainStepBench, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
 import { median } from '../lib/bench/median';
+import { openBlasEnv } from '../lib/bench/xnorBench';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { saveFigure } from '../lib/plots/figure';
 
@@ -82,13 +83,10 @@ async function worker(network: string, warmup: number, steps: number): Promise<v
 /** Runs one implementation on one network in its own process: its row, or why it was skipped. */
 function measure(network: string, impl: Implementation, warmup: number, steps: number): TrainBenchRow | SkippedRow {
   const counts = ['--warmup', String(warmup), '--steps', String(steps)];
-  const env = { ...process.env };
+  const env = impl === 'pytorch' ? openBlasEnv() : { ...process.env };
   let command: string;
   let args: string[];
   if (impl === 'pytorch') {
-    // These two slow current OpenBLAS builds down (shared/environment.md); unset for this child only.
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
     command = PYTHON;
     args = [PYTORCH_SCRIPT, '--config', JSON.stringify(networkConfig(network)), ...counts, '--threads', '2'];
   } else {

@@ -94,9 +94,19 @@ interface PeerRow {
 }
 
 /**
+ * The environment for a numpy / PyTorch child: this process's, less OPENBLAS_CORETYPE and
+ * OPENBLAS_L2_SIZE, which slow current OpenBLAS builds down here (shared/environment.md).
+ */
+export function openBlasEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+/**
  * numpy and PyTorch float GEMM timings from scripts/float_gemm_bench.py, one process per thread
- * count (BLAS reads its thread count when it loads). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are
- * dropped from that child's environment only: they slow current OpenBLAS builds down here.
+ * count (BLAS reads its thread count when it loads), in `openBlasEnv()`.
  */
 export function pythonFloatGemms(
   shapes: { m: number; n: number; k: number }[],
@@ -108,9 +118,7 @@ export function pythonFloatGemms(
   const script = path.join(__dirname, '..', '..', 'scripts', 'float_gemm_bench.py');
   const alt = path.join(__dirname, '..', '..', '..', 'scripts', 'float_gemm_bench.py'); // from dist/lib/bench
   const file = fs.existsSync(script) ? script : alt;
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
+  const env = openBlasEnv();
   const rows: PeerRow[] = [];
   for (const t of threads) {
     const args = [
