@@ -21,6 +21,7 @@ import {
   diagnosticsFigure,
   learningCurvesFigure,
   regenerateReport,
+  runName,
   writeRunFiles,
   type RunMetrics,
 } from './results/report';
@@ -158,7 +159,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const log = o.log ?? ((line: string) => console.log(line));
   const overrides = o.overrides ?? {};
   const hp = resolveHyperparameters(o.dataset, o.preset, overrides);
-  const run = o.run ?? `${hp.dataset}-${o.preset}${Object.keys(overrides).length ? '-custom' : ''}`;
+  const run = o.run ?? runName(hp.dataset, o.preset, overrides);
   const resultsDir = o.resultsDir ?? 'results';
   const runDir = path.join(o.runsDir ?? 'runs', run);
 

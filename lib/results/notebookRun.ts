@@ -11,6 +11,7 @@ import {
   buildMetrics,
   learningCurvesFigure,
   regenerateReport,
+  runName,
   writeRunFiles,
   type DataSource,
   type RunMetrics,
@@ -37,10 +38,8 @@ export function notebookRun(o: {
   root?: string;
 }): { run: string; resultsDir: string } {
   const root = o.root ?? '..';
-  const synthetic = o.data === 'synthetic';
-  const custom = Object.keys(o.overrides).length ? '-custom' : '';
-  const run = `${o.dataset}-${o.preset}${synthetic ? '-synthetic' : ''}${custom}`;
-  const apart = o.preset === 'smoke' || synthetic;
+  const run = runName(o.dataset, o.preset, o.overrides, o.data);
+  const apart = o.preset === 'smoke' || o.data === 'synthetic';
   return { run, resultsDir: apart ? path.join(root, 'runs', 'notebook-results') : path.join(root, 'results') };
 }
 

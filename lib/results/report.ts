@@ -15,6 +15,12 @@ import { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './paper';
 
 export type DataSource = 'real' | 'synthetic';
 
+/** A run's name, the same from the CLI and the notebooks: `<dataset>-<preset>[-synthetic][-custom]`. */
+export function runName(dataset: string, preset: string, overrides: object, data: DataSource = 'real'): string {
+  const custom = Object.keys(overrides).length ? '-custom' : '';
+  return `${dataset}-${preset}${data === 'synthetic' ? '-synthetic' : ''}${custom}`;
+}
+
 export interface RunMetrics {
   run: string;
   dataset: string;
