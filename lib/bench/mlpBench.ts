@@ -11,7 +11,7 @@ import { measure, type Timing } from './xnorBench';
 import { seededRandom } from '../random';
 
 /**
- * For an untrained model: gives every BatchNorm the statistics of its actual input on `x`, and
+ * For an untrained model (dense or conv): gives every BatchNorm the statistics of its actual input on `x`, and
  * random γ (a third negative) and β, so that thresholds fall where the data is, as after
  * training. (Speed does not depend on the weights; agreement with tfjs is then a real test.)
  */
@@ -20,9 +20,13 @@ export function calibrateBatchNorm(model: tf.Sequential, x: tf.Tensor, seed: num
   let h = x;
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
-    if (layer.getClassName() === 'BatchNormalization') {
-      const units = h.shape[1]!;
-      const { mean, variance } = tf.moments(h, 0);
+    if (/BatchNormalization$/.test(layer.getClassName())) {
+      // Per channel: over every axis but the last (images × positions for a conv layer's output).
+      const units = h.shape[h.shape.length - 1]!;
+      const { mean, variance } = tf.moments(
+        h,
+        h.shape.slice(0, -1).map((_, axis) => axis),
+      );
       const gamma = Float32Array.from({ length: units }, () => (random() < 0.33 ? -1 : 1) * (0.5 + random()));
       const beta = Float32Array.from({ length: units }, () => random() - 0.5);
       layer.setWeights([tf.tensor1d(gamma), tf.tensor1d(beta), mean, variance]);
