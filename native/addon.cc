@@ -15,6 +15,7 @@
 
 namespace bnn {
 void register_training_ops(Napi::Env env, Napi::Object exports);  // train_ops.cc
+void register_engine(Napi::Env env, Napi::Object exports);        // engine.cc
 }
 
 namespace {
@@ -237,6 +238,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
   exports.Set("sgemmIsa", Napi::String::New(env, bnn::sgemm_isa()));
   bnn::register_training_ops(env, exports);
+  bnn::register_engine(env, exports);
   return exports;
 }
 

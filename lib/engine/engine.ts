@@ -5,7 +5,7 @@
  */
 import { packRows, type PackedBits } from '../kernels/bitPack';
 import { bitPlaneDense, pixelSigns } from '../kernels/firstLayer';
-import type { XnorKernel } from '../kernels/kernel';
+import type { CompiledNetwork, XnorKernel } from '../kernels/kernel';
 import { binaryConvPacked, bitPlaneConv, flattenPacked, maxPool2, tapSums } from '../kernels/binaryConv';
 import { checkPackedModel, convOutputShape, type PackedConv, type PackedLayer, type PackedModel } from './packedModel';
 
@@ -19,6 +19,11 @@ export interface EngineOptions {
   threads?: number;
   /** Images per pass (bounds the memory of intermediate results). */
   batchSize?: number;
+  /**
+   * Run the whole network in one kernel call where the tier can (native: native/engine.cc), else
+   * layer by layer here (default true). Both give the same integers; this file is the readable one.
+   */
+  compiled?: boolean;
 }
 
 export class BinaryEngine {
@@ -30,6 +35,10 @@ export class BinaryEngine {
   private readonly tapSums = new Map<PackedConv, Int32Array>();
   /** Each layer's sums buffer, reused from batch to batch (fresh large arrays cost page faults). */
   private readonly scratch = new Map<PackedLayer, Int32Array>();
+  /** The kernel's compiled network, when it has one and `compiled` is not false. */
+  readonly network: CompiledNetwork | null;
+  /** Seconds spent in each layer by `scores` so far (one entry per model layer). */
+  readonly layerSeconds: Float64Array;
 
   constructor(
     readonly model: PackedModel,
@@ -45,6 +54,8 @@ export class BinaryEngine {
       throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
     this.inputSize = model.inputShape.reduce((a, b) => a * b, 1);
     this.numClasses = model.layers[model.layers.length - 1].weights.rows;
+    this.network = options.compiled === false ? null : (this.kernel.compileNetwork?.(this.inputSize, model.layers) ?? null);
+    this.layerSeconds = new Float64Array(model.layers.length);
   }
 
   /** Class scores, count × numClasses row-major, for `count` images of uint8 pixels (flattened, channels last). */
@@ -58,10 +69,11 @@ export class BinaryEngine {
     const out = new Float64Array(count * this.numClasses);
     for (let start = 0; start < count; start += this.batchSize) {
       const n = Math.min(this.batchSize, count - start);
-      out.set(
-        this.batchScores(pixels.subarray(start * this.inputSize, (start + n) * this.inputSize), n),
-        start * this.numClasses,
-      );
+      const batch = pixels.subarray(start * this.inputSize, (start + n) * this.inputSize);
+      if (this.network) {
+        const threads = this.threads ?? this.kernel.maxThreads;
+        this.network.run(batch, n, out.subarray(start * this.numClasses), threads, this.layerSeconds);
+      } else out.set(this.batchScores(batch, n), start * this.numClasses);
     }
     return out;
   }
@@ -105,7 +117,8 @@ export class BinaryEngine {
     // Activations: packed ±1, one row per pixel after a conv layer (k = channels), per image otherwise.
     let bits: PackedBits | null = null;
     let perPixel = false;
-    for (const layer of this.model.layers) {
+    for (const [index, layer] of this.model.layers.entries()) {
+      const start = performance.now();
       let sums: Int32Array;
       let rows = n;
       const units = layer.weights.rows;
@@ -153,11 +166,13 @@ export class BinaryEngine {
       if (layer.output.kind === 'sign') {
         bits = this.kernel.thresholdPack(sums, rows, units, layer.output.thresholds, layer.output.flips);
         perPixel = layer.kind === 'conv';
+        this.layerSeconds[index] += (performance.now() - start) / 1000;
       } else {
         const { scale, shift } = layer.output;
         const scores = new Float64Array(n * units);
         for (let i = 0; i < n; i++)
           for (let j = 0; j < units; j++) scores[i * units + j] = scale[j] * sums[i * units + j] + shift[j];
+        this.layerSeconds[index] += (performance.now() - start) / 1000;
         return scores;
       }
     }

@@ -84,6 +84,9 @@ function nativeKernel(): XnorKernel | string {
       addon.thresholdPack(scores, m, n, thresholds, flips, out.data, out.stride);
       return out;
     },
+    compileNetwork(inputSize, layers) {
+      return new addon.BinaryNetwork({ inputSize, layers });
+    },
   };
 }
 

@@ -25,6 +25,33 @@ export function outputFor(options: GemmOptions | undefined, length: number): Int
   return out;
 }
 
+/** One layer of a whole network for `compileNetwork`: a packed model's layer (lib/engine/packedModel.ts). */
+export interface NetworkLayerSpec {
+  kind: 'dense' | 'conv';
+  name: string;
+  input: 'pixels' | 'pixelSigns' | 'bits';
+  weights: PackedBits;
+  output:
+    | { kind: 'sign'; thresholds: Int32Array; flips: Uint8Array }
+    | { kind: 'scores'; scale: Float64Array; shift: Float64Array };
+  /** Conv layers: input height, width and channels, kernel size, padding, pooling. */
+  height?: number;
+  width?: number;
+  channels?: number;
+  kernelSize?: number;
+  padding?: 'same' | 'valid';
+  pool?: 1 | 2;
+}
+
+/** A network compiled by a kernel tier: every layer in one call, no JavaScript between layers. */
+export interface CompiledNetwork {
+  /**
+   * Class scores (n × classes, row-major) of n images of uint8 pixels, on at most `threads` threads;
+   * `profile[l]` (when given) is increased by the seconds spent in layer l.
+   */
+  run(pixels: Uint8Array, n: number, scores: Float64Array, threads: number, profile?: Float64Array): void;
+}
+
 export interface XnorKernel {
   tier: KernelTier;
   /** What runs: the instruction set for native, 'simd128' for wasm, 'js' for ts. */
@@ -41,6 +68,11 @@ export interface XnorKernel {
   bitPlaneGemm(planes: PackedBits, b: PackedBits, options?: GemmOptions): Int32Array;
   /** Bit j of row i is +1 where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. */
   thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array): PackedBits;
+  /**
+   * The whole network at once (native tier only), with the same integer arithmetic as the engine's
+   * layer-by-layer path; `inputSize` values per image.
+   */
+  compileNetwork?(inputSize: number, layers: readonly NetworkLayerSpec[]): CompiledNetwork;
 }
 
 export function checkThreads(threads: number | undefined, max: number): number {

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import type { CompiledNetwork, NetworkLayerSpec } from './kernel';
 
 /** The addon's exports (native/addon.cc), which validates all of its arguments itself. */
 export interface NativeAddon {
@@ -43,6 +44,8 @@ export interface NativeAddon {
     threads: number,
     isa?: string,
   ): void;
+  /** The engine's whole network (native/engine.cc); the spec is checked there. */
+  BinaryNetwork: new (spec: { inputSize: number; layers: readonly NetworkLayerSpec[] }) => CompiledNetwork;
   /** Register-only XOR + VPOPCNTQ + ADD throughput (binary MAC/s, one thread); null without VPOPCNTQ. */
   roofline(seconds: number): number | null;
   /**
