@@ -27,6 +27,9 @@ export const OTHER_FLAGS: Record<string, FlagSpec> = {
   preset: { value: PRESET_NAMES.join('|'), help: 'hyperparameter preset (default quick)' },
   resume: { help: "continue from the run's checkpoint (<runs-dir>/<run>/checkpoint.bnn)" },
   rollback: { help: 'resume from the previous good checkpoint (when the latest one is damaged)' },
+  overwrite: {
+    help: 'start over in a run folder that holds a run (its files are kept aside until the first checkpoint)',
+  },
   'stop-after': { value: 'N', help: 'stop, resumably, after N epochs in this call' },
   'data-dir': { value: 'DIR', help: "folder of the data set's files" },
   run: { value: 'NAME', help: 'name of the run (default <dataset>-<preset>, -custom when overridden)' },
@@ -81,7 +84,11 @@ export function parseArgs(argv: string[], template: Hyperparameters): ParsedArgs
   const options: ParseArgsConfig['options'] = {};
   for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.value ? 'string' : 'boolean' };
   const out: ParsedArgs = { dataset: 'mnist', preset: 'quick', overrides: {}, flags: {} };
-  for (const [name, value] of Object.entries(parseStrict(argv, options, specs))) {
+  const numeric = new Set([
+    ...NUMERIC_OTHER_FLAGS,
+    ...[...hyper].filter(([, k]) => isNumeric(template[k])).map(([f]) => f),
+  ]);
+  for (const [name, value] of Object.entries(parseStrict(attachDashValues(argv, numeric), options, specs))) {
     if (value === undefined || Array.isArray(value)) continue;
     if (name === 'dataset') out.dataset = value as string;
     else if (name === 'preset') out.preset = value as string;
@@ -89,6 +96,29 @@ export function parseArgs(argv: string[], template: Hyperparameters): ParsedArgs
       const key = hyper.get(name)!;
       (out.overrides as Record<string, unknown>)[key] = coerce(value as string, template[key], name);
     } else out.flags[name] = value as string | boolean;
+  }
+  return out;
+}
+
+/** The flags besides the hyperparameters whose values are numbers (checked by the CLI). */
+const NUMERIC_OTHER_FLAGS = ['stop-after'];
+const isNumeric = (example: unknown) => typeof example === 'number' || Array.isArray(example);
+
+/**
+ * `--lr-start -1` as `--lr-start=-1`: node's parseArgs refuses a value that starts with a dash as
+ * ambiguous, so a negative or otherwise malformed number would get its message ("use --lr-start=-XYZ")
+ * rather than the project's ("lrStart must be a positive number"). Only for numeric flags, and not
+ * when the next word is a flag itself (`--epochs --resume` stays "argument is ambiguous").
+ */
+function attachDashValues(argv: string[], numeric: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    const flag = /^--([a-z][a-z-]*)$/.exec(argv[i])?.[1];
+    if (flag && numeric.has(flag) && next !== undefined && next.startsWith('-') && !/^--[a-z]/i.test(next)) {
+      out.push(`--${flag}=${next}`);
+      i++;
+    } else out.push(argv[i]);
   }
   return out;
 }

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     runsDir: args.flags['runs-dir'] as string | undefined,
     resume: args.flags.resume === true,
     rollback: args.flags.rollback === true,
+    overwrite: args.flags.overwrite === true,
     stopAfter,
     progress: process.stdout.isTTY ? 'bar' : 'lines',
     shouldStop: signals.stopRequested,
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     command: launchCommand(argv),
   });
   if (result.epochsRun < hp.epochs) {
-    const again = argv.filter((a) => a !== '--rollback');
+    const again = argv.filter((a) => a !== '--rollback' && a !== '--overwrite');
     const resume = launchCommand(again.includes('--resume') ? again : [...again, '--resume']);
     console.log(
       `stopped after ${result.epochsRun}/${hp.epochs} epochs; checkpoint ${path.join(runDir, CHECKPOINT_FILE)}`,

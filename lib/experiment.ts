@@ -1,7 +1,8 @@
 /**
  * One experiment end to end, shared by `npm start`/`npm run train` and the notebooks: pick the
  * backend, load the data, build the model, train (resumable), write the run's metrics, history and
- * learning curves under results/<run>/, and regenerate the results table and figure.
+ * learning curves under results/<run>/, and regenerate the results table and figure. The run folder
+ * (runs/<run>/) is locked and checked first, before the data is loaded (lib/train/runFolder.ts).
  */
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -26,8 +27,15 @@ import {
   type RunMetrics,
 } from './results/report';
 import { formatSummary, summarize } from './summary';
-import { writeFileAtomic } from './io/atomicWrite';
-import type { BestMeta } from './train/checkpoint';
+import { removeStaleTempFiles, writeFileAtomic } from './io/atomicWrite';
+import {
+  CHECKPOINT_FILE,
+  readCheckpointMeta,
+  runIdentityOf,
+  type BestMeta,
+  type RunIdentity,
+} from './train/checkpoint';
+import { openRunFolder, type RunFolder } from './train/runFolder';
 import { limitDataset, restoreBestWeights, train, type EpochRecord, type TrainResult } from './train/trainer';
 import { saveFigure } from './plots/figure';
 
@@ -45,6 +53,8 @@ export interface ExperimentOptions {
   resume?: boolean;
   /** Resume from the checkpoint before the latest (`checkpoint.prev.bnn`), when the latest is damaged. */
   rollback?: boolean;
+  /** Start afresh although runs/<run>/ holds a run (its files are kept aside until the first new checkpoint). */
+  overwrite?: boolean;
   /** Stop (resumably) after this many epochs in this call. */
   stopAfter?: number;
   progress?: 'bar' | 'lines' | 'none';
@@ -136,20 +146,27 @@ export function buildModel(hp: Hyperparameters, data: SplitDataset): tf.Sequenti
 /**
  * Loads the run's best-validation weights (runs/<run>/best.bnn) into `model` and saves it as the
  * run's model (runs/<run>/model/: tfjs model.json + weights.bin, for notebooks, the bench and the
- * binary engine) with about.json saying which epoch it is: the model reported is the model saved.
+ * binary engine) with about.json saying which epoch and which run it is: the model reported is the
+ * model saved. best.bnn must be from `identity`'s run (default: the run of runs/<run>/checkpoint.bnn);
+ * one from another run is refused naming both, and model/ is left as it was.
  */
 export async function exportBestModel(
   model: tf.LayersModel,
   runDir: string,
   run: string,
   log: (line: string) => void = console.log,
+  identity?: RunIdentity,
 ): Promise<BestMeta> {
-  const best = restoreBestWeights(model, runDir);
+  const checkpoint = path.join(runDir, CHECKPOINT_FILE);
+  const expected = identity
+    ? { identity, of: 'this training run' }
+    : { identity: runIdentityOf(readCheckpointMeta(checkpoint), checkpoint), of: checkpoint };
+  const best = restoreBestWeights(model, runDir, expected);
   const dir = path.join(runDir, 'model');
   registerFileSystemIO();
   await model.save(`file://${dir}`);
   const { epoch, validError, testError } = best;
-  const about = { run, epoch, validError, testError, weights: 'best validation epoch' };
+  const about = { run, epoch, validError, testError, weights: 'best validation epoch', runIdentity: best.run };
   writeFileAtomic(path.join(dir, 'about.json'), JSON.stringify(about, null, 1) + '\n');
   log(`the saved model holds the weights of epoch ${epoch} (best validation error ${(100 * validError).toFixed(2)} %)`);
   return best;
@@ -162,7 +179,30 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const run = o.run ?? runName(hp.dataset, o.preset, overrides);
   const resultsDir = o.resultsDir ?? 'results';
   const runDir = path.join(o.runsDir ?? 'runs', run);
+  // Locked and checked before the data is loaded: a refusal comes at once.
+  const folder = openRunFolder(runDir, { ...o, log });
+  try {
+    return await experimentIn(o, { hp, run, resultsDir, runDir, log, overrides, folder });
+  } finally {
+    folder.release();
+  }
+}
 
+async function experimentIn(
+  o: ExperimentOptions,
+  c: {
+    hp: Hyperparameters;
+    run: string;
+    resultsDir: string;
+    runDir: string;
+    log: (line: string) => void;
+    overrides: Partial<Hyperparameters>;
+    folder: RunFolder;
+  },
+): Promise<ExperimentResult> {
+  const { hp, run, resultsDir, runDir, log, overrides } = c;
+  for (const { file, pid } of removeStaleTempFiles(path.join(resultsDir, run)))
+    log(`removed ${file}, a temporary file left by process ${pid}, which is no longer running`);
   const backend = await initBackend(undefined, log);
   const data = await loadDataset(hp, o.dataDir, log);
   log(`data: ${data.name}: ${data.train.count} train / ${data.valid.count} valid / ${data.test.count} test`);
@@ -172,6 +212,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
 
   const result = await train(model, data, hp, {
     runDir,
+    folder: c.folder,
     resume: o.resume,
     rollback: o.rollback,
     flatten: flattensInput(hp),
@@ -197,7 +238,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   });
   const outDir = path.join(resultsDir, run);
   writeRunFiles(outDir, metrics, result.history);
-  const best = await exportBestModel(model, runDir, run, log);
+  const best = await exportBestModel(model, runDir, run, log, result.run);
   if (best.epoch !== result.bestEpoch) {
     log(`warning: the saved weights are epoch ${best.epoch}'s, the history's best is epoch ${result.bestEpoch}`);
   }

@@ -130,15 +130,13 @@ function checkZero(bytes: Uint8Array, from: number, to: number, fail: () => neve
   for (let i = from; i < to; i++) if (bytes[i] !== 0) fail();
 }
 
-/** Reads and verifies a container: magic and version, both checksums, sizes, padding, finite floats. */
-export function decodeContainer(
+/** Magic, version, the header's checksum and JSON: what `decodeContainer` and `decodeContainerMeta` share. */
+function decodeHeader(
   kind: ContainerKind,
   bytes: Uint8Array,
-  source: string,
-): { meta: unknown; arrays: Map<string, NamedArray> } {
-  const fail = (problem: string): never => {
-    throw new Error(`${source}: ${problem}`);
-  };
+  fail: (problem: string) => never,
+  whole: boolean,
+): { header: { meta: unknown; arrays: unknown }; jsonLength: number } {
   const magic = new TextDecoder('latin1').decode(bytes.subarray(0, 8));
   if (!magic.startsWith(kind.magic))
     fail(`not a binarynet-ts ${kind.what} (bad magic: the file does not start with ${kind.magic})`);
@@ -149,17 +147,46 @@ export function decodeContainer(
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLength = view.getUint32(8, true);
-  let offset = align8(PREFIX + jsonLength);
-  if (offset > bytes.length) fail(`truncated ${kind.what}: header of ${jsonLength} bytes, file has ${bytes.length}`);
+  const needed = whole ? align8(PREFIX + jsonLength) : PREFIX + jsonLength;
+  if (needed > bytes.length) fail(`truncated ${kind.what}: header of ${jsonLength} bytes, file has ${bytes.length}`);
   const json = bytes.subarray(PREFIX, PREFIX + jsonLength);
   if (crc32(json, crc32(bytes.subarray(0, 12))) !== view.getUint32(12, true))
     fail(`${kind.what} header is damaged (checksum mismatch)`);
-  let header: { meta: unknown; arrays: unknown };
   try {
-    header = JSON.parse(new TextDecoder().decode(json));
+    return { header: JSON.parse(new TextDecoder().decode(json)), jsonLength };
   } catch (err) {
     return fail(`${kind.what} header is not valid JSON (${(err as Error).message})`);
   }
+}
+
+/** The length of the prefix that holds a container's header, from its first 16 bytes (0 when too short). */
+export function containerHeaderLength(first16: Uint8Array): number {
+  if (first16.length < PREFIX) return 0;
+  return PREFIX + new DataView(first16.buffer, first16.byteOffset, 16).getUint32(8, true);
+}
+
+/**
+ * A container's header meta alone, from the file's first bytes (`containerHeaderLength` of them):
+ * magic, version and the header's checksum are verified, the arrays are not read.
+ */
+export function decodeContainerMeta(kind: ContainerKind, bytes: Uint8Array, source: string): unknown {
+  const fail = (problem: string): never => {
+    throw new Error(`${source}: ${problem}`);
+  };
+  return decodeHeader(kind, bytes, fail, false).header?.meta;
+}
+
+/** Reads and verifies a container: magic and version, both checksums, sizes, padding, finite floats. */
+export function decodeContainer(
+  kind: ContainerKind,
+  bytes: Uint8Array,
+  source: string,
+): { meta: unknown; arrays: Map<string, NamedArray> } {
+  const fail = (problem: string): never => {
+    throw new Error(`${source}: ${problem}`);
+  };
+  const { header, jsonLength } = decodeHeader(kind, bytes, fail, true);
+  let offset = align8(PREFIX + jsonLength);
   if (!Array.isArray(header?.arrays) || !header.arrays.every(isArraySpec))
     fail(`${kind.what} header has a malformed tensor list`);
   const arrays = new Map<string, NamedArray>();

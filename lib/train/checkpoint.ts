@@ -6,13 +6,22 @@
  *   best.bnn             the weights of the best-validation epoch, the model a run reports and exports
  * Loading checks the checksums, that every value is finite, and that the header agrees with itself
  * and with the hyperparameters, so a damaged or edited checkpoint is refused rather than resumed.
+ * Every header carries the run's identity (`RunIdentity`: a random id made when the run starts, its
+ * seed and a hash of its hyperparameters), so that a file from another run is recognised as such.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../io/atomicWrite';
+import { tempFileFor, writeFileAtomic } from '../io/atomicWrite';
 import { readDataFile } from '../data/readFile';
-import { decodeContainer, encodeContainer, type ContainerKind } from '../io/container';
+import {
+  containerHeaderLength,
+  decodeContainer,
+  decodeContainerMeta,
+  encodeContainer,
+  type ContainerKind,
+} from '../io/container';
 import type { BinaryNetOptimizer, OptimizerState, Param } from '../optim/optimizers';
 import type { Hyperparameters } from '../presets';
 import type { EpochRecord } from './trainer';
@@ -34,8 +43,21 @@ export interface Checkpoint<Meta> {
   tensors: TensorRecord[];
 }
 
+/**
+ * Which run a file belongs to: made once when a run starts (not on resume) and written into every
+ * checkpoint.bnn, checkpoint.prev.bnn, best.bnn and the exported model's about.json.
+ */
+export interface RunIdentity {
+  /** 16 random hex digits. */
+  id: string;
+  seed: number;
+  /** The first 16 hex digits of the SHA-256 of the hyperparameters (`hyperparametersHash`). */
+  hyperparameters: string;
+}
+
 /** The training state besides the tensors. */
 export interface TrainingMeta {
+  run: RunIdentity;
   hyperparameters: Hyperparameters;
   /** Epochs fully done. */
   epoch: number;
@@ -49,10 +71,69 @@ export interface TrainingMeta {
 
 /** What best.bnn records besides the weights. */
 export interface BestMeta {
+  run: RunIdentity;
   hyperparameters: Hyperparameters;
   epoch: number;
   validError: number;
   testError: number;
+}
+
+/** Hyperparameters' JSON with the keys sorted, hashed: equal settings give equal hashes. */
+export function hyperparametersHash(hp: Hyperparameters): string {
+  const sorted = Object.fromEntries(Object.entries(hp).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
+}
+
+/** A new run's identity (random id, the seed, the hyperparameters' hash). */
+export function newRunIdentity(hp: Hyperparameters): RunIdentity {
+  return { id: randomBytes(8).toString('hex'), seed: hp.seed, hyperparameters: hyperparametersHash(hp) };
+}
+
+/** `run 3f…a1 (seed 1, hyperparameters 9c…04)`, for messages. */
+export function describeRun(run: RunIdentity): string {
+  return `run ${run.id} (seed ${run.seed}, hyperparameters ${run.hyperparameters})`;
+}
+
+export function sameRun(a: RunIdentity, b: RunIdentity): boolean {
+  return a.id === b.id && a.seed === b.seed && a.hyperparameters === b.hyperparameters;
+}
+
+function isRunIdentity(r: unknown): r is RunIdentity {
+  const x = r as RunIdentity;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.id === 'string' &&
+    /^[0-9a-f]{16}$/.test(x.id) &&
+    Number.isFinite(x.seed) &&
+    typeof x.hyperparameters === 'string'
+  );
+}
+
+/**
+ * The run identity in a header's meta (of a checkpoint, best.bnn or about.json); a file without one
+ * (written before binarynet-ts recorded run identities) or with a malformed one is refused with a message.
+ */
+export function runIdentityOf(meta: unknown, file: string): RunIdentity {
+  const run = (meta as { run?: unknown } | null)?.run;
+  if (run === undefined) {
+    throw new Error(
+      `${file} has no run identity (it was written before binarynet-ts recorded which run a file belongs to), ` +
+        'so it cannot be checked against the other files of the run folder; start the run over ' +
+        '(--overwrite keeps the old files aside until the first new checkpoint), or use a new run folder',
+    );
+  }
+  if (!isRunIdentity(run)) throw new Error(`${file}: the header's run identity is malformed (${JSON.stringify(run)})`);
+  return run;
+}
+
+/** Refuses `file` (whose run is `other`) unless it is from `run`, the run of `reference`; names both runs. */
+export function checkSameRun(file: string, other: RunIdentity, reference: string, run: RunIdentity): void {
+  if (sameRun(other, run)) return;
+  throw new Error(
+    `${file} is from another run: it belongs to ${describeRun(other)}, ${reference} to ${describeRun(run)}; ` +
+      'the folder mixes two runs, nothing was changed: move the file that is not from this run away',
+  );
 }
 
 export function encodeCheckpoint<Meta>(file: string, checkpoint: Checkpoint<Meta>): Uint8Array {
@@ -73,16 +154,42 @@ export function readCheckpoint<Meta>(file: string): Checkpoint<Meta> {
   return { meta: meta as Meta, tensors };
 }
 
+/**
+ * The header meta of a checkpoint or best.bnn, reading only the header (verified by its checksum),
+ * not the tensors: cheap even for a checkpoint of hundreds of megabytes.
+ */
+export function readCheckpointMeta<Meta>(file: string): Meta {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const first = new Uint8Array(16);
+    const got = fs.readSync(fd, first, 0, 16, 0);
+    const length = containerHeaderLength(first.subarray(0, got));
+    const bytes = new Uint8Array(Math.max(length, got));
+    bytes.set(first.subarray(0, got));
+    const more = length > got ? fs.readSync(fd, bytes, got, length - got, got) : 0;
+    return decodeContainerMeta(KIND, bytes.subarray(0, got + more), file) as Meta;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Keeps the current checkpoint as the previous one (a hard link: no copy), atomically. */
 export function keepAsPrevious(file: string, previous: string): void {
-  const tmp = `${previous}.${process.pid}.tmp`;
+  const tmp = tempFileFor(previous);
   fs.rmSync(tmp, { force: true });
   try {
-    fs.linkSync(file, tmp);
-  } catch {
-    fs.copyFileSync(file, tmp); // file systems without hard links
+    try {
+      fs.linkSync(file, tmp);
+    } catch {
+      fs.copyFileSync(file, tmp); // file systems without hard links
+    }
+    fs.renameSync(tmp, previous);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    const kept = fs.existsSync(previous) ? `the earlier ${path.basename(previous)} is kept unchanged` : '';
+    const message = `${previous}: could not be written (${(err as Error).message})${kept ? `; ${kept}` : ''}`;
+    throw new Error(message, { cause: err });
   }
-  fs.renameSync(tmp, previous);
 }
 
 // Weights are matched by position: tfjs makes variable names unique per process (kernel, kernel_1, …),
@@ -131,9 +238,17 @@ export function restoreModelFromCheckpoint(
   return { hyperparameters: hyperparametersOf(ckpt.meta, file), epoch: ckpt.meta.epoch };
 }
 
-/** Loads a run's best-validation weights (runDir/best.bnn) into `model`; returns which epoch they are. */
-export function restoreBestWeights(model: tf.LayersModel, runDir: string): BestMeta {
+/**
+ * Loads a run's best-validation weights (runDir/best.bnn) into `model`; returns which epoch they are.
+ * With `run`, best.bnn must be from that run (it is refused, naming both runs, before any weight is loaded).
+ */
+export function restoreBestWeights(
+  model: tf.LayersModel,
+  runDir: string,
+  run?: { identity: RunIdentity; of: string },
+): BestMeta {
   const file = path.join(runDir, BEST_FILE);
+  if (run) checkSameRun(file, runIdentityOf(readCheckpointMeta(file), file), run.of, run.identity);
   const ckpt = readCheckpoint<BestMeta>(file);
   restoreModel(model, new Map(ckpt.tensors.map((t) => [t.name, t])), file);
   return ckpt.meta;
@@ -153,12 +268,16 @@ function differingKeys(a: Hyperparameters, b: Hyperparameters): string[] {
  * history, a batch inside the epoch, and one optimizer step per batch trained so far.
  */
 function checkTrainingMeta(meta: TrainingMeta, hp: Hyperparameters, batchesPerEpoch: number, file: string): void {
+  const run = runIdentityOf(meta, file);
   const diff = differingKeys(hyperparametersOf(meta, file), hp);
   if (diff.length) {
     const advice = 'use the same settings to resume, or a new run folder';
     throw new Error(`${file} was made with other hyperparameters (${diff.join(', ')}); ${advice}`);
   }
   const bad = (problem: string) => new Error(`${file}: inconsistent checkpoint header: ${problem}`);
+  if (run.seed !== hp.seed || run.hyperparameters !== hyperparametersHash(hp)) {
+    throw bad(`${describeRun(run)} does not match its hyperparameters (seed ${hp.seed}, ${hyperparametersHash(hp)})`);
+  }
   const { epoch, batch, history, optimizer, partial } = meta;
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > hp.epochs) {
     throw bad(`epoch ${epoch} is not in 0–${hp.epochs}`);

@@ -6,6 +6,8 @@
  * pieces: resume, one epoch of steps, evaluation, and after each epoch the best weights (best.bnn),
  * the history file and a verified, atomic checkpoint (the one before kept as checkpoint.prev.bnn).
  * The reported test error is the one at the best validation epoch, whose weights best.bnn holds.
+ * The run folder is locked while `train` runs and must hold what is asked for (lib/train/runFolder.ts);
+ * on resume, checkpoint.prev.bnn, best.bnn and model/ must be from the checkpoint's run.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,15 +22,21 @@ import {
   BEST_FILE,
   CHECKPOINT_FILE,
   PREVIOUS_CHECKPOINT_FILE,
+  checkSameRun,
   keepAsPrevious,
   loadTrainingCheckpoint,
   modelTensors,
   encodeTrainingCheckpoint,
+  newRunIdentity,
+  readCheckpointMeta,
+  runIdentityOf,
   writeCheckpoint,
   type BestMeta,
+  type RunIdentity,
   type TensorRecord,
   type TrainingMeta,
 } from './checkpoint';
+import { openRunFolder, type RunFolder } from './runFolder';
 import { progressReporter, type ProgressReporter } from './progress';
 import { seededRandom } from '../random';
 import { BinaryWeightMonitor, type LayerDiagnostics } from './diagnostics';
@@ -56,13 +64,24 @@ export interface TrainResult {
   wallSeconds: number;
   /** True when `shouldStop` ended the run early (a checkpoint was saved). */
   interrupted: boolean;
+  /** The run's identity, as its checkpoints and best.bnn record it. */
+  run: RunIdentity;
 }
 
 export interface TrainOptions {
   /** Folder of `checkpoint.bnn`, `checkpoint.prev.bnn`, `best.bnn` and `history.json`. */
   runDir: string;
-  /** Continue from `runDir/checkpoint.bnn` when it exists. */
+  /** Continue from `runDir/checkpoint.bnn` (an error, saying what the folder holds, when it does not exist). */
   resume?: boolean;
+  /**
+   * Start afresh even though `runDir` holds a run: its files are moved to `runDir/replaced/` and
+   * deleted once the new run has written its first checkpoint. Without it a fresh start there is an error.
+   */
+  overwrite?: boolean;
+  /** The run folder, already opened (locked and checked) by the caller, e.g. `runExperiment`; else `train` opens it. */
+  folder?: RunFolder;
+  /** Recorded in the run folder's lock (default: the process's command line). */
+  command?: string;
   /** Continue from `runDir/checkpoint.prev.bnn`, the checkpoint before the latest (when that one is damaged). */
   rollback?: boolean;
   /** Whether the input is flattened (MLP) or kept as images (ConvNet). */
@@ -187,6 +206,7 @@ interface Run {
   optimizer: BinaryNetOptimizer;
   batches: number;
   files: { checkpoint: string; previous: string; best: string; history: string };
+  folder: RunFolder;
   state: TrainingMeta;
   /** The last checkpoint known to be good (written or verified by this call), if any. */
   lastGood: { file: string; epoch: number } | null;
@@ -196,6 +216,7 @@ interface Run {
 
 function freshState(hp: Hyperparameters): TrainingMeta {
   return {
+    run: newRunIdentity(hp),
     hyperparameters: hp,
     epoch: 0,
     batch: 0,
@@ -206,17 +227,14 @@ function freshState(hp: Hyperparameters): TrainingMeta {
   };
 }
 
-/** Continues from the checkpoint (or, with `rollback`, the previous one); a fresh run clears old files. */
+/**
+ * Continues from the checkpoint (or, with `rollback`, the previous one), whose run the folder's other
+ * files must share; a fresh run gets a new identity (the folder was checked by `openRunFolder`).
+ */
 function resumeOrStart(run: Run): void {
   const { options, files } = run;
-  if (options.rollback && !fs.existsSync(files.previous))
-    throw new Error(`${files.previous}: no previous checkpoint to roll back to`);
+  if (!(options.resume || options.rollback)) return;
   const source = options.rollback ? files.previous : files.checkpoint;
-  if (!(options.resume || options.rollback) || !fs.existsSync(source)) {
-    // Another run's previous checkpoint and best weights must not be mistaken for this run's.
-    for (const stale of [files.previous, files.best]) fs.rmSync(stale, { force: true });
-    return;
-  }
   try {
     run.state = loadTrainingCheckpoint(source, run.model, run.params, run.optimizer, run.hp, run.batches);
   } catch (err) {
@@ -226,9 +244,41 @@ function resumeOrStart(run: Run): void {
         : '';
     throw new Error(`${(err as Error).message}${hint}`, { cause: err });
   }
+  checkOneRun(run, source);
   const { epoch, batch } = run.state;
   run.lastGood = { file: source, epoch };
   run.log(`resumed from ${source}: ${epoch} epochs${batch ? ` and ${batch} batches` : ''} done`);
+}
+
+/**
+ * The folder's other files must be from the run of `source`: a file from another run is refused
+ * naming both. A damaged sibling is left to the step that replaces it (a rollback's damaged checkpoint.bnn).
+ */
+function checkOneRun(run: Run, source: string): void {
+  const { files } = run;
+  const identity = run.state.run;
+  for (const file of [files.checkpoint, files.previous, files.best]) {
+    if (file === source || !fs.existsSync(file)) continue;
+    let meta: unknown;
+    try {
+      meta = readCheckpointMeta(file);
+    } catch {
+      continue;
+    }
+    checkSameRun(file, runIdentityOf(meta, file), source, identity);
+  }
+  const about = path.join(run.options.runDir, 'model', 'about.json');
+  if (fs.existsSync(about)) {
+    let meta: unknown;
+    try {
+      meta = JSON.parse(fs.readFileSync(about, 'utf8'));
+    } catch (err) {
+      throw new Error(`${about}: not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+    // about.json's `run` is the run's name; its identity is `runIdentity`.
+    const other = runIdentityOf({ run: (meta as { runIdentity?: unknown } | null)?.runIdentity }, about);
+    checkSameRun(about, other, source, identity);
+  }
 }
 
 /** Stops the run: the files on disk are left as they are (the last good checkpoint stays). */
@@ -252,15 +302,25 @@ function saveCheckpoint(run: Run, weights: TensorRecord[] = modelTensors(run.mod
   } catch (err) {
     return stopRun(run, (err as Error).message);
   }
-  if (run.lastGood?.file === files.checkpoint) keepAsPrevious(files.checkpoint, files.previous);
-  writeFileAtomic(files.checkpoint, bytes);
-  writeFileAtomic(files.history, JSON.stringify(run.state.history, null, 1) + '\n');
+  try {
+    if (run.lastGood?.file === files.checkpoint) keepAsPrevious(files.checkpoint, files.previous);
+    writeFileAtomic(files.checkpoint, bytes);
+  } catch (err) {
+    return stopRun(run, (err as Error).message);
+  }
   run.lastGood = { file: files.checkpoint, epoch: run.state.epoch };
+  try {
+    writeFileAtomic(files.history, JSON.stringify(run.state.history, null, 1) + '\n');
+  } catch (err) {
+    return stopRun(run, (err as Error).message);
+  }
+  run.folder.dropReplaced();
 }
 
 /** The current weights as the run's best (best.bnn), with the epoch and errors they were chosen by. */
 function saveBest(run: Run, record: EpochRecord, weights: TensorRecord[]): void {
   const meta: BestMeta = {
+    run: run.state.run,
     hyperparameters: run.hp,
     epoch: record.epoch,
     validError: record.validError,
@@ -360,6 +420,7 @@ function trainResult(state: TrainingMeta, interrupted: boolean): TrainResult {
     testError: best?.testError ?? NaN,
     wallSeconds: state.wallSeconds,
     interrupted,
+    run: state.run,
   };
 }
 
@@ -376,6 +437,7 @@ export async function train(
   const log = options.log ?? ((line: string) => console.log(line));
   const params = modelParams(model, hp.glorotLrScale);
   const file = (name: string) => path.join(options.runDir, name);
+  const folder = options.folder ?? openRunFolder(options.runDir, { ...options, log });
   const run: Run = {
     model,
     data,
@@ -392,12 +454,12 @@ export async function train(
       best: file(BEST_FILE),
       history: file('history.json'),
     },
+    folder,
     state: freshState(hp),
     lastGood: null,
     monitor: null,
   };
   try {
-    fs.mkdirSync(options.runDir, { recursive: true });
     resumeOrStart(run);
     // After a resume in mid-epoch, that epoch's flip ratio counts only the flips since the resume.
     run.monitor = new BinaryWeightMonitor(model);
@@ -422,5 +484,6 @@ export async function train(
     return trainResult(run.state, interrupted);
   } finally {
     run.optimizer.dispose();
+    if (!options.folder) folder.release();
   }
 }
