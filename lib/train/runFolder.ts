@@ -110,8 +110,12 @@ function takeOver(file: string, stale: LockHolder, me: LockHolder): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const pid = Number(fs.readFileSync(guard, 'utf8'));
-    if (Number.isInteger(pid) && pid > 0 && processAlive(pid))
-      throw new Error(`another run (process ${pid}) is taking over the lock ${file} at this moment`);
+    // An empty guard is one being written, unless it is old.
+    const young = Date.now() - (fs.statSync(guard, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 10_000;
+    if (Number.isInteger(pid) && pid > 0 ? processAlive(pid) : young) {
+      const who = pid > 0 ? `process ${pid}` : 'another process';
+      throw new Error(`another run (${who}) is taking over the lock ${file} at this moment`, { cause: err });
+    }
     fs.rmSync(guard, { force: true }); // left by a process killed in the middle of a takeover
     return false;
   }
