@@ -13,7 +13,10 @@ import { seededRandom } from '../random';
 import { trainStep, type StepPhase } from '../train/trainer';
 
 /** Image shape and classes of each data set (the loaders' shapes). */
-const SHAPES: Record<DatasetName, { height: number; width: number; channels: number; numClasses: number }> = {
+export const DATASET_SHAPES: Record<
+  DatasetName,
+  { height: number; width: number; channels: number; numClasses: number }
+> = {
   mnist: { height: 28, width: 28, channels: 1, numClasses: 10 },
   'fashion-mnist': { height: 28, width: 28, channels: 1, numClasses: 10 },
   cifar10: { height: 32, width: 32, channels: 3, numClasses: 10 },
@@ -121,7 +124,7 @@ export interface NetworkConfig {
 export function networkConfig(name: string): NetworkConfig {
   const network = resolveNetwork(name);
   const hp = networkHyperparameters(network);
-  const s = SHAPES[hp.dataset];
+  const s = DATASET_SHAPES[hp.dataset];
   return {
     network,
     arch: hp.arch,
@@ -140,7 +143,7 @@ export function networkConfig(name: string): NetworkConfig {
 
 /** One batch of seeded random images and labels, in the data set's shape (train = valid = test). */
 function randomBatchDataset(hp: Hyperparameters, seed: number): SplitDataset {
-  const s = SHAPES[hp.dataset];
+  const s = DATASET_SHAPES[hp.dataset];
   const random = seededRandom(seed);
   const images = new Uint8Array(hp.batchSize * s.height * s.width * s.channels);
   for (let i = 0; i < images.length; i++) images[i] = Math.floor(random() * 256);

@@ -1,0 +1,264 @@
+/**
+ * `npm run bench:infer`: whole-network inference, the binary engine on each kernel tier against ONNX
+ * Runtime, PyTorch (when /usr/bin/python3 has torch) and tfjs on wasm, on the same weights and
+ * images, each implementation and thread count in its own child process (lib/bench/inferenceBench.ts).
+ * Writes inference.json, inference.md and the figure inference.{png,svg,html}.
+ *
+ *   --networks a,b       of mnist-mlp-3x4096, cifar10-convnet-paper, svhn-convnet-paper (default: all three)
+ *   --checkpoint FILE    a trained model (runs/<run>/checkpoint.bnn or best.bnn) instead of the paper's networks
+ *   --batches n,n        images per batch (default 1,100,10000 for the MLP, 1,100,1000 for the ConvNets)
+ *   --threads n,n        thread counts (default 1 and all CPUs)
+ *   --implementations    of engine-native, engine-wasm, onnxruntime, pytorch, tfjs-wasm (default all)
+ *   --runs N             timed repeats of every batch (default 30 / 10 / 3 for 1 / ≤ 100 / more images)
+ *   --smoke              tiny networks, 1 repeat, written to runs/bench-infer-smoke (tests, CI)
+ *   --out DIR            where the files go (default results/bench)
+ *
+ * BNN_PYTHON: the Python with torch (default /usr/bin/python3).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { integerFlag } from './args';
+import { initBackend } from '../lib/backend';
+import {
+  batchPlan,
+  inferenceFigure,
+  inferenceMarkdown,
+  INFERENCE_IMPLEMENTATIONS,
+  isEngine,
+  PAPER_INFERENCE_NETWORKS,
+  prepareNetwork,
+  runWorker,
+  SMOKE_INFERENCE_NETWORKS,
+  type InferenceImplementation,
+  type InferenceResults,
+  type InferenceRow,
+  type InferenceSkip,
+  type PreparedNetwork,
+  type WorkerResult,
+  type WorkerSpec,
+} from '../lib/bench/inferenceBench';
+import { describeMachine, openBlasEnv } from '../lib/bench/xnorBench';
+import { writeFileAtomic } from '../lib/io/atomicWrite';
+import { resolveNetwork } from '../lib/bench/trainStep';
+import { tryKernel } from '../lib/kernels';
+import { saveFigure } from '../lib/plots/figure';
+
+const PYTHON = process.env.BNN_PYTHON ?? '/usr/bin/python3';
+const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_infer.py');
+/** Seconds a child may take: tfjs-wasm on 1,000 ConvNet images is tens of seconds a batch. */
+const CHILD_TIMEOUT_S = 30 * 60;
+
+const HELP =
+  'npm run bench:infer -- [--networks a,b] [--checkpoint FILE] [--batches n,n] [--threads n,n] ' +
+  `[--implementations ${INFERENCE_IMPLEMENTATIONS.join(',')}] [--runs N] [--smoke] [--out DIR]`;
+
+function positiveList(value: string, flag: string): number[] {
+  return value.split(',').map((v) => integerFlag(v.trim(), flag)!);
+}
+
+/** One implementation at one thread count on one network, in its own process. */
+function measure(spec: WorkerSpec): WorkerResult | string {
+  const json = JSON.stringify(spec);
+  const env = spec.implementation === 'pytorch' ? openBlasEnv() : { ...process.env };
+  let command: string;
+  let args: string[];
+  if (spec.implementation === 'pytorch') {
+    env.OPENBLAS_NUM_THREADS = String(spec.threads);
+    env.OMP_NUM_THREADS = String(spec.threads);
+    command = PYTHON;
+    args = [PYTORCH_SCRIPT, json];
+  } else {
+    // The native pool reads BNN_THREADS when the addon loads; the engine's threads option is set too.
+    if (spec.implementation === 'engine-native') env.BNN_THREADS = String(spec.threads);
+    command = process.execPath;
+    args = ['--import', 'tsx', __filename, '--worker', json];
+  }
+  const child = spawnSync(command, args, {
+    env,
+    encoding: 'utf8',
+    timeout: CHILD_TIMEOUT_S * 1000,
+    maxBuffer: 256 * 2 ** 20,
+  });
+  const line = child.stdout
+    ?.split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  if (child.status === 0 && line) return JSON.parse(line) as WorkerResult;
+  const why = child.error
+    ? child.error.message
+    : ((child.stderr || child.stdout || '').trim().split('\n').filter(Boolean).pop() ?? `exit status ${child.status}`);
+  return why.slice(0, 300);
+}
+
+function topGap(scores: number[]): number {
+  const s = [...scores].sort((a, b) => b - a);
+  return (s[0] - s[1]) / Math.max(Math.abs(s[0]), Math.abs(s[1]));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      networks: { type: 'string' },
+      checkpoint: { type: 'string' },
+      batches: { type: 'string' },
+      threads: { type: 'string' },
+      implementations: { type: 'string', default: INFERENCE_IMPLEMENTATIONS.join(',') },
+      runs: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      worker: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return console.log(HELP);
+  if (values.worker !== undefined) {
+    console.log(JSON.stringify(await runWorker(JSON.parse(values.worker) as WorkerSpec)));
+    return;
+  }
+  const smoke = values.smoke!;
+  const runs = integerFlag(values.runs, 'runs', true) ?? (smoke ? 1 : undefined);
+  const batches = values.batches ? positiveList(values.batches, 'batches') : undefined;
+  const cores = os.cpus().length;
+  const threads = values.threads ? positiveList(values.threads, 'threads') : [...new Set([1, cores])];
+  const implementations = values.implementations!.split(',').map((s) => s.trim()) as InferenceImplementation[];
+  const unknown = implementations.filter((i) => !INFERENCE_IMPLEMENTATIONS.includes(i));
+  if (unknown.length)
+    throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${INFERENCE_IMPLEMENTATIONS.join(', ')}`);
+  if (values.checkpoint && values.networks) throw new Error('--checkpoint and --networks exclude each other');
+  const catalogue = smoke ? SMOKE_INFERENCE_NETWORKS : PAPER_INFERENCE_NETWORKS;
+  const networks = values.checkpoint
+    ? [{ checkpoint: values.checkpoint, batches: batches ?? [1, 100, 1000] }]
+    : (values.networks
+        ? values.networks.split(',').map((n) => resolveNetwork(n.trim()))
+        : catalogue.map((n) => n.name)
+      ).map((name) => {
+        const all = [...PAPER_INFERENCE_NETWORKS, ...SMOKE_INFERENCE_NETWORKS];
+        const known = all.find((n) => n.name === name);
+        if (!known) throw new Error(`no inference settings for '${name}': use ${all.map((n) => n.name).join(', ')}`);
+        return { ...known, batches: batches ?? known.batches };
+      });
+
+  const started = performance.now();
+  const backend = await initBackend(undefined);
+  const machine = describeMachine('');
+  const loadAverageStart = machine.loadAverageStart.map((l) => Math.round(l * 100) / 100);
+  console.log(`${machine.cpu}, ${cores} CPUs; tfjs backend ${backend}; load average ${loadAverageStart.join(' / ')}`);
+  const wasmKernel = tryKernel('wasm');
+  const wasmThreads = typeof wasmKernel === 'string' ? 1 : wasmKernel.maxThreads;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-bench-infer-'));
+  const rows: InferenceRow[] = [];
+  const skipped: InferenceSkip[] = [];
+  const disagreements: InferenceResults['disagreements'] = [];
+  const prepared: PreparedNetwork[] = [];
+  try {
+    for (const [i, network] of networks.entries()) {
+      const net = await prepareNetwork(network, path.join(work, String(i)), (l) => console.log(l));
+      prepared.push(net);
+      let reference: number[] | null = null;
+      // Engines first: their predictions are the reference the float peers are compared with.
+      const order = [...implementations].sort((a, b) => Number(isEngine(b)) - Number(isEngine(a)));
+      for (const implementation of order) {
+        for (const t of threads) {
+          const spec: WorkerSpec = {
+            implementation,
+            threads: t,
+            dir: net.dir,
+            inputShape: net.inputShape,
+            numClasses: net.numClasses,
+            batches: net.batches.map((images) => batchPlan(images, runs)),
+          };
+          const single =
+            t > 1 && implementation === 'tfjs-wasm'
+              ? 'the tfjs wasm backend runs one thread under Node'
+              : t > 1 && implementation === 'engine-wasm' && wasmThreads < t
+                ? `the wasm tier runs at most ${wasmThreads} thread(s) in Node`
+                : null;
+          const result = single ?? measure(spec);
+          if (typeof result === 'string') {
+            skipped.push({ network: net.network, implementation, threads: t, reason: result });
+            console.log(`${net.network} ${implementation} ${t} thr: skipped (${result})`);
+            continue;
+          }
+          let agree: number | null = null;
+          if (!reference && isEngine(implementation)) reference = result.predictions;
+          else if (reference) {
+            agree = result.predictions.filter((c, j) => c === reference![j]).length;
+            if (agree < reference.length && !isEngine(implementation)) {
+              const { BinaryEngine, loadPackedModel } = await import('../lib/engine');
+              const { selectKernel } = await import('../lib/kernels');
+              const engine = new BinaryEngine(loadPackedModel(path.join(net.dir, 'model.bnnpack')), {
+                kernel: selectKernel(),
+              });
+              const pixels = new Uint8Array(fs.readFileSync(path.join(net.dir, 'images.bin')));
+              const per = net.inputShape.reduce((a, b) => a * b, 1);
+              result.predictions.forEach((c, image) => {
+                if (c === reference![image] || disagreements.length >= 100) return;
+                const scores = Array.from(engine.scores(pixels.subarray(image * per, (image + 1) * per), 1));
+                disagreements.push({
+                  network: net.network,
+                  implementation,
+                  threads: t,
+                  image,
+                  engineTopGap: topGap(scores),
+                });
+              });
+            }
+          }
+          for (const timing of result.timings) {
+            rows.push({
+              network: net.network,
+              images: timing.images,
+              threads: t,
+              implementation,
+              detail: result.detail,
+              msPerBatch: Math.round(timing.msPerBatch * 1000) / 1000,
+              msPerImage: Math.round((timing.msPerBatch / timing.images) * 1e5) / 1e5,
+              runsMs: timing.runsMs,
+              agree: timing.images === Math.max(...net.batches) ? agree : null,
+              compared: timing.images === Math.max(...net.batches) && agree !== null ? result.predictions.length : null,
+            });
+          }
+          console.log(
+            `${net.network} ${implementation} ${t} thr: ` +
+              result.timings.map((x) => `${x.images} img ${x.msPerBatch.toFixed(2)} ms`).join(', ') +
+              (agree !== null ? `; agrees with the engine on ${agree}/${result.predictions.length}` : ''),
+          );
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  const results: InferenceResults = {
+    date: new Date().toISOString(),
+    smoke,
+    command: `npm run bench:infer -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),
+    machine,
+    loadAverageStart,
+    loadAverageEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    wallSeconds: Math.round(performance.now() - started) / 1000,
+    networks: prepared.map(({ dir: _dir, ...rest }) => rest),
+    rows,
+    skipped,
+    disagreements,
+  };
+  const out = values.out ?? (smoke ? path.join('runs', 'bench-infer-smoke') : path.join('results', 'bench'));
+  writeFileAtomic(path.join(out, 'inference.json'), JSON.stringify(results, null, 1) + '\n');
+  writeFileAtomic(path.join(out, 'inference.md'), inferenceMarkdown(results));
+  // The smoke run skips the figure: Chromium takes longer than the measurements.
+  const fig = smoke ? null : await saveFigure(inferenceFigure(results), path.join(out, 'inference'));
+  console.log(
+    `wrote ${path.join(out, 'inference.json')}, inference.md` +
+      (fig ? `, ${fig.html}${fig.png ? `, ${fig.png}` : ` (no image: ${fig.skipped})`}` : ''),
+  );
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
