@@ -12,7 +12,7 @@
       "target_name": "xnor_native",
       "sources": ["native/addon.cc", "native/gemm_scalar.cc", "native/train_ops.cc", "native/conv_ops.cc", "native/engine.cc", "native/bit_pack.cc", "native/parallel.cc", "native/sgemm.cc", "native/sgemm_scalar.cc"],
       "conditions": [
-        ["target_arch=='x64'", {"dependencies": ["xnor_popcnt", "xnor_avx2", "xnor_avx512", "sgemm_avx2", "sgemm_avx512"]}],
+        ["target_arch=='x64'", {"dependencies": ["xnor_popcnt", "xnor_avx2", "xnor_avx512", "engine_avx512", "sgemm_avx2", "sgemm_avx512"]}],
         ["target_arch=='arm64'", {"sources": ["native/gemm_neon.cc"]}]
       ]
     }
@@ -25,6 +25,9 @@
         {"target_name": "xnor_avx2", "type": "static_library", "sources": ["native/gemm_avx2.cc"],
          "cflags_cc": ["-mavx2", "-mpopcnt"], "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-mavx2", "-mpopcnt"]}},
         {"target_name": "xnor_avx512", "type": "static_library", "sources": ["native/gemm_avx512.cc"],
+         "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vpopcntdq"],
+         "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512vpopcntdq"]}},
+        {"target_name": "engine_avx512", "type": "static_library", "sources": ["native/engine_avx512.cc"],
          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vpopcntdq"],
          "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512vpopcntdq"]}},
         {"target_name": "sgemm_avx2", "type": "static_library", "sources": ["native/sgemm_avx2.cc"],

@@ -29,9 +29,9 @@
 #include <string>
 #include <vector>
 
+#include "engine_kernels.h"
 #include "napi_args.h"
 #include "parallel.h"
-#include "xnor_common.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BNN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -83,14 +83,17 @@ struct Layer {
   // pooling oh × ow.
   size_t h = 0, w = 0, c = 0, ks = 0, pad = 0, pool = 1, ch = 0, cw = 0, oh = 0, ow = 0;
   size_t units = 0;
+  size_t ldc = 0;      // sums per row in the tiles: units rounded up to 16
   size_t K = 0;        // ±1 values per dot product
-  size_t stride = 0;   // words per GEMM row (a multiple of kVectorWords)
+  size_t stride = 0;   // words per input row of the product (im2col rows, activations, bit planes)
+  size_t words = 0;    // words of each row that hold bits
   size_t pw_in = 0;    // words per input pixel (conv on bits)
   size_t in_row = 0;   // words per image of the input activations (bits inputs)
   size_t out_row = 0;  // words per image of the output activations
   size_t pw_out = 0;   // words per output pixel (convs) or per image (dense)
-  Buffer<uint64_t> weights;      // units × stride, gapped like the input
-  std::vector<int32_t> wsign;    // conv on pixels: (taps·c) × units of 0 (+1) or −1 (−1)
+  Buffer<uint64_t> weights;      // vertical layout (engine_kernels.h), gapped like the input
+  std::vector<float> wfloat;     // conv on pixels: (taps·c) × ldc of ±1 (0 past the filters)
+  std::vector<int32_t> wsign;    // the same as 0 (+1) / −1 (−1) masks, where float would not be exact
   std::vector<int32_t> corr;     // conv on bits: per border case × units, Σ over padded taps of Σ_ch w
   std::vector<uint32_t> case_y, case_x;  // border case of each conv output row / column
   size_t cases_x = 0;
@@ -100,7 +103,7 @@ struct Layer {
   double macs_per_image = 0;  // binary (or 8-bit) multiply-accumulates, for the thread choice
 };
 
-// ---- element-wise pieces -------------------------------------------------------------------
+// ---- element-wise pieces and the portable micro-kernels --------------------------------------
 
 // Bits of `count` (≤ 64) sums: (negate ? −s : s) ≥ threshold.
 BNN_SIMD_CLONES uint64_t threshold_word(const int32_t* s, const int32_t* t, const int32_t* neg, size_t count) {
@@ -133,10 +136,69 @@ BNN_SIMD_CLONES void add_signed(int32_t* acc, const int32_t* mask, int32_t v, si
   for (size_t f = 0; f < n; f++) acc[f] += (v ^ mask[f]) - mask[f];
 }
 
+}  // namespace
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+void engine::binary_tile_portable(const BinaryTile& t) {
+  for (size_t i = 0; i < t.rows; i++)
+    for (size_t g = 0; g < t.groups; g++) {
+      const uint64_t* w = t.w + g * t.words * 8;
+      for (size_t l = 0; l < 8; l++) {
+        int64_t sum = 0;
+        for (int p = t.planes ? 7 : 0; p >= 0; p--) {
+          const uint64_t* a = t.a + (t.planes ? i * 8 + size_t(p) : i) * t.lda;
+          int64_t pc = 0;
+          for (size_t q = 0; q < t.words; q++) pc += __builtin_popcountll(a[q] ^ w[q * 8 + l]);
+          sum = 2 * sum + (int64_t(t.K) - 2 * pc);
+        }
+        t.c[i * t.ldc + 8 * g + l] = int32_t(sum);
+      }
+    }
+}
+
+BNN_SIMD_CLONES void engine::float_tile_portable(const FloatTile& t) {
+  for (size_t i = 0; i < t.rows; i++) {
+    int32_t* c = t.c + i * t.ldc;
+    float acc[16];
+    for (size_t f = 0; f < t.ldw; f += 16) {
+      for (size_t v = 0; v < 16; v++) acc[v] = 0;
+      for (size_t k = 0; k < t.K; k++) {
+        const float x = t.x[i * t.ldx + k];
+        for (size_t v = 0; v < 16; v++) acc[v] += x * t.w[k * t.ldw + f + v];
+      }
+      for (size_t v = 0; v < 16; v++) c[f + v] = int32_t(acc[v]);
+    }
+  }
+}
+
+BNN_SIMD_CLONES void engine::pack_pixels_portable(const uint8_t* pixels, size_t k, bool planes, uint64_t* dst,
+                                                   size_t stride) {
+  for (size_t i = 0; i < k; i += 64) {
+    const size_t n = std::min<size_t>(64, k - i);
+    for (size_t q = 0; q < (planes ? 8 : 1); q++) {
+      const unsigned shift = planes ? unsigned(q) : 7;  // a sign row is the top bit: p ≥ 128
+      uint64_t word = 0;
+      for (size_t e = 0; e < n; e++) word |= uint64_t((pixels[i + e] >> shift) & 1) << e;
+      dst[q * stride + i / 64] = word;
+    }
+  }
+}
+
+namespace {
+
+struct Kernels {
+  engine::BinaryTileFn binary;
+  engine::FloatTileFn floats;
+  engine::PackPixelsFn pack;
+};
+
 // ---- per-thread scratch --------------------------------------------------------------------
 
 struct Scratch {
   Buffer<uint64_t> rows;  // im2col rows of one tile
+  Buffer<float> xf;       // the first conv's im2col rows
   Buffer<int32_t> sums;   // the tile's integer sums
   Buffer<int32_t> pooled;
 };
@@ -144,7 +206,7 @@ struct Scratch {
 // ---- the layers ------------------------------------------------------------------------------
 
 // A conv layer's work comes in items (image, output row after pooling), in tiles of a few items
-// so that each GEMM has enough rows; parts of the pool take contiguous ranges of items.
+// so that each product has enough rows; parts of the pool take contiguous ranges of items.
 struct ConvTile {
   size_t item0, items;
 };
@@ -152,107 +214,120 @@ struct ConvTile {
 // Conv output positions of items [item0, item0 + items): pool rows × (ow·pool) columns each.
 inline size_t tile_positions(const Layer& l, size_t items) { return items * l.pool * l.ow * l.pool; }
 
-// The tile's integer sums, one row of l.units per position, in the order of tile_positions.
-void conv_sums(const Layer& l, const uint8_t* pixels, const uint64_t* in, const ConvTile& t, Scratch& s,
-               xnor::GemmFn gemm) {
-  const size_t M = tile_positions(l, t.items), F = l.units, cols = l.ow * l.pool;
-  s.sums.reserve(M * F);
+// Calls at(row, b, y, x) for each conv output position of the tile, in order (y, x may lie in the padding).
+template <typename At>
+void for_positions(const Layer& l, const ConvTile& t, const At& at) {
+  const size_t cols = l.ow * l.pool;
+  size_t row = 0;
+  for (size_t it = t.item0; it < t.item0 + t.items; it++) {
+    const size_t b = it / l.oh, yo = it % l.oh;
+    for (size_t dy = 0; dy < l.pool; dy++)
+      for (size_t x = 0; x < cols; x++, row++) at(row, b, yo * l.pool + dy, x);
+  }
+}
+
+// The first conv, on pixels: im2col of (2p − 255) (0 in the padding), then the float product.
+void pixel_conv_sums(const Layer& l, const uint8_t* pixels, const ConvTile& t, Scratch& s, const Kernels& kern) {
+  const size_t M = tile_positions(l, t.items), F = l.units;
   int32_t* sums = s.sums.data();
-  if (l.input == Input::Pixels) {
-    std::memset(sums, 0, M * F * sizeof(int32_t));
-    size_t row = 0;
-    for (size_t it = t.item0; it < t.item0 + t.items; it++) {
-      const size_t b = it / l.oh, yo = it % l.oh;
-      const uint8_t* img = pixels + b * l.h * l.w * l.c;
-      for (size_t dy = 0; dy < l.pool; dy++) {
-        const ptrdiff_t y0 = ptrdiff_t(yo * l.pool + dy) - ptrdiff_t(l.pad);
-        for (size_t x = 0; x < cols; x++, row++) {
-          const ptrdiff_t x0 = ptrdiff_t(x) - ptrdiff_t(l.pad);
-          int32_t* acc = sums + row * F;
-          for (size_t i = 0; i < l.ks; i++) {
-            const ptrdiff_t y = y0 + ptrdiff_t(i);
-            if (y < 0 || y >= ptrdiff_t(l.h)) continue;
-            for (size_t j = 0; j < l.ks; j++) {
-              const ptrdiff_t xx = x0 + ptrdiff_t(j);
-              if (xx < 0 || xx >= ptrdiff_t(l.w)) continue;
-              const uint8_t* p = img + (size_t(y) * l.w + size_t(xx)) * l.c;
-              const int32_t* wrow = l.wsign.data() + (i * l.ks + j) * l.c * F;
-              for (size_t ch = 0; ch < l.c; ch++) add_signed(acc, wrow + ch * F, 2 * int32_t(p[ch]) - 255, F);
-            }
-          }
+  if (l.wfloat.empty()) {  // sums too large for exact float: integer sign-and-add
+    std::memset(sums, 0, M * l.ldc * sizeof(int32_t));
+    for_positions(l, t, [&](size_t row, size_t b, size_t y, size_t x) {
+      for (size_t i = 0; i < l.ks; i++)
+        for (size_t j = 0; j < l.ks; j++) {
+          const ptrdiff_t yy = ptrdiff_t(y + i) - ptrdiff_t(l.pad), xx = ptrdiff_t(x + j) - ptrdiff_t(l.pad);
+          if (yy < 0 || yy >= ptrdiff_t(l.h) || xx < 0 || xx >= ptrdiff_t(l.w)) continue;
+          const uint8_t* p = pixels + ((b * l.h + size_t(yy)) * l.w + size_t(xx)) * l.c;
+          for (size_t ch = 0; ch < l.c; ch++)
+            add_signed(sums + row * l.ldc, l.wsign.data() + ((i * l.ks + j) * l.c + ch) * F, 2 * int32_t(p[ch]) - 255,
+                       F);
         }
-      }
-    }
+    });
     return;
   }
-  // Packed im2col: tap (i, j) of a row takes pw_in words; a padded tap is all +1 (ones in the c
-  // real bits) and corrected afterwards.
+  s.xf.reserve(M * l.K);
+  float* xf = s.xf.data();
+  const size_t span = l.ks * l.c;  // one window row
+  for_positions(l, t, [&](size_t row, size_t b, size_t y, size_t x) {
+    float* dst = xf + row * l.K;
+    const ptrdiff_t x0 = ptrdiff_t(x) - ptrdiff_t(l.pad);
+    for (size_t i = 0; i < l.ks; i++) {
+      const ptrdiff_t yy = ptrdiff_t(y + i) - ptrdiff_t(l.pad);
+      if (yy >= 0 && yy < ptrdiff_t(l.h) && x0 >= 0 && x0 + ptrdiff_t(l.ks) <= ptrdiff_t(l.w)) {
+        const uint8_t* p = pixels + ((b * l.h + size_t(yy)) * l.w + size_t(x0)) * l.c;
+        for (size_t e = 0; e < span; e++) dst[e] = float(2 * int32_t(p[e]) - 255);
+        dst += span;
+        continue;
+      }
+      for (size_t j = 0; j < l.ks; j++, dst += l.c) {
+        const ptrdiff_t xx = x0 + ptrdiff_t(j);
+        if (yy < 0 || yy >= ptrdiff_t(l.h) || xx < 0 || xx >= ptrdiff_t(l.w)) {
+          for (size_t ch = 0; ch < l.c; ch++) dst[ch] = 0;
+          continue;
+        }
+        const uint8_t* p = pixels + ((b * l.h + size_t(yy)) * l.w + size_t(xx)) * l.c;
+        for (size_t ch = 0; ch < l.c; ch++) dst[ch] = float(2 * int32_t(p[ch]) - 255);
+      }
+    }
+  });
+  kern.floats(engine::FloatTile{xf, l.K, l.K, l.wfloat.data(), l.ldc, M, sums, l.ldc});
+}
+
+// A conv on packed bits: im2col of whole words (a padded tap is all +1: ones in the c real bits),
+// the binary product, then the padded taps' contribution subtracted.
+void bit_conv_sums(const Layer& l, const uint64_t* in, const ConvTile& t, Scratch& s, const Kernels& kern) {
+  const size_t M = tile_positions(l, t.items), pw = l.pw_in;
   s.rows.reserve(M * l.stride);
   uint64_t* rows = s.rows.data();
-  const size_t pw = l.pw_in, tap_words = l.ks * l.ks * pw;
   uint64_t ones[64];  // one pixel of +1s (pw ≤ 64 is checked at construction)
   for (size_t q = 0; q < pw; q++) {
     const size_t bits = std::min<size_t>(64, l.c - q * 64);
     ones[q] = bits == 64 ? ~0ULL : (1ULL << bits) - 1;
   }
-  size_t row = 0;
-  for (size_t it = t.item0; it < t.item0 + t.items; it++) {
-    const size_t b = it / l.oh, yo = it % l.oh;
+  for_positions(l, t, [&](size_t row, size_t b, size_t y, size_t x) {
     const uint64_t* img = in + b * l.in_row;
-    for (size_t dy = 0; dy < l.pool; dy++) {
-      const ptrdiff_t y0 = ptrdiff_t(yo * l.pool + dy) - ptrdiff_t(l.pad);
-      for (size_t x = 0; x < cols; x++, row++) {
-        const ptrdiff_t x0 = ptrdiff_t(x) - ptrdiff_t(l.pad);
-        uint64_t* dst = rows + row * l.stride;
-        for (size_t i = 0; i < l.ks; i++) {
-          const ptrdiff_t y = y0 + ptrdiff_t(i);
-          const bool row_inside = y >= 0 && y < ptrdiff_t(l.h);
-          if (row_inside && x0 >= 0 && x0 + ptrdiff_t(l.ks) <= ptrdiff_t(l.w)) {
-            // The window's row lies inside the image: ks pixels in a row are contiguous words.
-            std::memcpy(dst, img + (size_t(y) * l.w + size_t(x0)) * pw, l.ks * pw * sizeof(uint64_t));
-            dst += l.ks * pw;
-            continue;
-          }
-          for (size_t j = 0; j < l.ks; j++, dst += pw) {
-            const ptrdiff_t xx = x0 + ptrdiff_t(j);
-            if (row_inside && xx >= 0 && xx < ptrdiff_t(l.w))
-              std::memcpy(dst, img + (size_t(y) * l.w + size_t(xx)) * pw, pw * sizeof(uint64_t));
-            else
-              std::memcpy(dst, ones, pw * sizeof(uint64_t));
-          }
-        }
-        std::memset(dst, 0, (l.stride - tap_words) * sizeof(uint64_t));
+    const ptrdiff_t x0 = ptrdiff_t(x) - ptrdiff_t(l.pad);
+    uint64_t* dst = rows + row * l.stride;
+    for (size_t i = 0; i < l.ks; i++) {
+      const ptrdiff_t yy = ptrdiff_t(y + i) - ptrdiff_t(l.pad);
+      const bool row_inside = yy >= 0 && yy < ptrdiff_t(l.h);
+      if (row_inside && x0 >= 0 && x0 + ptrdiff_t(l.ks) <= ptrdiff_t(l.w)) {
+        // The window's row lies inside the image: ks pixels in a row are contiguous words.
+        std::memcpy(dst, img + (size_t(yy) * l.w + size_t(x0)) * pw, l.ks * pw * sizeof(uint64_t));
+        dst += l.ks * pw;
+        continue;
+      }
+      for (size_t j = 0; j < l.ks; j++, dst += pw) {
+        const ptrdiff_t xx = x0 + ptrdiff_t(j);
+        const uint64_t* src = row_inside && xx >= 0 && xx < ptrdiff_t(l.w) ? img + (size_t(yy) * l.w + size_t(xx)) * pw
+                                                                            : ones;
+        std::memcpy(dst, src, pw * sizeof(uint64_t));
       }
     }
-  }
-  gemm(xnor::GemmArgs{rows, l.weights.data(), l.stride, l.K, sums, F, 0, M, 0, F});
+  });
+  int32_t* sums = s.sums.data();
+  kern.binary(engine::BinaryTile{rows, l.stride, l.weights.data(), l.words, l.K, M, (l.units + 7) / 8, false, sums,
+                                 l.ldc});
   if (l.pad == 0) return;
-  row = 0;
-  for (size_t it = t.item0; it < t.item0 + t.items; it++) {
-    const size_t yo = it % l.oh;
-    for (size_t dy = 0; dy < l.pool; dy++) {
-      const size_t cy = l.case_y[yo * l.pool + dy];
-      for (size_t x = 0; x < cols; x++, row++) {
-        const size_t id = cy * l.cases_x + l.case_x[x];
-        if (id != 0) subtract(sums + row * F, l.corr.data() + id * F, F);
-      }
-    }
-  }
+  for_positions(l, t, [&](size_t row, size_t, size_t y, size_t x) {
+    const size_t id = l.case_y[y] * l.cases_x + l.case_x[x];
+    if (id != 0) subtract(sums + row * l.ldc, l.corr.data() + id * l.units, l.units);
+  });
 }
 
 // Pools the tile's sums and packs the thresholded bits into the output pixels.
 void conv_output(const Layer& l, const ConvTile& t, Scratch& s, uint64_t* out) {
-  const size_t F = l.units, cols = l.ow * l.pool;
+  const size_t F = l.units, cols = l.ow * l.pool, ld = l.ldc;
   const int32_t* sums = s.sums.data();
   s.pooled.reserve(F);
   for (size_t i = 0; i < t.items; i++) {
     const size_t it = t.item0 + i, b = it / l.oh, yo = it % l.oh;
-    const int32_t* base = sums + i * l.pool * cols * F;
+    const int32_t* base = sums + i * l.pool * cols * ld;
     uint64_t* px = out + b * l.out_row + yo * l.ow * l.pw_out;
     for (size_t x = 0; x < l.ow; x++, px += l.pw_out) {
-      const int32_t* v = base + x * l.pool * F;
+      const int32_t* v = base + x * l.pool * ld;
       if (l.pool == 2) {
-        max4(v, v + F, v + cols * F, v + cols * F + F, s.pooled.data(), F);
+        max4(v, v + ld, v + cols * ld, v + cols * ld + ld, s.pooled.data(), F);
         v = s.pooled.data();
       }
       threshold_row(l, v, 0, F, px);
@@ -261,31 +336,20 @@ void conv_output(const Layer& l, const ConvTile& t, Scratch& s, uint64_t* out) {
 }
 
 // Dense layers: blocks of rows × columns, column-block major so that a part's consecutive blocks
-// share one block of weights (which then stays in L2).
+// share one block of weights (which then stays in cache).
 constexpr size_t kDenseRows = 32;   // images per block
 constexpr size_t kDenseCols = 512;  // neurons per block (a multiple of 64: blocks own whole words)
 
 void dense_block(const Layer& l, const uint64_t* a, size_t i0, size_t i1, size_t j0, size_t j1, Scratch& s,
-                 xnor::GemmFn gemm, uint64_t* out_bits, double* scores) {
-  const size_t rows = i1 - i0, cols = j1 - j0, planes = l.input == Input::Pixels ? 8 : 1;
-  s.sums.reserve(rows * planes * cols);
+                 const Kernels& kern, uint64_t* out_bits, double* scores) {
+  const size_t rows = i1 - i0, cols = j1 - j0, ld = round_up(cols, 16);
+  const bool planes = l.input == Input::Pixels;
+  s.sums.reserve(rows * ld);
   int32_t* sums = s.sums.data();
-  gemm(xnor::GemmArgs{a + i0 * planes * l.stride, l.weights.data() + j0 * l.stride, l.stride, l.K, sums, cols, 0,
-                      rows * planes, 0, cols});
-  if (planes == 8) {
-    // Σ_p 2^p · (plane p · w), in place into the first `rows` rows.
-    for (size_t i = 0; i < rows; i++) {
-      const int32_t* p = sums + i * 8 * cols;
-      s.pooled.reserve(cols);
-      int32_t* acc = s.pooled.data();
-      for (size_t j = 0; j < cols; j++) acc[j] = p[7 * cols + j];
-      for (int q = 6; q >= 0; q--)
-        for (size_t j = 0; j < cols; j++) acc[j] = 2 * acc[j] + p[q * cols + j];
-      std::memcpy(sums + i * cols, acc, cols * sizeof(int32_t));
-    }
-  }
+  kern.binary(engine::BinaryTile{a + i0 * l.in_row, l.stride, l.weights.data() + j0 * l.words, l.words, l.K, rows,
+                                 (cols + 7) / 8, planes, sums, ld});
   for (size_t i = 0; i < rows; i++) {
-    const int32_t* row = sums + i * cols;
+    const int32_t* row = sums + i * ld;
     if (l.scores) {
       double* o = scores + (i0 + i) * l.units + j0;
       for (size_t j = 0; j < cols; j++) o[j] = l.scale[j0 + j] * row[j] + l.shift[j0 + j];
@@ -338,19 +402,24 @@ inline bool spec_bit(const uint32_t* w, size_t stride32, size_t r, size_t i) {
   return (w[r * stride32 + i / 32] >> (i % 32)) & 1;
 }
 
-// Copies the weights into the gapped layout: logical bit i = g·group + e (g a pixel or tap, e < group)
-// goes to word g·gw + e/64, bit e % 64.
-void lay_out_weights(Layer& l, const uint32_t* w, size_t stride32, size_t group, size_t gw) {
-  l.weights.zeroed(l.units * l.stride);
+// Copies the weights into the vertical layout (engine_kernels.h), with the input's gaps: logical
+// bit i = g·group + e (g a pixel or a tap, e < group) goes to word g·gw + e/64, bit e % 64.
+void lay_out_weights(Layer& l, const uint32_t* w, size_t stride32, size_t group, size_t gw, size_t words) {
+  l.words = words;
+  l.weights.zeroed((l.units + 7) / 8 * words * 8);
   for (size_t r = 0; r < l.units; r++) {
-    uint64_t* dst = l.weights.data() + r * l.stride;
+    uint64_t* dst = l.weights.data() + (r / 8) * words * 8 + r % 8;  // word q at dst[8q]
+    const uint32_t* src = w + r * stride32;
     if (group % 64 == 0) {  // no gaps: the same bits, in 64-bit words (bits past K cleared)
-      std::memcpy(dst, w + r * stride32, (l.K + 31) / 32 * sizeof(uint32_t));
-      if (l.K % 64) dst[l.K / 64] &= (1ULL << (l.K % 64)) - 1;
+      for (size_t q = 0; q < words_for(l.K); q++) {
+        uint64_t word = src[2 * q] | uint64_t(src[2 * q + 1]) << 32;
+        if (q == l.K / 64 && l.K % 64) word &= (1ULL << (l.K % 64)) - 1;
+        dst[8 * q] = word;
+      }
       continue;
     }
     for (size_t i = 0; i < l.K; i++)
-      if (spec_bit(w, stride32, r, i)) dst[(i / group) * gw + (i % group) / 64] |= 1ULL << ((i % group) % 64);
+      if (spec_bit(w, stride32, r, i)) dst[8 * ((i / group) * gw + (i % group) / 64)] |= 1ULL << ((i % group) % 64);
   }
 }
 
@@ -435,6 +504,7 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
       throw Napi::RangeError::New(env, where + ": the input is smaller than the kernel");
     l.oh = l.ch / l.pool, l.ow = l.cw / l.pool;
     if (l.oh == 0 || l.ow == 0) throw Napi::RangeError::New(env, where + ": pooling leaves no output");
+    l.ldc = round_up(l.units, 16);
     l.pw_out = words_for(l.units);
     l.out_row = round_up(l.oh * l.ow * l.pw_out, kVectorWords);
     l.macs_per_image = double(l.ch) * l.cw * l.K * l.units;
@@ -444,8 +514,8 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
       l.pw_in = prev->pw_out;
       l.in_row = prev->out_row;
       if (l.pw_in > 64) throw Napi::RangeError::New(env, where + ": more than 4096 channels");
-      l.stride = round_up(l.ks * l.ks * l.pw_in, kVectorWords);
-      lay_out_weights(l, w, stride32, l.c, l.pw_in);
+      l.stride = l.ks * l.ks * l.pw_in;
+      lay_out_weights(l, w, stride32, l.c, l.pw_in, l.stride);
       // Padding corrections: Σ over the padded taps of each tap's Σ_ch w, per border case.
       std::vector<std::pair<size_t, size_t>> ry, rx;
       border_cases(l.ch, l.pad, l.ks, l.h, l.case_y, ry);
@@ -469,14 +539,21 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
             }
     } else {
       if (l.h * l.w * l.c != input_size) throw Napi::RangeError::New(env, where + ": does not match the input size");
-      l.wsign.resize(l.K * l.units);
-      for (size_t f = 0; f < l.units; f++)
-        for (size_t i = 0; i < l.K; i++) l.wsign[i * l.units + f] = spec_bit(w, stride32, f, i) ? 0 : -1;
+      if (255.0 * double(l.K) < double(1 << 24)) {  // every sum exact in float32
+        l.wfloat.assign(l.K * l.ldc, 0.0f);
+        for (size_t f = 0; f < l.units; f++)
+          for (size_t i = 0; i < l.K; i++) l.wfloat[i * l.ldc + f] = spec_bit(w, stride32, f, i) ? 1.0f : -1.0f;
+      } else {
+        l.wsign.resize(l.K * l.units);
+        for (size_t f = 0; f < l.units; f++)
+          for (size_t i = 0; i < l.K; i++) l.wsign[i * l.units + f] = spec_bit(w, stride32, f, i) ? 0 : -1;
+      }
     }
     return l;
   }
 
   // Dense.
+  l.ldc = round_up(l.units, 16);
   l.pw_out = words_for(l.units);
   l.out_row = round_up(l.pw_out, kVectorWords);
   l.macs_per_image = double(l.K) * l.units * (l.input == Input::Pixels ? 8 : 1);
@@ -487,13 +564,13 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
                                            std::to_string(prev_values));
     l.in_row = prev->out_row;
     l.stride = prev->out_row;
-    if (prev->conv) lay_out_weights(l, w, stride32, prev->units, prev->pw_out);
-    else lay_out_weights(l, w, stride32, l.K, words_for(l.K));
+    if (prev->conv) lay_out_weights(l, w, stride32, prev->units, prev->pw_out, prev->oh * prev->ow * prev->pw_out);
+    else lay_out_weights(l, w, stride32, l.K, words_for(l.K), words_for(l.K));
   } else {
     if (l.K != input_size) throw Napi::RangeError::New(env, where + ": does not match the input size");
     l.stride = round_up(words_for(l.K), kVectorWords);
     l.in_row = l.stride * (l.input == Input::Pixels ? 8 : 1);
-    lay_out_weights(l, w, stride32, l.K, words_for(l.K));
+    lay_out_weights(l, w, stride32, l.K, words_for(l.K), words_for(l.K));
   }
   return l;
 }
@@ -505,7 +582,8 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "BinaryNetwork",
                        {InstanceMethod<&BinaryNetwork::Run>("run"),
-                        InstanceAccessor<&BinaryNetwork::Layers>("layers")});
+                        InstanceAccessor<&BinaryNetwork::Layers>("layers"),
+                        InstanceAccessor<&BinaryNetwork::Isa>("isa")});
   }
 
   explicit BinaryNetwork(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BinaryNetwork>(info) {
@@ -526,11 +604,24 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
         throw Napi::RangeError::New(env, "spec: only the last layer gives scores");
     }
     scratch_.resize(pool_threads());
-    gemm_ = xnor::best_gemm();
+    // Micro-kernels: AVX-512 where the CPU has VPOPCNTDQ, unless the spec asks for the portable ones.
+    std::string isa = "avx512";
+    if (spec.Has("isa") && !spec.Get("isa").IsUndefined()) isa = string_field(spec, "isa", "spec");
+    if (isa != "avx512" && isa != "portable")
+      throw Napi::RangeError::New(env, "spec: isa must be 'avx512' or 'portable'");
+    kernels_ = {engine::binary_tile_portable, engine::float_tile_portable, engine::pack_pixels_portable};
+#if defined(__x86_64__) || defined(_M_X64)
+    __builtin_cpu_init();
+    if (isa == "avx512" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vpopcntdq"))
+      kernels_ = {engine::binary_tile_avx512, engine::float_tile_avx512, engine::pack_pixels_avx512};
+#endif
+    isa_ = kernels_.binary == engine::binary_tile_portable ? "portable" : "avx512";
   }
 
  private:
   Napi::Value Layers(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(layers_.size())); }
+  Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isa_); }
 
   // run(pixels: Uint8Array, n, scores: Float64Array, threads, profile?: Float64Array): void
   //   scores[i·classes + j] for n images; profile[l] += seconds spent in layer l.
@@ -577,9 +668,11 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
     run_parts(parts, [&](size_t p) {
       Scratch& s = scratch_[p];
       const size_t lo = items * p / parts, hi = items * (p + 1) / parts;
+      s.sums.reserve(tile_positions(l, tile) * l.ldc);
       for (size_t i = lo; i < hi; i += tile) {
         const ConvTile t{i, std::min(tile, hi - i)};
-        conv_sums(l, pixels, in, t, s, gemm_);
+        if (l.input == Input::Pixels) pixel_conv_sums(l, pixels, t, s, kernels_);
+        else bit_conv_sums(l, in, t, s, kernels_);
         conv_output(l, t, s, out);
       }
     });
@@ -589,22 +682,10 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
   const uint64_t* FirstRows(const Layer& l, const uint8_t* pixels, size_t n, size_t parts) {
     first_.reserve(n * l.in_row);
     uint64_t* rows = first_.data();
-    const size_t planes = l.input == Input::Pixels ? 8 : 1;
     parallel_for(n, 16, parts, [&](size_t lo, size_t hi) {
       std::memset(rows + lo * l.in_row, 0, (hi - lo) * l.in_row * sizeof(uint64_t));
-      for (size_t b = lo; b < hi; b++) {
-        const uint8_t* px = pixels + b * l.K;
-        uint64_t* dst = rows + b * l.in_row;
-        for (size_t i = 0; i < l.K; i++) {
-          const uint64_t bit = 1ULL << (i % 64);
-          if (planes == 1) {
-            if (px[i] >= 128) dst[i / 64] |= bit;
-            continue;
-          }
-          for (size_t q = 0, v = px[i]; v; q++, v >>= 1)
-            if (v & 1) dst[q * l.stride + i / 64] |= bit;
-        }
-      }
+      for (size_t b = lo; b < hi; b++)
+        kernels_.pack(pixels + b * l.K, l.K, l.input == Input::Pixels, rows + b * l.in_row, l.stride);
     });
     return rows;
   }
@@ -622,7 +703,7 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
       for (size_t q = blocks * p / used; q < blocks * (p + 1) / used; q++) {
         const size_t cb = q / row_blocks, rb = q % row_blocks;
         dense_block(l, in, rb * kDenseRows, std::min(n, (rb + 1) * kDenseRows), cb * cols,
-                    std::min(l.units, (cb + 1) * cols), scratch_[p], gemm_, out, scores);
+                    std::min(l.units, (cb + 1) * cols), scratch_[p], kernels_, out, scores);
       }
     });
   }
@@ -631,7 +712,8 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
   std::vector<Layer> layers_;
   std::vector<Scratch> scratch_;
   Buffer<uint64_t> act_[2], first_;
-  xnor::GemmFn gemm_ = nullptr;
+  Kernels kernels_{};
+  std::string isa_;
 };
 
 }  // namespace
