@@ -196,7 +196,7 @@ function listing(dir: string, names: string[]): string {
 }
 
 /** The error for resuming a folder that does not exist (a mistyped run name, most likely). */
-function noSuchRun(dir: string): Error {
+function noSuchRun(dir: string, rollback: boolean): Error {
   const parent = path.dirname(dir);
   let runs: string[] = [];
   try {
@@ -211,9 +211,10 @@ function noSuchRun(dir: string): Error {
   }
   const guess = closestName(path.basename(dir), runs);
   const there = runs.length ? `; runs in ${parent}: ${runs.join(', ')}` : `; ${parent} holds no run`;
+  const what = rollback ? 'roll back' : 'resume';
   return new Error(
-    `${dir}: no such run folder, nothing to resume${guess ? ` (did you mean --run ${guess}?)` : ''}${there}; ` +
-      'to start a new run, leave out --resume',
+    `${dir}: no such run folder, nothing to ${what}${guess ? ` (did you mean --run ${guess}?)` : ''}${there}; ` +
+      `to start a new run, leave out --${rollback ? 'rollback' : 'resume'}`,
   );
 }
 
@@ -268,7 +269,8 @@ export function openRunFolder(dir: string, o: RunFolderOptions = {}): RunFolder 
     throw new Error(
       `overwrite (--overwrite) starts ${dir} over: it cannot be combined with ${o.rollback ? 'rollback' : 'resume'}`,
     );
-  if (resuming && !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw noSuchRun(dir);
+  if (resuming && !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw noSuchRun(dir, o.rollback === true);
   fs.mkdirSync(dir, { recursive: true });
   const release = acquireLock(dir, o.command ?? process.argv.join(' '), log);
   try {
