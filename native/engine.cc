@@ -105,23 +105,6 @@ struct Layer {
 
 // ---- element-wise pieces and the portable micro-kernels --------------------------------------
 
-// Bits of `count` (≤ 64) sums: (negate ? −s : s) ≥ threshold.
-BNN_SIMD_CLONES uint64_t threshold_word(const int32_t* s, const int32_t* t, const int32_t* neg, size_t count) {
-  int32_t v[64];
-  for (size_t j = 0; j < count; j++) v[j] = (s[j] ^ neg[j]) - neg[j] >= t[j];
-  uint64_t word = 0;
-  for (size_t j = 0; j < count; j++) word |= uint64_t(v[j]) << j;
-  return word;
-}
-
-// Packs columns [j0, j0 + count) of one row of sums into words starting at bit j0 (j0 % 64 == 0).
-void threshold_row(const Layer& l, const int32_t* sums, size_t j0, size_t count, uint64_t* out) {
-  for (size_t j = 0; j < count; j += 64) {
-    const size_t n = std::min<size_t>(64, count - j);
-    out[(j0 + j) / 64] = threshold_word(sums + j, l.thresholds.data() + j0 + j, l.negate.data() + j0 + j, n);
-  }
-}
-
 BNN_SIMD_CLONES void max4(const int32_t* a, const int32_t* b, const int32_t* c, const int32_t* d, int32_t* out,
                           size_t n) {
   for (size_t j = 0; j < n; j++) out[j] = std::max(std::max(a[j], b[j]), std::max(c[j], d[j]));
@@ -173,6 +156,16 @@ BNN_SIMD_CLONES void engine::float_tile_portable(const FloatTile& t) {
   }
 }
 
+void engine::threshold_portable(const int32_t* s, const int32_t* t, const int32_t* negate, size_t count,
+                                uint64_t* out) {
+  for (size_t j = 0; j < count; j += 64) {
+    uint64_t word = 0;
+    for (size_t e = 0; e < 64 && j + e < count; e++)
+      word |= uint64_t((s[j + e] ^ negate[j + e]) - negate[j + e] >= t[j + e]) << e;
+    out[j / 64] = word;
+  }
+}
+
 BNN_SIMD_CLONES void engine::pack_pixels_portable(const uint8_t* pixels, size_t k, bool planes, uint64_t* dst,
                                                    size_t stride) {
   for (size_t i = 0; i < k; i += 64) {
@@ -192,13 +185,22 @@ struct Kernels {
   engine::BinaryTileFn binary;
   engine::FloatTileFn floats;
   engine::PackPixelsFn pack;
+  engine::ThresholdFn threshold;
 };
+
+// Packs columns [j0, j0 + count) of one row of sums into words starting at bit j0 (j0 % 64 == 0).
+inline void threshold_row(const Layer& l, const Kernels& kern, const int32_t* sums, size_t j0, size_t count,
+                          uint64_t* out) {
+  kern.threshold(sums, l.thresholds.data() + j0, l.negate.data() + j0, count, out + j0 / 64);
+}
 
 // ---- per-thread scratch --------------------------------------------------------------------
 
 struct Scratch {
   Buffer<uint64_t> rows;  // im2col rows of one tile
   Buffer<float> xf;       // the first conv's im2col rows
+  Buffer<float> image;    // the first conv's current image as 2p − 255
+  size_t image_index = SIZE_MAX;
   Buffer<int32_t> sums;   // the tile's integer sums
   Buffer<int32_t> pooled;
 };
@@ -247,26 +249,28 @@ void pixel_conv_sums(const Layer& l, const uint8_t* pixels, const ConvTile& t, S
   }
   s.xf.reserve(M * l.K);
   float* xf = s.xf.data();
-  const size_t span = l.ks * l.c;  // one window row
+  const size_t span = l.ks * l.c, image_size = l.h * l.w * l.c;  // span: one window row
+  s.image.reserve(image_size);
+  const float* img = s.image.data();
   for_positions(l, t, [&](size_t row, size_t b, size_t y, size_t x) {
+    if (s.image_index != b) {  // each pixel converted once, not once per tap
+      const uint8_t* p = pixels + b * image_size;
+      for (size_t e = 0; e < image_size; e++) s.image.data()[e] = float(2 * int32_t(p[e]) - 255);
+      s.image_index = b;
+    }
     float* dst = xf + row * l.K;
     const ptrdiff_t x0 = ptrdiff_t(x) - ptrdiff_t(l.pad);
     for (size_t i = 0; i < l.ks; i++) {
       const ptrdiff_t yy = ptrdiff_t(y + i) - ptrdiff_t(l.pad);
       if (yy >= 0 && yy < ptrdiff_t(l.h) && x0 >= 0 && x0 + ptrdiff_t(l.ks) <= ptrdiff_t(l.w)) {
-        const uint8_t* p = pixels + ((b * l.h + size_t(yy)) * l.w + size_t(x0)) * l.c;
-        for (size_t e = 0; e < span; e++) dst[e] = float(2 * int32_t(p[e]) - 255);
+        std::memcpy(dst, img + (size_t(yy) * l.w + size_t(x0)) * l.c, span * sizeof(float));
         dst += span;
         continue;
       }
       for (size_t j = 0; j < l.ks; j++, dst += l.c) {
         const ptrdiff_t xx = x0 + ptrdiff_t(j);
-        if (yy < 0 || yy >= ptrdiff_t(l.h) || xx < 0 || xx >= ptrdiff_t(l.w)) {
-          for (size_t ch = 0; ch < l.c; ch++) dst[ch] = 0;
-          continue;
-        }
-        const uint8_t* p = pixels + ((b * l.h + size_t(yy)) * l.w + size_t(xx)) * l.c;
-        for (size_t ch = 0; ch < l.c; ch++) dst[ch] = float(2 * int32_t(p[ch]) - 255);
+        if (yy < 0 || yy >= ptrdiff_t(l.h) || xx < 0 || xx >= ptrdiff_t(l.w)) std::memset(dst, 0, l.c * sizeof(float));
+        else std::memcpy(dst, img + (size_t(yy) * l.w + size_t(xx)) * l.c, l.c * sizeof(float));
       }
     }
   });
@@ -316,7 +320,7 @@ void bit_conv_sums(const Layer& l, const uint64_t* in, const ConvTile& t, Scratc
 }
 
 // Pools the tile's sums and packs the thresholded bits into the output pixels.
-void conv_output(const Layer& l, const ConvTile& t, Scratch& s, uint64_t* out) {
+void conv_output(const Layer& l, const ConvTile& t, Scratch& s, const Kernels& kern, uint64_t* out) {
   const size_t F = l.units, cols = l.ow * l.pool, ld = l.ldc;
   const int32_t* sums = s.sums.data();
   s.pooled.reserve(F);
@@ -330,7 +334,7 @@ void conv_output(const Layer& l, const ConvTile& t, Scratch& s, uint64_t* out) {
         max4(v, v + ld, v + cols * ld, v + cols * ld + ld, s.pooled.data(), F);
         v = s.pooled.data();
       }
-      threshold_row(l, v, 0, F, px);
+      threshold_row(l, kern, v, 0, F, px);
     }
   }
 }
@@ -354,7 +358,7 @@ void dense_block(const Layer& l, const uint64_t* a, size_t i0, size_t i1, size_t
       double* o = scores + (i0 + i) * l.units + j0;
       for (size_t j = 0; j < cols; j++) o[j] = l.scale[j0 + j] * row[j] + l.shift[j0 + j];
     } else {
-      threshold_row(l, row, j0, cols, out_bits + (i0 + i) * l.out_row);
+      threshold_row(l, kern, row, j0, cols, out_bits + (i0 + i) * l.out_row);
     }
   }
 }
@@ -609,12 +613,14 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
     if (spec.Has("isa") && !spec.Get("isa").IsUndefined()) isa = string_field(spec, "isa", "spec");
     if (isa != "avx512" && isa != "portable")
       throw Napi::RangeError::New(env, "spec: isa must be 'avx512' or 'portable'");
-    kernels_ = {engine::binary_tile_portable, engine::float_tile_portable, engine::pack_pixels_portable};
+    kernels_ = {engine::binary_tile_portable, engine::float_tile_portable, engine::pack_pixels_portable,
+                engine::threshold_portable};
 #if defined(__x86_64__) || defined(_M_X64)
     __builtin_cpu_init();
     if (isa == "avx512" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vpopcntdq"))
-      kernels_ = {engine::binary_tile_avx512, engine::float_tile_avx512, engine::pack_pixels_avx512};
+      kernels_ = {engine::binary_tile_avx512, engine::float_tile_avx512, engine::pack_pixels_avx512,
+                  engine::threshold_avx512};
 #endif
     isa_ = kernels_.binary == engine::binary_tile_portable ? "portable" : "avx512";
   }
@@ -667,13 +673,14 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
     const size_t tile = std::max<size_t>(1, std::min((items + parts - 1) / parts, std::max<size_t>(1, 256 / per_item)));
     run_parts(parts, [&](size_t p) {
       Scratch& s = scratch_[p];
+      s.image_index = SIZE_MAX;  // new pixels in every run
       const size_t lo = items * p / parts, hi = items * (p + 1) / parts;
       s.sums.reserve(tile_positions(l, tile) * l.ldc);
       for (size_t i = lo; i < hi; i += tile) {
         const ConvTile t{i, std::min(tile, hi - i)};
         if (l.input == Input::Pixels) pixel_conv_sums(l, pixels, t, s, kernels_);
         else bit_conv_sums(l, in, t, s, kernels_);
-        conv_output(l, t, s, out);
+        conv_output(l, t, s, kernels_, out);
       }
     });
   }

@@ -144,5 +144,19 @@ void pack_pixels_avx512(const uint8_t* pixels, size_t k, bool planes, uint64_t* 
   }
 }
 
+void threshold_avx512(const int32_t* s, const int32_t* t, const int32_t* negate, size_t count, uint64_t* out) {
+  for (size_t j = 0; j < count; j += 64) {
+    uint64_t word = 0;
+    for (size_t v = 0; v < 64 && j + v < count; v += 16) {
+      const size_t n = count - j - v < 16 ? count - j - v : 16;
+      const __mmask16 m = n == 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
+      const __m512i x = _mm512_maskz_loadu_epi32(m, s + j + v), neg = _mm512_maskz_loadu_epi32(m, negate + j + v);
+      const __m512i signed_x = _mm512_sub_epi32(_mm512_xor_si512(x, neg), neg);
+      word |= uint64_t(_mm512_mask_cmpge_epi32_mask(m, signed_x, _mm512_maskz_loadu_epi32(m, t + j + v))) << v;
+    }
+    out[j / 64] = word;
+  }
+}
+
 }  // namespace engine
 }  // namespace bnn

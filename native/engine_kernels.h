@@ -42,17 +42,23 @@ struct FloatTile {
 // when `planes`, else one row of signs (p ≥ 128 ↔ +1). Words past the k bits are left as they are.
 using PackPixelsFn = void (*)(const uint8_t* pixels, size_t k, bool planes, uint64_t* dst, size_t stride);
 
+// BatchNorm + sign folded (lib/engine/packedModel.ts): bit j of out (⌈count/64⌉ words) is
+// (negate_j ? −s_j : s_j) ≥ t_j, negate_j 0 or −1.
+using ThresholdFn = void (*)(const int32_t* s, const int32_t* t, const int32_t* negate, size_t count, uint64_t* out);
+
 using BinaryTileFn = void (*)(const BinaryTile&);
 using FloatTileFn = void (*)(const FloatTile&);
 
 void binary_tile_portable(const BinaryTile&);
 void float_tile_portable(const FloatTile&);
 void pack_pixels_portable(const uint8_t* pixels, size_t k, bool planes, uint64_t* dst, size_t stride);
+void threshold_portable(const int32_t* s, const int32_t* t, const int32_t* negate, size_t count, uint64_t* out);
 #if defined(__x86_64__) || defined(_M_X64)
 // These need AVX-512 F, BW and VPOPCNTDQ.
 void binary_tile_avx512(const BinaryTile&);
 void float_tile_avx512(const FloatTile&);
 void pack_pixels_avx512(const uint8_t* pixels, size_t k, bool planes, uint64_t* dst, size_t stride);
+void threshold_avx512(const int32_t* s, const int32_t* t, const int32_t* negate, size_t count, uint64_t* out);
 #endif
 
 }  // namespace engine
