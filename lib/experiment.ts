@@ -16,6 +16,7 @@ import { modelFilterRepetition } from './analysis/filterRepetition';
 import { buildConvNet } from './models/convnet';
 import { buildMlp } from './models/mlp';
 import { preset, validateHyperparameters, type Hyperparameters } from './presets';
+import { SCRATCH_RESULTS, whyNotCommitted } from './results/destination';
 import { machineInfo } from './results/machine';
 import {
   buildMetrics,
@@ -47,6 +48,10 @@ export interface ExperimentOptions {
   dataDir?: string;
   /** Name of the run: results/<run>/ and runs/<run>/ (default `<dataset>-<preset>`, `-custom` when overridden). */
   run?: string;
+  /**
+   * Where metrics, curves and the table go. Default: results/ for a named preset on the full data, unedited, run
+   * to the end; runs/results/ (git-ignored) for any other run.
+   */
   resultsDir?: string;
   /** Checkpoints live in `<runsDir>/<run>/` (git-ignored). */
   runsDir?: string;
@@ -236,7 +241,12 @@ async function experimentIn(
     machine: machineInfo(),
     command: o.command ?? '',
   });
-  const outDir = path.join(resultsDir, run);
+  // results/ takes only a named preset on the full data, unedited, run to the end (lib/results/destination.ts);
+  // any other run goes to runs/results/. A results folder given by the caller is used as given.
+  const why = whyNotCommitted({ preset: o.preset, overrides, hp, complete: !metrics.incomplete });
+  const recordDir = o.resultsDir ?? (why === null ? resultsDir : SCRATCH_RESULTS);
+  if (!o.resultsDir && why !== null) log(`recording under ${recordDir}/, not results/: ${why}`);
+  const outDir = path.join(recordDir, run);
   writeRunFiles(outDir, metrics, result.history);
   const best = await exportBestModel(model, runDir, run, log, result.run);
   if (best.epoch !== result.bestEpoch) {
@@ -265,7 +275,7 @@ async function experimentIn(
     );
     const diagnostics = diagnosticsFigure(metrics, result.history);
     const weights = diagnostics && (await saveFigure(diagnostics, path.join(outDir, 'diagnostics')));
-    const report = await regenerateReport(resultsDir);
+    const report = await regenerateReport(recordDir);
     const written = [
       curves.html,
       curves.png,

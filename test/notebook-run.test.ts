@@ -11,14 +11,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-notebook-run-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('what the experiment notebooks share', () => {
-  it('records full runs on real data in results/, smoke and synthetic runs apart, named as such', () => {
+  it('records full runs on real data in results/, smoke and synthetic runs in runs/results/, named as such', () => {
     expect(notebookRun({ dataset: 'cifar10', preset: 'quick', overrides: {}, data: 'real' })).toEqual({
       run: 'cifar10-quick',
       resultsDir: path.join('..', 'results'),
     });
     expect(notebookRun({ dataset: 'svhn', preset: 'smoke', overrides: {}, data: 'synthetic' })).toEqual({
       run: 'svhn-smoke-synthetic',
-      resultsDir: path.join('..', 'runs', 'notebook-results'),
+      resultsDir: path.join('..', 'runs', 'results'),
     });
     expect(
       notebookRun({ dataset: 'mnist', preset: 'quick', overrides: { epochs: 3 }, data: 'real', root: '.' }).run,

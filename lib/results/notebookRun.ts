@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Hyperparameters } from '../presets';
+import { preset, type Hyperparameters } from '../presets';
+import { resultsDirFor, SCRATCH_RESULTS, whyNotCommitted } from './destination';
 import type { Figure } from '../plots/figure';
 import {
   buildMetrics,
@@ -26,9 +27,10 @@ export function hyperparameterTable(hp: Hyperparameters, reference: Hyperparamet
 }
 
 /**
- * `<dataset>-<preset>[-synthetic][-custom]`, and its folder: `results/` holds only full runs on real
- * data; smoke runs and runs on synthetic stand-ins go to `runs/notebook-results/` (git-ignored).
- * `root` is the repository root as seen from the notebook.
+ * `<dataset>-<preset>[-synthetic][-custom]`, and its folder (lib/results/destination.ts): `results/` only for a
+ * named preset on the full, real data, unedited; anything else goes to `runs/results/` (git-ignored), so that
+ * trying something in a notebook never changes the repository. `root` is the repository root as seen from the
+ * notebook. `recordRun` moves a run that stopped early to `runs/results/` too.
  */
 export function notebookRun(o: {
   dataset: string;
@@ -39,28 +41,44 @@ export function notebookRun(o: {
 }): { run: string; resultsDir: string } {
   const root = o.root ?? '..';
   const run = runName(o.dataset, o.preset, o.overrides, o.data);
-  const apart = o.preset === 'smoke' || o.data === 'synthetic';
-  return { run, resultsDir: apart ? path.join(root, 'runs', 'notebook-results') : path.join(root, 'results') };
+  const hp = preset(o.dataset, o.preset);
+  return { run, resultsDir: resultsDirFor({ ...o, hp: hp }, root) };
 }
 
 export interface RecordedRun {
   metrics: RunMetrics;
   /** `<resultsDir>/<run>/`, where the metrics and history were written. */
   dir: string;
+  /** Where the run was recorded and, when not in results/, why: one sentence for the notebook to print. */
+  note: string;
   /** The learning curves, to show (and save) with lib/notebook's `showFigure(curves, dir + '/learning-curves')`. */
   curves: Figure;
-  /** The regenerated results table of `resultsDir`, as Markdown. */
+  /** The regenerated results table of the folder the run was recorded in, as Markdown. */
   table: string;
 }
 
-/** Writes the run's metrics and history under `<resultsDir>/<run>/` and regenerates that folder's table. */
+/**
+ * Writes the run's metrics and history under `<resultsDir>/<run>/` and regenerates that folder's table. A run
+ * that stopped before its last epoch is recorded under `runs/results/` beside `resultsDir`'s root instead.
+ */
 export async function recordRun(
   args: Parameters<typeof buildMetrics>[0] & { resultsDir: string },
 ): Promise<RecordedRun> {
   const metrics = buildMetrics(args);
-  const dir = path.join(args.resultsDir, args.run);
+  const why = whyNotCommitted({ ...args, hp: args.hp, complete: !metrics.incomplete });
+  const root = path.dirname(args.resultsDir);
+  const resultsDir =
+    why !== null && path.basename(args.resultsDir) === 'results' && !isScratch(args.resultsDir)
+      ? path.join(root, SCRATCH_RESULTS)
+      : args.resultsDir;
+  const dir = path.join(resultsDir, args.run);
   writeRunFiles(dir, metrics, args.result.history);
-  const report = await regenerateReport(args.resultsDir);
+  const report = await regenerateReport(resultsDir);
   const curves = learningCurvesFigure(metrics, args.result.history);
-  return { metrics, dir, curves, table: fs.readFileSync(report.table, 'utf8') };
+  const note = `recorded in ${dir}/${why === null ? '' : ` (not in results/: ${why})`}`;
+  return { metrics, dir, note, curves, table: fs.readFileSync(report.table, 'utf8') };
+}
+
+function isScratch(dir: string): boolean {
+  return path.normalize(dir).split(path.sep).slice(-2).join('/') === 'runs/results';
 }
