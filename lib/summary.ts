@@ -10,6 +10,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { isQuantizedLayer } from './layers/binaryKernelLayer';
 import { SignActivation } from './layers/signActivation';
+import { escapeHtml, htmlTable } from './results/htmlTable';
 
 export interface MacCounts {
   binaryBinary: number;
@@ -101,8 +102,8 @@ function kib(bytes: number): string {
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-/** The summary as a fixed-width text table with totals. */
-export function formatSummary(rows: LayerSummary[]): string {
+/** The summary's cells (header, one row per layer, the totals) and its two closing lines. */
+function summaryCells(rows: LayerSummary[]): { header: string[]; body: string[][]; foot: string[]; notes: string[] } {
   const sum = (f: (r: LayerSummary) => number) => rows.reduce((t, r) => t + f(r), 0);
   const total = {
     quantizedParams: sum((r) => r.binaryParams + r.quantizedParams),
@@ -148,24 +149,35 @@ export function formatSummary(rows: LayerSummary[]): string {
     kib(total.packedBytes),
     ...macCells(total.macs),
   ];
+  const ratio = total.packedBytes > 0 ? (total.float32Bytes / total.packedBytes).toFixed(1) : '—';
+  const allMacs = total.macs.binaryBinary + total.macs.binaryFloat + total.macs.floatFloat;
+  const binaryPercent = ((100 * total.macs.binaryBinary) / allMacs).toFixed(1);
+  const binaryShare = allMacs > 0 ? ` (${binaryPercent} % binary×binary)` : '';
+  const notes = [
+    `Memory: ${kib(total.float32Bytes)} as float32, ${kib(total.packedBytes)} packed (${ratio}× smaller)`,
+    `MACs per example: ${count(allMacs)}${binaryShare}`,
+  ];
+  return { header, body, foot, notes };
+}
+
+/** The summary as a fixed-width text table with totals (the CLI's form). */
+export function formatSummary(rows: LayerSummary[]): string {
+  const { header, body, foot, notes } = summaryCells(rows);
   const table = [header, ...body, foot];
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c].length)));
   const line = (row: string[]) =>
     row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   const rule = '─'.repeat(widths.reduce((a, b) => a + b + 2, -2));
-  const ratio = total.packedBytes > 0 ? (total.float32Bytes / total.packedBytes).toFixed(1) : '—';
-  const allMacs = total.macs.binaryBinary + total.macs.binaryFloat + total.macs.floatFloat;
-  const binaryPercent = ((100 * total.macs.binaryBinary) / allMacs).toFixed(1);
-  const binaryShare = allMacs > 0 ? ` (${binaryPercent} % binary×binary)` : '';
-  return [
-    rule,
-    line(header),
-    rule,
-    ...body.map(line),
-    rule,
-    line(foot),
-    rule,
-    `Memory: ${kib(total.float32Bytes)} as float32, ${kib(total.packedBytes)} packed (${ratio}× smaller)`,
-    `MACs per example: ${count(allMacs)}${binaryShare}`,
-  ].join('\n');
+  return [rule, line(header), rule, ...body.map(line), rule, line(foot), rule, ...notes].join('\n');
+}
+
+/**
+ * The same summary as an HTML table (the notebooks' form: it fits the output area, numbers right-aligned,
+ * parameter counts with thousands separators).
+ */
+export function summaryHtml(rows: LayerSummary[]): string {
+  const { header, body, foot, notes } = summaryCells(rows);
+  const grouped = (r: string[]) => r.map((cell, c) => ((c === 3 || c === 4) && cell ? count(Number(cell)) : cell));
+  const table = htmlTable(header, body.map(grouped), { footer: [grouped(foot)] });
+  return `${table}<div style="font-size:12px;margin:4px 0">${notes.map(escapeHtml).join('<br>')}</div>`;
 }

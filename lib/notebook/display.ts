@@ -14,11 +14,10 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import * as tslab from 'tslab';
+import { escapeHtml } from '../results/htmlTable';
 import { figureJson, plotlyJs, saveFigure, type Figure, type RenderedFigure } from '../plots/figure';
 
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+export { escapeHtml };
 
 /** Shows `html` when running in a Jupyter kernel (tslab); otherwise prints `plain()`. Returns whether it was HTML. */
 export function displayHtml(html: string, plain: () => string): boolean {
