@@ -13,6 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { initBackend } from '../lib/backend';
+import { buildModel, exportBestModel, loadDataset, resolveHyperparameters } from '../lib/experiment';
 import {
   readCheckpoint,
   readCheckpointMeta,
@@ -98,7 +100,8 @@ function tryMount(dir: string): boolean {
   }
 }
 const diskDir = path.join(root, 'small-disk');
-const mounted = process.platform === 'linux' && tryMount(diskDir);
+// BNN_TEST_NO_MOUNT=1 takes the other path (the injected error) where mounting works.
+const mounted = process.platform === 'linux' && !process.env.BNN_TEST_NO_MOUNT && tryMount(diskDir);
 
 beforeAll(async () => {
   // Build dist/ once when stale (asynchronously: a blocked worker misses vitest's RPC deadlines).
@@ -293,4 +296,88 @@ describe('checkpoints know their run', () => {
     const best = readCheckpoint<BestMeta>(path.join(dir, 'best.bnn'));
     expect(best.meta.run.id).toMatch(/^[0-9a-f]{16}$/);
   }, 60_000);
+});
+
+describe('checkpoints know their run: export', () => {
+  it('exportBestModel refuses a best.bnn from another run, naming both; model/ is left as it was', async () => {
+    await initBackend(undefined, () => {});
+    const one = path.join(root, 'export-one');
+    fs.cpSync(path.join(runs, 'other'), one, { recursive: true });
+    const theirs = runOf(path.join(one, 'checkpoint.bnn'));
+    fs.copyFileSync(path.join(runs, 'mnist-smoke', 'best.bnn'), path.join(one, 'best.bnn'));
+    const mine = runOf(path.join(one, 'best.bnn'));
+    const before = snapshot(path.join(one, 'model'));
+    const hp = resolveHyperparameters('mnist', 'smoke', { hiddenUnits: [16], trainLimit: 200, validLimit: 100 });
+    const model = buildModel(hp, await loadDataset({ ...hp, testLimit: 100 }));
+    await expect(exportBestModel(model, one, 'one', () => {})).rejects.toThrow(
+      `${path.join(one, 'best.bnn')} is from another run: it belongs to run ${mine.id} (seed ${mine.seed}, ` +
+        `hyperparameters ${mine.hyperparameters}), ${path.join(one, 'checkpoint.bnn')} to run ${theirs.id}`,
+    );
+    expect(snapshot(path.join(one, 'model'))).toEqual(before);
+  }, 60_000);
+});
+
+describe('leftovers and full disks', () => {
+  it('kill -9 mid-write of a checkpoint, then a new run: the temporary file is gone, the run resumes', async () => {
+    // 2 × 1024 units: an 18 MB checkpoint, long enough to write that the kill lands in it.
+    const big = [...TINY, '--run', 'killed', '--hidden-units', '1024,1024', '--train-limit', '100', '--epochs', '3'];
+    const made = await cli([...big, '--stop-after', '1']);
+    expect(made.status, made.out).toBe(0);
+    const dir = path.join(runs, 'killed');
+    const child = start([...big, '--resume']);
+    const w = watch(child);
+    const temp = `.checkpoint.bnn.${child.pid}.tmp`;
+    const watcher = fs.watch(dir, (_, name) => name === temp && child.kill('SIGKILL'));
+    const end = await w.exit;
+    watcher.close();
+    expect(end.status, end.out).toBe(137);
+    expect(fs.readdirSync(dir)).toContain(temp);
+    expect(fs.existsSync(path.join(dir, 'run.lock'))).toBe(true);
+    expect(epochOf(path.join(dir, 'checkpoint.bnn'))).toBe(1);
+
+    const again = await cli([...big, '--resume', '--stop-after', '1']);
+    expect(again.status, again.out).toBe(0);
+    expect(again.out).toContain(`removed ${path.join(dir, temp)}, a temporary file left by process ${child.pid}`);
+    expect(again.out).toContain(`took over the lock ${path.join(dir, 'run.lock')} of process ${child.pid}`);
+    expect(again.out).toContain(`resumed from ${path.join(dir, 'checkpoint.bnn')}: 1 epochs done`);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp') || f === 'run.lock')).toEqual([]);
+    expect(epochOf(path.join(dir, 'checkpoint.bnn'))).toBe(2);
+  }, 120_000);
+
+  const why = process.env.BNN_TEST_NO_MOUNT ? 'BNN_TEST_NO_MOUNT is set' : 'mounting a tmpfs is not permitted here';
+  const how = mounted ? 'a 320 KiB tmpfs' : `ENOSPC injected at the file layer: ${why}`;
+  it(`a full disk (${how}): the error names the file and the checkpoint kept; nothing half-written`, async () => {
+    console.log(`full disk: ${how}`);
+    const inject = { BNN_FAIL_WRITE_NAME: 'checkpoint.bnn', BNN_FAIL_WRITE_NTH: '2' };
+    const preload = ['--require', './test/helpers/failWrites.cjs'];
+    const [runsDir, nodeArgs, env] = mounted ? [diskDir, [], {}] : [path.join(root, 'full'), preload, inject];
+    const args = [...TINY, '--runs-dir', runsDir, '--run', 'full', '--epochs', '3'];
+    const r = await cli(args, nodeArgs, env);
+    expect(r.status, r.out).toBe(1);
+    const file = path.join(runsDir, 'full', 'checkpoint.bnn');
+    expect(r.out).toContain(
+      `error: training stopped: ${file}: could not be written (ENOSPC: no space left on device, write); ` +
+        `the earlier checkpoint.bnn is kept unchanged; the last good checkpoint ${file} (epoch 1) is kept`,
+    );
+    expect(fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith('.tmp') || f === 'run.lock')).toEqual([]);
+    expect(readCheckpoint<TrainingMeta>(file).meta.epoch).toBe(1);
+  }, 60_000);
+});
+
+describe('numeric flags', () => {
+  it.each([
+    [['--lr-start', '-1'], 'lrStart must be a positive number, got -1'],
+    [['--lr-start=-1'], 'lrStart must be a positive number, got -1'],
+    [['--lr-start', '-.5e-3'], 'lrStart must be a positive number, got -0.0005'],
+    [['--epochs', '-3'], 'epochs must be a positive integer, got -3'],
+    [['--hidden-units', '-5,3'], 'hiddenUnits[0] must be a positive integer, got -5'],
+    [['--lr-start', '-x'], "--lr-start must be a decimal number, got '-x'"],
+    [['--stop-after', '-1'], "--stop-after must be a positive integer, got '-1'"],
+  ])('%j: the project message, before any work', async (flags, message) => {
+    const r = await cli([...TINY, '--run', 'flags', ...flags]);
+    expect(r.status, r.out).toBe(1);
+    expect(r.out).toContain(message);
+    expect(r.out).not.toMatch(/ambiguous/);
+    expect(fs.existsSync(path.join(runs, 'flags'))).toBe(false);
+  });
 });

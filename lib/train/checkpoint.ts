@@ -176,6 +176,10 @@ export function readCheckpointMeta<Meta>(file: string): Meta {
 /** Keeps the current checkpoint as the previous one (a hard link: no copy), atomically. */
 export function keepAsPrevious(file: string, previous: string): void {
   const tmp = tempFileFor(previous);
+  // Already the same file (a run killed after this step, before its checkpoint was written): a rename
+  // between two links of one file does nothing and would leave the temporary link behind.
+  const [a, b] = [fs.statSync(file), fs.statSync(previous, { throwIfNoEntry: false })];
+  if (b && a.ino === b.ino && a.dev === b.dev) return;
   fs.rmSync(tmp, { force: true });
   try {
     try {
