@@ -28,6 +28,7 @@ import {
   inferenceMarkdown,
   INFERENCE_IMPLEMENTATIONS,
   isEngine,
+  measureKernelPeaks,
   PAPER_INFERENCE_NETWORKS,
   prepareNetwork,
   runWorker,
@@ -154,6 +155,7 @@ async function main(): Promise<void> {
   const rows: InferenceRow[] = [];
   const skipped: InferenceSkip[] = [];
   const disagreements: InferenceResults['disagreements'] = [];
+  const profiles: InferenceResults['profiles'] = [];
   const prepared: PreparedNetwork[] = [];
   try {
     for (const [i, network] of networks.entries()) {
@@ -184,6 +186,7 @@ async function main(): Promise<void> {
             console.log(`${net.network} ${implementation} ${t} thr: skipped (${result})`);
             continue;
           }
+          if (result.profile) profiles.push({ network: net.network, implementation, threads: t, ...result.profile });
           let agree: number | null = null;
           if (!reference && isEngine(implementation)) reference = result.predictions;
           else if (reference) {
@@ -234,6 +237,9 @@ async function main(): Promise<void> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+  // After the children, so that the machine is as quiet for it as for them.
+  const peaks = smoke ? { roofline: null, gemm4096: [] } : measureKernelPeaks(threads);
+  console.log(`XNOR peaks: roofline ${peaks.roofline} G/s (1 thr); GEMM 4096³ ${JSON.stringify(peaks.gemm4096)}`);
   const results: InferenceResults = {
     date: new Date().toISOString(),
     smoke,
@@ -245,6 +251,8 @@ async function main(): Promise<void> {
     networks: prepared.map(({ dir: _dir, ...rest }) => rest),
     rows,
     skipped,
+    profiles,
+    peaks,
     disagreements,
   };
   const out = values.out ?? (smoke ? path.join('runs', 'bench-infer-smoke') : path.join('results', 'bench'));

@@ -636,8 +636,8 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
     const uint64_t n = arg_count(info, 1, "n", 1u << 24);
     const uint64_t threads = arg_count(info, 3, "threads", 1024);
     if (threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
-    const auto* pixels =
-        arg_array<uint8_t>(info, 0, "pixels", napi_uint8_array, "Uint8Array", checked_mul(env, n, input_size_, "n · input"));
+    const auto* pixels = arg_array<uint8_t>(info, 0, "pixels", napi_uint8_array, "Uint8Array",
+                                            checked_mul(env, n, input_size_, "n · input"));
     const size_t classes = layers_.back().units;
     auto* scores = arg_array<double>(info, 2, "scores", napi_float64_array, "Float64Array",
                                      checked_mul(env, n, classes, "n · classes"));

@@ -18,7 +18,8 @@ inline void popcounts(const uint64_t* a, size_t lda, const uint64_t* w, size_t w
     for (int g = 0; g < NG; g++) wv[g] = _mm512_loadu_si512(w + (g * words + q) * 8);
     for (int i = 0; i < MR; i++) {
       const __m512i av = _mm512_set1_epi64(static_cast<long long>(a[i * lda + q]));
-      for (int g = 0; g < NG; g++) acc[i][g] = _mm512_add_epi64(acc[i][g], _mm512_popcnt_epi64(_mm512_xor_si512(av, wv[g])));
+      for (int g = 0; g < NG; g++)
+        acc[i][g] = _mm512_add_epi64(acc[i][g], _mm512_popcnt_epi64(_mm512_xor_si512(av, wv[g])));
     }
   }
 }

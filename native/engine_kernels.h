@@ -16,7 +16,8 @@ namespace engine {
 struct BinaryTile {
   const uint64_t* a;  // input rows: `rows` of them (8 consecutive bit-plane rows per input when `planes`)
   size_t lda;         // words between rows of a
-  const uint64_t* w;  // `groups` groups of 8 neurons, each `words` × 8 words (word q of neuron 8g + l at (g·words + q)·8 + l)
+  const uint64_t* w;  // `groups` groups of 8 neurons, `words` × 8 words each (word q of neuron 8g + l
+                      // at (g·words + q)·8 + l)
   size_t words;       // words per row that hold bits
   size_t K;           // ±1 values per dot product
   size_t rows;        // outputs rows computed
@@ -26,7 +27,8 @@ struct BinaryTile {
   size_t ldc;
 };
 
-// The first conv on pixels as float arithmetic, exact while |sums| < 2^24: c[i·ldc + f] = Σ_k x[i·ldx + k]·w[k·ldw + f].
+// The first conv on pixels as float arithmetic, exact while |sums| < 2^24:
+//   c[i·ldc + f] = Σ_k x[i·ldx + k]·w[k·ldw + f].
 struct FloatTile {
   const float* x;
   size_t ldx;

@@ -48,6 +48,17 @@ const results: InferenceResults = {
     row('onnxruntime', 2, 42),
   ],
   skipped: [{ network: 'mnist-mlp-3x4096', implementation: 'tfjs-wasm', threads: 2, reason: 'one thread only' }],
+  profiles: (['engine-native-layers', 'engine-native'] as const).map((implementation, i) => ({
+    network: 'mnist-mlp-3x4096',
+    implementation,
+    threads: 1,
+    images: 100,
+    layers: [
+      { name: 'dense0', kind: '8-bit' as const, macsPerImage: 784 * 4096 * 8, msPerBatch: 5 - 3 * i },
+      { name: 'dense1', kind: 'binary' as const, macsPerImage: 4096 * 4096, msPerBatch: 4 - 2 * i },
+    ],
+  })),
+  peaks: { roofline: 2000, gemm4096: [{ threads: 1, gMacs: 1000 }] },
   disagreements: [],
 };
 
@@ -63,6 +74,14 @@ describe('bench:infer report', () => {
     expect(md).toContain('| mnist-mlp-3x4096 | 100 | 2 | 6.00 | — | 42.0 | — | — | **7.0×** | — | onnxruntime |');
     expect(md).toContain('tfjs-wasm at 2 thr: one thread only');
     expect(inferenceFigure(results).data).toHaveLength(2);
+  });
+
+  it('profiles each layer before and after, with its rate and share of the kernel peaks measured in the run', () => {
+    const md = inferenceMarkdown(results);
+    // 100 images × 16.8 M MACs in 2 ms: 839 G/s, 84 % of the 4096³ GEMM, 42 % of the roofline.
+    expect(md).toContain('| mnist-mlp-3x4096 | 1 | dense1 | binary | 16.8 | 4.00 | 2.00 | 839 | 84 % | 42 % |');
+    // An 8-bit first layer has no binary peak to compare with.
+    expect(md).toContain('| mnist-mlp-3x4096 | 1 | dense0 | 8-bit | 25.7 | 5.00 | 2.00 | 1285 |  |  |');
   });
 
   it('times a single image more often than a large batch; --runs overrides the repeats', () => {

@@ -21,19 +21,20 @@ import {
   BinaryEngine,
   exportPackedModel,
   floatNetwork,
+  layerMacs,
   loadPackedModel,
   onnxModelBytes,
   savePackedModel,
 } from '../engine';
 import { writeFileAtomic } from '../io/atomicWrite';
 import { registerFileSystemIO } from '../io/fileSystem';
-import { tryKernel } from '../kernels';
+import { allocPacked, tryKernel } from '../kernels';
 import type { Figure } from '../plots/figure';
 import { seededRandom } from '../random';
 import { buildModel } from '../experiment';
 import { checkpointHyperparameters, restoreModelFromCheckpoint } from '../train/checkpoint';
 import type { Hyperparameters } from '../presets';
-import type { MachineDescription } from './xnorBench';
+import { measureRoofline, type MachineDescription } from './xnorBench';
 import { calibrateBatchNorm } from './mlpBench';
 import { median } from './median';
 import { loadOnnxRuntime, onnxScores, onnxSession } from './onnxRuntime';
@@ -41,6 +42,7 @@ import { DATASET_SHAPES, networkHyperparameters, resolveNetwork } from './trainS
 
 export const INFERENCE_IMPLEMENTATIONS = [
   'engine-native',
+  'engine-native-layers',
   'engine-wasm',
   'onnxruntime',
   'pytorch',
@@ -111,6 +113,28 @@ export interface WorkerResult {
   timings: { images: number; msPerBatch: number; runsMs: number[] }[];
   /** Predicted class of each image of the largest batch. */
   predictions: number[];
+  /** Engines: median time per layer on a batch of `images`. */
+  profile?: LayerProfile;
+}
+
+export interface LayerProfile {
+  images: number;
+  layers: { name: string; kind: 'binary' | '8-bit'; macsPerImage: number; msPerBatch: number }[];
+}
+
+/** A layer profile with its network, implementation and thread count, as inference.json keeps it. */
+export interface ProfileRow extends LayerProfile {
+  network: string;
+  implementation: InferenceImplementation;
+  threads: number;
+}
+
+/** The XNOR kernels' ceilings measured in the same run, G binary MAC/s. */
+export interface KernelPeaks {
+  /** XOR + VPOPCNTQ + ADD on registers, one thread (null without VPOPCNTQ). */
+  roofline: number | null;
+  /** The native XNOR GEMM on a 4096³ product, per thread count. */
+  gemm4096: { threads: number; gMacs: number }[];
 }
 
 export interface InferenceRow {
@@ -145,6 +169,9 @@ export interface InferenceResults {
   networks: Omit<PreparedNetwork, 'dir'>[];
   rows: InferenceRow[];
   skipped: InferenceSkip[];
+  /** Per-layer times of the engines (layer by layer, and the whole network in one native call). */
+  profiles: ProfileRow[];
+  peaks: KernelPeaks;
   /** Images where a float peer's class differs from the engine's, with the engine's top-two score gap. */
   disagreements: { network: string; implementation: string; threads: number; image: number; engineTopGap: number }[];
 }
@@ -315,21 +342,44 @@ async function timeBatches(
   return { timings, predictions };
 }
 
+/** Median milliseconds per layer over a few runs of the largest batch up to 100 images. */
+function profileLayers(engine: BinaryEngine, spec: WorkerSpec, pixels: Uint8Array): LayerProfile {
+  const images = Math.min(100, Math.max(...spec.batches.map((b) => b.images)));
+  const runs = spec.batches.some((b) => b.runs === 1) ? 1 : 5;
+  const per = spec.inputShape.reduce((a, b) => a * b, 1);
+  const samples = engine.model.layers.map((): number[] => []);
+  for (let r = 0; r <= runs; r++) {
+    engine.layerSeconds.fill(0);
+    engine.scores(pixels.subarray(0, images * per), images);
+    if (r > 0) engine.layerSeconds.forEach((s, i) => samples[i].push(s * 1000)); // run 0 warms up
+  }
+  return {
+    images,
+    layers: engine.model.layers.map((l, i) => {
+      const { macs, kind } = layerMacs(l);
+      return { name: l.name, kind, macsPerImage: macs, msPerBatch: Math.round(median(samples[i]) * 1e4) / 1e4 };
+    }),
+  };
+}
+
 /** The child's work for the Node implementations (PyTorch is scripts/pytorch_infer.py). */
 export async function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
   const pixels = new Uint8Array(fs.readFileSync(path.join(spec.dir, 'images.bin')));
   const impl = spec.implementation;
-  if (impl === 'engine-native' || impl === 'engine-wasm') {
-    const kernel = tryKernel(impl === 'engine-native' ? 'native' : 'wasm');
+  if (isEngine(impl)) {
+    const kernel = tryKernel(impl === 'engine-wasm' ? 'wasm' : 'native');
     if (typeof kernel === 'string') throw new Error(kernel);
     if (spec.threads > kernel.maxThreads)
       throw new Error(`the ${kernel.tier} tier runs at most ${kernel.maxThreads} thread(s)`);
-    const engine = new BinaryEngine(loadPackedModel(path.join(spec.dir, 'model.bnnpack')), {
+    const model = loadPackedModel(path.join(spec.dir, 'model.bnnpack'));
+    const engine = new BinaryEngine(model, {
       kernel,
       threads: spec.threads,
+      compiled: impl !== 'engine-native-layers',
     });
     const r = await timeBatches(spec, pixels, (images, count) => Array.from(engine.predict(images, count)));
-    return { detail: `${kernel.tier} ${kernel.isa}`, ...r };
+    const how = engine.network ? 'whole network in one native call (native/engine.cc)' : 'layer by layer (engine.ts)';
+    return { detail: `${kernel.tier} ${kernel.isa}, ${how}`, ...r, profile: profileLayers(engine, spec, pixels) };
   }
   if (impl === 'onnxruntime') {
     const ort = loadOnnxRuntime();
@@ -372,6 +422,66 @@ export async function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
     };
   }
   throw new Error(`${impl} does not run in a Node worker`);
+}
+
+/** The native XNOR kernels' ceilings on this CPU, measured now (null/empty without the native tier). */
+export function measureKernelPeaks(threads: number[]): KernelPeaks {
+  const kernel = tryKernel('native');
+  if (typeof kernel === 'string') return { roofline: null, gemm4096: [] };
+  const n = 4096;
+  const a = allocPacked(n, n);
+  const random = seededRandom(3);
+  for (let i = 0; i < a.data.length; i++) a.data[i] = (random() * 2 ** 32) >>> 0;
+  const out = new Int32Array(n * n);
+  const gemm4096 = threads.map((t) => {
+    const times: number[] = [];
+    for (let r = 0; r < 4; r++) {
+      const t0 = performance.now();
+      kernel.gemm(a, a, { threads: t, out });
+      if (r > 0) times.push(performance.now() - t0);
+    }
+    return { threads: t, gMacs: Math.round(n ** 3 / (median(times) / 1000) / 1e9) };
+  });
+  const roofline = measureRoofline(1.5);
+  return { roofline: roofline === null ? null : Math.round(roofline / 1e9), gemm4096 };
+}
+
+/** Markdown rows of the per-layer profiles: time, G MAC/s and share of the kernels' peaks. */
+export function profileMarkdown(b: InferenceResults): string[] {
+  if (!b.profiles.length) return [];
+  const gemmPeaks = b.peaks.gemm4096.map((g) => `${g.gMacs} G/s on ${g.threads} thr`).join(', ');
+  const lines = [
+    '## Per-layer profile of the engine',
+    '',
+    `Median ms per batch of each layer (the first of each network's batches up to 100 images), ` +
+      'the layer-by-layer engine (TypeScript between native kernels: before) and the whole network in one native ' +
+      'call (after); G MAC/s counts binary multiply-accumulates (8-bit ones for a first layer on pixels). Peaks ' +
+      `measured in this run: XOR + VPOPCNTQ + ADD on registers ${b.peaks.roofline ?? '—'} G/s on one thread; the ` +
+      `native XNOR GEMM at 4096³ ${gemmPeaks || '—'}.`,
+    '',
+    '| network | threads | layer | kind | M MAC / image | before: ms | after: ms | after: G MAC/s | ' +
+      '% of GEMM peak | % of roofline |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const after = b.profiles.filter((p) => p.implementation === 'engine-native');
+  for (const p of after) {
+    const before = b.profiles.find(
+      (q) => q.implementation === 'engine-native-layers' && q.network === p.network && q.threads === p.threads,
+    );
+    const gemm = b.peaks.gemm4096.find((g) => g.threads === p.threads)?.gMacs;
+    const roof = b.peaks.roofline === null ? null : b.peaks.roofline * p.threads;
+    p.layers.forEach((l, i) => {
+      const rate = (l.macsPerImage * p.images) / (l.msPerBatch / 1000) / 1e9;
+      const pct = (peak: number | null | undefined) =>
+        l.kind === 'binary' && peak ? `${Math.round((100 * rate) / peak)} %` : '';
+      lines.push(
+        `| ${p.network} | ${p.threads} | ${l.name} | ${l.kind} | ${(l.macsPerImage / 1e6).toFixed(1)} | ` +
+          `${before ? fmtMs(before.layers[i].msPerBatch) : '—'} | ${fmtMs(l.msPerBatch)} | ${rate.toFixed(0)} | ` +
+          `${pct(gemm)} | ${pct(roof)} |`,
+      );
+    });
+  }
+  return [...lines, ''];
 }
 
 // --- report --------------------------------------------------------------------------------
@@ -469,6 +579,7 @@ export function inferenceMarkdown(b: InferenceResults): string {
     '',
     `Float peers: ${floats.map((f) => `${f} (${b.rows.find((r) => r.implementation === f)?.detail})`).join('; ')}.`,
     '',
+    ...profileMarkdown(b),
   );
   return lines.join('\n');
 }

@@ -54,7 +54,8 @@ export class BinaryEngine {
       throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
     this.inputSize = model.inputShape.reduce((a, b) => a * b, 1);
     this.numClasses = model.layers[model.layers.length - 1].weights.rows;
-    this.network = options.compiled === false ? null : (this.kernel.compileNetwork?.(this.inputSize, model.layers) ?? null);
+    const compile = options.compiled !== false && this.kernel.compileNetwork;
+    this.network = compile ? compile(this.inputSize, model.layers) : null;
     this.layerSeconds = new Float64Array(model.layers.length);
   }
 

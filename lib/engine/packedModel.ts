@@ -220,6 +220,17 @@ export function deserializePackedModel(bytes: Uint8Array, source = 'packed model
   }
 }
 
+/**
+ * Multiply-accumulates per image of a layer (a conv's counted before pooling), and of which kind:
+ * '8-bit' for a first layer on pixels (8 bit planes, or the native engine's integer conv), else
+ * 'binary' (XNOR-popcount).
+ */
+export function layerMacs(l: PackedLayer): { macs: number; kind: 'binary' | '8-bit' } {
+  const shrink = l.kind === 'conv' && l.padding === 'valid' ? l.kernelSize - 1 : 0;
+  const positions = l.kind === 'conv' ? (l.height - shrink) * (l.width - shrink) : 1;
+  return { macs: l.weights.k * l.weights.rows * positions, kind: l.input === 'pixels' ? '8-bit' : 'binary' };
+}
+
 /** Values a layer produces per image. */
 export function layerOutputSize(l: PackedLayer): number {
   return l.kind === 'conv' ? convOutputShape(l).reduce((a, b) => a * b, 1) : l.weights.rows;
