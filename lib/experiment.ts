@@ -206,8 +206,10 @@ async function experimentIn(
   },
 ): Promise<ExperimentResult> {
   const { hp, run, resultsDir, runDir, log, overrides } = c;
-  for (const { file, pid } of removeStaleTempFiles(path.join(resultsDir, run)))
-    log(`removed ${file}, a temporary file left by process ${pid}, which is no longer running`);
+  for (const dir of new Set([resultsDir, SCRATCH_RESULTS])) {
+    for (const { file, pid } of removeStaleTempFiles(path.join(dir, run)))
+      log(`removed ${file}, a temporary file left by process ${pid}, which is no longer running`);
+  }
   const backend = await initBackend(undefined, log);
   const data = await loadDataset(hp, o.dataDir, log);
   log(`data: ${data.name}: ${data.train.count} train / ${data.valid.count} valid / ${data.test.count} test`);
