@@ -11,7 +11,7 @@ import { BinaryEngine, type PackedModel } from '../lib/engine';
 import { tryKernel, type XnorKernel } from '../lib/kernels';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { cpuFeature } from './helpers/requireAllTests';
-import { randomPackedModel, randomPixels, type RandomModelSpec } from './helpers/randomPackedModel';
+import { ENGINE_TEST_MODELS as MODELS, randomPackedModel, randomPixels } from './helpers/randomPackedModel';
 
 const native = tryKernel('native');
 const reference = tryKernel('ts') as XnorKernel;
@@ -22,45 +22,6 @@ function smallSpec() {
   const m = randomPackedModel({ inputShape: [8], dense: [], classes: 3 });
   return { inputSize: 8, layers: m.layers };
 }
-
-const MODELS: [string, RandomModelSpec][] = [
-  ['MLP on bit planes, k and units not multiples of 64', { inputShape: [100], dense: [70, 130], classes: 10 }],
-  ['MLP on pixel signs', { inputShape: [200], dense: [64], classes: 7, firstInput: 'pixelSigns' }],
-  [
-    'ConvNet as the paper’s (pool after every second conv), 3 channels',
-    {
-      inputShape: [12, 12, 3],
-      convs: [{ filters: 16 }, { filters: 16, pool: 2 }, { filters: 32 }, { filters: 64, pool: 2 }],
-      dense: [48],
-      classes: 10,
-    },
-  ],
-  [
-    'odd sizes, channels 5 / 70 / 130, valid padding, 5×5 kernel',
-    {
-      inputShape: [11, 9, 1],
-      convs: [
-        { filters: 70, pool: 2 },
-        { filters: 130, padding: 'valid' },
-        { filters: 5, kernelSize: 1 },
-      ],
-      dense: [33],
-      classes: 4,
-    },
-  ],
-  [
-    'a 5×5 first conv and pooled odd sizes',
-    {
-      inputShape: [13, 7, 2],
-      convs: [
-        { filters: 24, kernelSize: 5, pool: 2 },
-        { filters: 200, pool: 2 },
-      ],
-      dense: [],
-      classes: 10,
-    },
-  ],
-];
 
 function scores(model: PackedModel, kernel: XnorKernel, pixels: Uint8Array, count: number, threads?: number) {
   return new BinaryEngine(model, { kernel, threads, compiled: kernel !== reference }).scores(pixels, count);

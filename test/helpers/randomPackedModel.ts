@@ -95,3 +95,43 @@ export function randomPixels(model: PackedModel, count: number, seed = 2): Uint8
   const size = model.inputShape.reduce((a, b) => a * b, 1);
   return Uint8Array.from({ length: count * size }, () => Math.floor(random() * 256));
 }
+
+/** Geometries that exercise every path of an engine (gaps in packed rows, padding, pooling, odd sizes). */
+export const ENGINE_TEST_MODELS: [string, RandomModelSpec][] = [
+  ['MLP on bit planes, k and units not multiples of 64', { inputShape: [100], dense: [70, 130], classes: 10 }],
+  ['MLP on pixel signs', { inputShape: [200], dense: [64], classes: 7, firstInput: 'pixelSigns' }],
+  [
+    'ConvNet as the paper’s (pool after every second conv), 3 channels',
+    {
+      inputShape: [12, 12, 3],
+      convs: [{ filters: 16 }, { filters: 16, pool: 2 }, { filters: 32 }, { filters: 64, pool: 2 }],
+      dense: [48],
+      classes: 10,
+    },
+  ],
+  [
+    'odd sizes, channels 5 / 70 / 130, valid padding, 5×5 kernel',
+    {
+      inputShape: [11, 9, 1],
+      convs: [
+        { filters: 70, pool: 2 },
+        { filters: 130, padding: 'valid' },
+        { filters: 5, kernelSize: 1 },
+      ],
+      dense: [33],
+      classes: 4,
+    },
+  ],
+  [
+    'a 5×5 first conv and pooled odd sizes',
+    {
+      inputShape: [13, 7, 2],
+      convs: [
+        { filters: 24, kernelSize: 5, pool: 2 },
+        { filters: 200, pool: 2 },
+      ],
+      dense: [],
+      classes: 10,
+    },
+  ],
+];
