@@ -44,7 +44,7 @@ export interface RunFolderOptions {
 
 export interface RunFolder {
   dir: string;
-  /** `replaced/` while it holds the files of a replaced run, for the trainer to delete after its first checkpoint. */
+  /** `replaced/`, set aside by this call's `overwrite`, for the trainer to delete after its first checkpoint. */
   replaced: string | null;
   /** Deletes `replaced/` (once the new run has a checkpoint of its own). */
   dropReplaced(): void;
@@ -293,9 +293,14 @@ export function openRunFolder(dir: string, o: RunFolderOptions = {}): RunFolder 
     throw err;
   }
   const replaced = path.join(dir, REPLACED_DIR);
+  const setAsideNow = o.overwrite === true && fs.existsSync(replaced);
+  if (!setAsideNow && fs.existsSync(replaced)) {
+    log(`note: ${replaced}/ holds the files of a run an overwrite replaced; delete it when it is not needed`);
+  }
   const folder: RunFolder = {
     dir,
-    replaced: fs.existsSync(replaced) ? replaced : null,
+    // Only a run started with `overwrite` deletes replaced/ (after its first checkpoint); a resume leaves it.
+    replaced: setAsideNow ? replaced : null,
     dropReplaced() {
       if (!folder.replaced) return;
       fs.rmSync(folder.replaced, { recursive: true, force: true });
