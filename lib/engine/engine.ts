@@ -2,6 +2,12 @@
  * The binary inference engine: runs a PackedModel with integer and popcount arithmetic only —
  * bit planes for the first layer, XNOR GEMM + integer thresholds for the hidden ones, and the
  * last layer's folded BatchNorm for the class scores.
+ *
+ * Two paths with the same integers: where the kernel tier can compile the whole network
+ * (`compileNetwork`: native/engine.cc fuses each layer's im2col, product, pooling and threshold and
+ * keeps activations packed between layers), `scores` makes one call per batch; otherwise (and for
+ * `layerSums`) `batchScores` below runs it layer by layer — the readable version, and the reference
+ * the compiled paths are tested against (test/engine-native.test.ts).
  */
 import { packRows, type PackedBits } from '../kernels/bitPack';
 import { bitPlaneDense, pixelSigns } from '../kernels/firstLayer';
