@@ -69,7 +69,7 @@ export interface XnorKernel {
   /** Bit j of row i is +1 where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]. */
   thresholdPack(scores: Int32Array, m: number, n: number, thresholds: Int32Array, flips: Uint8Array): PackedBits;
   /**
-   * The whole network at once (native tier only), with the same integer arithmetic as the engine's
+   * The whole network at once (native and wasm tiers), with the same integer arithmetic as the engine's
    * layer-by-layer path; `inputSize` values per image.
    */
   compileNetwork?(inputSize: number, layers: readonly NetworkLayerSpec[]): CompiledNetwork;

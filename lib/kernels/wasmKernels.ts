@@ -6,6 +6,7 @@
  */
 import { allocPacked } from './bitPack';
 import { checkThreads, outputFor, type XnorKernel } from './kernel';
+import { WasmNetwork } from './wasmNetwork';
 import { checkGemmOperands, checkPlaneRows, checkThresholdArgs } from './xnorGemm';
 
 interface WasmExports {
@@ -28,7 +29,7 @@ interface WasmExports {
 export class WasmKernels {
   private readonly exports: WasmExports;
 
-  constructor(module: WebAssembly.Module) {
+  constructor(readonly module: WebAssembly.Module) {
     this.exports = new WebAssembly.Instance(module, {}).exports as unknown as WasmExports;
   }
 
@@ -120,6 +121,10 @@ export function wasmXnorKernel(kernels: WasmKernels): XnorKernel {
       const out = allocPacked(m, n);
       kernels.thresholdPack(scores, m, n, thresholds, flips, out.data, out.stride);
       return out;
+    },
+    // The whole network inside WebAssembly (wasmNetwork.ts), on its own instance of the module.
+    compileNetwork(inputSize, layers) {
+      return new WasmNetwork(kernels.module, inputSize, layers);
     },
   };
 }

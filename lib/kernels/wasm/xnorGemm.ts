@@ -163,3 +163,6 @@ export function combineBitPlanes(dots: usize, rows: i32, units: i32, out: usize)
 export function heapBase(): usize {
   return __heap_base;
 }
+
+// The whole network in one call per layer (network.ts): the wasm tier's compileNetwork.
+export { runLayer } from './network';
