@@ -338,9 +338,11 @@ export class WasmNetwork implements CompiledNetwork {
       d[F.LAST_MASK] = p.units % 32 ? (1 << (p.units % 32)) - 1 : -1;
       if (p.kind === KIND.convPixels) {
         const { rows, stride, data } = s.weights;
-        const w = new Int32Array(p.K * p.ldc);
+        // Pairs of taps × channels as i16 (t·LDC + f)·2 + (i & 1) for i = 2t, 2t + 1; 0 past K and the filters.
+        const w = new Int16Array(roundUp(p.K, 2) * p.ldc);
         for (let f = 0; f < rows; f++)
-          for (let i = 0; i < p.K; i++) w[i * p.ldc + f] = (data[f * stride + (i >>> 5)] >>> (i & 31)) & 1 ? 1 : -1;
+          for (let i = 0; i < p.K; i++)
+            w[((i >> 1) * p.ldc + f) * 2 + (i & 1)] = (data[f * stride + (i >>> 5)] >>> (i & 31)) & 1 ? 1 : -1;
         d[F.WEIGHTS] = place(w);
       } else d[F.WEIGHTS] = place(verticalWeights(p));
       if (s.output.kind === 'sign') {
@@ -385,7 +387,7 @@ export class WasmNetwork implements CompiledNetwork {
       const positions = p.tileItems * p.pool * p.pool * p.ow;
       rowsBytes = Math.max(rowsBytes, positions * p.words * 4);
       sumsBytes = Math.max(sumsBytes, positions * p.ldc * 4);
-      if (p.kind === KIND.convPixels) imageBytes = p.h * p.w * p.c * 4;
+      if (p.kind === KIND.convPixels) imageBytes = roundUp(p.h * p.w * p.c * 2, 16) + roundUp(p.K, 2) * 2;
     }
     const rows = heap.take(rowsBytes),
       sums = heap.take(sumsBytes),

@@ -6,7 +6,8 @@
 //
 // Layers:
 //   conv on pixels   direct integer conv: Σ (2p − 255)·w over the taps inside the image (255 × the
-//                    float conv of p/127.5 − 1 with zero padding, exact), i32x4, 32 filters at a time;
+//                    float conv of p/127.5 − 1 with zero padding, exact), i16 pairs × ±1 pairs with
+//                    i32x4.dot_i16x8_s, 32 filters at a time;
 //   conv on bits     packed im2col of whole words (⌈c/32⌉ words per pixel, the bits past c 0; a padded
 //                    tap is +1 in its c real bits), popcount against vertical weights, then the padded
 //                    taps' Σ w subtracted per border case;
@@ -38,7 +39,7 @@ const WORDS = 13; // 32-bit words of each product row (im2col row, input row)
 const PW_IN = 14; // conv on bits: words per input pixel
 const IN_ROW = 15; // words per input row (per image; per bit plane for dense on pixels)
 const OUT_ROW = 16; // words per output image
-const WEIGHTS = 17; // vertical weights (bits), or K × LDC i32 of ±1 (conv on pixels)
+const WEIGHTS = 17; // vertical weights (bits), or ⌈K/2⌉ × LDC pairs of i16 ±1 (conv on pixels)
 const THRESHOLDS = 18; // LDC i32 (past the units: i32.MAX_VALUE)
 const NEGATE = 19; // LDC i32: −1 where flipped, else 0
 const CORR = 20; // border case × LDC i32: Σ over the padded taps of Σ_ch w
@@ -49,7 +50,7 @@ const SCALE = 24; // f64 per unit (scores)
 const SHIFT = 25;
 const ROWS = 26; // scratch: im2col rows of a tile, or the first dense layer's pixel rows
 const SUMS = 27; // scratch: a tile's sums, LDC per position
-const IMAGE = 28; // scratch: one image as i32 2p − 255 (conv on pixels)
+const IMAGE = 28; // scratch: one image as i16 2p − 255, then one window (conv on pixels)
 const TILE_ITEMS = 29; // conv: items (image, pooled output row) per tile
 const GROUPS = 30; // groups of 4 neurons computed: ⌈units/4⌉
 const ONES = 31; // conv on bits: one padded pixel (+1 in the c real bits)
@@ -194,7 +195,10 @@ function convOutput(d: usize, item0: i32, items: i32, out: usize): void {
   }
 }
 
-// The first conv, on uint8 pixels: sums Σ (2p − 255)·w over the taps inside the image.
+// The first conv, on uint8 pixels: sums Σ (2p − 255)·w over the taps inside the image. Each
+// position's window is gathered as i16 values (0 for padded taps, K rounded up to pairs), and
+// i32x4.dot_i16x8_s multiplies a pair of them by a pair of ±1 weights of 4 filters (weights: pair
+// t of filter f at (t·LDC + f)·4 bytes), 8 multiply-adds an instruction, exactly.
 function convPixels(d: usize, n: i32, pixels: usize, out: usize): void {
   const h = field(d, H),
     w = field(d, W),
@@ -209,11 +213,15 @@ function convPixels(d: usize, n: i32, pixels: usize, out: usize): void {
     ldcBytes = <usize>ldc << 2,
     blocks = ldc >> 5,
     items = n * oh,
-    tileItems = field(d, TILE_ITEMS);
+    tileItems = field(d, TILE_ITEMS),
+    k = field(d, K),
+    pairs = (k + 1) >> 1;
   const weights = ptr(d, WEIGHTS),
     sums = ptr(d, SUMS),
     image = ptr(d, IMAGE);
-  const imageSize = h * w * c;
+  const imageSize = h * w * c,
+    window = image + (((<usize>imageSize << 1) + 15) & ~(<usize>15));
+  const span = <usize>c << 1;
   let current = -1;
   for (let item0 = 0; item0 < items; item0 += tileItems) {
     const cnt = min(tileItems, items - item0);
@@ -224,12 +232,22 @@ function convPixels(d: usize, n: i32, pixels: usize, out: usize): void {
       if (b != current) {
         // Each pixel converted once, not once per tap.
         const src = pixels + <usize>b * <usize>imageSize;
-        for (let e = 0; e < imageSize; e++) store<i32>(image + (<usize>e << 2), 2 * <i32>load<u8>(src + e) - 255);
+        for (let e = 0; e < imageSize; e++) store<i16>(image + (<usize>e << 1), 2 * <i32>load<u8>(src + e) - 255);
         current = b;
       }
       for (let dy = 0; dy < pool; dy++) {
         const y = yo * pool + dy;
         for (let x = 0; x < cols; x++, row += ldcBytes) {
+          let dst = window;
+          for (let i = 0; i < ks; i++) {
+            const yy = y + i - pad;
+            for (let j = 0; j < ks; j++, dst += span) {
+              const xx = x + j - pad;
+              if (yy < 0 || yy >= h || xx < 0 || xx >= w) memory.fill(dst, 0, span);
+              else memory.copy(dst, image + (<usize>((yy * w + xx) * c) << 1), span);
+            }
+          }
+          store<i16>(dst, 0); // the second half of an odd K's last pair
           for (let blk = 0; blk < blocks; blk++) {
             let a0 = i32x4.splat(0),
               a1 = i32x4.splat(0),
@@ -239,26 +257,17 @@ function convPixels(d: usize, n: i32, pixels: usize, out: usize): void {
               a5 = i32x4.splat(0),
               a6 = i32x4.splat(0),
               a7 = i32x4.splat(0);
-            for (let i = 0; i < ks; i++) {
-              const yy = y + i - pad;
-              if (yy < 0 || yy >= h) continue;
-              for (let j = 0; j < ks; j++) {
-                const xx = x + j - pad;
-                if (xx < 0 || xx >= w) continue;
-                const src = image + (<usize>((yy * w + xx) * c) << 2);
-                let wr = weights + (<usize>(((i * ks + j) * c) * ldc + blk * 32) << 2);
-                for (let ch = 0; ch < c; ch++, wr += ldcBytes) {
-                  const v = v128.load32_splat(src + (<usize>ch << 2));
-                  a0 = i32x4.add(a0, i32x4.mul(v, v128.load(wr)));
-                  a1 = i32x4.add(a1, i32x4.mul(v, v128.load(wr, 16)));
-                  a2 = i32x4.add(a2, i32x4.mul(v, v128.load(wr, 32)));
-                  a3 = i32x4.add(a3, i32x4.mul(v, v128.load(wr, 48)));
-                  a4 = i32x4.add(a4, i32x4.mul(v, v128.load(wr, 64)));
-                  a5 = i32x4.add(a5, i32x4.mul(v, v128.load(wr, 80)));
-                  a6 = i32x4.add(a6, i32x4.mul(v, v128.load(wr, 96)));
-                  a7 = i32x4.add(a7, i32x4.mul(v, v128.load(wr, 112)));
-                }
-              }
+            let wr = weights + (<usize>blk << 7);
+            for (let t = 0; t < pairs; t++, wr += ldcBytes) {
+              const v = v128.load32_splat(window + (<usize>t << 2));
+              a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v, v128.load(wr)));
+              a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v, v128.load(wr, 16)));
+              a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v, v128.load(wr, 32)));
+              a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v, v128.load(wr, 48)));
+              a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v, v128.load(wr, 64)));
+              a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v, v128.load(wr, 80)));
+              a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v, v128.load(wr, 96)));
+              a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v, v128.load(wr, 112)));
             }
             const o = row + (<usize>blk << 7);
             v128.store(o, a0);
