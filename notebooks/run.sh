@@ -22,6 +22,8 @@ PY=${BNN_JUPYTER_PYTHON:-/usr/bin/python3}
 mode=(--output-dir "${BNN_NOTEBOOK_OUT:-runs/notebooks}")
 if [[ "${1:-}" == "--inplace" ]]; then
   mode=(--inplace)
+  # Refreshing the committed outputs is the one run that may record named variants in results/ (07's).
+  export BNN_RECORD_RESULTS=1
   shift
 fi
 notebooks=("$@")
