@@ -406,7 +406,15 @@ export class WasmNetwork implements CompiledNetwork {
       throw new RangeError(`the network needs ${end} bytes of WebAssembly memory, more than its 4 GiB`);
     const memory = this.exports.memory;
     const missing = end - memory.buffer.byteLength;
-    if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+    if (missing > 0) {
+      try {
+        memory.grow(Math.ceil(missing / 65536));
+      } catch (err) {
+        throw new RangeError(`the network needs ${end} bytes of WebAssembly memory: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
     const bytes = new Uint8Array(memory.buffer);
     for (const [at, a] of arrays) bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
   }
