@@ -15,8 +15,21 @@ it('publishes busy again, parented to the running cell, after another message id
   publish.call({}, 'busy', msg('execute_request', 'cell'));
   publish.call({}, 'busy', msg('comm_open', 'comm'));
   publish.call({}, 'idle', msg('comm_open', 'comm'));
+  publish.call({}, 'busy', msg('execute_request', 'next')); // Run All: queued behind 'cell'
   publish.call({}, 'idle', msg('execute_request', 'cell'));
+  publish.call({}, 'idle', msg('execute_request', 'next'));
   publish.call({}, 'busy', msg('kernel_info_request', 'info'));
   publish.call({}, 'idle', msg('kernel_info_request', 'info'));
-  expect(sent).toEqual(['busy cell', 'busy comm', 'idle comm', 'busy cell', 'idle cell', 'busy info', 'idle info']);
+  expect(sent).toEqual([
+    'busy cell',
+    'busy comm',
+    'idle comm',
+    'busy cell',
+    'busy next',
+    'idle cell',
+    'busy next',
+    'idle next',
+    'busy info',
+    'idle info',
+  ]);
 });

@@ -2,11 +2,12 @@
  * The kernel indicator during a long cell. tslab 1.0.22 handles a shell message that arrives while a cell
  * runs (the Notebook's `comm_open`, `comm_info_request`, `kernel_info_request`) without waiting for the cell,
  * and publishes `busy` then `idle` for it: Jupyter Notebook's indicator then shows *idle* for the rest of the
- * cell. tslab answers `comm_open` with nothing (it logs "unknown msg_type: comm_open"); that part cannot be
- * changed from a notebook. What can: this runs inside the kernel's own process (notebook code shares its
- * module cache), so `keepBusyWhileRunning` wraps tslab's `ZmqServer.publishStatus` to publish `busy` again,
- * parented to the running cell, after any other message's `idle` while cells are pending. A tslab without that
- * method is left alone. lib/notebook installs it when it is loaded.
+ * cell. Likewise under Run All: each queued cell is answered `busy` on arrival, so the first cell's `idle`
+ * shows *idle* while the others run. tslab answers `comm_open` with nothing (it logs "unknown msg_type:
+ * comm_open"); that cannot be changed from a notebook. What can: notebook code runs inside the kernel's
+ * process and shares its module cache, so `keepBusyWhileRunning` wraps tslab's `ZmqServer.publishStatus` to
+ * publish `busy` again, parented to the oldest pending cell, after any `idle` while cells are pending. A tslab
+ * without that method is left alone. lib/notebook installs it when it is loaded.
  */
 import * as jupyter from 'tslab/dist/jupyter';
 
@@ -25,11 +26,11 @@ export function keepBusyWhileRunning(): boolean {
     original.call(this, status, parent);
     const header = parent?.header;
     if (!header?.msg_id) return;
-    if (header.msg_type === 'execute_request') {
-      if (status === 'busy') pending.set(header.msg_id, parent);
-      else if (status === 'idle') pending.delete(header.msg_id);
-    } else if (status === 'idle' && pending.size > 0) {
-      original.call(this, 'busy', pending.values().next().value!);
+    if (header.msg_type === 'execute_request' && status === 'busy') pending.set(header.msg_id, parent);
+    else if (status === 'idle') {
+      if (header.msg_type === 'execute_request') pending.delete(header.msg_id);
+      // Another message, or one cell of several queued (Run All), went idle: the next cell still runs.
+      if (pending.size > 0) original.call(this, 'busy', pending.values().next().value!);
     }
   };
   publish.bnnKeepBusy = true;
