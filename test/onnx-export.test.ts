@@ -6,12 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { calibrateBatchNorm, explainDisagreements } from '../lib/bench/mlpBench';
 import { loadOnnxRuntime, onnxScores, onnxSession } from '../lib/bench/onnxRuntime';
-import { BinaryEngine, exportOnnx, exportPackedModel, floatNetwork, onnxModelBytes } from '../lib/engine';
+import {
+  BinaryEngine,
+  exportOnnx,
+  exportPackedModel,
+  floatNetwork,
+  onnxModelBytes,
+  packedFloatNetwork,
+} from '../lib/engine';
 import { selectKernel } from '../lib/kernels';
 import { BinaryDense } from '../lib/layers';
 import { buildConvNet } from '../lib/models/convnet';
 import { buildMlp } from '../lib/models/mlp';
 import { seededRandom } from '../lib/random';
+import { ENGINE_TEST_MODELS, randomPackedModel, randomPixels as randomEnginePixels } from './helpers/randomPackedModel';
 
 const ort = loadOnnxRuntime();
 const skipped = typeof ort === 'string' ? ` (skipped: ${ort})` : '';
@@ -182,4 +190,28 @@ describe('ONNX export', () => {
     expect(() => exportOnnx(real, path.join(tmp, 'bad.onnx'))).toThrow(/plain_dense/);
     expect(fs.existsSync(path.join(tmp, 'bad.onnx'))).toBe(false);
   });
+});
+
+describe.skipIf(typeof ort === 'string')(`ONNX from a packed model (packedFloatNetwork)${skipped}`, () => {
+  // Thresholds half an integer step from any sum: every sign as the engine's, scores within float rounding.
+  for (const [name, spec] of ENGINE_TEST_MODELS) {
+    it(`ONNX Runtime computes what the engine computes: ${name}`, async () => {
+      const runtime = ort as Exclude<typeof ort, string>;
+      const model = randomPackedModel(spec);
+      const count = 50;
+      const pixels = randomEnginePixels(model, count, 5);
+      const classes = model.layers[model.layers.length - 1].weights.rows;
+      const engine = new BinaryEngine(model, { kernel: selectKernel() }).scores(pixels, count);
+      const session = await onnxSession(runtime, onnxModelBytes(packedFloatNetwork(model)), 1);
+      const scores = await onnxScores(runtime, session, pixels, count, model.inputShape);
+      await session.release();
+      const close = Array.from(engine, (s, i) => Math.abs(s - scores[i]) <= 1e-3 * Math.max(1, Math.abs(s)));
+      const equalImages = Array.from({ length: count }, (_, i) => close.slice(i * classes, (i + 1) * classes)).filter(
+        (row) => row.every(Boolean),
+      ).length;
+      expect(equalImages).toBe(count);
+      const agree = argmax(engine, classes).filter((c, i) => c === argmax(scores, classes)[i]).length;
+      expect(agree).toBe(count);
+    });
+  }
 });

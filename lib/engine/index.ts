@@ -19,3 +19,4 @@ export function savePackedModel(model: PackedModel, file: string): number {
 export function loadPackedModel(file: string): PackedModel {
   return deserializePackedModel(new Uint8Array(readDataFile(file)), file);
 }
+export * from './onnxGraph';
