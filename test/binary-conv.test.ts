@@ -21,6 +21,9 @@ for (const { kernel: loaded, title } of kernelTiers)
       [2, 4, 9, 40, 3, 3],
       [1, 6, 6, 2, 5, 2],
       [1, 3, 3, 1, 1, 2],
+      // Even kernels: 'same' pads ⌊(k−1)/2⌋ above and left, the rest below and right (pad 0 above for k = 2).
+      [2, 5, 4, 3, 2, 3],
+      [1, 6, 5, 2, 4, 2],
     ]) {
       const x = signs(batch * height * width * channels);
       const w = Float32Array.from({ length: kernelSize * kernelSize * channels * filters }, () => random() * 2 - 1);

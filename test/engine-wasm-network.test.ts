@@ -1,14 +1,19 @@
 /**
  * The wasm tier's whole-network path (lib/kernels/wasm/network.ts through wasmNetwork.ts) against
  * the layer-by-layer path on the TypeScript reference kernel: identical scores, bit for bit, on
- * random models of every geometry of ENGINE_TEST_MODELS and batches of 1, 3 and 37 images (and
+ * random models of every geometry of ENGINE_TEST_MODELS and even kernels, batches of 1, 3 and 37 images (and
  * batches larger than one runLayer call). And bad arguments: clear errors, never a corrupt result.
  */
 import { describe, expect, it } from 'vitest';
 import { BinaryEngine, type PackedModel } from '../lib/engine';
 import { tryKernel, type XnorKernel } from '../lib/kernels';
 import { WasmNetwork } from '../lib/kernels/wasmNetwork';
-import { ENGINE_TEST_MODELS as MODELS, randomPackedModel, randomPixels } from './helpers/randomPackedModel';
+import {
+  ENGINE_TEST_MODELS as MODELS,
+  randomPackedModel,
+  randomPixels,
+  type RandomModelSpec,
+} from './helpers/randomPackedModel';
 
 const wasm = tryKernel('wasm');
 const reference = tryKernel('ts') as XnorKernel;
@@ -20,7 +25,21 @@ function scores(model: PackedModel, kernel: XnorKernel, pixels: Uint8Array, coun
 describe.skipIf(typeof wasm === 'string')('wasm whole-network engine', () => {
   const kernel = wasm as XnorKernel;
 
-  for (const [name, spec] of MODELS) {
+  // An even 'same' kernel pads only below and right (pad 0 above and left), as the first conv and later.
+  const EVEN_KERNELS: [string, RandomModelSpec] = [
+    '2×2 and 4×4 kernels with same padding',
+    {
+      inputShape: [9, 8, 2],
+      convs: [
+        { filters: 15, kernelSize: 2 },
+        { filters: 40, kernelSize: 2, pool: 2 },
+        { filters: 33, kernelSize: 4 },
+      ],
+      dense: [20],
+      classes: 5,
+    },
+  ];
+  for (const [name, spec] of [...MODELS, EVEN_KERNELS]) {
     it(name, () => {
       const model = randomPackedModel(spec);
       const engine = new BinaryEngine(model, { kernel });

@@ -106,7 +106,8 @@ export function tapSums(weights: PackedBits, taps: number, channels: number): In
  */
 function subtractPadding(out: Int32Array, sums: Int32Array, g: ConvGeometry, scale: number): void {
   const { outH, outW, pad } = checkGeometry(g);
-  if (pad === 0) return;
+  // Not `pad === 0`: an even 'same' kernel pads only at the bottom and right (tfjs: ⌊(k−1)/2⌋ top, the rest below).
+  if (g.padding === 'valid' || g.kernelSize === 1) return;
   const ks = g.kernelSize,
     f = g.filters;
   for (let b = 0; b < g.batch; b++) {

@@ -366,7 +366,7 @@ export class WasmNetwork implements CompiledNetwork {
         }
         d[F.ONES] = place(ones);
         const c = corrections(p);
-        d[F.CORR] = place(c.corr);
+        if (c.caseY.some((id) => id !== 0) || c.caseX.some((id) => id !== 0)) d[F.CORR] = place(c.corr);
         d[F.CASE_Y] = place(c.caseY);
         d[F.CASE_X] = place(c.caseX);
         d[F.CASES_X] = c.casesX;

@@ -42,7 +42,7 @@ const OUT_ROW = 16; // words per output image
 const WEIGHTS = 17; // vertical weights (bits), or ⌈K/2⌉ × LDC pairs of i16 ±1 (conv on pixels)
 const THRESHOLDS = 18; // LDC i32 (past the units: i32.MAX_VALUE)
 const NEGATE = 19; // LDC i32: −1 where flipped, else 0
-const CORR = 20; // border case × LDC i32: Σ over the padded taps of Σ_ch w
+const CORR = 20; // border case × LDC i32: Σ over the padded taps of Σ_ch w (0: no padded taps)
 const CASE_Y = 21; // i32 per conv output row / column: its border case
 const CASE_X = 22;
 const CASES_X = 23;
@@ -368,8 +368,9 @@ function convBits(d: usize, n: i32, input: usize, out: usize): void {
       for (; r < m; r++)
         v128.store(sums + <usize>r * ldcBytes + col, dots(k, pop1(rows + <usize>r * rowBytes, wg, words)));
     }
-    // Padded taps: what their +1 fill added is subtracted.
-    if (pad != 0) {
+    // Padded taps: what their +1 fill added is subtracted (CORR is 0 where no position has one; an
+    // even 'same' kernel has them with pad = 0, at the bottom and right).
+    if (corr != 0) {
       let s = sums;
       for (let it = item0; it < item0 + cnt; it++) {
         const yo = it % oh;
