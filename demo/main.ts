@@ -1,7 +1,10 @@
 /**
  * The demo page: draw or pick a digit, classify it with the packed binary model on the WebAssembly
- * XNOR kernel, show what happens inside, and time it against the same model in float32 with tfjs.
- * Every asset is fetched by a relative URL from the page's folder (built by `npm run demo`).
+ * XNOR kernel, show what happens inside, and time it against the same model in float32 with tfjs and
+ * with ONNX Runtime Web (both WebAssembly, one thread as the engine; the ONNX peer is loaded after the
+ * page's first render, onnx-peer.mjs). Every asset is fetched by a relative URL from the page's folder
+ * (built by `npm run demo`). Query: ?timing=0 skips the automatic timing, ?onnx=0 the ONNX peer,
+ * ?threads=N runs ONNX Runtime on N threads (needs a cross-origin isolated page; the default is 1).
  * `window.bnnDemo` exposes the state for the browser test and the screenshot script.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +21,7 @@ import { median } from '../lib/bench/median';
 import { FloatModel } from '../lib/demo/floatModel';
 import { bitPlanes, hiddenActivations } from '../lib/demo/inspect';
 import { digitInput, FIELD } from '../lib/demo/preprocess';
+import type { OnnxPeer } from './onnxPeer';
 
 const PIXELS = FIELD * FIELD;
 const CLASSES = 10;
@@ -28,20 +32,42 @@ interface Result {
   scores: number[];
   prediction: number;
   floatPrediction: number;
+  /** The ONNX Runtime Web peer's prediction, set when it has answered (it runs asynchronously). */
+  onnxPrediction?: number;
 }
 
 interface Timing {
   images: number;
   engineMs: number;
-  floatMs: number;
+  /** tfjs float32, WebAssembly backend, 1 thread. */
+  tfjsMs: number;
+  /** ONNX Runtime Web float32, WebAssembly, `onnx.threads` threads (NaN without the peer). */
+  onnxMs: number;
+  /** The faster float peer's time, and the engine's speed-up over it. */
+  bestFloatMs: number;
   ratio: number;
 }
+
+const query = new URLSearchParams(location.search);
 
 const state = {
   kernel: null as XnorKernel | null,
   model: null as PackedModel | null,
   engine: null as BinaryEngine | null,
   floatModel: null as FloatModel | null,
+  onnx: null as OnnxPeer | null,
+  /** The ONNX peer: its version and threads, and its predictions on the gallery images against the engine's. */
+  onnxInfo: null as null | {
+    version: string;
+    threads: number;
+    onnxBytes: number;
+    images: number;
+    agree: number;
+    predictions: number[];
+    enginePredictions: number[];
+  },
+  onnxError: '',
+  crossOriginIsolated: self.crossOriginIsolated,
   modelName: '',
   digits: { images: new Uint8Array(0), labels: new Uint8Array(0), count: 0 },
   last: null as Result | null,
@@ -125,11 +151,12 @@ function classify(input: Uint8Array, source: string): void {
   const scores = engine.scores(input, 1);
   const prediction = argMax(scores);
   const floatPrediction = argMax(floatModel.scores(input, 1));
-  state.last = { source, input: Array.from(input), scores: Array.from(scores), prediction, floatPrediction };
+  const result: Result = { source, input: Array.from(input), scores: Array.from(scores), prediction, floatPrediction };
+  state.last = result;
   paint(byId<HTMLCanvasElement>('input'), input, FIELD, FIELD, true);
   byId('prediction').textContent = String(prediction);
-  byId('source').textContent =
-    `${source}${floatPrediction === prediction ? ' · float model agrees' : ` · float model says ${floatPrediction}!`}`;
+  showAgreement(result);
+  if (state.onnx) void askOnnx(state.onnx, input, result);
   renderScores(scores, prediction);
   const planes = bitPlanes(input);
   byId('planes').replaceChildren(
@@ -139,6 +166,18 @@ function classify(input: Uint8Array, source: string): void {
   byId('hidden').replaceChildren(
     ...hidden.map((a, i) => bitFigure(a, 64, Math.ceil(a.length / 64), `layer ${i + 1}`, 2)),
   );
+}
+
+function showAgreement(r: Result): void {
+  const says = (name: string, p: number | undefined) =>
+    p === undefined ? '' : p === r.prediction ? ` · ${name} agrees` : ` · ${name} says ${p}!`;
+  byId('source').textContent = `${r.source}${says('tfjs float', r.floatPrediction)}${says('ONNX', r.onnxPrediction)}`;
+}
+
+async function askOnnx(peer: OnnxPeer, input: Uint8Array, result: Result): Promise<void> {
+  const onnxPrediction = argMax(await peer.scores(input, 1));
+  result.onnxPrediction = onnxPrediction;
+  if (state.last === result) showAgreement(result);
 }
 
 function clearPad(): void {
@@ -245,7 +284,7 @@ function renderSize(model: PackedModel, fileBytes: number): void {
 const nextFrame = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function timeModels(): Promise<void> {
-  const { engine, floatModel, digits } = state;
+  const { engine, floatModel, onnx, digits } = state;
   if (!engine || !floatModel) return;
   const table = byId('timing');
   delete table.dataset.done;
@@ -253,39 +292,85 @@ async function timeModels(): Promise<void> {
   const rows: Timing[] = [];
   for (const images of [1, digits.count]) {
     const pixels = digits.images.subarray(0, images * PIXELS);
-    // Several calls per sample for one image: browsers coarsen performance.now() to 0.1 ms.
+    // Several calls per sample for one image: browsers coarsen performance.now() (0.1 ms where not isolated).
     const calls = images === 1 ? 10 : 1;
-    const samples = { engine: [] as number[], float: [] as number[] };
+    const runs: [keyof typeof samples, () => unknown][] = [
+      ['engine', () => engine.scores(pixels, images)],
+      ['tfjs', () => floatModel.scores(pixels, images)],
+    ];
+    if (onnx) runs.push(['onnx', () => onnx.scores(pixels, images)]);
+    const samples = { engine: [] as number[], tfjs: [] as number[], onnx: [] as number[] };
     for (let r = 0; r < 2 + 15; r++) {
-      // Interleaved, so that both see the same load; the first 2 rounds are warm-up.
-      for (const [name, run] of [
-        ['engine', () => engine.scores(pixels, images)],
-        ['float', () => floatModel.scores(pixels, images)],
-      ] as const) {
+      // Interleaved, so that all see the same load; the first 2 rounds are warm-up. The ONNX peer's runs are
+      // awaited one by one, as a page calls them.
+      for (const [name, run] of runs) {
         const start = performance.now();
-        for (let c = 0; c < calls; c++) run();
+        for (let c = 0; c < calls; c++) await run();
         if (r >= 2) samples[name].push((performance.now() - start) / calls);
       }
       await nextFrame();
     }
-    const engineMs = median(samples.engine);
-    const floatMs = median(samples.float);
-    rows.push({ images, engineMs, floatMs, ratio: floatMs / engineMs });
+    const [engineMs, tfjsMs, onnxMs] = [median(samples.engine), median(samples.tfjs), median(samples.onnx)];
+    const bestFloatMs = onnx ? Math.min(tfjsMs, onnxMs) : tfjsMs;
+    rows.push({ images, engineMs, tfjsMs, onnxMs, bestFloatMs, ratio: bestFloatMs / engineMs });
   }
   state.timing = rows;
+  const ms = (t: number) => (Number.isNaN(t) ? '—' : `${t.toFixed(2)} ms`);
+  const onnxThreads = onnx ? ` (${onnx.threads} thread${onnx.threads > 1 ? 's' : ''})` : ' (not loaded)';
   table.innerHTML =
-    '<tr><th>Inference time (median)</th><th>binary engine</th><th>float tfjs</th><th>speed-up</th></tr>' +
+    '<tr><th>Inference time (median)</th><th>binary engine</th><th>float tfjs</th>' +
+    `<th>float ONNX Runtime${onnxThreads}</th><th>speed-up vs the faster float</th></tr>` +
     rows
       .map((t) => {
-        const cells = [
-          `${t.images} image${t.images > 1 ? 's' : ''}`,
-          `${t.engineMs.toFixed(2)} ms`,
-          `${t.floatMs.toFixed(2)} ms`,
-        ];
+        const cells = [`${t.images} image${t.images > 1 ? 's' : ''}`, ms(t.engineMs), ms(t.tfjsMs), ms(t.onnxMs)];
         return tableRow([...cells, `${t.ratio.toFixed(1)}×`], 'ratio');
       })
       .join('');
   table.dataset.done = '1';
+}
+
+/**
+ * Loads the ONNX Runtime Web peer (onnx-peer.mjs, then ONNX Runtime's module and wasm from ort/) for the
+ * current model, and compares its predictions on the gallery images with the engine's. A failure is shown
+ * on the page; the rest of the page keeps working without the peer.
+ */
+async function loadOnnxPeer(): Promise<void> {
+  const { model, engine, digits } = state;
+  if (!model || !engine) return;
+  const status = byId('onnx-status');
+  status.textContent = 'ONNX Runtime Web: loading…';
+  const threads = Number(query.get('threads') ?? 1);
+  try {
+    const { OnnxPeer } = (await import(new URL('onnx-peer.mjs', document.baseURI).href)) as typeof import('./onnxPeer');
+    await state.onnx?.dispose();
+    state.onnx = null;
+    const peer = await OnnxPeer.create(model, threads);
+    const scores = await peer.scores(digits.images, digits.count);
+    const predictions = Array.from({ length: digits.count }, (_, i) => argMax(scores.subarray(10 * i, 10 * i + 10)));
+    const enginePredictions = Array.from(engine.predict(digits.images, digits.count));
+    const agree = predictions.filter((p, i) => p === enginePredictions[i]).length;
+    state.onnx = peer;
+    state.onnxInfo = {
+      version: peer.version,
+      threads: peer.threads,
+      onnxBytes: peer.onnxBytes,
+      images: digits.count,
+      agree,
+      predictions,
+      enginePredictions,
+    };
+    status.textContent =
+      `ONNX Runtime Web ${peer.version} (WebAssembly, ${peer.threads} thread${peer.threads > 1 ? 's' : ''}), ` +
+      `running a ${(peer.onnxBytes / 1e6).toFixed(1)} MB ONNX graph built in this page from the packed model: ` +
+      `its predictions equal the engine’s on ${agree} of ${digits.count} gallery images.`;
+    if (state.last) {
+      const input = Uint8Array.from(state.last.input);
+      await askOnnx(peer, input, state.last);
+    }
+  } catch (err) {
+    state.onnxError = (err as Error).message;
+    status.textContent = `ONNX Runtime Web could not run here: ${state.onnxError}`;
+  }
 }
 
 /** Takes a packed model into use, or throws a message saying why it cannot be used (keeping the previous one). */
@@ -308,6 +393,10 @@ function useModel(bytes: Uint8Array, name: string): void {
     );
   }
   state.floatModel?.dispose();
+  // The ONNX peer was built for the previous model: dropped here, loaded again for this one by the caller.
+  void state.onnx?.dispose();
+  state.onnx = null;
+  state.onnxInfo = null;
   state.model = model;
   state.engine = new BinaryEngine(model, { kernel: state.kernel! });
   state.floatModel = new FloatModel(model);
@@ -320,6 +409,7 @@ async function loadUploadedModel(file: File): Promise<void> {
     useModel(new Uint8Array(await file.arrayBuffer()), file.name);
     byId('about').textContent = `Model: ${file.name} (loaded from your disk).`;
     if (state.last) classify(Uint8Array.from(state.last.input), state.last.source);
+    if (query.get('onnx') !== '0') await loadOnnxPeer();
     await timeModels();
   } catch (err) {
     showMessage((err as Error).message);
@@ -328,6 +418,11 @@ async function loadUploadedModel(file: File): Promise<void> {
 
 async function start(): Promise<void> {
   setUpDrawing();
+  byId('isolation').textContent = self.crossOriginIsolated
+    ? 'This page is cross-origin isolated (its server sends COOP/COEP headers): WebAssembly threads are available; ' +
+      'all three run on one thread here for a like-for-like comparison (?threads=2 gives ONNX Runtime two).'
+    : 'This page is not cross-origin isolated (its server sends no COOP/COEP headers): everything runs on one ' +
+      'thread.';
   byId('time').addEventListener('click', () => void timeModels());
   byId<HTMLInputElement>('model-file').addEventListener('change', (e) => {
     const file = (e.target as HTMLInputElement).files?.[0];
@@ -359,8 +454,10 @@ async function start(): Promise<void> {
         `“${about.command}” on ${about.date.slice(0, 10)}.`;
     pickDigit(0);
     state.ready = true;
+    // After the first render: the page works without it, and it is most of the page's weight.
+    if (query.get('onnx') !== '0') await loadOnnxPeer();
     // ?timing=0 skips the automatic timing (the browser test, which checks results, not speed).
-    if (new URLSearchParams(location.search).get('timing') !== '0') await timeModels();
+    if (query.get('timing') !== '0') await timeModels();
   } catch (err) {
     showMessage((err as Error).message);
   }

@@ -14,6 +14,11 @@ import { wasmFileCandidates } from '../kernels/wasm';
 const ROOT = path.join(__dirname, '..', '..');
 export const DEMO_SOURCE = path.join(ROOT, 'demo');
 export const DEMO_BUILD = path.join(ROOT, 'build', 'demo');
+/**
+ * ONNX Runtime Web's files that the page's ONNX peer needs (its WebAssembly backend without the WebGPU/JSEP
+ * and JSPI variants): the runtime's module, the Emscripten glue it imports, and the wasm binary.
+ */
+export const ORT_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
 /** MNIST test images shipped with the page, for picking. */
 export const DEMO_TEST_IMAGES = 100;
 
@@ -41,16 +46,25 @@ export async function buildDemo(dir = DEMO_BUILD): Promise<BuiltDemo> {
     throw new Error(`${model}/about.json not found: run npm run demo:model`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
+  const bundle = { bundle: true, minify: true, platform: 'browser', target: 'es2020', logLevel: 'error' } as const;
   await build({
+    ...bundle,
     entryPoints: [path.join(DEMO_SOURCE, 'main.ts')],
     outfile: path.join(dir, 'main.js'),
-    bundle: true,
-    minify: true,
-    platform: 'browser',
     format: 'iife',
-    target: 'es2020',
-    logLevel: 'error',
   });
+  // The ONNX Runtime Web peer, loaded by the page with import() after its first render: its own module, and
+  // ONNX Runtime's WebAssembly build (SIMD, threads where the page is cross-origin isolated) beside it in ort/.
+  await build({
+    ...bundle,
+    entryPoints: [path.join(DEMO_SOURCE, 'onnxPeer.ts')],
+    outfile: path.join(dir, 'onnx-peer.mjs'),
+    format: 'esm',
+  });
+  // (Its package exports the wasm file but not package.json: the files' folder from there.)
+  const ortDist = path.dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+  fs.mkdirSync(path.join(dir, 'ort'));
+  for (const file of ORT_FILES) fs.copyFileSync(path.join(ortDist, file), path.join(dir, 'ort', file));
   for (const file of ['index.html', 'style.css']) fs.copyFileSync(path.join(DEMO_SOURCE, file), path.join(dir, file));
   fs.copyFileSync(xnor, path.join(dir, 'xnor.wasm'));
   // tfjs's SIMD build only: the XNOR kernel needs SIMD too, and the page runs tfjs on one thread.
@@ -72,11 +86,22 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.json': 'application/json',
   '.wasm': 'application/wasm',
 };
 
-/** A static file server for `dir` on localhost (port 0: any free port). */
+/**
+ * The headers that make a page cross-origin isolated (SharedArrayBuffer, hence WebAssembly threads, and finer
+ * timers): every asset of the demo is same-origin, so the page works with them. Another static host that does
+ * not send them serves a page that is not isolated, which runs everything on one thread and says so.
+ */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+
+/** A static file server for `dir` on localhost (port 0: any free port), sending ISOLATION_HEADERS. */
 export async function serveDirectory(dir: string, port = 0): Promise<{ server: http.Server; url: string }> {
   const root = path.resolve(dir);
   const server = http.createServer((req, res) => {
@@ -92,7 +117,10 @@ export async function serveDirectory(dir: string, port = 0): Promise<{ server: h
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, {
+      'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      ...ISOLATION_HEADERS,
+    });
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve, reject) => {
