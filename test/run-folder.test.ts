@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { buildModel, exportBestModel, loadDataset, resolveHyperparameters } from '../lib/experiment';
+import { openRunFolder } from '../lib/train/runFolder';
 import {
   readCheckpoint,
   readCheckpointMeta,
@@ -162,6 +163,19 @@ describe('one run per folder: the lock', () => {
     expect(resumed.out).toContain('resumed from');
     expect(fs.existsSync(lockFile)).toBe(false);
   }, 60_000);
+});
+
+describe('one run per folder: the lock in the library (notebooks)', () => {
+  it('a second train call on a folder this process holds refuses; the lock is given back afterwards', () => {
+    const dir = path.join(root, 'in-process');
+    const held = openRunFolder(dir, { log: () => {} });
+    expect(() => openRunFolder(dir, { log: () => {} })).toThrow(
+      `${dir} is in use by another run (this process, in another training call)`,
+    );
+    held.release();
+    expect(fs.existsSync(path.join(dir, 'run.lock'))).toBe(false);
+    openRunFolder(dir, { log: () => {} }).release();
+  });
 });
 
 describe('a resume never starts over silently', () => {
