@@ -3,7 +3,8 @@
  *   --port N             port to serve on (default 8080)
  *   --no-serve           build only (CI; the folder works from any static host)
  *   --screenshot FILE    open the built page in Chromium, save a screenshot, and write the page's
- *                        timings, the machine, the date and the page weight to --timing (then exit)
+ *                        timings (engine, tfjs, onnxruntime-web), the peers' versions, the machine,
+ *                        the date and the page weight to --timing (then exit)
  *   --timing FILE        where --screenshot writes them (default results/demo/timing.json)
  */
 import * as fs from 'node:fs';
@@ -12,6 +13,12 @@ import { parseArgs } from 'node:util';
 import { buildDemo, serveDirectory, type BuiltDemo } from '../lib/demo/site';
 import { findChromium, HEADLESS_CHROMIUM_ARGS } from '../lib/plots/figure';
 import { machineInfo } from '../lib/results/machine';
+
+/** Bytes of the files that only the ONNX Runtime Web peer loads (onnx-peer.mjs and ort/). */
+const onnxPeerBytes = (built: BuiltDemo) =>
+  Object.entries(built.assets)
+    .filter(([file]) => file === 'onnx-peer.mjs' || file.startsWith('ort/'))
+    .reduce((sum, [, bytes]) => sum + bytes, 0);
 
 async function screenshot(built: BuiltDemo, file: string, timingFile: string): Promise<void> {
   const chromium = findChromium();
@@ -22,23 +29,61 @@ async function screenshot(built: BuiltDemo, file: string, timingFile: string): P
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(url);
-    await page.waitForSelector('#timing[data-done], #message.error:not([hidden])', { timeout: 120_000 });
+    await page.waitForSelector('#timing[data-done], #message.error:not([hidden])', { timeout: 300_000 });
     const state = await page.evaluate(() => {
-      const s = (window as unknown as { bnnDemo: { timing: unknown; message: string; modelName: string } }).bnnDemo;
-      return { timing: s.timing, message: s.message, model: s.modelName };
+      const s = (
+        window as unknown as {
+          bnnDemo: {
+            timing: unknown;
+            message: string;
+            modelName: string;
+            onnxInfo: null | { version: string; threads: number; onnxBytes: number; images: number; agree: number };
+            onnxError: string;
+            crossOriginIsolated: boolean;
+          };
+        }
+      ).bnnDemo;
+      const info = s.onnxInfo;
+      return {
+        timing: s.timing,
+        message: s.message,
+        model: s.modelName,
+        onnx: info && {
+          version: info.version,
+          threads: info.threads,
+          onnxModelBytes: info.onnxBytes,
+          predictionsEqualEngine: `${info.agree} of ${info.images} gallery images`,
+        },
+        onnxError: s.onnxError,
+        crossOriginIsolated: s.crossOriginIsolated,
+      };
     });
     if (state.message) throw new Error(`the page shows an error: ${state.message}`);
+    if (!state.onnx) throw new Error(`the page's ONNX Runtime Web peer did not run: ${state.onnxError}`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     await page.screenshot({ path: file, fullPage: true });
+    const tfjsVersion = JSON.parse(
+      fs.readFileSync(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'), 'utf8'),
+    ).version;
     const about = JSON.parse(fs.readFileSync(path.join(built.dir, 'model', 'about.json'), 'utf8'));
     const record = {
       what:
-        'median inference time in the demo page: binary engine (wasm XNOR kernel) vs the same model in ' +
-        'float32 (tfjs wasm backend, 1 thread)',
+        'median inference time in the demo page (15 interleaved runs after 2 warm-up rounds): binary engine ' +
+        '(wasm XNOR kernel, 1 thread) vs the same model in float32 with tfjs (wasm backend, 1 thread) and with ' +
+        'onnxruntime-web (wasm, 1 thread); ratio = the faster float time / the engine time',
       browser: `Chromium ${browser.version()} (headless)`,
+      crossOriginIsolated: state.crossOriginIsolated,
+      tfjs: { version: tfjsVersion, backend: 'wasm (SIMD)', threads: 1 },
+      onnxruntimeWeb: { ...state.onnx, executionProvider: 'wasm (SIMD)', graphOptimizationLevel: 'all' },
       model: { run: about.run, file: state.model, testError: about.testError },
       timing: state.timing,
-      pageWeight: { totalBytes: built.totalBytes, assets: built.assets },
+      pageWeight: {
+        totalBytes: built.totalBytes,
+        // Loaded by the page after its first render (the ONNX Runtime Web peer): the rest is the page itself.
+        onnxPeerBytes: onnxPeerBytes(built),
+        withoutOnnxPeerBytes: built.totalBytes - onnxPeerBytes(built),
+        assets: built.assets,
+      },
       machine: machineInfo(),
       date: new Date().toISOString(),
       command: `npm run demo -- ${process.argv.slice(2).join(' ')}`,

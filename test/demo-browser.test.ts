@@ -1,6 +1,7 @@
 /**
  * The browser demo (demo/, npm run demo): the MNIST-style preprocessing and the float twin in Node,
- * then the built page driven in Debian's Chromium, its results checked against the Node engine.
+ * then the built page driven in Debian's Chromium, its results (the engine's, and its two float peers':
+ * tfjs and ONNX Runtime Web) checked against the Node engine.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -123,6 +124,7 @@ describe('the committed demo model and the static server', () => {
     const dir = path.join(parent, 'site');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'k.wasm'), 'x');
+    fs.writeFileSync(path.join(dir, 'm.mjs'), 'export {};');
     fs.writeFileSync(path.join(parent, 'secret.txt'), 'not served');
     // A raw path (fetch would normalize it before sending).
     const rawStatus = (url: string, rawPath: string) =>
@@ -133,6 +135,10 @@ describe('the committed demo model and the static server', () => {
     try {
       const wasm = await fetch(`${url}k.wasm`);
       expect([wasm.status, wasm.headers.get('content-type')]).toEqual([200, 'application/wasm']);
+      // Cross-origin isolation (WebAssembly threads in the page), and ES modules served as JavaScript.
+      expect(wasm.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(wasm.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect((await fetch(`${url}m.mjs`)).headers.get('content-type')).toMatch(/^text\/javascript/);
       expect(await rawStatus(url, '/../secret.txt')).toBe(404);
       expect(await rawStatus(url, '/%2e%2e/secret.txt')).toBe(404);
       expect((await fetch(`${url}missing.json`)).status).toBe(404);
@@ -154,6 +160,16 @@ interface PageResult {
   scores: number[];
   prediction: number;
   floatPrediction: number;
+  onnxPrediction?: number;
+}
+
+interface OnnxInfo {
+  version: string;
+  threads: number;
+  images: number;
+  agree: number;
+  predictions: number[];
+  enginePredictions: number[];
 }
 
 describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
@@ -193,6 +209,35 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
   const last = (p = page) => p.evaluate(() => (window as unknown as { bnnDemo: { last: PageResult } }).bnnDemo.last);
   const message = (p = page) => p.locator('#message').textContent();
 
+  it('runs the ONNX Runtime Web peer (1 thread, cross-origin isolated page): predictions = the engine’s', async () => {
+    await page.waitForFunction(
+      () => {
+        const s = (window as unknown as { bnnDemo: { onnxInfo: unknown; onnxError: string } }).bnnDemo;
+        return s.onnxInfo !== null || s.onnxError !== '';
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
+    const state = await page.evaluate(() => {
+      const s = (
+        window as unknown as { bnnDemo: { onnxInfo: OnnxInfo; onnxError: string; crossOriginIsolated: boolean } }
+      ).bnnDemo;
+      return { info: s.onnxInfo, error: s.onnxError, isolated: s.crossOriginIsolated };
+    });
+    expect(state.error).toBe('');
+    expect(state.isolated).toBe(true);
+    const version = JSON.parse(
+      fs.readFileSync(path.join(__dirname, '..', 'node_modules', 'onnxruntime-web', 'package.json'), 'utf8'),
+    ).version;
+    expect([state.info.version, state.info.threads, state.info.images]).toEqual([version, 1, DEMO_TEST_IMAGES]);
+    const expected = Array.from(engine.predict(test.images, DEMO_TEST_IMAGES));
+    expect(state.info.enginePredictions).toEqual(expected);
+    expect(state.info.predictions).toEqual(expected);
+    expect(state.info.agree).toBe(DEMO_TEST_IMAGES);
+    expect(await page.locator('#onnx-status').textContent()).toMatch(/equal the engine’s on 100 of 100 gallery images/);
+    expect(await page.locator('#isolation').textContent()).toMatch(/is cross-origin isolated/);
+  }, 150_000);
+
   it('classifies real MNIST test images picked in the gallery exactly as the Node engine does', async () => {
     const picks = [0, 1, 2, 3, 8, 18, 33, 47, 62, 77, 91, 99];
     for (const i of picks) {
@@ -204,6 +249,12 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
       expect(result.scores).toEqual(Array.from(engine.scores(image, 1)));
       expect(result.prediction).toBe(engine.predict(image, 1)[0]);
       expect(result.floatPrediction).toBe(result.prediction);
+      // The ONNX peer answers asynchronously for the picked image.
+      await page.waitForFunction(
+        () => (window as unknown as { bnnDemo: { last: PageResult } }).bnnDemo.last.onnxPrediction !== undefined,
+      );
+      expect((await last(page)).onnxPrediction).toBe(result.prediction);
+      expect(await page.locator('#source').textContent()).toMatch(/tfjs float agrees · ONNX agrees$/);
     }
     expect(await page.locator('#hidden canvas').count()).toBe(model.layers.length - 1);
     expect(await page.locator('#planes canvas').count()).toBe(8);
@@ -247,6 +298,10 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
       expect(result.scores).toEqual(Array.from(engine.scores(expected, 1)));
       expect(result.prediction).toBe(engine.predict(expected, 1)[0]);
       expect(result.floatPrediction).toBe(result.prediction);
+      await page.waitForFunction(
+        () => (window as unknown as { bnnDemo: { last: PageResult } }).bnnDemo.last.onnxPrediction !== undefined,
+      );
+      expect((await last(page)).onnxPrediction).toBe(result.prediction);
     }
   }, 60_000);
 
