@@ -97,6 +97,7 @@ struct Layer {
   std::vector<int32_t> corr;     // conv on bits: per border case × units, Σ over padded taps of Σ_ch w
   std::vector<uint32_t> case_y, case_x;  // border case of each conv output row / column
   size_t cases_x = 0;
+  bool padded = false;  // some output position has a tap outside the input (even 'same' kernels pad only after)
   std::vector<int32_t> thresholds, negate;  // sign: bit = (negate ? −S : S) ≥ threshold
   std::vector<double> scale, shift;         // scores: scale·S + shift
   bool scores = false;
@@ -312,7 +313,7 @@ void bit_conv_sums(const Layer& l, const uint64_t* in, const ConvTile& t, Scratc
   int32_t* sums = s.sums.data();
   kern.binary(engine::BinaryTile{rows, l.stride, l.weights.data(), l.words, l.K, M, (l.units + 7) / 8, false, sums,
                                  l.ldc});
-  if (l.pad == 0) return;
+  if (!l.padded) return;
   for_positions(l, t, [&](size_t row, size_t, size_t y, size_t x) {
     const size_t id = l.case_y[y] * l.cases_x + l.case_x[x];
     if (id != 0) subtract(sums + row * l.ldc, l.corr.data() + id * l.units, l.units);
@@ -525,6 +526,7 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
       border_cases(l.ch, l.pad, l.ks, l.h, l.case_y, ry);
       border_cases(l.cw, l.pad, l.ks, l.w, l.case_x, rx);
       l.cases_x = rx.size();
+      l.padded = ry.size() > 1 || rx.size() > 1;
       std::vector<int32_t> tap(l.ks * l.ks * l.units);
       for (size_t f = 0; f < l.units; f++)
         for (size_t t = 0; t < l.ks * l.ks; t++) {

@@ -12,7 +12,6 @@ import {
   ENGINE_TEST_MODELS as MODELS,
   randomPackedModel,
   randomPixels,
-  type RandomModelSpec,
 } from './helpers/randomPackedModel';
 
 const wasm = tryKernel('wasm');
@@ -26,20 +25,7 @@ describe.skipIf(typeof wasm === 'string')('wasm whole-network engine', () => {
   const kernel = wasm as XnorKernel;
 
   // An even 'same' kernel pads only below and right (pad 0 above and left), as the first conv and later.
-  const EVEN_KERNELS: [string, RandomModelSpec] = [
-    '2×2 and 4×4 kernels with same padding',
-    {
-      inputShape: [9, 8, 2],
-      convs: [
-        { filters: 15, kernelSize: 2 },
-        { filters: 40, kernelSize: 2, pool: 2 },
-        { filters: 33, kernelSize: 4 },
-      ],
-      dense: [20],
-      classes: 5,
-    },
-  ];
-  for (const [name, spec] of [...MODELS, EVEN_KERNELS]) {
+  for (const [name, spec] of MODELS) {
     it(name, () => {
       const model = randomPackedModel(spec);
       const engine = new BinaryEngine(model, { kernel });

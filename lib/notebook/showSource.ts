@@ -105,7 +105,10 @@ export function sourceOf(name: string): SourceListing {
   }
   const lower = bare.toLowerCase();
   const names = [...new Set(findDeclarations(null).map((s) => s.name))];
-  const similar = names.filter((k) => k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase())).slice(0, 8);
+  // A name inside the asked one counts from 3 characters: one-letter constants are inside every name.
+  const similar = names
+    .filter((k) => k.toLowerCase().includes(lower) || (k.length >= 3 && lower.includes(k.toLowerCase())))
+    .slice(0, 8);
   throw new Error(
     `showSource: no declaration '${name}' in lib/${similar.length ? ` (similar: ${similar.join(', ')})` : ''}`,
   );

@@ -134,4 +134,17 @@ export const ENGINE_TEST_MODELS: [string, RandomModelSpec][] = [
       classes: 10,
     },
   ],
+  [
+    '2×2 and 4×4 kernels with same padding (padded only after: pad 0 before)',
+    {
+      inputShape: [9, 8, 2],
+      convs: [
+        { filters: 15, kernelSize: 2 },
+        { filters: 40, kernelSize: 2, pool: 2 },
+        { filters: 33, kernelSize: 4 },
+      ],
+      dense: [20],
+      classes: 5,
+    },
+  ],
 ];
