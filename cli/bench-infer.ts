@@ -10,7 +10,7 @@
  *   --threads n,n        thread counts (default 1 and all CPUs)
  *   --implementations    of engine-native, engine-wasm, onnxruntime, pytorch, tfjs-wasm (default all)
  *   --runs N             timed repeats of every batch (default 30 / 10 / 3 for 1 / ≤ 100 / more images)
- *                        (tfjs on wasm, a weak baseline at seconds per ConvNet batch, only up to 100 images)
+ *                        (tfjs on wasm, a weak baseline at seconds per large batch, only up to 100 images)
  *   --smoke              tiny networks, 1 repeat, written to runs/bench-infer-smoke (tests, CI)
  *   --out DIR            where the files go (default results/bench)
  *
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
             inputShape: net.inputShape,
             numClasses: net.numClasses,
             batches: net.batches
-              .filter((images) => !(implementation === 'tfjs-wasm' && net.inputShape.length === 3 && images > 100))
+              .filter((images) => !(implementation === 'tfjs-wasm' && images > 100))
               .map((images) => batchPlan(images, runs)),
           };
           const single =
