@@ -66,6 +66,19 @@ async function screenshot(built: BuiltDemo, file: string, timingFile: string): P
       fs.readFileSync(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'), 'utf8'),
     ).version;
     const about = JSON.parse(fs.readFileSync(path.join(built.dir, 'model', 'about.json'), 'utf8'));
+    // A second page with ONNX Runtime on 2 threads (where the page is cross-origin isolated), beside the main,
+    // same-thread comparison: the engine and tfjs still on 1 thread there.
+    let onnxTwoThreads: unknown = null;
+    if (state.crossOriginIsolated) {
+      const second = await browser.newPage();
+      await second.goto(`${url}?threads=2`);
+      await second.waitForSelector('#timing[data-done], #message.error:not([hidden])', { timeout: 300_000 });
+      onnxTwoThreads = await second.evaluate(() => {
+        const s = (window as unknown as { bnnDemo: { timing: unknown; onnxInfo: { threads: number } | null } }).bnnDemo;
+        return { threads: s.onnxInfo?.threads, timing: s.timing };
+      });
+      await second.close();
+    }
     const record = {
       what:
         'median inference time in the demo page (15 interleaved runs after 2 warm-up rounds): binary engine ' +
@@ -77,6 +90,7 @@ async function screenshot(built: BuiltDemo, file: string, timingFile: string): P
       onnxruntimeWeb: { ...state.onnx, executionProvider: 'wasm (SIMD)', graphOptimizationLevel: 'all' },
       model: { run: about.run, file: state.model, testError: about.testError },
       timing: state.timing,
+      onnxTwoThreads,
       pageWeight: {
         totalBytes: built.totalBytes,
         // Loaded by the page after its first render (the ONNX Runtime Web peer): the rest is the page itself.

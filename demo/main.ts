@@ -318,8 +318,8 @@ async function timeModels(): Promise<void> {
   const ms = (t: number) => (Number.isNaN(t) ? '—' : `${t.toFixed(2)} ms`);
   const onnxThreads = onnx ? ` (${onnx.threads} thread${onnx.threads > 1 ? 's' : ''})` : ' (not loaded)';
   table.innerHTML =
-    '<tr><th>Inference time (median)</th><th>binary engine</th><th>float tfjs</th>' +
-    `<th>float ONNX Runtime${onnxThreads}</th><th>speed-up vs the faster float</th></tr>` +
+    '<tr><th>Inference (median)</th><th>binary engine</th><th>tfjs float</th>' +
+    `<th>ONNX float${onnxThreads}</th><th>speed-up vs faster float</th></tr>` +
     rows
       .map((t) => {
         const cells = [`${t.images} image${t.images > 1 ? 's' : ''}`, ms(t.engineMs), ms(t.tfjsMs), ms(t.onnxMs)];
