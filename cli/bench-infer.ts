@@ -6,6 +6,7 @@
  *
  *   --networks a,b       of mnist-mlp-3x4096, cifar10-convnet-paper, svhn-convnet-paper (default: all three)
  *   --checkpoint FILE    a trained model (runs/<run>/checkpoint.bnn or best.bnn) instead of the paper's networks
+ *   --packed FILE        a packed model (e.g. demo/model/model.bnnpack), with --dataset (default mnist) for its images
  *   --batches n,n        images per batch (default 1,100,10000 for the MLP, 1,100,1000 for the ConvNets)
  *   --threads n,n        thread counts (default 1 and all CPUs)
  *   --implementations    of engine-native, engine-wasm, onnxruntime, pytorch, tfjs-wasm (default all)
@@ -44,7 +45,7 @@ import {
 } from '../lib/bench/inferenceBench';
 import { describeMachine, openBlasEnv } from '../lib/bench/xnorBench';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
-import { resolveNetwork } from '../lib/bench/trainStep';
+import { DATASET_SHAPES, resolveNetwork } from '../lib/bench/trainStep';
 import { tryKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
 
@@ -54,7 +55,8 @@ const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_infer.py')
 const CHILD_TIMEOUT_S = 30 * 60;
 
 const HELP =
-  'npm run bench:infer -- [--networks a,b] [--checkpoint FILE] [--batches n,n] [--threads n,n] ' +
+  'npm run bench:infer -- [--networks a,b | --checkpoint FILE | --packed FILE [--dataset D]] [--batches n,n] ' +
+  '[--threads n,n] ' +
   `[--implementations ${INFERENCE_IMPLEMENTATIONS.join(',')}] [--runs N] [--smoke] [--out DIR]`;
 
 function positiveList(value: string, flag: string): number[] {
@@ -105,6 +107,8 @@ async function main(): Promise<void> {
     options: {
       networks: { type: 'string' },
       checkpoint: { type: 'string' },
+      packed: { type: 'string' },
+      dataset: { type: 'string', default: 'mnist' },
       batches: { type: 'string' },
       threads: { type: 'string' },
       implementations: { type: 'string', default: INFERENCE_IMPLEMENTATIONS.join(',') },
@@ -131,19 +135,25 @@ async function main(): Promise<void> {
   const unknown = implementations.filter((i) => !INFERENCE_IMPLEMENTATIONS.includes(i));
   if (unknown.length)
     throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${INFERENCE_IMPLEMENTATIONS.join(', ')}`);
-  if (values.checkpoint && values.networks) throw new Error('--checkpoint and --networks exclude each other');
+  if ([values.checkpoint, values.networks, values.packed].filter(Boolean).length > 1)
+    throw new Error('--checkpoint, --packed and --networks exclude each other');
+  const dataset = values.dataset as keyof typeof DATASET_SHAPES;
+  if (!(dataset in DATASET_SHAPES))
+    throw new Error(`--dataset must be one of ${Object.keys(DATASET_SHAPES).join(', ')}, got '${dataset}'`);
   const catalogue = smoke ? SMOKE_INFERENCE_NETWORKS : PAPER_INFERENCE_NETWORKS;
-  const networks = values.checkpoint
-    ? [{ checkpoint: values.checkpoint, batches: batches ?? [1, 100, 1000] }]
-    : (values.networks
-        ? values.networks.split(',').map((n) => resolveNetwork(n.trim()))
-        : catalogue.map((n) => n.name)
-      ).map((name) => {
-        const all = [...PAPER_INFERENCE_NETWORKS, ...SMOKE_INFERENCE_NETWORKS];
-        const known = all.find((n) => n.name === name);
-        if (!known) throw new Error(`no inference settings for '${name}': use ${all.map((n) => n.name).join(', ')}`);
-        return { ...known, batches: batches ?? known.batches };
-      });
+  const networks = values.packed
+    ? [{ packed: values.packed, dataset, batches: batches ?? [1, 100, 1000] }]
+    : values.checkpoint
+      ? [{ checkpoint: values.checkpoint, batches: batches ?? [1, 100, 1000] }]
+      : (values.networks
+          ? values.networks.split(',').map((n) => resolveNetwork(n.trim()))
+          : catalogue.map((n) => n.name)
+        ).map((name) => {
+          const all = [...PAPER_INFERENCE_NETWORKS, ...SMOKE_INFERENCE_NETWORKS];
+          const known = all.find((n) => n.name === name);
+          if (!known) throw new Error(`no inference settings for '${name}': use ${all.map((n) => n.name).join(', ')}`);
+          return { ...known, batches: batches ?? known.batches };
+        });
 
   const started = performance.now();
   const backend = await initBackend(undefined);

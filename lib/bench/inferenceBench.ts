@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeImageSet, type SplitDataset } from '../data/dataset';
-import { loadMnist } from '../data/mnist';
+import { loadFashionMnist, loadMnist } from '../data/mnist';
 import {
   BinaryEngine,
   exportPackedModel,
@@ -24,7 +24,9 @@ import {
   layerMacs,
   loadPackedModel,
   onnxModelBytes,
+  packedFloatNetwork,
   savePackedModel,
+  type FloatNetwork,
 } from '../engine';
 import { writeFileAtomic } from '../io/atomicWrite';
 import { registerFileSystemIO } from '../io/fileSystem';
@@ -183,6 +185,15 @@ export function batchPlan(images: number, runs?: number): { images: number; warm
   return { images, warmup: 1, runs: runs ?? 3 };
 }
 
+/** Fashion-MNIST's test set where the Debian package (dataset-fashion-mnist) is installed, else null. */
+function tryFashionMnist(): SplitDataset | null {
+  try {
+    return loadFashionMnist();
+  } catch {
+    return null;
+  }
+}
+
 /** A data set of the network's shape only (what buildModel reads: sizes and classes). */
 function shapeDataset(hp: Hyperparameters): SplitDataset {
   const s = DATASET_SHAPES[hp.dataset];
@@ -191,13 +202,14 @@ function shapeDataset(hp: Hyperparameters): SplitDataset {
 }
 
 /** The bench images: MNIST's genuine test images for MNIST networks, else seeded random pixels. */
-function benchImages(hp: Hyperparameters, count: number): { pixels: Uint8Array; from: string } {
+function benchImages(hp: Pick<Hyperparameters, 'dataset'>, count: number): { pixels: Uint8Array; from: string } {
   const s = DATASET_SHAPES[hp.dataset];
   const per = s.height * s.width * s.channels;
-  if (hp.dataset === 'mnist') {
-    const test = loadMnist().test;
-    if (count > test.count) throw new Error(`MNIST has ${test.count} test images, ${count} asked for`);
-    return { pixels: test.images.slice(0, count * per), from: `the first ${count} MNIST test images` };
+  const real = hp.dataset === 'mnist' ? loadMnist : hp.dataset === 'fashion-mnist' ? tryFashionMnist : null;
+  const test = real?.()?.test;
+  if (test) {
+    if (count > test.count) throw new Error(`${hp.dataset} has ${test.count} test images, ${count} asked for`);
+    return { pixels: test.images.slice(0, count * per), from: `the first ${count} ${hp.dataset} test images` };
   }
   const random = seededRandom(2016);
   const pixels = Uint8Array.from({ length: count * per }, () => Math.floor(random() * 256));
@@ -205,8 +217,7 @@ function benchImages(hp: Hyperparameters, count: number): { pixels: Uint8Array; 
 }
 
 /** The float network for PyTorch: float.json (ops, offsets) and float.bin (int8 ±1 weights, float32 BatchNorm). */
-function writeFloatNetwork(model: tf.LayersModel, dir: string): void {
-  const net = floatNetwork(model);
+function writeFloatNetwork(net: FloatNetwork, dir: string): void {
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const put = (a: Float32Array, asInt8: boolean) => {
@@ -240,12 +251,55 @@ function writeFloatNetwork(model: tf.LayersModel, dir: string): void {
  * Builds (or restores from `checkpoint`) the network, calibrates its BatchNorm when untrained, and
  * writes the artefacts every implementation reads into `dir`.
  */
+/**
+ * A packed model file (e.g. the demo's trained MLP, demo/model/model.bnnpack) as a bench network: the
+ * float peers run `packedFloatNetwork` (ONNX Runtime, PyTorch) or the demo's FloatModel (tfjs, MLPs).
+ */
+async function preparePacked(
+  network: { packed: string; dataset: Hyperparameters['dataset']; batches: number[] },
+  dir: string,
+  log: (line: string) => void,
+): Promise<PreparedNetwork> {
+  const packed = loadPackedModel(network.packed);
+  const s = DATASET_SHAPES[network.dataset];
+  const size = packed.inputShape.reduce((a, b) => a * b, 1);
+  if (size !== s.height * s.width * s.channels)
+    throw new Error(`${network.packed} takes ${packed.inputShape.join('×')} inputs, not ${network.dataset} images`);
+  const count = Math.max(...network.batches);
+  const { pixels, from } = benchImages({ dataset: network.dataset }, count);
+  const name = `${network.dataset}-packed`;
+  const what = `trained packed model ${network.packed}`;
+  fs.writeFileSync(path.join(dir, 'images.bin'), pixels);
+  savePackedModel(packed, path.join(dir, 'model.bnnpack'));
+  const net = packedFloatNetwork(packed);
+  const onnx = onnxModelBytes(net, { description: what });
+  writeFileAtomic(path.join(dir, 'model.onnx'), onnx);
+  writeFloatNetwork(net, dir);
+  log(`${name}: ${what}; ${from}; ONNX ${(onnx.length / 2 ** 20).toFixed(1)} MiB`);
+  return {
+    network: name,
+    what,
+    dir,
+    inputShape: packed.inputShape,
+    numClasses: s.numClasses,
+    images: count,
+    imagesFrom: from,
+    batches: network.batches,
+    floatBytes: packed.floatBytes,
+    onnxBytes: onnx.length,
+  };
+}
+
 export async function prepareNetwork(
-  network: InferenceNetwork | { checkpoint: string; batches: number[] },
+  network:
+    | InferenceNetwork
+    | { checkpoint: string; batches: number[] }
+    | { packed: string; dataset: Hyperparameters['dataset']; batches: number[] },
   dir: string,
   log: (line: string) => void,
 ): Promise<PreparedNetwork> {
   fs.mkdirSync(dir, { recursive: true });
+  if ('packed' in network) return preparePacked(network, dir, log);
   let model: tf.Sequential;
   let name: string;
   let what: string;
@@ -282,7 +336,7 @@ export async function prepareNetwork(
   savePackedModel(packed, path.join(dir, 'model.bnnpack'));
   const onnx = onnxModelBytes(floatNetwork(model), { description: what });
   writeFileAtomic(path.join(dir, 'model.onnx'), onnx);
-  writeFloatNetwork(model, dir);
+  writeFloatNetwork(floatNetwork(model), dir);
   registerFileSystemIO();
   await model.save(`file://${path.join(dir, 'tfjs')}`);
   model.dispose();
@@ -321,9 +375,8 @@ async function timeBatches(
   let largest = 0;
   for (const b of spec.batches) {
     const images = pixels.subarray(0, b.images * per);
-    let last: number[] = [];
     const t0 = performance.now();
-    last = await run(images, b.images);
+    let last = await run(images, b.images);
     // A call of seconds (a weak baseline on a large batch) is timed 3 times, not 10 or 30.
     const slow = performance.now() - t0 > 2000;
     for (let i = 1; i < (slow ? 1 : b.warmup); i++) last = await run(images, b.images);
