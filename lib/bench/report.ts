@@ -111,7 +111,8 @@ export function speedupTableMarkdown(b: BenchResults): string {
       ? 'yes, every image'
       : `${b.mlp.disagreements.length} of ${b.mlp.images} images differ${why}`;
     lines.push(
-      `| MNIST MLP inference, ${b.mlp.images} test images: binary engine vs float model | ` +
+      `| MNIST MLP inference, ${b.mlp.images} test images: binary engine vs tfjs float model (a weak ` +
+        `baseline: against the best float runtime see inference.md) | ` +
         `${PAPER_SPEEDUPS.mlpXnorVsBaseline}× (XNOR vs baseline kernel, same error) | ${mcell(one)} (vs ` +
         `tfjs ${b.machine.tfjsBackend} float model) | ${mcell(all)} |`,
       `| MNIST MLP: identical predictions | same test error | ${identical} | |`,
