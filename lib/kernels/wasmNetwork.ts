@@ -174,7 +174,15 @@ function plan(layers: readonly NetworkLayerSpec[]): Plan[] {
       group: K,
       gw: words32(K),
     };
-    if (spec.kind === 'conv') {
+    if (i === 0 && spec.kind === 'dense' && spec.input === 'pixels' && spec.output.kind === 'sign') {
+      // A dense layer on pixels is a 1×1 conv of a one-pixel image with K channels: the conv's
+      // i16 dot products (8 pixels × 8 weights an instruction) beat 8 bit planes of popcounts here.
+      Object.assign(p, { h: 1, w: 1, c: K, ks: 1, pool: 1, ch: 1, cw: 1, oh: 1, ow: 1 });
+      p.kind = KIND.convPixels;
+      p.outRow = p.ldc / 32;
+      p.inRow = K;
+      p.tileItems = TILE_POSITIONS;
+    } else if (spec.kind === 'conv') {
       const l = spec as PackedLayer & { kind: 'conv' };
       Object.assign(p, { h: l.height, w: l.width, c: l.channels, ks: l.kernelSize, pool: l.pool });
       p.pad = l.padding === 'same' ? Math.floor((l.kernelSize - 1) / 2) : 0;
@@ -383,7 +391,7 @@ export class WasmNetwork implements CompiledNetwork {
       sumsBytes = 0,
       imageBytes = 0;
     for (const p of plans) {
-      if (p.spec.kind !== 'conv') continue;
+      if (p.kind !== KIND.convPixels && p.kind !== KIND.convBits) continue;
       const positions = p.tileItems * p.pool * p.pool * p.ow;
       rowsBytes = Math.max(rowsBytes, positions * p.words * 4);
       sumsBytes = Math.max(sumsBytes, positions * p.ldc * 4);
