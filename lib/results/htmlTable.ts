@@ -15,8 +15,8 @@ export function isNumeric(cell: string): boolean {
   return NUMBER.test(cell.replace(/<[^>]*>|\*\*/g, '').trim());
 }
 
-/** Cells up to this many characters never wrap; longer text wraps within its column. */
-const NO_WRAP = 40;
+/** Text cells up to this many characters never wrap; longer text (and any header) wraps within its column. */
+const NO_WRAP = 20;
 
 export interface HtmlTableOptions {
   /** Rows rendered in bold with a rule above (totals). */
@@ -36,7 +36,7 @@ export function htmlTable(header: string[], rows: string[][], o: HtmlTableOption
   const length = (cell: string) => cell.replace(/<[^>]*>/g, '').length;
   const style = (cell: string, c: number, th: boolean) =>
     `padding:3px 8px;text-align:${numeric[c] ? 'right' : 'left'};vertical-align:top;` +
-    `white-space:${length(cell) <= NO_WRAP ? 'nowrap' : 'normal'};` +
+    `white-space:${!th && (numeric[c] || length(cell) <= NO_WRAP) ? 'nowrap' : 'normal'};` +
     (th ? 'border-bottom:1px solid #888;font-weight:600;' : '');
   const cellHtml = (cell: string, c: number, th: boolean) => {
     const tag = th ? 'th' : 'td';
