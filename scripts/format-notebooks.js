@@ -16,7 +16,10 @@ const options = { parser: 'typescript', printWidth: WIDTH, singleQuote: true, tr
 async function main() {
   const dir = path.join(root, 'notebooks');
   const problems = [];
-  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort()) {
+  for (const name of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ipynb'))
+    .sort()) {
     const file = path.join(dir, name);
     const text = fs.readFileSync(file, 'utf8');
     const nb = JSON.parse(text);
