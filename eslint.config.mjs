@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'runs/', 'results/', 'data/', 'node_modules/', 'notebooks/', 'lib/kernels/wasm/'] },
+  { ignores: ['dist/', 'build/', 'runs/', 'results/', 'data/', 'node_modules/', 'notebooks/', 'lib/kernels/wasm/', 'scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

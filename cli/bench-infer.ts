@@ -48,6 +48,10 @@ import { writeFileAtomic } from '../lib/io/atomicWrite';
 import { DATASET_SHAPES, resolveNetwork } from '../lib/bench/trainStep';
 import { tryKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
+import { closestThreshold } from '../lib/bench/mlpBench';
+import { registerFileSystemIO } from '../lib/io/fileSystem';
+import * as tf from '@tensorflow/tfjs';
+import '../lib/layers';
 
 const PYTHON = process.env.BNN_PYTHON ?? '/usr/bin/python3';
 const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_infer.py');
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
         });
 
   const started = performance.now();
+  registerFileSystemIO();
   const backend = await initBackend(undefined);
   const machine = describeMachine('');
   const loadAverageStart = machine.loadAverageStart.map((l) => Math.round(l * 100) / 100);
@@ -212,6 +217,11 @@ async function main(): Promise<void> {
               });
               const pixels = new Uint8Array(fs.readFileSync(path.join(net.dir, 'images.bin')));
               const per = net.inputShape.reduce((a, b) => a * b, 1);
+              // The float model (absent for --packed) tells how close each decision came to its threshold.
+              const tfjsDir = path.join(net.dir, 'tfjs');
+              const floatModel = fs.existsSync(tfjsDir)
+                ? await tf.loadLayersModel(`file://${path.join(tfjsDir, 'model.json')}`)
+                : null;
               result.predictions.forEach((c, image) => {
                 if (c === reference![image] || disagreements.length >= 100) return;
                 const scores = Array.from(engine.scores(pixels.subarray(image * per, (image + 1) * per), 1));
@@ -221,8 +231,10 @@ async function main(): Promise<void> {
                   threads: t,
                   image,
                   engineTopGap: topGap(scores),
+                  closest: floatModel ? closestThreshold(floatModel, engine, pixels, image) : null,
                 });
               });
+              floatModel?.dispose();
             }
           }
           for (const timing of result.timings) {

@@ -101,7 +101,9 @@ struct Layer {
   std::vector<int32_t> thresholds, negate;  // sign: bit = (negate ? −S : S) ≥ threshold
   std::vector<double> scale, shift;         // scores: scale·S + shift
   bool scores = false;
-  double macs_per_image = 0;  // binary (or 8-bit) multiply-accumulates, for the thread choice
+  // Work per image in binary multiply-accumulates, for the thread choice: one 512-bit popcount
+  // does 512 of them, one float FMA 16, so a MAC of the float first conv weighs 32 binary ones.
+  double macs_per_image = 0;
 };
 
 // ---- element-wise pieces and the portable micro-kernels --------------------------------------
@@ -512,7 +514,7 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
     l.ldc = round_up(l.units, 16);
     l.pw_out = words_for(l.units);
     l.out_row = round_up(l.oh * l.ow * l.pw_out, kVectorWords);
-    l.macs_per_image = double(l.ch) * l.cw * l.K * l.units;
+    l.macs_per_image = double(l.ch) * l.cw * l.K * l.units * (prev ? 1 : 32);
     if (prev) {
       if (!prev->conv || prev->oh != l.h || prev->ow != l.w || prev->units != l.c)
         throw Napi::RangeError::New(env, where + ": its input does not match the previous layer's output");

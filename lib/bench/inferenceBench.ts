@@ -39,6 +39,7 @@ import type { Hyperparameters } from '../presets';
 import { measureRoofline, type MachineDescription } from './xnorBench';
 import { calibrateBatchNorm } from './mlpBench';
 import { median } from './median';
+import { FLOAT_TIE_MARGIN } from './report';
 import { loadOnnxRuntime, onnxScores, onnxSession } from './onnxRuntime';
 import { DATASET_SHAPES, networkHyperparameters, resolveNetwork } from './trainStep';
 
@@ -175,7 +176,15 @@ export interface InferenceResults {
   profiles: ProfileRow[];
   peaks: KernelPeaks;
   /** Images where a float peer's class differs from the engine's, with the engine's top-two score gap. */
-  disagreements: { network: string; implementation: string; threads: number; image: number; engineTopGap: number }[];
+  disagreements: {
+    network: string;
+    implementation: string;
+    threads: number;
+    image: number;
+    engineTopGap: number;
+    /** The image's BatchNorm decision nearest its threshold (null without the float model: --packed). */
+    closest: { layer: string; relativeMargin: number } | null;
+  }[];
 }
 
 /** Timed repeats and warm-ups of a batch of `images` (`runs` overrides the repeats). */
@@ -614,12 +623,19 @@ export function inferenceMarkdown(b: InferenceResults): string {
   if (b.disagreements.length) {
     lines.push(
       '',
-      "Differing images, with the engine's relative gap between its two top scores (≈ 1e-7: a float tie):",
+      "Differing images, with the engine's relative gap between its two top scores, and the image's " +
+        'BatchNorm decision nearest its threshold anywhere in the network (relative margin |a| / ' +
+        '(|c·(s − μ)| + |β|), a exact from the integer sums): near float32 precision (≈ 1e-7) the float ' +
+        "runtime's rounding tipped that sign (a float tie):",
       '',
       ...b.disagreements.map(
         (d) =>
           `- ${d.network}, ${d.implementation} (${d.threads} thr): image ${d.image}, ` +
-          `gap ${d.engineTopGap.toExponential(2)}`,
+          `top-two gap ${d.engineTopGap.toExponential(2)}` +
+          (d.closest
+            ? `; nearest threshold in ${d.closest.layer}, margin ${d.closest.relativeMargin.toExponential(2)}` +
+              (d.closest.relativeMargin < FLOAT_TIE_MARGIN ? ' (a float tie)' : ' (**not a float tie**)')
+            : ''),
       ),
     );
   }

@@ -251,3 +251,36 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     disagreements,
   };
 }
+
+/**
+ * The BatchNorm decision of `image` that lies closest to its threshold, over every sign neuron of every
+ * layer: its relative margin |a| / (|c·(s − μ)| + |β|), a computed exactly from the engine's integer sums.
+ * A float runtime whose class differs from the engine's on an image with a margin near float32's
+ * precision (~1e-7) tipped that decision by rounding: a float tie, wherever in the network it lies.
+ */
+export function closestThreshold(
+  model: tf.LayersModel,
+  engine: BinaryEngine,
+  pixels: Uint8Array,
+  image: number,
+): { layer: string; relativeMargin: number } {
+  const k = engine.inputSize;
+  const sums = engine.layerSums(pixels.subarray(image * k, (image + 1) * k), 1);
+  let best = { layer: 'none', relativeMargin: Infinity };
+  engine.model.layers.forEach((packed, l) => {
+    if (packed.output.kind !== 'sign') return;
+    const at = model.layers.findIndex((x) => x.name === packed.name);
+    const bnLayer = model.layers.slice(at + 1).find((x) => /BatchNormalization$/.test(x.getClassName()));
+    if (at < 0 || !bnLayer) throw new Error(`no BatchNorm after layer ${packed.name}`);
+    const bn = foldBatchNorm(bnLayer, packed.weights.rows);
+    const d = packed.input === 'pixels' ? 255 : 1;
+    const units = packed.weights.rows;
+    sums[l].forEach((S, i) => {
+      const j = i % units;
+      const centred = bn.c[j] * (S / d - bn.mu[j]);
+      const margin = Math.abs(centred + bn.beta[j]) / (Math.abs(centred) + Math.abs(bn.beta[j]));
+      if (margin < best.relativeMargin) best = { layer: packed.name, relativeMargin: margin };
+    });
+  });
+  return best;
+}
