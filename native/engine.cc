@@ -32,12 +32,8 @@
 #include "engine_kernels.h"
 #include "napi_args.h"
 #include "parallel.h"
+#include "simd_clones.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BNN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BNN_SIMD_CLONES
-#endif
 
 namespace bnn {
 namespace {

@@ -27,6 +27,7 @@ import {
   packedFloatNetwork,
   savePackedModel,
   type FloatNetwork,
+  type PackedModel,
 } from '../engine';
 import { writeFileAtomic } from '../io/atomicWrite';
 import { registerFileSystemIO } from '../io/fileSystem';
@@ -275,25 +276,38 @@ async function preparePacked(
   if (size !== s.height * s.width * s.channels)
     throw new Error(`${network.packed} takes ${packed.inputShape.join('×')} inputs, not ${network.dataset} images`);
   const count = Math.max(...network.batches);
-  const { pixels, from } = benchImages({ dataset: network.dataset }, count);
-  const name = `${network.dataset}-packed`;
+  const images = benchImages({ dataset: network.dataset }, count);
   const what = `trained packed model ${network.packed}`;
-  fs.writeFileSync(path.join(dir, 'images.bin'), pixels);
-  savePackedModel(packed, path.join(dir, 'model.bnnpack'));
   const net = packedFloatNetwork(packed);
+  return writeArtefacts(`${network.dataset}-packed`, what, dir, images, packed, net, network.batches, log);
+}
+
+/** The files every implementation reads: images, packed model, ONNX graph and float network. */
+function writeArtefacts(
+  name: string,
+  what: string,
+  dir: string,
+  images: { pixels: Uint8Array; from: string },
+  packed: PackedModel,
+  net: FloatNetwork,
+  batches: number[],
+  log: (line: string) => void,
+): PreparedNetwork {
+  fs.writeFileSync(path.join(dir, 'images.bin'), images.pixels);
+  savePackedModel(packed, path.join(dir, 'model.bnnpack'));
   const onnx = onnxModelBytes(net, { description: what });
   writeFileAtomic(path.join(dir, 'model.onnx'), onnx);
   writeFloatNetwork(net, dir);
-  log(`${name}: ${what}; ${from}; ONNX ${(onnx.length / 2 ** 20).toFixed(1)} MiB`);
+  log(`${name}: ${what}; ${images.from}; ONNX ${(onnx.length / 2 ** 20).toFixed(1)} MiB`);
   return {
     network: name,
     what,
     dir,
     inputShape: packed.inputShape,
-    numClasses: s.numClasses,
-    images: count,
-    imagesFrom: from,
-    batches: network.batches,
+    numClasses: net.numClasses,
+    images: Math.max(...batches),
+    imagesFrom: images.from,
+    batches,
     floatBytes: packed.floatBytes,
     onnxBytes: onnx.length,
   };
@@ -340,28 +354,20 @@ export async function prepareNetwork(
     calibrateBatchNorm(model, x, 7);
     x.dispose();
   }
-  fs.writeFileSync(path.join(dir, 'images.bin'), pixels);
-  const packed = exportPackedModel(model);
-  savePackedModel(packed, path.join(dir, 'model.bnnpack'));
-  const onnx = onnxModelBytes(floatNetwork(model), { description: what });
-  writeFileAtomic(path.join(dir, 'model.onnx'), onnx);
-  writeFloatNetwork(floatNetwork(model), dir);
+  const prepared = writeArtefacts(
+    name,
+    what,
+    dir,
+    { pixels, from },
+    exportPackedModel(model),
+    floatNetwork(model),
+    network.batches,
+    log,
+  );
   registerFileSystemIO();
   await model.save(`file://${path.join(dir, 'tfjs')}`);
   model.dispose();
-  log(`${name}: ${what}; ${from}; ONNX ${(onnx.length / 2 ** 20).toFixed(1)} MiB`);
-  return {
-    network: name,
-    what,
-    dir,
-    inputShape,
-    numClasses: s.numClasses,
-    images: count,
-    imagesFrom: from,
-    batches: network.batches,
-    floatBytes: packed.floatBytes,
-    onnxBytes: onnx.length,
-  };
+  return prepared;
 }
 
 function argmaxRows(scores: ArrayLike<number>, classes: number): number[] {
