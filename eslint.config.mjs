@@ -5,7 +5,19 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'runs/', 'results/', 'data/', 'node_modules/', 'notebooks/', 'lib/kernels/wasm/', 'scratch/'] },
+  {
+    ignores: [
+      'dist/',
+      'build/',
+      'runs/',
+      'results/',
+      'data/',
+      'node_modules/',
+      'notebooks/',
+      'lib/kernels/wasm/',
+      'scratch/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,11 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BinaryEngine, type PackedModel } from '../lib/engine';
 import { tryKernel, type XnorKernel } from '../lib/kernels';
 import { WasmNetwork } from '../lib/kernels/wasmNetwork';
-import {
-  ENGINE_TEST_MODELS as MODELS,
-  randomPackedModel,
-  randomPixels,
-} from './helpers/randomPackedModel';
+import { ENGINE_TEST_MODELS as MODELS, randomPackedModel, randomPixels } from './helpers/randomPackedModel';
 
 const wasm = tryKernel('wasm');
 const reference = tryKernel('ts') as XnorKernel;
