@@ -43,7 +43,7 @@ import {
   type WorkerResult,
   type WorkerSpec,
 } from '../lib/bench/inferenceBench';
-import { describeMachine, openBlasEnv } from '../lib/bench/xnorBench';
+import { CHILD_TIMEOUT_S, describeMachine, openBlasEnv, PEER_PYTHON as PYTHON } from '../lib/bench/xnorBench';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
 import { DATASET_SHAPES, resolveNetwork } from '../lib/bench/trainStep';
 import { tryKernel } from '../lib/kernels';
@@ -53,10 +53,7 @@ import { registerFileSystemIO } from '../lib/io/fileSystem';
 import * as tf from '@tensorflow/tfjs';
 import '../lib/layers';
 
-const PYTHON = process.env.BNN_PYTHON ?? '/usr/bin/python3';
 const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_infer.py');
-/** Seconds a child may take: tfjs-wasm on 1,000 ConvNet images is tens of seconds a batch. */
-const CHILD_TIMEOUT_S = 30 * 60;
 
 const HELP =
   'npm run bench:infer -- [--networks a,b | --checkpoint FILE | --packed FILE [--dataset D]] [--batches n,n] ' +

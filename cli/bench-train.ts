@@ -33,15 +33,11 @@ import {
 } from '../lib/bench/trainBench';
 import { BENCHMARK_NETWORKS, buildTrainStepBench, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
 import { median } from '../lib/bench/median';
-import { openBlasEnv } from '../lib/bench/xnorBench';
+import { CHILD_TIMEOUT_S, openBlasEnv, PEER_PYTHON as PYTHON } from '../lib/bench/xnorBench';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { saveFigure } from '../lib/plots/figure';
 
-/** Debian's Python, which has python3-torch (the first python3 on PATH may be another); BNN_PYTHON overrides. */
-const PYTHON = process.env.BNN_PYTHON ?? '/usr/bin/python3';
 const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_train_step.py');
-/** Seconds a child may take: the paper ConvNet on a slow implementation, with room for a busy machine. */
-const CHILD_TIMEOUT_S = 30 * 60;
 const HEAVY = new Set(['cifar10-convnet-paper', 'svhn-convnet-paper']);
 const SMOKE_NETWORKS = ['mnist-mlp-smoke', 'fashion-convnet-smoke'];
 
