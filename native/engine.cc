@@ -38,7 +38,6 @@
 namespace bnn {
 namespace {
 
-constexpr size_t kVectorWords = 8;  // one 512-bit vector: GEMM rows are multiples of it
 inline size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 inline size_t words_for(size_t bits) { return (bits + 63) / 64; }
 
@@ -81,8 +80,7 @@ struct Layer {
   size_t units = 0;
   size_t ldc = 0;      // sums per row in the tiles: units rounded up to 16
   size_t K = 0;        // ±1 values per dot product
-  size_t stride = 0;   // words per input row of the product (im2col rows, activations, bit planes)
-  size_t words = 0;    // words of each row that hold bits
+  size_t words = 0;    // words per input row of the product (im2col row, activation row, bit plane)
   size_t pw_in = 0;    // words per input pixel (conv on bits)
   size_t in_row = 0;   // words per image of the input activations (bits inputs)
   size_t out_row = 0;  // words per image of the output activations
@@ -280,7 +278,7 @@ void pixel_conv_sums(const Layer& l, const uint8_t* pixels, const ConvTile& t, S
 // the binary product, then the padded taps' contribution subtracted.
 void bit_conv_sums(const Layer& l, const uint64_t* in, const ConvTile& t, Scratch& s, const Kernels& kern) {
   const size_t M = tile_positions(l, t.items), pw = l.pw_in;
-  s.rows.reserve(M * l.stride);
+  s.rows.reserve(M * l.words);
   uint64_t* rows = s.rows.data();
   uint64_t ones[64];  // one pixel of +1s (pw ≤ 64 is checked at construction)
   for (size_t q = 0; q < pw; q++) {
@@ -290,7 +288,7 @@ void bit_conv_sums(const Layer& l, const uint64_t* in, const ConvTile& t, Scratc
   for_positions(l, t, [&](size_t row, size_t b, size_t y, size_t x) {
     const uint64_t* img = in + b * l.in_row;
     const ptrdiff_t x0 = ptrdiff_t(x) - ptrdiff_t(l.pad);
-    uint64_t* dst = rows + row * l.stride;
+    uint64_t* dst = rows + row * l.words;
     for (size_t i = 0; i < l.ks; i++) {
       const ptrdiff_t yy = ptrdiff_t(y + i) - ptrdiff_t(l.pad);
       const bool row_inside = yy >= 0 && yy < ptrdiff_t(l.h);
@@ -309,7 +307,7 @@ void bit_conv_sums(const Layer& l, const uint64_t* in, const ConvTile& t, Scratc
     }
   });
   int32_t* sums = s.sums.data();
-  kern.binary(engine::BinaryTile{rows, l.stride, l.weights.data(), l.words, l.K, M, (l.units + 7) / 8, false, sums,
+  kern.binary(engine::BinaryTile{rows, l.words, l.weights.data(), l.words, l.K, M, (l.units + 7) / 8, false, sums,
                                  l.ldc});
   if (!l.padded) return;
   for_positions(l, t, [&](size_t row, size_t, size_t y, size_t x) {
@@ -349,7 +347,7 @@ void dense_block(const Layer& l, const uint64_t* a, size_t i0, size_t i1, size_t
   const bool planes = l.input == Input::Pixels;
   s.sums.reserve(rows * ld);
   int32_t* sums = s.sums.data();
-  kern.binary(engine::BinaryTile{a + i0 * l.in_row, l.stride, l.weights.data() + j0 * l.words, l.words, l.K, rows,
+  kern.binary(engine::BinaryTile{a + i0 * l.in_row, l.words, l.weights.data() + j0 * l.words, l.words, l.K, rows,
                                  (cols + 7) / 8, planes, sums, ld});
   for (size_t i = 0; i < rows; i++) {
     const int32_t* row = sums + i * ld;
@@ -509,7 +507,7 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
     if (l.oh == 0 || l.ow == 0) throw Napi::RangeError::New(env, where + ": pooling leaves no output");
     l.ldc = round_up(l.units, 16);
     l.pw_out = words_for(l.units);
-    l.out_row = round_up(l.oh * l.ow * l.pw_out, kVectorWords);
+    l.out_row = l.oh * l.ow * l.pw_out;
     l.macs_per_image = double(l.ch) * l.cw * l.K * l.units * (prev ? 1 : 32);
     if (prev) {
       if (!prev->conv || prev->oh != l.h || prev->ow != l.w || prev->units != l.c)
@@ -517,8 +515,7 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
       l.pw_in = prev->pw_out;
       l.in_row = prev->out_row;
       if (l.pw_in > 64) throw Napi::RangeError::New(env, where + ": more than 4096 channels");
-      l.stride = l.ks * l.ks * l.pw_in;
-      lay_out_weights(l, w, stride32, l.c, l.pw_in, l.stride);
+      lay_out_weights(l, w, stride32, l.c, l.pw_in, l.ks * l.ks * l.pw_in);
       // Padding corrections: Σ over the padded taps of each tap's Σ_ch w, per border case.
       std::vector<std::pair<size_t, size_t>> ry, rx;
       border_cases(l.ch, l.pad, l.ks, l.h, l.case_y, ry);
@@ -559,7 +556,7 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
   // Dense.
   l.ldc = round_up(l.units, 16);
   l.pw_out = words_for(l.units);
-  l.out_row = round_up(l.pw_out, kVectorWords);
+  l.out_row = l.pw_out;
   l.macs_per_image = double(l.K) * l.units * (l.input == Input::Pixels ? 8 : 1);
   if (prev) {
     const size_t prev_values = prev->conv ? prev->oh * prev->ow * prev->units : prev->units;
@@ -567,14 +564,12 @@ Layer read_layer(const Napi::Object& o, size_t index, const Layer* prev, size_t 
       throw Napi::RangeError::New(env, where + ": takes " + std::to_string(l.K) + " inputs, the previous layer gives " +
                                            std::to_string(prev_values));
     l.in_row = prev->out_row;
-    l.stride = prev->out_row;
     if (prev->conv) lay_out_weights(l, w, stride32, prev->units, prev->pw_out, prev->oh * prev->ow * prev->pw_out);
     else lay_out_weights(l, w, stride32, l.K, words_for(l.K), words_for(l.K));
   } else {
     if (l.K != input_size) throw Napi::RangeError::New(env, where + ": does not match the input size");
-    l.stride = round_up(words_for(l.K), kVectorWords);
-    l.in_row = l.stride * (l.input == Input::Pixels ? 8 : 1);
     lay_out_weights(l, w, stride32, l.K, words_for(l.K), words_for(l.K));
+    l.in_row = l.words * (l.input == Input::Pixels ? 8 : 1);
   }
   return l;
 }
@@ -653,9 +648,7 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
       uint64_t* out = nullptr;
       if (!l.scores) {
         act_[li % 2].reserve(n * l.out_row);
-        out = act_[li % 2].data();
-        if (!l.conv || l.out_row != l.oh * l.ow * l.pw_out)  // gaps past the last pixel / neuron stay 0
-          for (size_t b = 0; b < n; b++) std::memset(out + b * l.out_row, 0, l.out_row * sizeof(uint64_t));
+        out = act_[li % 2].data();  // every word is written: threshold + pack leaves the bits past the units 0
       }
       const size_t parts = threads_for(2.0 * n * l.macs_per_image / 16, threads);
       if (l.conv) RunConv(l, pixels, in, n, out, parts);
@@ -690,9 +683,8 @@ class BinaryNetwork : public Napi::ObjectWrap<BinaryNetwork> {
     first_.reserve(n * l.in_row);
     uint64_t* rows = first_.data();
     parallel_for(n, 16, parts, [&](size_t lo, size_t hi) {
-      std::memset(rows + lo * l.in_row, 0, (hi - lo) * l.in_row * sizeof(uint64_t));
       for (size_t b = lo; b < hi; b++)
-        kernels_.pack(pixels + b * l.K, l.K, l.input == Input::Pixels, rows + b * l.in_row, l.stride);
+        kernels_.pack(pixels + b * l.K, l.K, l.input == Input::Pixels, rows + b * l.in_row, l.words);
     });
     return rows;
   }
