@@ -17,7 +17,6 @@
  *
  * BNN_PYTHON: the Python with torch (default /usr/bin/python3).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -43,7 +42,8 @@ import {
   type WorkerResult,
   type WorkerSpec,
 } from '../lib/bench/inferenceBench';
-import { CHILD_TIMEOUT_S, describeMachine, openBlasEnv, PEER_PYTHON as PYTHON } from '../lib/bench/xnorBench';
+import { PEER_PYTHON as PYTHON, runJsonChild } from '../lib/bench/child';
+import { describeMachine, openBlasEnv } from '../lib/bench/xnorBench';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
 import { DATASET_SHAPES, resolveNetwork } from '../lib/bench/trainStep';
 import { tryKernel } from '../lib/kernels';
@@ -81,21 +81,7 @@ function measure(spec: WorkerSpec): WorkerResult | string {
     command = process.execPath;
     args = ['--import', 'tsx', __filename, '--worker', json];
   }
-  const child = spawnSync(command, args, {
-    env,
-    encoding: 'utf8',
-    timeout: CHILD_TIMEOUT_S * 1000,
-    maxBuffer: 256 * 2 ** 20,
-  });
-  const line = child.stdout
-    ?.split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{'));
-  if (child.status === 0 && line) return JSON.parse(line) as WorkerResult;
-  const why = child.error
-    ? child.error.message
-    : ((child.stderr || child.stdout || '').trim().split('\n').filter(Boolean).pop() ?? `exit status ${child.status}`);
-  return why.slice(0, 300);
+  return runJsonChild<WorkerResult>(command, args, env);
 }
 
 function topGap(scores: number[]): number {

@@ -14,7 +14,6 @@
  *
  * BNN_PYTHON: the Python with torch (default /usr/bin/python3); BNN_THREADS: the native path's threads.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,7 +32,8 @@ import {
 } from '../lib/bench/trainBench';
 import { BENCHMARK_NETWORKS, buildTrainStepBench, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
 import { median } from '../lib/bench/median';
-import { CHILD_TIMEOUT_S, openBlasEnv, PEER_PYTHON as PYTHON } from '../lib/bench/xnorBench';
+import { PEER_PYTHON as PYTHON, runJsonChild } from '../lib/bench/child';
+import { openBlasEnv } from '../lib/bench/xnorBench';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { saveFigure } from '../lib/plots/figure';
 
@@ -90,26 +90,11 @@ function measure(network: string, impl: Implementation, warmup: number, steps: n
     command = process.execPath;
     args = ['--import', 'tsx', __filename, '--worker', '--networks', network, ...counts];
   }
-  const child = spawnSync(command, args, {
-    env,
-    encoding: 'utf8',
-    timeout: CHILD_TIMEOUT_S * 1000,
-    maxBuffer: 64 * 2 ** 20,
-  });
-  const line = child.stdout
-    ?.split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{'));
-  if (child.status === 0 && line) {
-    const row = JSON.parse(line) as TrainBenchRow & { torch?: string; blas?: string };
-    if (impl !== 'pytorch') return row;
-    const { torch, blas, ...rest } = row;
-    return { ...rest, detail: `torch ${torch}, BLAS ${blas}` };
-  }
-  const why = child.error
-    ? child.error.message
-    : ((child.stderr || child.stdout || '').trim().split('\n').filter(Boolean).pop() ?? `exit status ${child.status}`);
-  return { network, implementation: impl, reason: why.slice(0, 300) };
+  const row = runJsonChild<TrainBenchRow & { torch?: string; blas?: string }>(command, args, env);
+  if (typeof row === 'string') return { network, implementation: impl, reason: row };
+  if (impl !== 'pytorch') return row;
+  const { torch, blas, ...rest } = row;
+  return { ...rest, detail: `torch ${torch}, BLAS ${blas}` };
 }
 
 async function main(): Promise<void> {

@@ -97,12 +97,6 @@ interface PeerRow {
  * The environment for a numpy / PyTorch child: this process's, less OPENBLAS_CORETYPE and
  * OPENBLAS_L2_SIZE, which slow current OpenBLAS builds down here (shared/environment.md).
  */
-/** Debian's Python, which has python3-torch (the first python3 on PATH may be another); BNN_PYTHON overrides. */
-export const PEER_PYTHON = process.env.BNN_PYTHON ?? '/usr/bin/python3';
-
-/** Seconds a benchmark child may take: a paper ConvNet on a slow implementation, with room for a busy machine. */
-export const CHILD_TIMEOUT_S = 30 * 60;
-
 export function openBlasEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
