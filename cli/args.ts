@@ -31,6 +31,10 @@ export const OTHER_FLAGS: Record<string, FlagSpec> = {
     help: 'start over in a run folder that holds a run (its files are kept aside until the first checkpoint)',
   },
   'stop-after': { value: 'N', help: 'stop, resumably, after N epochs in this call' },
+  seeds: {
+    value: 'N',
+    help: "train N seeds (the preset's, then the next): runs <run>, <run>-seed2, …; mean ± std in the table",
+  },
   'data-dir': { value: 'DIR', help: "folder of the data set's files" },
   run: { value: 'NAME', help: 'name of the run (default <dataset>-<preset>, -custom when overridden)' },
   'results-dir': {

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { helpText, parseArgs } from './args';
 import { exitStatus, watchSignals } from './signals';
-import { resolveHyperparameters, runExperiment } from '../lib/experiment';
+import { resolveHyperparameters, runExperiment, runSeeds, type ExperimentOptions } from '../lib/experiment';
 import { preset } from '../lib/presets';
 import { CHECKPOINT_FILE } from '../lib/train/trainer';
 
@@ -37,12 +37,18 @@ async function main(): Promise<void> {
   }
   // Every value is checked before any work starts.
   const hp = resolveHyperparameters(args.dataset, args.preset, args.overrides);
-  const stopAfter = args.flags['stop-after'] === undefined ? undefined : Number(args.flags['stop-after']);
-  if (stopAfter !== undefined && !(/^\d+$/.test(String(args.flags['stop-after'])) && stopAfter > 0)) {
-    throw new Error(`--stop-after must be a positive integer, got '${args.flags['stop-after']}'`);
-  }
+  const positiveFlag = (name: string): number | undefined => {
+    const value = args.flags[name];
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(String(value)) || Number(value) < 1) {
+      throw new Error(`--${name} must be a positive integer, got '${value}'`);
+    }
+    return Number(value);
+  };
+  const stopAfter = positiveFlag('stop-after');
+  const seeds = positiveFlag('seeds');
   const signals = watchSignals();
-  const { result, runDir } = await runExperiment({
+  const options: ExperimentOptions = {
     dataset: args.dataset,
     preset: args.preset,
     overrides: args.overrides,
@@ -58,7 +64,9 @@ async function main(): Promise<void> {
     shouldStop: signals.stopRequested,
     figures: args.flags['no-figures'] !== true,
     command: launchCommand(argv),
-  });
+  };
+  const { result, runDir } =
+    seeds === undefined ? await runExperiment(options) : (await runSeeds(options, seeds)).runs.at(-1)!;
   if (result.epochsRun < hp.epochs) {
     const again = argv.filter((a) => a !== '--rollback' && a !== '--overwrite');
     const resume = launchCommand(again.includes('--resume') ? again : [...again, '--resume']);

@@ -4,6 +4,7 @@
  * learning curves under results/<run>/, and regenerate the results table and figure. The run folder
  * (runs/<run>/) is locked and checked first, before the data is loaded (lib/train/runFolder.ts).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
@@ -18,6 +19,7 @@ import { buildMlp } from './models/mlp';
 import { preset, validateHyperparameters, type Hyperparameters } from './presets';
 import { SCRATCH_RESULTS, whyNotCommitted } from './results/destination';
 import { machineInfo } from './results/machine';
+import { seedRunName, seedSpread, type SeedSpread } from './results/seeds';
 import {
   buildMetrics,
   diagnosticsFigure,
@@ -62,6 +64,13 @@ export interface ExperimentOptions {
   overwrite?: boolean;
   /** Stop (resumably) after this many epochs in this call. */
   stopAfter?: number;
+  /**
+   * The seed, when a series of seeds sets it (`runSeeds`): unlike an override it leaves the run a run of its
+   * preset, so that a series of a named preset is recorded in results/.
+   */
+  seed?: number;
+  /** The series of seeds this run belongs to (recorded in its metrics). */
+  series?: string;
   progress?: 'bar' | 'lines' | 'none';
   log?: (line: string) => void;
   shouldStop?: () => boolean;
@@ -177,10 +186,50 @@ export async function exportBestModel(
   return best;
 }
 
+export interface SeriesResult {
+  /** One result per seed run so far (fewer than asked when one was stopped). */
+  runs: ExperimentResult[];
+  /** The test errors' mean ± std over the complete runs; null when fewer than one completed. */
+  spread: SeedSpread | null;
+}
+
+/**
+ * The same experiment with `count` seeds (the preset's seed, then the next ones), one after the other:
+ * `<run>`, `<run>-seed2`, `<run>-seed3`, … each with its own run folder, all recorded as one series
+ * (the table shows mean ± std). With `resume`, each seed whose folder holds a checkpoint continues (a
+ * finished one is only recorded again) and the others start. A stop (Ctrl-C, `stopAfter`) ends the series.
+ */
+export async function runSeeds(o: ExperimentOptions, count: number): Promise<SeriesResult> {
+  if (!(Number.isInteger(count) && count >= 1))
+    throw new Error(`the number of seeds must be a positive integer, got ${count}`);
+  const log = o.log ?? ((line: string) => console.log(line));
+  const hp = resolveHyperparameters(o.dataset, o.preset, o.overrides ?? {});
+  const series = o.run ?? runName(hp.dataset, o.preset, o.overrides ?? {});
+  const seeds = Array.from({ length: count }, (_, k) => hp.seed + k);
+  const runs: ExperimentResult[] = [];
+  for (const seed of seeds) {
+    const run = seedRunName(series, seed, hp.seed);
+    const hasCheckpoint = fs.existsSync(path.join(o.runsDir ?? 'runs', run, CHECKPOINT_FILE));
+    log(`seed ${seed} (${runs.length + 1} of ${count}): run ${run}`);
+    const result = await runExperiment({ ...o, run, seed, series, resume: o.resume === true && hasCheckpoint });
+    runs.push(result);
+    if (result.result.epochsRun < hp.epochs) break;
+  }
+  const complete = runs.filter((r) => r.metrics && !r.metrics.incomplete).map((r) => r.metrics!.test_error);
+  const spread = complete.length ? seedSpread(complete) : null;
+  if (spread) {
+    const points = (x: number) => (100 * x).toFixed(2);
+    const std = spread.n > 1 ? ` ± ${points(spread.std)}` : '';
+    log(`series ${series}: test error ${points(spread.mean)}${std} % over ${spread.n} seed(s) (mean ± std)`);
+  }
+  return { runs, spread };
+}
+
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const log = o.log ?? ((line: string) => console.log(line));
   const overrides = o.overrides ?? {};
   const hp = resolveHyperparameters(o.dataset, o.preset, overrides);
+  if (o.seed !== undefined) hp.seed = validateHyperparameters({ ...hp, seed: o.seed }).seed;
   const run = o.run ?? runName(hp.dataset, o.preset, overrides);
   const resultsDir = o.resultsDir ?? 'results';
   const runDir = path.join(o.runsDir ?? 'runs', run);
@@ -242,6 +291,7 @@ async function experimentIn(
     counts: { train: data.train.count, valid: data.valid.count, test: data.test.count },
     machine: machineInfo(),
     command: o.command ?? '',
+    series: o.series,
   });
   // results/ takes only a named preset on the full data, unedited, run to the end (lib/results/destination.ts);
   // any other run goes to runs/results/. A results folder given by the caller is used as given.

@@ -81,7 +81,7 @@ describe('CLI arguments', () => {
     ['mnist', 'paper', { batchSize: 2.5 }, /batchSize must be a positive integer/],
     ['mnist', 'paper', { optimizer: 'sgd' }, /optimizer must be one of adam, shift_adamax/],
     ['imagenet', 'paper', {}, /unknown dataset 'imagenet' \(use mnist, fashion-mnist, cifar10, svhn\)/],
-    ['mnist', 'fast', {}, /unknown preset 'fast' \(use paper, quick, smoke/],
+    ['mnist', 'fast', {}, /unknown preset 'fast' \(use paper, paper-fast, quick, smoke/],
   ])('rejects impossible values: %s %s %j', (dataset, name, overrides, message) => {
     expect(() => resolveHyperparameters(dataset, name, overrides as never)).toThrow(message);
   });

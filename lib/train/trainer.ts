@@ -50,6 +50,12 @@ export interface EpochRecord {
   validError: number;
   testError: number;
   seconds: number;
+  /**
+   * Wall-clock seconds of training and evaluation since the run began, this epoch's included (the run's
+   * `wallSeconds` so far: resumes add up, checkpoint writes are not counted): the x axis of time to
+   * accuracy. Absent in runs recorded before it existed.
+   */
+  elapsedSeconds?: number;
   /** Per binary layer: flip ratio, fraction at ±H and mean |W| over this epoch (lib/train/diagnostics.ts). */
   layers?: LayerDiagnostics[];
 }
@@ -389,8 +395,9 @@ function evaluateEpoch(run: Run, epoch: number, lr: number, started: number): Ep
 /** Bookkeeping at the end of an epoch: history, best weights, checkpoint, progress line. */
 function finishEpoch(run: Run, record: EpochRecord, started: number): void {
   const { state, hp } = run;
-  state.history.push(record);
   state.wallSeconds += (performance.now() - started) / 1000;
+  record.elapsedSeconds = state.wallSeconds;
+  state.history.push(record);
   state.epoch = record.epoch;
   state.batch = 0;
   state.partial = { lossSum: 0, errorSum: 0, seconds: 0 };
