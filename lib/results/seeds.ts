@@ -4,7 +4,15 @@
  * more than that, as initialisation and batch order change too: a series reports mean ± standard
  * deviation over its seeds, with n.
  */
-import type { RunMetrics } from './report';
+
+/** What the grouping needs of a run's metrics (`RunMetrics` in ./report has these fields). */
+export interface SeededRun {
+  run: string;
+  series?: string;
+  /** Test error at the best-validation epoch, as a fraction, measured on `test_count` images. */
+  test_error: number;
+  test_count: number;
+}
 
 export interface SeedSpread {
   /** Number of runs (seeds). */
@@ -38,8 +46,8 @@ export function seedRunName(series: string, seed: number, firstSeed: number): st
  * Runs grouped by series (`metrics.series`, else each run alone), in the order of first appearance.
  * A series of seeds is one recipe measured several times: the table gives it one row.
  */
-export function groupBySeries(runs: RunMetrics[]): RunMetrics[][] {
-  const groups = new Map<string, RunMetrics[]>();
+export function groupBySeries<R extends SeededRun>(runs: R[]): R[][] {
+  const groups = new Map<string, R[]>();
   for (const m of runs) {
     const key = m.series ?? m.run;
     groups.set(key, [...(groups.get(key) ?? []), m]);
@@ -48,7 +56,7 @@ export function groupBySeries(runs: RunMetrics[]): RunMetrics[][] {
 }
 
 /** Mean ± std of a series' test errors (the spread of a single run is its binomial standard error). */
-export function seriesTestError(runs: RunMetrics[]): SeedSpread & { standardError: number } {
+export function seriesTestError(runs: SeededRun[]): SeedSpread & { standardError: number } {
   const spread = seedSpread(runs.map((m) => m.test_error));
   const single = runs.length === 1 && runs[0].test_count > 0;
   const standardError = single
