@@ -22,7 +22,7 @@ import { benchMatMul, describeMachine, measureRoofline } from '../lib/bench/xnor
 import type { SplitDataset } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { buildModel } from '../lib/experiment';
-import { checkpointHyperparameters, restoreModelFromCheckpoint } from '../lib/train/trainer';
+import { checkpointHyperparameters, restoreModelFromCheckpoint } from '../lib/train/checkpoint';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { selectKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';

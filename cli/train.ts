@@ -15,7 +15,7 @@ import { helpText, parseArgs } from './args';
 import { exitStatus, watchSignals } from './signals';
 import { resolveHyperparameters, runExperiment, runSeeds, type ExperimentOptions } from '../lib/experiment';
 import { preset } from '../lib/presets';
-import { CHECKPOINT_FILE } from '../lib/train/trainer';
+import { CHECKPOINT_FILE } from '../lib/train/checkpoint';
 
 const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 

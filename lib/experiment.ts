@@ -34,12 +34,14 @@ import { removeStaleTempFiles, writeFileAtomic } from './io/atomicWrite';
 import {
   CHECKPOINT_FILE,
   readCheckpointMeta,
+  restoreBestWeights,
   runIdentityOf,
   type BestMeta,
   type RunIdentity,
 } from './train/checkpoint';
 import { openRunFolder, type RunFolder } from './train/runFolder';
-import { limitDataset, restoreBestWeights, train, type EpochRecord, type TrainResult } from './train/trainer';
+import type { EpochRecord } from './train/history';
+import { limitDataset, train, type TrainResult } from './train/trainer';
 import { saveFigure } from './plots/figure';
 
 export interface ExperimentOptions {

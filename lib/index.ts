@@ -41,24 +41,20 @@ export {
   type DatasetName,
   type PresetName,
 } from './presets';
+export { train, evaluate, limitDataset, shuffledIndices, type TrainResult, type TrainOptions } from './train/trainer';
+export { bestEpochIndex, type EpochRecord } from './train/history';
 export {
-  train,
-  evaluate,
   restoreModelFromCheckpoint,
   restoreBestWeights,
   checkpointHyperparameters,
-  limitDataset,
-  shuffledIndices,
-  bestEpochIndex,
   CHECKPOINT_FILE,
   PREVIOUS_CHECKPOINT_FILE,
   BEST_FILE,
-  type EpochRecord,
-  type TrainResult,
-  type TrainOptions,
-} from './train/trainer';
+} from './train/checkpoint';
 export {
   runExperiment,
+  runSeeds,
+  type SeriesResult,
   exportBestModel,
   resolveHyperparameters,
   loadDataset,
@@ -77,9 +73,13 @@ export {
   learningCurvesFigure,
   diagnosticsFigure,
   errorRatesFigure,
+  timeToAccuracyFigure,
+  collectRecordedRuns,
   regenerateReport,
   type RunMetrics,
+  type RecordedRun,
 } from './results/report';
+export { seedSpread, binomialStandardError, groupBySeries, seriesTestError, type SeedSpread } from './results/seeds';
 export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
 export { machineInfo } from './results/machine';
 export { registerFileSystemIO } from './io/fileSystem';

@@ -11,7 +11,8 @@ import { runSeeds } from '../lib/experiment';
 import { preset } from '../lib/presets';
 import { buildMetrics, tableMarkdown, timeToAccuracyFigure, type RunMetrics } from '../lib/results/report';
 import { binomialStandardError, groupBySeries, seedRunName, seedSpread } from '../lib/results/seeds';
-import type { EpochRecord, TrainResult } from '../lib/train/trainer';
+import type { EpochRecord } from '../lib/train/history';
+import type { TrainResult } from '../lib/train/trainer';
 
 const machine = {
   cpu: 'test cpu',

@@ -6,7 +6,8 @@ import { initBackend } from '../lib/backend';
 import { buildModel, loadDataset, resolveHyperparameters } from '../lib/experiment';
 import type { Hyperparameters } from '../lib/presets';
 import { readCheckpoint, writeCheckpoint } from '../lib/train/checkpoint';
-import { bestEpochIndex, shuffledIndices, train, type EpochRecord } from '../lib/train/trainer';
+import { bestEpochIndex, type EpochRecord } from '../lib/train/history';
+import { shuffledIndices, train } from '../lib/train/trainer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-train-'));
 beforeAll(async () => {

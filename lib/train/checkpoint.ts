@@ -24,7 +24,7 @@ import {
 } from '../io/container';
 import type { BinaryNetOptimizer, OptimizerState, Param } from '../optim/optimizers';
 import type { Hyperparameters } from '../presets';
-import type { EpochRecord } from './trainer';
+import type { EpochRecord } from './history';
 
 export const CHECKPOINT_FILE = 'checkpoint.bnn';
 export const PREVIOUS_CHECKPOINT_FILE = 'checkpoint.prev.bnn';

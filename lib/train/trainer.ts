@@ -39,26 +39,8 @@ import {
 import { openRunFolder, type RunFolder } from './runFolder';
 import { progressReporter, type ProgressReporter } from './progress';
 import { seededRandom } from '../random';
-import { BinaryWeightMonitor, type LayerDiagnostics } from './diagnostics';
-
-export interface EpochRecord {
-  epoch: number;
-  lr: number;
-  trainLoss: number;
-  /** Error on the training batches as they were trained (with dropout), as the reference code. */
-  trainError: number;
-  validError: number;
-  testError: number;
-  seconds: number;
-  /**
-   * Wall-clock seconds of training and evaluation since the run began, this epoch's included (the run's
-   * `wallSeconds` so far: resumes add up, checkpoint writes are not counted): the x axis of time to
-   * accuracy. Absent in runs recorded before it existed.
-   */
-  elapsedSeconds?: number;
-  /** Per binary layer: flip ratio, fraction at ±H and mean |W| over this epoch (lib/train/diagnostics.ts). */
-  layers?: LayerDiagnostics[];
-}
+import { BinaryWeightMonitor } from './diagnostics';
+import { bestEpochIndex, type EpochRecord } from './history';
 
 export interface TrainResult {
   history: EpochRecord[];
@@ -101,15 +83,6 @@ export interface TrainOptions {
   maxEpochsThisCall?: number;
 }
 
-export {
-  BEST_FILE,
-  CHECKPOINT_FILE,
-  PREVIOUS_CHECKPOINT_FILE,
-  checkpointHyperparameters,
-  restoreBestWeights,
-  restoreModelFromCheckpoint,
-} from './checkpoint';
-
 /** Applies the hyperparameters' train/valid/test limits. */
 export function limitDataset(data: SplitDataset, hp: Hyperparameters): SplitDataset {
   const cap = (set: ImageSet, n: number) => (n > 0 && n < set.count ? slice(set, 0, n) : set);
@@ -146,15 +119,6 @@ export function evaluate(model: tf.LayersModel, set: ImageSet, flatten: boolean,
     });
   }
   return wrong / set.count;
-}
-
-/** Index of the best validation error, ties going to the later epoch. */
-export function bestEpochIndex(history: EpochRecord[]): number {
-  let best = -1;
-  history.forEach((r, i) => {
-    if (best < 0 || r.validError <= history[best].validError) best = i;
-  });
-  return best;
 }
 
 /** Where `trainStep` is: its `mark` callback is called as each phase begins. */
