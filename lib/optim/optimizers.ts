@@ -8,7 +8,8 @@ import type { Constraint } from '@tensorflow/tfjs-layers/dist/constraints';
 import { ap2, ap2Scalar } from '../shift';
 import { Clip } from '../layers/clip';
 import { isQuantizedLayer } from '../layers/binaryKernelLayer';
-import { activeNativeAddon, heapFloats, wasmHeapBackend } from '../tfjs/nativeKernels';
+import { activeNativeAddon } from '../tfjs/nativeKernels';
+import { heapFloats, wasmHeapBackend } from '../tfjs/wasmHeap';
 import type { NativeAddon } from '../kernels/native';
 
 export interface Param {

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from '../kernels/native';
-import { heapFloats, type KernelArgs, type KernelReplacer, type WasmHeapBackend } from './nativeKernels';
+import { heapFloats, type KernelArgs, type KernelReplacer, type WasmHeapBackend } from './wasmHeap';
 
 type TensorInfo = tf.TensorInfo;
 type Shape4 = [number, number, number, number];

@@ -21,25 +21,10 @@ import { BNN_SIGN, BNN_STE_GRAD } from '../quantizers';
 import { BNN_BATCH_NORM_GRAD, BNN_BATCH_NORM_TRAIN } from '../layers/batchNorm';
 import { BNN_DROPOUT_MASK } from '../layers/dropout';
 import { registerNativeConvKernels } from './nativeConvKernels';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { heapFloats, type KernelArgs, type WasmHeapBackend } from './wasmHeap';
 
 type TensorInfo = tf.TensorInfo;
-type KernelConfig = ReturnType<typeof tf.getKernel> & {};
-export type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
-
-/** The parts of tfjs-backend-wasm's BackendWasm used here (its class is not exported for typing). */
-export interface WasmHeapBackend extends tf.KernelBackend {
-  disposeData(dataId: object, force?: boolean): boolean;
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  /** A view of the tensor's data on the wasm heap (invalidated when the heap grows). */
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-  refCount(dataId: object): number;
-}
-
-/** A float32 tensor's data, in place on the wasm heap. */
-export function heapFloats(backend: WasmHeapBackend, t: TensorInfo): Float32Array {
-  if (t.dtype !== 'float32') throw new Error(`native kernels take float32 tensors, got ${t.dtype}`);
-  return backend.typedArrayFromHeap(t) as Float32Array;
-}
 
 /** BatchMatMul: float GEMM on all cores, or the XNOR GEMM where both operands are all ±1. */
 function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
@@ -209,12 +194,6 @@ function dropoutMaskKernel(addon: NativeAddon) {
 
 let active: { addon: NativeAddon; originals: Map<string, KernelConfig | undefined> } | null = null;
 
-/** Registers a native kernel for `kernelName` on wasm, given the kernel it replaces (the fallback). */
-export type KernelReplacer = (
-  kernelName: string,
-  make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'],
-) => void;
-
 function replaceKernel(
   kernelName: string,
   make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'],
@@ -283,9 +262,4 @@ export function nativeKernelsActive(): boolean {
 /** The addon, while the native kernels are active. */
 export function activeNativeAddon(): NativeAddon | null {
   return nativeKernelsActive() ? active!.addon : null;
-}
-
-/** The wasm backend instance, for in-place native work on its heap. */
-export function wasmHeapBackend(): WasmHeapBackend {
-  return tf.findBackend('wasm') as WasmHeapBackend;
 }

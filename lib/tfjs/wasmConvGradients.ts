@@ -26,7 +26,7 @@
 import * as tf from '@tensorflow/tfjs';
 // Loaded first so that its own (faulty) MaxPoolGrad registration cannot come after ours.
 import '@tensorflow/tfjs-backend-wasm';
-import type { WasmHeapBackend } from './nativeKernels';
+import type { WasmHeapBackend } from './wasmHeap';
 
 type TensorInfo = tf.TensorInfo;
 

@@ -6,9 +6,9 @@
  * kernel: transposes are done explicitly by the Transpose kernel, then the fast path runs.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
 
-type KernelConfig = ReturnType<typeof tf.getKernel>;
-type TensorInfo = NonNullable<Parameters<KernelConfig['kernelFunc']>[0]['inputs'][string]>;
+type TensorInfo = tf.TensorInfo;
 
 function swapLastTwo(rank: number): number[] {
   const perm = Array.from({ length: rank }, (_, i) => i);

@@ -1,0 +1,38 @@
+/**
+ * The wasm backend's heap as native kernels use it: tensors stay in the WebAssembly heap and native
+ * code reads and writes them in place (lib/tfjs/nativeKernels.ts says why). The types tfjs-backend-wasm
+ * does not export, the views, and the shape of a kernel replacement, shared by every file that
+ * registers or calls such kernels.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+
+type TensorInfo = tf.TensorInfo;
+/** What tfjs passes a kernel: its inputs, the backend and the op's attributes. */
+export type KernelArgs = Parameters<KernelFunc>[0];
+
+/** The parts of tfjs-backend-wasm's BackendWasm used here (its class is not exported for typing). */
+export interface WasmHeapBackend extends tf.KernelBackend {
+  disposeData(dataId: object, force?: boolean): boolean;
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  /** A view of the tensor's data on the wasm heap (invalidated when the heap grows). */
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  refCount(dataId: object): number;
+}
+
+/** A float32 tensor's data, in place on the wasm heap. */
+export function heapFloats(backend: WasmHeapBackend, t: TensorInfo): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`native kernels take float32 tensors, got ${t.dtype}`);
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/** Registers a native kernel for `kernelName` on wasm, given the kernel it replaces (the fallback). */
+export type KernelReplacer = (
+  kernelName: string,
+  make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'],
+) => void;
+
+/** The wasm backend instance, for in-place native work on its heap. */
+export function wasmHeapBackend(): WasmHeapBackend {
+  return tf.findBackend('wasm') as WasmHeapBackend;
+}
