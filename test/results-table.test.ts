@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { preset, validateHyperparameters } from '../lib/presets';
-import { buildMetrics, errorRatesFigure, tableMarkdown, type DataSource, type RunMetrics } from '../lib/results/report';
+import type { DataSource } from '../lib/data/dataset';
+import { buildMetrics, errorRatesFigure, tableMarkdown, type RunMetrics } from '../lib/results/report';
 import type { TrainResult } from '../lib/train/trainer';
 
 const machine = {

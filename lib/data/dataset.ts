@@ -24,6 +24,12 @@ export interface SplitDataset {
   test: ImageSet;
 }
 
+/**
+ * Where a data set's images come from: the genuine files ('real', every loader), or a stand-in written
+ * in the data set's file format (lib/data/fixtures.ts) whose errors say nothing about the data set.
+ */
+export type DataSource = 'real' | 'synthetic';
+
 export function pixelsPerImage(set: ImageSet): number {
   return set.height * set.width * set.channels;
 }

@@ -12,7 +12,7 @@ import { loadCifar10 } from './cifar10';
 import { loadSvhn } from './svhn';
 import { OfflineError } from './download';
 import { writeCifar10Fixture, writeSvhnFixture } from './fixtures';
-import type { DataSource } from '../results/report';
+import type { DataSource } from './dataset';
 
 export interface LoadedData {
   data: SplitDataset;

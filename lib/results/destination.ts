@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import type { Hyperparameters } from '../presets';
-import type { DataSource } from './report';
+import type { DataSource } from '../data/dataset';
 
 /** Where the runs that results/ does not take are recorded, relative to the repository root. */
 export const SCRATCH_RESULTS = path.join('runs', 'results');

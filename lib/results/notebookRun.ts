@@ -14,9 +14,9 @@ import {
   regenerateReport,
   runName,
   writeRunFiles,
-  type DataSource,
   type RunMetrics,
 } from './report';
+import type { DataSource } from '../data/dataset';
 
 /** `hp` and `reference` (the paper's), one hyperparameter a line. */
 export function hyperparameterTable(hp: Hyperparameters, reference: Hyperparameters, referenceLabel = 'paper'): string {

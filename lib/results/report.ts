@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { DataSource } from '../data/dataset';
 import { writeFileAtomic } from '../io/atomicWrite';
 import type { Hyperparameters } from '../presets';
 import type { EpochRecord } from '../train/history';
@@ -14,8 +15,6 @@ import { saveFigure, type Figure, type RenderedFigure } from '../plots/figure';
 import type { MachineInfo } from './machine';
 import { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './paper';
 import { binomialStandardError, groupBySeries, seriesTestError } from './seeds';
-
-export type DataSource = 'real' | 'synthetic';
 
 /** A run's name, the same from the CLI and the notebooks: `<dataset>-<preset>[-synthetic][-custom]`. */
 export function runName(dataset: string, preset: string, overrides: object, data: DataSource = 'real'): string {
