@@ -16,13 +16,8 @@
  * - `identity`: no quantization (32-bit), the gradient unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-
-/**
- * Fused kernels of our own, which a backend may register (the native backend does:
- * lib/tfjs/nativeKernels.ts); elsewhere the same maths runs as a composite of tfjs ops.
- */
-export const BNN_SIGN = 'BnnSign';
-export const BNN_STE_GRAD = 'BnnSteGrad';
+import { customGradOp } from './tfjs/customGrad';
+import { BNN_SIGN, BNN_STE_GRAD, hasKernel } from './tfjs/kernelNames';
 
 export interface Quantizer {
   /** Its name in layer configs and saved models (camelCase: saved as snake_case, read back by tfjs as camelCase). */
@@ -40,18 +35,13 @@ export interface Quantizer {
   gradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor;
 }
 
-/** Whether the active backend has a fused kernel of ours (the native backend does). */
-function fused(kernelName: string): boolean {
-  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
-}
-
 /**
  * Deterministic sign with 0 → +1. No gradient (it is 0 almost everywhere).
  * step(−x, −1) is +1 where x < 0 and −1 where x ≥ 0, so its negation is the sign we want; two
  * cheap unary kernels instead of compare + cast + scale + shift (measured 2× faster on wasm).
  */
 export function sign(x: tf.Tensor): tf.Tensor {
-  if (fused(BNN_SIGN)) return tf.engine().runKernel(BNN_SIGN, { x }) as tf.Tensor;
+  if (hasKernel(BNN_SIGN)) return tf.engine().runKernel(BNN_SIGN, { x }) as tf.Tensor;
   return tf.tidy(() => tf.neg(tf.step(tf.neg(x), -1)));
 }
 
@@ -67,7 +57,7 @@ export function steMask(x: tf.Tensor): tf.Tensor {
 
 /** The straight-through estimator with gradient cancellation: dy · 1_{|x| ≤ 1}. */
 export function steGradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  if (fused(BNN_STE_GRAD)) return tf.engine().runKernel(BNN_STE_GRAD, { dy, x }) as tf.Tensor;
+  if (hasKernel(BNN_STE_GRAD)) return tf.engine().runKernel(BNN_STE_GRAD, { dy, x }) as tf.Tensor;
   return tf.mul(dy, steMask(x));
 }
 
@@ -147,11 +137,11 @@ export function seedSequence(seed: number): () => number {
 export function quantize(quantizer: Quantizer | string, x: tf.Tensor, nextSeed: () => number): tf.Tensor {
   const q = typeof quantizer === 'string' ? getQuantizer(quantizer) : quantizer;
   const seed = nextSeed();
-  const f = (input: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = customGradOp<[tf.Tensor]>((input, save) => {
     save([input]);
-    return { value: q.forward(input, seed), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => q.gradient(dy, saved[0]) };
-  };
-  return (tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (t: tf.Tensor) => tf.Tensor)(x);
+    return { value: q.forward(input, seed), gradFunc: (dy, saved) => q.gradient(dy, saved[0]) };
+  });
+  return op(x);
 }
 
 export const STE_SIGN = registerQuantizer({

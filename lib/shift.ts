@@ -4,6 +4,7 @@
  * AP2(0) = 0. Its gradient is taken as the identity (straight-through), since round() has none.
  */
 import * as tf from '@tensorflow/tfjs';
+import { customGradOp } from './tfjs/customGrad';
 
 export function ap2Forward(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
@@ -12,10 +13,7 @@ export function ap2Forward(x: tf.Tensor): tf.Tensor {
   });
 }
 
-const ap2WithIdentityGradient = (x: tf.Tensor) => ({ value: ap2Forward(x), gradFunc: (dy: tf.Tensor) => dy });
-export const ap2 = tf.customGrad(ap2WithIdentityGradient as unknown as Parameters<typeof tf.customGrad>[0]) as (
-  x: tf.Tensor,
-) => tf.Tensor;
+export const ap2 = customGradOp<[tf.Tensor]>((x) => ({ value: ap2Forward(x), gradFunc: (dy) => dy }));
 
 /** AP2 of a plain number. */
 export function ap2Scalar(x: number): number {

@@ -10,9 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { BatchNorm, BinaryDense, isQuantizedLayer, SignActivation } from '../lib/layers';
+import { BNN_SIGN, BNN_STE_GRAD } from '../lib/tfjs/kernelNames';
 import {
-  BNN_SIGN,
-  BNN_STE_GRAD,
   getQuantizer,
   quantize,
   quantizerFor,

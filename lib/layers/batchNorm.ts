@@ -7,9 +7,8 @@
  * backends, inference, and configurations other than channels-last with γ and β take tfjs's path.
  */
 import * as tf from '@tensorflow/tfjs';
-
-export const BNN_BATCH_NORM_TRAIN = 'BnnBatchNormTrain';
-export const BNN_BATCH_NORM_GRAD = 'BnnBatchNormGrad';
+import { customGradOp } from '../tfjs/customGrad';
+import { BNN_BATCH_NORM_GRAD, BNN_BATCH_NORM_TRAIN, hasKernel, type BnnBatchNormAttrs } from '../tfjs/kernelNames';
 
 type BatchNormalization = ReturnType<typeof tf.layers.batchNormalization>;
 type BatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
@@ -38,21 +37,26 @@ function fusedBatchNorm(
   epsilon: number,
 ): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   let stats: tf.Tensor[] = [];
-  const op = tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const attrs: BnnBatchNormAttrs = { epsilon };
+  const op = customGradOp<[tf.Tensor, tf.Tensor, tf.Tensor]>((xs, g, b, save) => {
     const [y, mean, variance] = tf
       .engine()
-      .runKernel(BNN_BATCH_NORM_TRAIN, { x: xs, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+      .runKernel(BNN_BATCH_NORM_TRAIN, { x: xs, gamma: g, beta: b }, { ...attrs }) as tf.Tensor[];
     save([xs, g, mean, variance]);
     stats = [tf.keep(mean), tf.keep(variance)];
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, [sx, sg, sm, sv]: tf.Tensor[]) =>
+      gradFunc: (dy, [sx, sg, sm, sv]) =>
         tf
           .engine()
-          .runKernel(BNN_BATCH_NORM_GRAD, { dy, x: sx, gamma: sg, mean: sm, variance: sv }, { epsilon }) as tf.Tensor[],
+          .runKernel(
+            BNN_BATCH_NORM_GRAD,
+            { dy, x: sx, gamma: sg, mean: sm, variance: sv },
+            { ...attrs },
+          ) as tf.Tensor[],
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  const y = (op as unknown as (...t: tf.Tensor[]) => tf.Tensor)(x, gamma, beta);
+  });
+  const y = op(x, gamma, beta);
   return { y, mean: stats[0], variance: stats[1] };
 }
 
@@ -61,7 +65,7 @@ export class BatchNorm extends BatchNormalizationClass {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const s = this as unknown as BatchNormState;
     const lastAxis = s.axis === -1 || s.axis === x.rank - 1;
-    const fused = tf.getKernel(BNN_BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
+    const fused = hasKernel(BNN_BATCH_NORM_TRAIN);
     if (kwargs?.training !== true || !fused || !lastAxis || !s.gamma || !s.beta || x.dtype !== 'float32')
       return super.call(inputs, kwargs);
     return tf.tidy(() => {

@@ -8,8 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { seedSequence } from '../quantizers';
-
-export const BNN_DROPOUT_MASK = 'BnnDropoutMask';
+import { BNN_DROPOUT_MASK, hasKernel, type BnnDropoutMaskAttrs } from '../tfjs/kernelNames';
 
 type DropoutLayer = ReturnType<typeof tf.layers.dropout>;
 type DropoutArgs = Parameters<typeof tf.layers.dropout>[0];
@@ -33,8 +32,9 @@ export class Dropout extends DropoutClass {
     if (kwargs?.training !== true || !(rate > 0) || noiseShape) return super.call(inputs, kwargs);
     const seed = this.nextSeed();
     return tf.tidy(() => {
-      const mask = tf.getKernel(BNN_DROPOUT_MASK, tf.getBackend())
-        ? (tf.engine().runKernel(BNN_DROPOUT_MASK, {}, { shape: x.shape, rate, seed }) as tf.Tensor)
+      const attrs: BnnDropoutMaskAttrs = { shape: x.shape, rate, seed };
+      const mask = hasKernel(BNN_DROPOUT_MASK)
+        ? (tf.engine().runKernel(BNN_DROPOUT_MASK, {}, { ...attrs }) as tf.Tensor)
         : tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate);
       return tf.mul(x, mask);
     });

@@ -17,9 +17,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon, type NativeAddon } from '../kernels/native';
-import { BNN_SIGN, BNN_STE_GRAD } from '../quantizers';
-import { BNN_BATCH_NORM_GRAD, BNN_BATCH_NORM_TRAIN } from '../layers/batchNorm';
-import { BNN_DROPOUT_MASK } from '../layers/dropout';
+import {
+  BNN_BATCH_NORM_GRAD,
+  BNN_BATCH_NORM_TRAIN,
+  BNN_DROPOUT_MASK,
+  BNN_SIGN,
+  BNN_STE_GRAD,
+  type BnnBatchNormAttrs,
+  type BnnDropoutMaskAttrs,
+} from './kernelNames';
 import { registerNativeConvKernels } from './nativeConvKernels';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { heapFloats, type KernelArgs, type WasmHeapBackend } from './wasmHeap';
@@ -137,7 +143,7 @@ function batchNormTrainKernel(addon: NativeAddon) {
   return (args: KernelArgs) => {
     const backend = args.backend as WasmHeapBackend;
     const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-    const { epsilon } = args.attrs as { epsilon: number };
+    const { epsilon } = args.attrs as unknown as BnnBatchNormAttrs;
     const { rows, channels } = channelsLast(x, [gamma, beta], BNN_BATCH_NORM_TRAIN);
     const y = backend.makeOutput(x.shape, 'float32');
     const mean = backend.makeOutput([channels], 'float32');
@@ -156,7 +162,7 @@ function batchNormGradKernel(addon: NativeAddon) {
       'dy' | 'x' | 'gamma' | 'mean' | 'variance',
       TensorInfo
     >;
-    const { epsilon } = args.attrs as { epsilon: number };
+    const { epsilon } = args.attrs as unknown as BnnBatchNormAttrs;
     if (dy.shape.join() !== x.shape.join())
       throw new Error(`${BNN_BATCH_NORM_GRAD}: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
     const { rows, channels } = channelsLast(x, [gamma, mean, variance], BNN_BATCH_NORM_GRAD);
@@ -185,7 +191,7 @@ function batchNormGradKernel(addon: NativeAddon) {
 function dropoutMaskKernel(addon: NativeAddon) {
   return (args: KernelArgs) => {
     const backend = args.backend as WasmHeapBackend;
-    const { shape, rate, seed } = args.attrs as { shape: number[]; rate: number; seed: number };
+    const { shape, rate, seed } = args.attrs as unknown as BnnDropoutMaskAttrs;
     const out = backend.makeOutput(shape, 'float32');
     addon.dropoutMask(heapFloats(backend, out), tf.util.sizeFromShape(shape), rate, seed);
     return out;

@@ -9,7 +9,7 @@ import { initBackend } from '../../lib/backend';
 import { buildMlp } from '../../lib/models/mlp';
 import { buildConvNet } from '../../lib/models/convnet';
 import { BinaryNetOptimizer, modelParams } from '../../lib/optim/optimizers';
-import { BNN_BATCH_NORM_GRAD, BNN_BATCH_NORM_TRAIN } from '../../lib/layers/batchNorm';
+import { BNN_BATCH_NORM_GRAD, BNN_BATCH_NORM_TRAIN } from '../../lib/tfjs/kernelNames';
 import { squaredHinge } from '../../lib/loss';
 import { randomArray } from './nativeVsCpu';
 
