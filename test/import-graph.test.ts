@@ -11,12 +11,6 @@ import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
 
-/** Folder pairs still importing each other, each with the reason it is left (issue 17). */
-const KNOWN_FOLDER_LOOPS = new Set([
-  // wasmNetwork validates its layer specs by building a packed model for engine/packedModel's checker.
-  'lib/engine <-> lib/kernels',
-]);
-
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
     const rel = path.join(dir, e.name);
@@ -96,7 +90,7 @@ describe('the import graph', () => {
     expect(loops(graph)).toEqual([]);
   });
 
-  it("has no loop between lib's folders but the known ones", () => {
+  it("has no loop between lib's folders", () => {
     // Files at lib/'s top level (presets, quantizers, experiment, index) are left out: they are the
     // library's shared vocabulary and its entry points, not a layer.
     const folderOf = (file: string) => path.dirname(file);
@@ -108,7 +102,6 @@ describe('the import graph', () => {
         if (to !== from && to.startsWith('lib/')) folders.set(from, (folders.get(from) ?? new Set()).add(to));
       }
     }
-    const found = loops(new Map([...folders].map(([k, v]) => [k, [...v]]))).map((c) => c.join(' <-> '));
-    expect(found.filter((loop) => !KNOWN_FOLDER_LOOPS.has(loop))).toEqual([]);
+    expect(loops(new Map([...folders].map(([k, v]) => [k, [...v]])))).toEqual([]);
   });
 });

@@ -13,7 +13,8 @@ import { packRows, type PackedBits } from '../kernels/bitPack';
 import { bitPlaneDense, pixelSigns } from '../kernels/firstLayer';
 import type { CompiledNetwork, XnorKernel } from '../kernels/kernel';
 import { binaryConvPacked, bitPlaneConv, flattenPacked, maxPool2, tapSums } from '../kernels/binaryConv';
-import { checkPackedModel, convOutputShape, type PackedConv, type PackedLayer, type PackedModel } from './packedModel';
+import { convOutputShape } from '../kernels/networkShape';
+import { checkPackedModel, type PackedConv, type PackedLayer, type PackedModel } from './packedModel';
 
 export interface EngineOptions {
   /**

@@ -12,9 +12,9 @@ import { packColumns } from '../kernels/bitPack';
 import { isQuantizedLayer, SignActivation } from '../layers';
 import { getQuantizer, quantizerNames, type Quantizer } from '../quantizers';
 import { ap2Forward } from '../shift';
+import { convOutputShape } from '../kernels/networkShape';
 import {
   checkPackedModel,
-  convOutputShape,
   type LayerInput,
   type PackedLayer,
   type PackedModel,

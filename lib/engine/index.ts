@@ -6,6 +6,7 @@ import { deserializePackedModel, serializePackedModel, type PackedModel } from '
 export { BinaryEngine, type EngineOptions } from './engine';
 export { exportPackedModel, foldBatchNorm, foldThresholds, type FoldedBatchNorm } from './exportModel';
 export * from './packedModel';
+export { convOutputShape, layerOutputSize } from '../kernels/networkShape';
 export * from './onnxExport';
 
 /** Writes the packed model file atomically; returns its size in bytes. */

@@ -21,6 +21,7 @@ import {
   type TypedArray,
 } from '../io/container';
 import { allocPacked, checkCount, type PackedBits } from '../kernels/bitPack';
+import { checkLayerChain } from '../kernels/networkShape';
 
 /** How a layer's input arrives. */
 export type LayerInput =
@@ -73,13 +74,6 @@ export interface PackedConv {
 }
 
 export type PackedLayer = PackedDense | PackedConv;
-
-/** Output height, width and channels of a conv layer (after pooling). */
-export function convOutputShape(l: PackedConv): [number, number, number] {
-  const h = l.padding === 'same' ? l.height : l.height - l.kernelSize + 1;
-  const w = l.padding === 'same' ? l.width : l.width - l.kernelSize + 1;
-  return [Math.floor(h / l.pool), Math.floor(w / l.pool), l.weights.rows];
-}
 
 export interface PackedModel {
   format: 'binarynet-packed';
@@ -231,37 +225,9 @@ export function layerMacs(l: PackedLayer): { macs: number; kind: 'binary' | '8-b
   return { macs: l.weights.k * l.weights.rows * positions, kind: l.input === 'pixels' ? '8-bit' : 'binary' };
 }
 
-/** Values a layer produces per image. */
-export function layerOutputSize(l: PackedLayer): number {
-  return l.kind === 'conv' ? convOutputShape(l).reduce((a, b) => a * b, 1) : l.weights.rows;
-}
-
 /** Layers chain (each takes what the previous gives), convs before denses, only the last gives scores. */
 export function checkPackedModel(model: PackedModel): void {
-  if (model.layers.length === 0) throw new Error('packed model has no layers');
-  const inputSize = model.inputShape.reduce((a, b) => a * b, 1);
-  model.layers.forEach((l, i) => {
-    const prev = model.layers[i - 1];
-    if (l.kind === 'conv') {
-      if (l.weights.k !== l.kernelSize * l.kernelSize * l.channels)
-        throw new Error(`conv layer ${l.name}: weights do not match its kernel size and channels`);
-      const expected = i === 0 ? model.inputShape : prev.kind === 'conv' ? convOutputShape(prev) : null;
-      if (!expected || expected.join('×') !== [l.height, l.width, l.channels].join('×')) {
-        throw new Error(
-          `conv layer ${l.name} takes ${l.height}×${l.width}×${l.channels}, expected ` +
-            `${expected ? expected.join('×') : 'an image (a conv cannot follow a dense layer)'}`,
-        );
-      }
-    } else {
-      const expectedK = i === 0 ? inputSize : layerOutputSize(prev);
-      if (l.weights.k !== expectedK)
-        throw new Error(`layer ${l.name} takes ${l.weights.k} inputs, expected ${expectedK}`);
-    }
-    if ((i === 0) !== (l.input !== 'bits'))
-      throw new Error(`layer ${l.name}: input '${l.input}' is not allowed at position ${i}`);
-    if ((i === model.layers.length - 1) !== (l.output.kind === 'scores'))
-      throw new Error(`layer ${l.name}: only the last layer gives scores`);
-  });
+  checkLayerChain(model.inputShape, model.layers);
 }
 
 /** Bytes of the packed model's parameters: 1 bit per weight plus the per-neuron thresholds or scores. */

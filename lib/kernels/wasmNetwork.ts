@@ -8,7 +8,7 @@
  * pixels in, makes one `runLayer` call per layer and batch, and copies the scores out.
  * Nothing here needs Node.
  */
-import { checkPackedModel, convOutputShape, type PackedLayer, type PackedModel } from '../engine/packedModel';
+import { checkLayerChain, convOutputShape, type ConvGeometry } from './networkShape';
 import type { CompiledNetwork, NetworkLayerSpec } from './kernel';
 
 interface NetworkExports {
@@ -140,8 +140,7 @@ function checkSpec(inputSize: number, layers: readonly NetworkLayerSpec[]): void
   const inputShape = first.kind === 'conv' ? [first.height!, first.width!, first.channels!] : [inputSize];
   if (inputShape.reduce((a, b) => a * b, 1) !== inputSize)
     throw new RangeError(`compileNetwork: the first layer takes ${inputShape.join('×')} values, not ${inputSize}`);
-  const model = { format: 'binarynet-packed', version: 1, inputShape, layers, floatBytes: 0 };
-  checkPackedModel(model as unknown as PackedModel);
+  checkLayerChain(inputShape, layers);
 }
 
 function plan(layers: readonly NetworkLayerSpec[]): Plan[] {
@@ -183,7 +182,7 @@ function plan(layers: readonly NetworkLayerSpec[]): Plan[] {
       p.inRow = K;
       p.tileItems = TILE_POSITIONS;
     } else if (spec.kind === 'conv') {
-      const l = spec as PackedLayer & { kind: 'conv' };
+      const l = spec as NetworkLayerSpec & ConvGeometry;
       Object.assign(p, { h: l.height, w: l.width, c: l.channels, ks: l.kernelSize, pool: l.pool });
       p.pad = l.padding === 'same' ? Math.floor((l.kernelSize - 1) / 2) : 0;
       p.ch = l.padding === 'same' ? l.height : l.height - l.kernelSize + 1;

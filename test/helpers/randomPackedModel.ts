@@ -5,7 +5,7 @@
  */
 import { allocPacked, type PackedBits } from '../../lib/kernels';
 import type { PackedConv, PackedLayer, PackedModel, SignOutput } from '../../lib/engine';
-import { convOutputShape } from '../../lib/engine';
+import { convOutputShape } from '../../lib/kernels/networkShape';
 import { seededRandom } from '../../lib/random';
 
 export interface ConvSpec {
