@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { registerWasmGradientKernels } from './tfjs/wasmConvGradients';
 import { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
 import { setNativeKernels } from './tfjs/nativeKernels';
+import { unsupportedTfjs } from './tfjs/version';
 
 export type BackendName = 'native' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['native', 'tensorflow', 'wasm', 'cpu'];
@@ -24,7 +25,9 @@ const requireModule = createRequire(__filename);
 function loadBackendModule(name: BackendName): string | null {
   if (name === 'tensorflow') requireModule('@tensorflow/tfjs-node');
   else if (name === 'wasm' || name === 'native') {
-    requireModule('@tensorflow/tfjs-backend-wasm');
+    const wasm = requireModule('@tensorflow/tfjs-backend-wasm') as { version_wasm?: string };
+    const why = unsupportedTfjs({ 'tfjs-core': tf.version_core, 'tfjs-backend-wasm': wasm.version_wasm });
+    if (why) return why;
     registerWasmMatMulTransposes();
     registerWasmGradientKernels();
     return setNativeKernels(name === 'native');

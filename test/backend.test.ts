@@ -1,6 +1,9 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
+import { PATCHED_TFJS_LINE, unsupportedTfjs } from '../lib/tfjs/version';
 import { loadNativeAddon } from '../lib/kernels/native';
 
 const hasTfjsNode = (() => {
@@ -52,5 +55,21 @@ describe('backend selection', () => {
     );
     if (hasTfjsNode) expect(await initBackend('tensorflow')).toBe('tensorflow');
     else await expect(initBackend('tensorflow')).rejects.toThrow(/backend 'tensorflow' did not load/);
+  });
+});
+
+describe('the tfjs release the wasm kernels patch', () => {
+  it('accepts the pinned release line, and names any other version with the fix', () => {
+    expect(unsupportedTfjs({ 'tfjs-core': tf.version_core, 'tfjs-backend-wasm': '4.22.0' })).toBeNull();
+    expect(unsupportedTfjs({ 'tfjs-core': '4.22.3', 'tfjs-backend-wasm': '4.22.1' })).toBeNull();
+    const why = unsupportedTfjs({ 'tfjs-core': '4.23.0', 'tfjs-backend-wasm': undefined });
+    expect(why).toContain('tfjs-core 4.23.0, tfjs-backend-wasm (not found)');
+    expect(why).toContain(`npm install @tensorflow/tfjs@~${PATCHED_TFJS_LINE}.0`);
+  });
+
+  it('is the release line package.json pins', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+    for (const name of ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm'])
+      expect(pkg.dependencies[name]).toBe(`~${PATCHED_TFJS_LINE}.0`);
   });
 });
