@@ -41,6 +41,19 @@ describe('HTML tables for the notebooks', () => {
     expect(cells[3][2]).toMatch(/text-align:right/);
   });
 
+  it('renders bullet lists (items continued on indented lines) and leaves TeX for MathJax', () => {
+    const html = markdownHtml('Reading:\n\n- **AP2** within $\\sqrt2$\n  of x;\n- second\n\nAfter.');
+    expect(html).toContain('<p style="margin:4px 0">Reading:</p>');
+    const items = [...html.matchAll(/<li[^>]*>(.*?)<\/li>/g)].map((m) => m[1]);
+    expect(items).toEqual(['<b>AP2</b> within $\\sqrt2$ of x;', 'second']);
+    expect(html).toMatch(/<\/ul>\n<p style="margin:4px 0">After.<\/p>/);
+  });
+
+  it('leaves code spans as written: no emphasis across or inside them', () => {
+    const html = markdownHtml('from `results/*/metrics.json`; rows marked *(paper)* are the paper’s');
+    expect(html).toContain('from <code>results/*/metrics.json</code>; rows marked <i>(paper)</i> are');
+  });
+
   it('the model summary as HTML carries the text form’s numbers', () => {
     const row: LayerSummary = {
       name: 'dense_1',

@@ -15,8 +15,11 @@ export function isNumeric(cell: string): boolean {
   return NUMBER.test(cell.replace(/<[^>]*>|\*\*/g, '').trim());
 }
 
-/** Text cells up to this many characters never wrap; longer text (and any header) wraps within its column. */
-const NO_WRAP = 20;
+/**
+ * Text cells up to this many characters never wrap (`[?, 4096]`, `native`, a date); longer text (and any header)
+ * may wrap within its column, which the browser does only where the table would not fit its output area.
+ */
+const NO_WRAP = 12;
 
 export interface HtmlTableOptions {
   /** Rows rendered in bold with a rule above (totals). */
@@ -55,18 +58,26 @@ export function htmlTable(header: string[], rows: string[][], o: HtmlTableOption
   );
 }
 
-/** Markdown's inline marks: `code`, **bold**, *italic*, [text](url); the rest escaped. */
+/** Markdown's inline marks: `code` (taken as written), **bold**, *italic*, [text](url); the rest escaped. */
 export function inlineMarkdown(text: string): string {
+  // Odd parts are code spans: no emphasis inside them (`results/*/metrics.json` is not italic).
   return escapeHtml(text)
-    .replace(/`([^`]+)`/g, '<code>$1</code>')
-    .replace(/\*\*([^*]+)\*\*/g, '<b>$1</b>')
-    .replace(/(^|[^*\w])\*([^*]+)\*(?!\w)/g, '$1<i>$2</i>')
-    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>');
+    .split(/`([^`]+)`/)
+    .map((part, i) =>
+      i % 2
+        ? `<code>${part}</code>`
+        : part
+            .replace(/\*\*([^*]+)\*\*/g, '<b>$1</b>')
+            .replace(/(^|[^*\w])\*([^*]+)\*(?!\w)/g, '$1<i>$2</i>')
+            .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>'),
+    )
+    .join('');
 }
 
 /**
- * Markdown as the project writes it (headings, paragraphs, pipe tables: results/table.md and the notebooks'
- * comparison tables) as HTML, every table through `htmlTable`.
+ * Markdown as the project writes it (headings, paragraphs, `- ` bullet lists, pipe tables: results/table.md, the
+ * notebooks' comparison tables and generated prose) as HTML, every table through `htmlTable`. `$…$` is left as
+ * written: Jupyter typesets an HTML output's TeX with MathJax.
  */
 export function markdownHtml(markdown: string): string {
   const out: string[] = [];
@@ -78,9 +89,16 @@ export function markdownHtml(markdown: string): string {
       .split(/(?<!\\)\|/)
       .map((c) => inlineMarkdown(c.trim().replace(/\\\|/g, '|')));
   let paragraph: string[] = [];
+  /** Bullet items, each its lines; a list ends at a blank line or a line that is not indented. */
+  let items: string[][] = [];
   const flush = () => {
     if (paragraph.length) out.push(`<p style="margin:4px 0">${inlineMarkdown(paragraph.join(' '))}</p>`);
     paragraph = [];
+    if (items.length) {
+      const li = items.map((item) => `<li style="margin:2px 0">${inlineMarkdown(item.join(' '))}</li>`);
+      out.push(`<ul style="margin:4px 0;padding-left:20px">${li.join('')}</ul>`);
+    }
+    items = [];
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
@@ -97,7 +115,14 @@ export function markdownHtml(markdown: string): string {
       const level = Math.min(6, heading[1].length + 2);
       out.push(`<h${level} style="margin:10px 0 4px">${inlineMarkdown(heading[2])}</h${level}>`);
     } else if (!line.trim()) flush();
-    else paragraph.push(line.trim());
+    else if (/^[-*] /.test(line)) {
+      if (paragraph.length) flush();
+      items.push([line.slice(2).trim()]);
+    } else if (items.length && /^\s/.test(line)) items[items.length - 1].push(line.trim());
+    else {
+      if (items.length) flush();
+      paragraph.push(line.trim());
+    }
   }
   flush();
   return `<div style="max-width:100%">${out.join('\n')}</div>`;
