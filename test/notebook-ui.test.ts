@@ -1,11 +1,13 @@
 /**
  * The notebooks as a reader meets them: Debian's Jupyter Notebook server (loopback, a token, a free port),
- * driven in headless Chromium by playwright-core. Notebooks 01 and 02 are opened, 02's hyperparameter cell is
- * edited in the page's editor to a seconds-long run (an edited run: it must land in runs/results/, not
- * results/), and each runs with Kernel → Restart & Run All. Checked: no error output, every figure live
- * (Plotly drew it), no output collapsed into a scroll box, no table wider than its output area, the kernel
- * indicator busy while cells run, and `git status` of results/ and notebooks/ unchanged afterwards (the page's
- * autosave is turned off, as a reader's edits would be saved otherwise). Screenshots go to runs/notebook-ui/.
+ * driven in headless Chromium by playwright-core. Notebooks 01, 02 and 07 are opened; 02's hyperparameter cell
+ * is edited in the page's editor to a seconds-long run (an edited run: it must land in runs/results/, not
+ * results/), and 07's `PRESET` line to the seconds-long `smoke` preset (every cell still runs: the four
+ * training runs, their table and figure, the paragraph written from the numbers); each runs with Kernel →
+ * Restart & Run All. Checked: no error output, every figure live (Plotly drew it), no output collapsed into a
+ * scroll box, no table wider than its output area, the kernel indicator busy while cells run, and `git status`
+ * of results/ and notebooks/ unchanged afterwards (the page's autosave is turned off, as a reader's edits would
+ * be saved otherwise). Screenshots, whole notebooks and a few cells, go to runs/notebook-ui/.
  * Skips, saying why, where Jupyter Notebook, Chromium or tslab is missing (CI installs them: .ci/run).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -37,14 +39,26 @@ function missing(): string | null {
 const why = missing();
 if (why) console.warn(`notebook UI test skipped: ${why}`);
 
-/** What the reader changes in 02's hyperparameter cell: a run of seconds instead of minutes. */
-const EDITS: Record<string, string> = {
-  hiddenUnits: '[256, 256, 256]',
-  epochs: '2',
-  trainLimit: '2000',
-  validLimit: '500',
-  testLimit: '1000',
+/**
+ * What the reader changes in the page before running: values of 02's hyperparameter cell (its aligned
+ * `// paper:` comments kept), or whole lines that start with a given text.
+ */
+type Edit = { hyperparameters: Record<string, string> } | { lines: Record<string, string> };
+
+/** 02: a run of seconds instead of minutes, edited as a reader would (an edited run). */
+const EDITS_02: Edit = {
+  hyperparameters: {
+    hiddenUnits: '[256, 256, 256]',
+    epochs: '2',
+    trainLimit: '2000',
+    validLimit: '500',
+    testLimit: '1000',
+  },
 };
+/** 07: its four training runs with the `smoke` preset (seconds each) instead of `compare` (minutes each). */
+const EDITS_07: Edit = { lines: { 'const PRESET: string = ': "const PRESET: string = 'smoke';" } };
+/** Longest a notebook may run, Restart & Run All to the last cell. */
+const RUN_LIMIT_S = 420;
 
 const git = (...args: string[]) => spawnSync('git', args, { cwd: root, encoding: 'utf8' }).stdout;
 /** What a notebook run could change in the repository: committed results and the notebooks themselves. */
@@ -76,6 +90,10 @@ async function waitForServer(url: string, server: ChildProcess, log: () => strin
 
 interface Findings {
   errors: string[];
+  /** Code cells left without an execution count: a cell before them stopped the run. */
+  notRun: number;
+  /** Text on stderr (tslab prints compile errors there). */
+  stderr: string[];
   /** typeof window.Plotly: 'object' once the notebook's first figure has loaded plotly.js. */
   plotly: string;
   figures: number;
@@ -88,7 +106,7 @@ interface Findings {
 }
 
 /** Opens `name`, applies `edit` (in the page), Restart & Run All, and reports what the reader would see. */
-async function runInPage(page: Page, base: string, name: string, edit?: Record<string, string>): Promise<Findings> {
+async function runInPage(page: Page, base: string, name: string, edit?: Edit): Promise<Findings> {
   await page.goto(`${base}/notebooks/${name}`);
   await page.waitForFunction(() => {
     const j = (window as any).Jupyter;
@@ -97,22 +115,44 @@ async function runInPage(page: Page, base: string, name: string, edit?: Record<s
   // A reader's session would autosave the edited notebook into the repository: not in a test.
   await page.evaluate(() => (window as any).Jupyter.notebook.set_autosave_interval(0));
   if (edit) {
-    await page.evaluate((edits) => {
-      const cell = (window as any).Jupyter.notebook
-        .get_cells()
-        .find((c: any) => c.get_text().startsWith('const hyperparameters'));
-      const cm = cell.code_mirror;
-      for (const [key, value] of Object.entries(edits)) {
-        const line = cm
-          .getValue()
-          .split('\n')
-          .findIndex((l: string) => new RegExp(`^\\s*${key}: `).test(l));
-        const text: string = cm.getLine(line);
-        const m = new RegExp(`^(\\s*${key}: )(.+?)(,\\s+//.*)$`).exec(text)!;
-        // As typing would: replace the value, keep the aligned `// paper:` comment.
-        cm.replaceRange(value, { line, ch: m[1].length }, { line, ch: m[1].length + m[2].length });
+    const missed = await page.evaluate((edit) => {
+      const cells = (window as any).Jupyter.notebook.get_cells();
+      const missed: string[] = [];
+      if ('hyperparameters' in edit) {
+        const cm = cells.find((c: any) => c.get_text().startsWith('const hyperparameters')).code_mirror;
+        for (const [key, value] of Object.entries(edit.hyperparameters)) {
+          const line = cm
+            .getValue()
+            .split('\n')
+            .findIndex((l: string) => new RegExp(`^\\s*${key}: `).test(l));
+          const m = line < 0 ? null : new RegExp(`^(\\s*${key}: )(.+?)(,\\s+//.*)$`).exec(cm.getLine(line));
+          if (!m) missed.push(key);
+          // As typing would: replace the value, keep the aligned `// paper:` comment.
+          else cm.replaceRange(value, { line, ch: m[1].length }, { line, ch: m[1].length + m[2].length });
+        }
+      } else {
+        for (const [start, text] of Object.entries(edit.lines)) {
+          const cell = cells.find((c: any) =>
+            c
+              .get_text()
+              .split('\n')
+              .some((l: string) => l.startsWith(start)),
+          );
+          if (!cell) {
+            missed.push(start);
+            continue;
+          }
+          const cm = cell.code_mirror;
+          const line = cm
+            .getValue()
+            .split('\n')
+            .findIndex((l: string) => l.startsWith(start));
+          cm.replaceRange(text, { line, ch: 0 }, { line, ch: cm.getLine(line).length });
+        }
       }
+      return missed;
     }, edit);
+    if (missed.length) throw new Error(`${name}: nothing to edit for ${missed.join(', ')}`);
   }
   const started = Date.now();
   await page.click('#kernellink');
@@ -122,6 +162,7 @@ async function runInPage(page: Page, base: string, name: string, edit?: Record<s
   let samples = 0;
   let idleWhileRunning = 0;
   let sawRunning = false;
+  let idleStopped = 0;
   for (;;) {
     const state = await page.evaluate(() => {
       const cells = (window as any).Jupyter.notebook.get_cells().filter((c: any) => c.cell_type === 'code');
@@ -138,8 +179,12 @@ async function runInPage(page: Page, base: string, name: string, edit?: Record<s
       if (state.idle && state.done > 1) idleWhileRunning++;
     }
     if (sawRunning && state.running === 0 && (state.done === state.total || state.error)) break;
-    if (Date.now() - started > 240_000)
-      throw new Error(`${name}: still running after 240 s (${JSON.stringify(state)})`);
+    // After an error (tslab's compile errors are not error outputs) the kernel skips the queued cells, whose
+    // prompts may keep [*] or go blank: stop once the kernel has been idle for 2 s with nothing running.
+    idleStopped = sawRunning && state.idle && (state.error || state.running === 0) ? idleStopped + 1 : 0;
+    if (idleStopped >= 8) break;
+    if (Date.now() - started > RUN_LIMIT_S * 1000)
+      throw new Error(`${name}: still running after ${RUN_LIMIT_S} s (${JSON.stringify(state)})`);
     await page.waitForTimeout(250);
   }
   const seconds = (Date.now() - started) / 1000;
@@ -156,6 +201,9 @@ async function runInPage(page: Page, base: string, name: string, edit?: Record<s
     .catch(() => {});
   const findings = await page.evaluate(() => {
     const errors = [...document.querySelectorAll('.output_error')].map((e) => e.textContent!.slice(0, 500));
+    const code = (window as any).Jupyter.notebook.get_cells().filter((c: any) => c.cell_type === 'code');
+    const notRun = code.filter((c: any) => typeof c.input_prompt_number !== 'number').length;
+    const stderr = [...document.querySelectorAll('.output_stderr')].map((e) => e.textContent!.slice(0, 500));
     const figures = [...document.querySelectorAll('.output_area [id^="bnn-figure-"]')];
     const wideTables = [...document.querySelectorAll('.output_subarea table, .text_cell_render table')]
       .map((t) => {
@@ -170,6 +218,8 @@ async function runInPage(page: Page, base: string, name: string, edit?: Record<s
       .filter(Boolean);
     return {
       errors,
+      notRun,
+      stderr,
       plotly: typeof (window as unknown as { Plotly?: object }).Plotly,
       figures: figures.length,
       liveFigures: figures.filter((d) => d.matches('.js-plotly-plot, :has(.js-plotly-plot)')).length,
@@ -184,6 +234,32 @@ async function runInPage(page: Page, base: string, name: string, edit?: Record<s
 async function screenshot(page: Page, file: string): Promise<void> {
   await page.addStyleTag({ content: '#site { height: auto !important; overflow: visible !important; }' });
   await page.screenshot({ path: file, fullPage: true });
+}
+
+/**
+ * The cells from the one whose source starts with `from` to the one whose source starts with `to`, in one
+ * image (after `screenshot`, which lets the page grow); with `outputs`, only their outputs.
+ */
+async function cellsShot(page: Page, file: string, from: string, to = from, outputs = false): Promise<void> {
+  const clip = await page.evaluate(
+    ([from, to, outputs]) => {
+      const cells = (window as any).Jupyter.notebook.get_cells();
+      const at = (start: string) => cells.findIndex((c: any) => c.get_text().startsWith(start));
+      const [a, b] = [at(from as string), at(to as string)];
+      if (a < 0 || b < a) return null;
+      const part = (c: any) => (outputs ? c.element[0].querySelector('.output_wrapper') : c.element[0]);
+      const boxes = cells.slice(a, b + 1).map((c: any) => part(c).getBoundingClientRect());
+      const top = Math.min(...boxes.map((r: DOMRect) => r.top)) + window.scrollY;
+      const bottom = Math.max(...boxes.map((r: DOMRect) => r.bottom)) + window.scrollY;
+      const left = Math.min(...boxes.map((r: DOMRect) => r.left));
+      const right = Math.max(...boxes.map((r: DOMRect) => r.right));
+      return { x: left, y: top, width: right - left, height: bottom - top };
+    },
+    [from, to, outputs],
+  );
+  // Missing or empty (a run that stopped early): no image; the test's checks say why.
+  if (!clip || clip.width < 1 || clip.height < 1) console.warn(`${file}: no cells from "${from}" to "${to}"`);
+  else await page.screenshot({ path: file, clip, fullPage: true });
 }
 
 describe.skipIf(why !== null)(`the notebooks in Jupyter Notebook's UI${why ? ` (skipped: ${why})` : ''}`, () => {
@@ -236,7 +312,9 @@ describe.skipIf(why !== null)(`the notebooks in Jupyter Notebook's UI${why ? ` (
     const f = await runInPage(page, base, '01-binarization.ipynb');
     report('01', f);
     await screenshot(page, path.join(shots, '01-binarization.png'));
+    await cellsShot(page, path.join(shots, '01-summary.png'), 'const mlp = buildMlp', '// The summary');
     expect(f.errors).toEqual([]);
+    expect(f.notRun, f.stderr.join('\n')).toBe(0);
     expect(f.figures).toBeGreaterThan(0);
     expect(f.liveFigures).toBe(f.figures);
     expect(f.scrollBoxes).toBe(0);
@@ -244,10 +322,13 @@ describe.skipIf(why !== null)(`the notebooks in Jupyter Notebook's UI${why ? ` (
   }, 300_000);
 
   it('02, its hyperparameters edited in the page: the same, and the run kept out of results/', async () => {
-    const f = await runInPage(page, base, '02-mnist-mlp.ipynb', EDITS);
+    const f = await runInPage(page, base, '02-mnist-mlp.ipynb', EDITS_02);
     report('02', f);
     await screenshot(page, path.join(shots, '02-mnist-mlp.png'));
+    await cellsShot(page, path.join(shots, '02-one-step.png'), 'const stepModel', 'const stepModel', true);
+    await cellsShot(page, path.join(shots, '02-results.png'), '// (tslab does not resolve', '// The results table');
     expect(f.errors).toEqual([]);
+    expect(f.notRun, f.stderr.join('\n')).toBe(0);
     expect(f.figures).toBeGreaterThan(0);
     expect(f.liveFigures).toBe(f.figures);
     expect(f.scrollBoxes).toBe(0);
@@ -257,6 +338,32 @@ describe.skipIf(why !== null)(`the notebooks in Jupyter Notebook's UI${why ? ` (
     // Busy while the cells ran, bar the odd sample taken between a status and its correction.
     expect(f.idleWhileRunning).toBeLessThanOrEqual(Math.max(2, f.samples * 0.05));
   }, 300_000);
+
+  it(
+    '07, its PRESET line edited to smoke: the same, every cell run, the closing paragraph written',
+    async () => {
+      const f = await runInPage(page, base, '07-shift-based.ipynb', EDITS_07);
+      report('07', f);
+      await screenshot(page, path.join(shots, '07-shift-based.png'));
+      await cellsShot(page, path.join(shots, '07-batchnorm-table.png'), '## 7.2 Shift-based BatchNorm');
+      await cellsShot(page, path.join(shots, '07-adamax-table.png'), '## 7.3 Shift-based AdaMax');
+      await cellsShot(page, path.join(shots, '07-variants.png'), 'const optimizerName', 'const variantsFigure');
+      await cellsShot(page, path.join(shots, '07-reading.png'), 'const signedPct', 'const signedPct', true);
+      expect(f.errors).toEqual([]);
+      expect(f.notRun, f.stderr.join('\n')).toBe(0);
+      expect(f.figures).toBeGreaterThanOrEqual(2);
+      expect(f.liveFigures).toBe(f.figures);
+      expect(f.scrollBoxes).toBe(0);
+      expect(f.wideTables).toEqual([]);
+      const text = await page.evaluate(() => document.body.innerText);
+      expect(text).toContain('the runs are recorded in ../runs/results/');
+      expect(text).toMatch(/MNIST, smoke preset \(128×128 MLP, 2 epochs\)/);
+      // The closing paragraph, written from this run's numbers.
+      expect(text).toMatch(/Training \(128×128 MLP, 2 epochs, one seed\): \d+\.\d\d % test error/);
+      expect(f.idleWhileRunning).toBeLessThanOrEqual(Math.max(2, f.samples * 0.05));
+    },
+    (RUN_LIMIT_S + 120) * 1000,
+  );
 
   it('leaves the repository as it found it (git status of results/ and notebooks/)', () => {
     expect(repositoryState()).toBe(before);
