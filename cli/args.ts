@@ -6,7 +6,8 @@
  * flag are errors) and `--help`, so the help cannot drift from what is accepted.
  */
 import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
-import { DATASETS, PRESET_NAMES, type Hyperparameters } from '../lib/presets';
+import { datasetNames } from '../lib/data/registry';
+import { PRESET_NAMES, type Hyperparameters } from '../lib/presets';
 
 export interface ParsedArgs {
   dataset: string;
@@ -23,7 +24,7 @@ export interface FlagSpec {
 
 /** The flags that are not hyperparameters. */
 export const OTHER_FLAGS: Record<string, FlagSpec> = {
-  dataset: { value: DATASETS.join('|'), help: 'data set (default mnist)' },
+  dataset: { value: datasetNames().join('|'), help: 'data set (default mnist)' },
   preset: { value: PRESET_NAMES.join('|'), help: 'hyperparameter preset (default quick)' },
   resume: { help: "continue from the run's checkpoint (<runs-dir>/<run>/checkpoint.bnn)" },
   rollback: { help: 'resume from the previous good checkpoint (when the latest one is damaged)' },

@@ -45,7 +45,8 @@ import {
 import { PEER_PYTHON as PYTHON, runJsonChild } from '../lib/bench/child';
 import { describeMachine, openBlasEnv } from '../lib/bench/xnorBench';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
-import { DATASET_SHAPES, resolveNetwork } from '../lib/bench/trainStep';
+import { resolveNetwork } from '../lib/bench/trainStep';
+import { getDataset } from '../lib/data/registry';
 import { tryKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
 import { closestThreshold } from '../lib/bench/mlpBench';
@@ -124,9 +125,7 @@ async function main(): Promise<void> {
     throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${INFERENCE_IMPLEMENTATIONS.join(', ')}`);
   if ([values.checkpoint, values.networks, values.packed].filter(Boolean).length > 1)
     throw new Error('--checkpoint, --packed and --networks exclude each other');
-  const dataset = values.dataset as keyof typeof DATASET_SHAPES;
-  if (!(dataset in DATASET_SHAPES))
-    throw new Error(`--dataset must be one of ${Object.keys(DATASET_SHAPES).join(', ')}, got '${dataset}'`);
+  const dataset = getDataset(values.dataset as string).name;
   const catalogue = smoke ? SMOKE_INFERENCE_NETWORKS : PAPER_INFERENCE_NETWORKS;
   const networks = values.packed
     ? [{ packed: values.packed, dataset, batches: batches ?? [1, 100, 1000] }]

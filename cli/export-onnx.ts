@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { integerFlag } from './args';
 import { initBackend } from '../lib/backend';
 import { loadOnnxRuntime, onnxScores, onnxSession } from '../lib/bench/onnxRuntime';
-import { DATASET_SHAPES } from '../lib/bench/trainStep';
+import { getDataset } from '../lib/data/registry';
 import { makeImageSet } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { BinaryEngine, exportOnnx, exportPackedModel } from '../lib/engine';
@@ -38,7 +38,7 @@ async function loadModel(
 ): Promise<{ model: tf.LayersModel; dataset: string | null }> {
   if (checkpoint) {
     const hp = checkpointHyperparameters(checkpoint);
-    const s = DATASET_SHAPES[hp.dataset];
+    const s = getDataset(hp.dataset).shape;
     const set = makeImageSet(new Uint8Array(s.height * s.width * s.channels), Uint8Array.of(0), s, s.numClasses);
     const model = buildModel(hp, { name: hp.dataset, train: set, valid: set, test: set });
     const { epoch } = restoreModelFromCheckpoint(model, checkpoint);

@@ -10,9 +10,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
 import { registerFileSystemIO } from './io/fileSystem';
 import type { SplitDataset } from './data/dataset';
-import { loadCifar10 } from './data/cifar10';
-import { loadFashionMnist, loadMnist } from './data/mnist';
-import { loadSvhn } from './data/svhn';
+import { getDataset } from './data/registry';
 import { modelFilterRepetition } from './analysis/filterRepetition';
 import { buildConvNet } from './models/convnet';
 import { buildMlp } from './models/mlp';
@@ -118,19 +116,8 @@ export async function loadDataset(
   dataDir?: string,
   log?: (line: string) => void,
 ): Promise<SplitDataset> {
-  const load = async (): Promise<SplitDataset> => {
-    switch (hp.dataset) {
-      case 'mnist':
-        return loadMnist({ dir: dataDir });
-      case 'fashion-mnist':
-        return loadFashionMnist({ dir: dataDir });
-      case 'cifar10':
-        return loadCifar10({ dir: dataDir, log });
-      case 'svhn':
-        return loadSvhn({ dir: dataDir, includeExtra: hp.svhnExtra, log });
-    }
-  };
-  return limitDataset(await load(), hp);
+  const data = await getDataset(hp.dataset).load({ dir: dataDir, log, includeExtra: hp.svhnExtra });
+  return limitDataset(data, hp);
 }
 
 /** Whether the model takes flat vectors (MLP) or images [n, H, W, C] (ConvNet). */

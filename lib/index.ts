@@ -28,17 +28,18 @@ export { writeCifar10Fixture, writeSvhnFixture, writeSvhnMat } from './data/fixt
 export { summarize, formatSummary, type LayerSummary, type MacCounts } from './summary';
 export { BinaryWeightMonitor, AT_CLIP_TOLERANCE, type LayerDiagnostics } from './train/diagnostics';
 export * from './data/dataset';
+export { getDataset, datasetNames, type DatasetEntry, type DatasetShape, type LoadOptions } from './data/registry';
 export { parseIdx, readIdx, encodeIdx } from './data/idx';
 export { loadMnist, loadFashionMnist, embeddedMnistDir, readIdxPair, FASHION_MNIST_DIRS } from './data/mnist';
 export {
   preset,
+  registerDataset,
   validateHyperparameters,
-  DATASETS,
   PRESET_NAMES,
+  type DatasetPresets,
   ARCHS,
   type Arch,
   type Hyperparameters,
-  type DatasetName,
   type PresetName,
 } from './presets';
 export { train, evaluate, limitDataset, shuffledIndices, type TrainResult, type TrainOptions } from './train/trainer';

@@ -3,11 +3,11 @@
  * 2-core machine. Shared by the CLI, the notebooks and the tests.
  */
 import { CIFAR10_CONV_FILTERS, scaleWidths, SVHN_CONV_FILTERS } from './models/convnet';
+import { BATCH_NORMS, type BatchNormKind } from './models/mlp';
 import { OPTIMIZERS, type OptimizerName } from './optim/optimizers';
 import { closestName } from './closestName';
-
-export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'svhn'] as const;
-export type DatasetName = (typeof DATASETS)[number];
+import { addDataset, getDataset, type DatasetEntry } from './data/registry';
+import { quantizerNames, type Binarization } from './quantizers';
 export const PRESET_NAMES = ['paper', 'paper-fast', 'quick', 'smoke', 'compare'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
@@ -15,7 +15,8 @@ export const ARCHS = ['mlp', 'convnet'] as const;
 export type Arch = (typeof ARCHS)[number];
 
 export interface Hyperparameters {
-  dataset: DatasetName;
+  /** A registered data set (lib/data/registry.ts): mnist, fashion-mnist, cifar10, svhn, or one of yours. */
+  dataset: string;
   /** The MNIST MLP or the CIFAR-10/SVHN ConvNet of the paper (lib/models). */
   arch: Arch;
   /**
@@ -35,8 +36,9 @@ export interface Hyperparameters {
   optimizer: OptimizerName;
   /** Scale binary weights' updates by 1 / sqrt(1.5 / (fan_in + fan_out)) as the Theano code. */
   glorotLrScale: boolean;
-  batchNorm: 'standard' | 'shift';
-  binarization: 'deterministic' | 'stochastic';
+  batchNorm: BatchNormKind;
+  /** 'deterministic' (the paper's results), 'stochastic', or any registered quantizer by name (lib/quantizers.ts). */
+  binarization: Binarization;
   /** Latent weights are clipped to [−H, H]. */
   H: number;
   /** SVHN only: train on train + extra (the paper) or on train alone (about 9× less data). */
@@ -225,8 +227,11 @@ const QUICK_FASHION: Hyperparameters = {
   lrEnd: 3e-5,
 };
 
+/** A data set's presets, by name; a data set needs at least `smoke` (CI and notebooks) and `quick`. */
+export type DatasetPresets = Partial<Record<PresetName, Hyperparameters>>;
+
 // `paper-fast` and `compare` exist for MNIST only.
-const PRESETS: Record<DatasetName, Partial<Record<PresetName, Hyperparameters>>> = {
+const PRESETS: Record<string, DatasetPresets> = {
   mnist: {
     paper: PAPER_MNIST,
     'paper-fast': PAPER_FAST_MNIST,
@@ -246,16 +251,33 @@ const PRESETS: Record<DatasetName, Partial<Record<PresetName, Hyperparameters>>>
 /** Every hyperparameter's name, in the order of `Hyperparameters`. */
 export const HYPERPARAMETER_KEYS = Object.keys(PAPER_MNIST) as (keyof Hyperparameters)[];
 
-export function preset(dataset: string, name: string): Hyperparameters {
-  if (!DATASETS.includes(dataset as DatasetName)) {
-    throw new Error(`unknown dataset '${dataset}' (use ${DATASETS.join(', ')})`);
+/**
+ * Registers a data set of your own with its presets: from then on `npm run train -- --dataset <name>`, the
+ * notebooks and runExperiment take it. Each preset's `dataset` is set to the entry's name; `smoke` and
+ * `quick` are required (CI and the notebooks' defaults), the others optional.
+ */
+export function registerDataset(entry: DatasetEntry & { presets: DatasetPresets }): void {
+  const { presets, ...data } = entry;
+  for (const required of ['smoke', 'quick'] as const)
+    if (!presets[required]) throw new Error(`dataset '${entry.name}': a '${required}' preset is required`);
+  const named: DatasetPresets = {};
+  for (const [name, hp] of Object.entries(presets) as [PresetName, Hyperparameters][]) {
+    if (!PRESET_NAMES.includes(name)) throw new Error(`dataset '${entry.name}': unknown preset name '${name}'`);
+    named[name] = { ...hp, dataset: entry.name };
   }
+  addDataset(data);
+  PRESETS[entry.name] = named;
+  for (const hp of Object.values(named)) validateHyperparameters(structuredClone(hp));
+}
+
+export function preset(dataset: string, name: string): Hyperparameters {
+  getDataset(dataset);
   if (!PRESET_NAMES.includes(name as PresetName)) {
     throw new Error(`unknown preset '${name}' (use ${PRESET_NAMES.join(', ')})`);
   }
-  const hp = PRESETS[dataset as DatasetName][name as PresetName];
+  const hp = PRESETS[dataset]?.[name as PresetName];
   if (!hp) {
-    const defined = PRESET_NAMES.filter((p) => PRESETS[dataset as DatasetName][p]);
+    const defined = PRESET_NAMES.filter((p) => PRESETS[dataset]?.[p]);
     throw new Error(`preset '${name}' is not defined for ${dataset} (use ${defined.join(', ')})`);
   }
   return structuredClone(hp);
@@ -275,7 +297,11 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
     const hint = suggestion ? ` (did you mean '${suggestion}'?)` : '';
     fail(`unknown hyperparameter '${key}'${hint}; valid: ${HYPERPARAMETER_KEYS.join(', ')}`);
   }
-  if (!DATASETS.includes(hp.dataset)) fail(`unknown dataset '${hp.dataset}' (use ${DATASETS.join(', ')})`);
+  try {
+    getDataset(hp.dataset);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   if (!ARCHS.includes(hp.arch)) fail(`arch must be one of ${ARCHS.join(', ')}, got '${hp.arch}'`);
   if (!Array.isArray(hp.convFilters)) fail('convFilters must be a list');
   hp.convFilters.forEach((f, i) => positiveInt(f, `convFilters[${i}]`));
@@ -299,10 +325,11 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   if (!(hp.lrEnd > 0 && Number.isFinite(hp.lrEnd))) fail(`lrEnd must be a positive number, got ${hp.lrEnd}`);
   if (!OPTIMIZERS.includes(hp.optimizer))
     fail(`optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${hp.optimizer}'`);
-  if (hp.batchNorm !== 'standard' && hp.batchNorm !== 'shift')
-    fail(`batchNorm must be 'standard' or 'shift', got '${hp.batchNorm}'`);
-  if (hp.binarization !== 'deterministic' && hp.binarization !== 'stochastic') {
-    fail(`binarization must be 'deterministic' or 'stochastic', got '${hp.binarization}'`);
+  if (!BATCH_NORMS.includes(hp.batchNorm))
+    fail(`batchNorm must be one of ${BATCH_NORMS.map((b) => `'${b}'`).join(', ')}, got '${hp.batchNorm}'`);
+  const binarizations = ['deterministic', 'stochastic', ...quantizerNames()];
+  if (!binarizations.includes(hp.binarization)) {
+    fail(`binarization must be one of ${binarizations.map((b) => `'${b}'`).join(', ')}, got '${hp.binarization}'`);
   }
   if (typeof hp.glorotLrScale !== 'boolean') fail(`glorotLrScale must be true or false`);
   if (!(hp.H > 0 && Number.isFinite(hp.H))) fail(`H must be a positive number, got ${hp.H}`);

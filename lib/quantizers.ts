@@ -178,8 +178,13 @@ export function stochasticSteSign(x: tf.Tensor, seed: number): tf.Tensor {
   return quantize(STOCHASTIC_SIGN, x, () => seed);
 }
 
-/** The presets' `binarization` (the paper's two methods, §1.1) as a registered quantizer. */
-export type Binarization = 'deterministic' | 'stochastic';
+/**
+ * The presets' `binarization` as a registered quantizer: the paper's two methods (§1.1), 'deterministic'
+ * (STE_SIGN, the paper's results) and 'stochastic' (STOCHASTIC_SIGN), or any registered quantizer's name.
+ */
+export type Binarization = string;
 export function quantizerFor(binarization: Binarization): Quantizer {
-  return binarization === 'stochastic' ? STOCHASTIC_SIGN : STE_SIGN;
+  if (binarization === 'deterministic') return STE_SIGN;
+  if (binarization === 'stochastic') return STOCHASTIC_SIGN;
+  return getQuantizer(binarization, 'binarization');
 }

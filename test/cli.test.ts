@@ -80,7 +80,7 @@ describe('CLI arguments', () => {
     ['mnist', 'paper', { dropoutHidden: 1 }, /dropoutHidden must be in \[0, 1\)/],
     ['mnist', 'paper', { batchSize: 2.5 }, /batchSize must be a positive integer/],
     ['mnist', 'paper', { optimizer: 'sgd' }, /optimizer must be one of adam, shift_adamax/],
-    ['imagenet', 'paper', {}, /unknown dataset 'imagenet' \(use mnist, fashion-mnist, cifar10, svhn\)/],
+    ['imagenet', 'paper', {}, /unknown dataset 'imagenet'; use mnist, fashion-mnist, cifar10, svhn/],
     ['mnist', 'fast', {}, /unknown preset 'fast' \(use paper, paper-fast, quick, smoke/],
   ])('rejects impossible values: %s %s %j', (dataset, name, overrides, message) => {
     expect(() => resolveHyperparameters(dataset, name, overrides as never)).toThrow(message);

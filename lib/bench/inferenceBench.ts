@@ -42,7 +42,8 @@ import { calibrateBatchNorm } from './mlpBench';
 import { median } from './median';
 import { FLOAT_TIE_MARGIN } from './report';
 import { loadOnnxRuntime, onnxScores, onnxSession } from './onnxRuntime';
-import { DATASET_SHAPES, networkHyperparameters, resolveNetwork } from './trainStep';
+import { getDataset } from '../data/registry';
+import { networkHyperparameters, resolveNetwork } from './trainStep';
 
 export const INFERENCE_IMPLEMENTATIONS = [
   'engine-native',
@@ -206,14 +207,14 @@ function tryFashionMnist(): SplitDataset | null {
 
 /** A data set of the network's shape only (what buildModel reads: sizes and classes). */
 function shapeDataset(hp: Hyperparameters): SplitDataset {
-  const s = DATASET_SHAPES[hp.dataset];
+  const s = getDataset(hp.dataset).shape;
   const set = makeImageSet(new Uint8Array(s.height * s.width * s.channels), Uint8Array.of(0), s, s.numClasses);
   return { name: hp.dataset, train: set, valid: set, test: set };
 }
 
 /** The bench images: MNIST's genuine test images for MNIST networks, else seeded random pixels. */
 function benchImages(hp: Pick<Hyperparameters, 'dataset'>, count: number): { pixels: Uint8Array; from: string } {
-  const s = DATASET_SHAPES[hp.dataset];
+  const s = getDataset(hp.dataset).shape;
   const per = s.height * s.width * s.channels;
   const real = hp.dataset === 'mnist' ? loadMnist : hp.dataset === 'fashion-mnist' ? tryFashionMnist : null;
   const test = real?.()?.test;
@@ -271,7 +272,7 @@ async function preparePacked(
   log: (line: string) => void,
 ): Promise<PreparedNetwork> {
   const packed = loadPackedModel(network.packed);
-  const s = DATASET_SHAPES[network.dataset];
+  const s = getDataset(network.dataset).shape;
   const size = packed.inputShape.reduce((a, b) => a * b, 1);
   if (size !== s.height * s.width * s.channels)
     throw new Error(`${network.packed} takes ${packed.inputShape.join('×')} inputs, not ${network.dataset} images`);
@@ -341,7 +342,7 @@ export async function prepareNetwork(
   }
   const count = Math.max(...network.batches);
   const { pixels, from } = benchImages(hp, count);
-  const s = DATASET_SHAPES[hp.dataset];
+  const s = getDataset(hp.dataset).shape;
   const inputShape = model.inputs[0].shape.slice(1) as number[];
   if (!('checkpoint' in network)) {
     // Statistics of up to 200 images (the ConvNets' forward pass is slow on a plain backend).

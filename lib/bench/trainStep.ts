@@ -8,23 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 import { batchTensors, makeImageSet, type SplitDataset } from '../data/dataset';
 import { buildModel, flattensInput } from '../experiment';
 import { BinaryNetOptimizer, modelParams } from '../optim/optimizers';
-import { preset, type DatasetName, type Hyperparameters, type PresetName } from '../presets';
+import { getDataset } from '../data/registry';
+import { preset, type Hyperparameters, type PresetName } from '../presets';
 import { seededRandom } from '../random';
 import { trainStep, type StepPhase } from '../train/trainer';
 
-/** Image shape and classes of each data set (the loaders' shapes). */
-export const DATASET_SHAPES: Record<
-  DatasetName,
-  { height: number; width: number; channels: number; numClasses: number }
-> = {
-  mnist: { height: 28, width: 28, channels: 1, numClasses: 10 },
-  'fashion-mnist': { height: 28, width: 28, channels: 1, numClasses: 10 },
-  cifar10: { height: 32, width: 32, channels: 3, numClasses: 10 },
-  svhn: { height: 32, width: 32, channels: 3, numClasses: 10 },
-};
-
 export interface NetworkSpec {
-  dataset: DatasetName;
+  dataset: string;
   preset: PresetName;
   /** Changes to the preset (the benchmark networks stay fixed when a preset is re-tuned). */
   overrides?: Partial<Hyperparameters>;
@@ -124,7 +114,7 @@ export interface NetworkConfig {
 export function networkConfig(name: string): NetworkConfig {
   const network = resolveNetwork(name);
   const hp = networkHyperparameters(network);
-  const s = DATASET_SHAPES[hp.dataset];
+  const s = getDataset(hp.dataset).shape;
   return {
     network,
     arch: hp.arch,
@@ -143,7 +133,7 @@ export function networkConfig(name: string): NetworkConfig {
 
 /** One batch of seeded random images and labels, in the data set's shape (train = valid = test). */
 function randomBatchDataset(hp: Hyperparameters, seed: number): SplitDataset {
-  const s = DATASET_SHAPES[hp.dataset];
+  const s = getDataset(hp.dataset).shape;
   const random = seededRandom(seed);
   const images = new Uint8Array(hp.batchSize * s.height * s.width * s.channels);
   for (let i = 0; i < images.length; i++) images[i] = Math.floor(random() * 256);

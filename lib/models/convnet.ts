@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BinaryConv2D, BinaryDense, SignActivation } from '../layers';
 import { quantizerFor, type Binarization } from '../quantizers';
-import { batchNorm } from './mlp';
+import { batchNorm, type BatchNormKind } from './mlp';
 
 export interface ConvNetConfig {
   /** [height, width, channels] of an input image. */
@@ -23,7 +23,7 @@ export interface ConvNetConfig {
   /** Units of each hidden binary FC layer (the paper: 2 × 1024). */
   hiddenUnits: number[];
   binarization: Binarization;
-  batchNorm: 'standard' | 'shift';
+  batchNorm: BatchNormKind;
   H: number;
   seed: number;
 }

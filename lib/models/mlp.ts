@@ -14,13 +14,17 @@ export interface MlpConfig {
   dropoutHidden: number;
   /** 'deterministic' (the paper's results) or 'stochastic' binarization. */
   binarization: Binarization;
-  batchNorm: 'standard' | 'shift';
+  batchNorm: BatchNormKind;
   H: number;
   seed: number;
 }
 
+/** The paper's two BatchNorms: standard (§1.4) and shift-based (Algorithm 3). */
+export const BATCH_NORMS = ['standard', 'shift'] as const;
+export type BatchNormKind = (typeof BATCH_NORMS)[number];
+
 /** BatchNorm with the paper's alpha = 0.1 (momentum 0.9) and epsilon = 1e-4. */
-export function batchNorm(kind: 'standard' | 'shift', name: string): tf.layers.Layer {
+export function batchNorm(kind: BatchNormKind, name: string): tf.layers.Layer {
   return kind === 'shift'
     ? new ShiftBatchNormalization({ momentum: 0.9, epsilon: 1e-4, name })
     : new BatchNorm({ momentum: 0.9, epsilon: 1e-4, name });
