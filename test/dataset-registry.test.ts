@@ -89,7 +89,7 @@ describe('a quantizer of your own as the binarization', () => {
       precision: 1,
       packable: false,
       // ±0.5 instead of ±1: a different forward, the same straight-through gradient.
-      forward: (x) => tf.tidy(() => tf.mul(tf.where(tf.greaterEqual(x, 0), 0.5, -0.5), 1)),
+      forward: (x) => tf.tidy(() => tf.where(tf.greaterEqual(x, 0), 0.5, -0.5)),
       gradient: steGradient,
     });
     const overrides = { binarization: 'signMagnitudeHalf' };
