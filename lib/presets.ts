@@ -74,15 +74,11 @@ const PAPER_MNIST: Hyperparameters = {
 };
 
 /**
- * `quick`: the best test error reachable in about 15 minutes on 2 cores with the native backend
- * (≈ 60 ms per step, ≈ 33 s per epoch). The paper's recipe throughout, but 3 × 2048 units, dropout
- * on the input only and the learning-rate decay compressed into 24 epochs. Hidden dropout (0.5 in
- * the paper) pays off only over hundreds of epochs, and it would make the hidden activations
- * non-binary, so the hidden products could not run as XNOR-popcount; input dropout costs nothing
- * there (pixels are not ±1 anyway). Tried on the same machine: 3 × 1024 without dropout over 40
- * epochs stalled near 1.6 % (training error 0.1 %), 3 × 2048 with dropout 0.2/0.2 at 1.7 % after
- * 12 of 20 epochs at 38 s each. This preset: 1.30 % test error in 703 s; rerun by notebook 02: 1.23 %
- * (results/mnist-quick).
+ * `quick`: the best test error reachable in about a quarter of an hour on 2 cores with the native backend.
+ * The paper's recipe throughout, but 3 × 2048 units, dropout on the input only and the learning-rate decay
+ * compressed into 24 epochs. Hidden dropout (0.5 in the paper) pays off only over many more epochs; input
+ * dropout costs nothing at inference (pixels are not ±1 anyway). Narrower networks without dropout stalled
+ * higher. Its measured runs: results/mnist-quick (and the seeds of its series).
  */
 const QUICK_MNIST: Hyperparameters = {
   ...PAPER_MNIST,
@@ -129,9 +125,7 @@ const SMOKE_MNIST: Hyperparameters = {
  * `compare` (MNIST only): a network small enough to train several variants side by side in minutes
  * on 2 cores (the shift-based notebook runs it four times: standard/shift BatchNorm × Adam/shift-based
  * AdaMax), on all of MNIST (50,000 to train) so that differences are not noise of a small sample. 3 × 512
- * units, no dropout, 3 epochs. Measured with the native backend on the shared 2-core machine, other
- * jobs running (results/mnist-compare-*): 6.5–17 s per epoch with the validation and test passes,
- * 20–52 s per run; 3.21 % test error with standard BatchNorm and Adam.
+ * units, no dropout, 3 epochs. Its measured runs: results/mnist-compare-*.
  */
 const COMPARE_MNIST: Hyperparameters = {
   ...PAPER_MNIST,
@@ -173,11 +167,8 @@ const PAPER_SVHN: Hyperparameters = {
 
 /**
  * `quick` ConvNet: the paper's architecture at a quarter of its widths (width multiplier 0.25 for
- * the convs, 2 × 256 FC), 10 epochs with the decay compressed. Not trained here (no CIFAR-10 or
- * SVHN on this project's machines); timed on random 32×32×3 batches on its 2-core machine (wasm,
- * one thread): CIFAR-10's 800 ms per batch of 50, about 13 min per epoch with evaluation (2.1 h
- * for 10); SVHN's (half the widths) 315 ms per batch, about 8 min per epoch on train alone, so
- * its quick preset leaves the 531k extra images out (9× the cost).
+ * the convs, 2 × 256 FC), 10 epochs with the decay compressed: hours, not days, on 2 cores. SVHN's quick
+ * preset leaves the 531k extra images out (9× the cost). Step times: `npm run bench:train` (results/bench).
  */
 const quickConvNet = (paper: Hyperparameters): Hyperparameters => ({
   ...paper,
@@ -210,13 +201,9 @@ const PAPER_FASHION: Hyperparameters = { ...PAPER_CIFAR10, dataset: 'fashion-mni
 
 /**
  * `quick` for Fashion-MNIST: the paper's ConvNet recipe with two conv blocks at a quarter of
- * CIFAR-10's widths, (2×32C3)−MP2−(2×64C3)−MP2−(2×256FC)−10, sized for an hour on this project's
- * 2-core machine (wasm backend, one thread). Timed there first: 472 ms per batch of 50 and 1.7 ms
- * per image evaluated, about 510 s per epoch with the validation and test passes, so 6 epochs.
- * On wasm (results/fashion-mnist-quick-wasm): 426 s per epoch, 43 min, 9.01 % test error; on the
- * native backend (results/fashion-mnist-quick): 71 s per epoch, 7.1 min, 9.54 %.
- * Two blocks rather than three: per image seen they learned faster (13.8 % test error after
- * 20,000 images, against 18.3 % for three blocks at half the widths, at two thirds of the cost).
+ * CIFAR-10's widths, (2×32C3)−MP2−(2×64C3)−MP2−(2×256FC)−10, sized for minutes on the native backend
+ * and about an hour on wasm (one thread), hence 6 epochs. Its measured runs: results/fashion-mnist-quick
+ * (native) and results/fashion-mnist-quick-wasm.
  */
 const QUICK_FASHION: Hyperparameters = {
   ...PAPER_FASHION,

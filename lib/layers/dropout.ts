@@ -3,7 +3,7 @@
  * Dropout layer — same config and saved form (saved and loaded as 'Dropout') — whose masks are
  * drawn from this layer's seed and a per-call counter, so that a run is reproducible, and, where
  * the backend has the kernel (the native backend), drawn natively: tfjs draws them in JavaScript,
- * which took ~20 ms of a 3×4096 training step. Elsewhere the mask is tfjs's own formula on a
+ * which took a visible share of a 3×4096 training step. Elsewhere the mask is tfjs's own formula on a
  * seeded tf.randomUniform. Either way y = x · mask, mask = 1/(1 − rate) with probability 1 − rate, else 0.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -89,7 +89,7 @@ function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
 /**
  * Identity without a copy, as the cpu backend does (wasm copies): tensors are immutable, and
  * tf.customGrad clones every tensor it saves — for the binary layers that is the whole latent
- * weight matrix, twice per step (19 ms of a 3×4096 step). The one in-place writer, the fused
+ * weight matrix, twice per step (a visible share of a 3×4096 step). The one in-place writer, the fused
  * optimizer, copies data that is shared before writing (lib/optim/optimizers.ts).
  */
 function sharedIdentity(args: KernelArgs) {
