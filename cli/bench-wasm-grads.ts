@@ -12,30 +12,32 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { median } from '../lib/bench/median';
 import { registerWasmGradientKernels } from '../lib/tfjs/wasmConvGradients';
 import { seededUniform } from '../lib/random';
+import { quantize, STE_SIGN } from '../lib/quantizers';
+import { integerFlag } from './args';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
+const { values } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '16' },
+    reps: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    out: { type: 'string', default: path.join('results', 'bench', 'wasm-conv-grads.json') },
+  },
+  strict: true,
+  allowPositionals: false,
+});
+const BATCH = integerFlag(values.batch, 'batch')!;
+const REPS = integerFlag(values.reps, 'reps')!;
+const WARMUP = integerFlag(values.warmup, 'warmup', true)!;
+const OUT = values.out!;
 
-const BATCH = Number(arg('batch', '16'));
-const REPS = Number(arg('reps', '3'));
-const WARMUP = Number(arg('warmup', '1'));
-const OUT = arg('out', path.join('results', 'bench', 'wasm-conv-grads.json'));
-
-/** sign(x) (0 → +1) with the gradient passed where |x| ≤ 1 (straight-through estimator). */
-const binarize = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x]);
-  return {
-    value: tf.sub(tf.mul(tf.cast(tf.greaterEqual(x, 0), 'float32'), 2), 1),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), 1), 'float32')),
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+/** The library's binarization: sign (0 → +1) with the straight-through estimator's cancelled gradient. */
+const binarize = (x: tf.Tensor) => quantize(STE_SIGN, x, () => 0);
 
 /** Deterministic uniform(−1, 1) values, identical on both backends. */
 function uniform(shape: number[], seed: number): tf.Tensor {

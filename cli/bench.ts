@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { benchMlp } from '../lib/bench/mlpBench';
@@ -28,23 +29,27 @@ import { selectKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
 import '../lib/layers';
 
-const VALUE_FLAGS = new Set(['out', 'sizes', 'runs', 'images', 'hidden', 'model', 'checkpoint', 'note']);
-const SWITCHES = new Set(['smoke', 'no-mlp']);
-
-function parse(argv: string[]): Record<string, string | true> {
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].replace(/^--/, '');
-    if (!argv[i].startsWith('--') || !(VALUE_FLAGS.has(name) || SWITCHES.has(name))) {
-      throw new Error(
-        `unknown argument '${argv[i]}' (flags: ${[...VALUE_FLAGS, ...SWITCHES].map((f) => '--' + f).join(' ')})`,
-      );
-    }
-    if (SWITCHES.has(name)) flags[name] = true;
-    else if (argv[i + 1] === undefined) throw new Error(`--${name} needs a value`);
-    else flags[name] = argv[++i];
-  }
-  return flags;
+/** The flags (node's `util.parseArgs`, strict: an unknown flag or a missing value is an error). */
+function parse(argv: string[]) {
+  const text = { type: 'string' } as const;
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      out: text,
+      sizes: text,
+      runs: text,
+      images: text,
+      hidden: text,
+      model: text,
+      checkpoint: text,
+      note: text,
+      smoke: { type: 'boolean', default: false },
+      'no-mlp': { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  return values;
 }
 
 function positiveInts(value: string, flag: string): number[] {
@@ -64,7 +69,7 @@ function modelFromCheckpoint(file: string, data: SplitDataset): tf.Sequential {
 
 async function main(): Promise<void> {
   const flags = parse(process.argv.slice(2));
-  const smoke = flags.smoke === true;
+  const smoke = flags.smoke;
   const log = (line: string) => console.log(line);
   const started = performance.now();
   // The tfjs rows are the wasm backend's float path (single-threaded XNNPACK), as in earlier runs;
@@ -107,7 +112,7 @@ async function main(): Promise<void> {
     log,
   });
   let mlp = null;
-  if (flags['no-mlp'] !== true) {
+  if (!flags['no-mlp']) {
     const mnist = loadMnist();
     const model =
       typeof flags.model === 'string'
