@@ -1,7 +1,7 @@
 /**
  * `npm run bench:infer`: whole-network inference, the binary engine on each kernel tier against ONNX
  * Runtime, PyTorch (when /usr/bin/python3 has torch) and tfjs on wasm, on the same weights and
- * images, each implementation and thread count in its own child process (lib/bench/inferenceBench.ts).
+ * images, each implementation and thread count in its own child process (bench/inferenceBench.ts).
  * Writes inference.json, inference.md and the figure inference.{png,svg,html}.
  *
  *   --networks a,b       of mnist-mlp-3x4096, cifar10-convnet-paper, svhn-convnet-paper (default: all three)
@@ -41,15 +41,15 @@ import {
   type PreparedNetwork,
   type WorkerResult,
   type WorkerSpec,
-} from '../lib/bench/inferenceBench';
-import { PEER_PYTHON as PYTHON, runJsonChild } from '../lib/bench/child';
-import { describeMachine, openBlasEnv } from '../lib/bench/xnorBench';
+} from '../bench/inferenceBench';
+import { PEER_PYTHON as PYTHON, runJsonChild } from '../bench/child';
+import { describeMachine, openBlasEnv } from '../bench/xnorBench';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
-import { resolveNetwork } from '../lib/bench/trainStep';
+import { resolveNetwork } from '../bench/benchNetworks';
 import { getDataset } from '../lib/data/registry';
 import { tryKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
-import { closestThreshold } from '../lib/bench/mlpBench';
+import { closestThreshold } from '../bench/mlpBench';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import * as tf from '@tensorflow/tfjs';
 import '../lib/layers';

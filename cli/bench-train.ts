@@ -2,7 +2,7 @@
  * `npm run bench:train`: ms per training step, side by side in one run, for each network × {native,
  * wasm, pytorch}. Each implementation runs in its own child process (tfjs with BNN_BACKEND set; PyTorch
  * via scripts/pytorch_train_step.py); one that fails to load is reported as skipped with the reason.
- * Writes training.json, training.md and the figure training.{png,svg,html} (lib/bench/trainBench.ts).
+ * Writes training.json, training.md and the figure training.{png,svg,html} (bench/trainBench.ts).
  *
  *   --networks a,b          full or dataset-less names, or all (default: the four benchmark networks
  *                           and svhn-convnet-paper, for the SVHN estimate)
@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerFlag } from './args';
 import { initBackend } from '../lib/backend';
-import { cpuId, describeCpu } from '../lib/bench/cpuId';
+import { cpuId, describeCpu } from '../bench/cpuId';
 import {
   IMPLEMENTATIONS,
   trainBenchFigure,
@@ -29,11 +29,11 @@ import {
   type SkippedRow,
   type TrainBenchResults,
   type TrainBenchRow,
-} from '../lib/bench/trainBench';
-import { BENCHMARK_NETWORKS, buildTrainStepBench, networkConfig, resolveNetworks } from '../lib/bench/trainStep';
-import { median } from '../lib/bench/median';
-import { PEER_PYTHON as PYTHON, runJsonChild } from '../lib/bench/child';
-import { openBlasEnv } from '../lib/bench/xnorBench';
+} from '../bench/trainBench';
+import { BENCHMARK_NETWORKS, buildTrainStepBench, networkConfig, resolveNetworks } from '../bench/benchNetworks';
+import { median } from '../bench/median';
+import { PEER_PYTHON as PYTHON, runJsonChild } from '../bench/child';
+import { openBlasEnv } from '../bench/xnorBench';
 import { loadNativeAddon } from '../lib/kernels/native';
 import { saveFigure } from '../lib/plots/figure';
 

@@ -15,7 +15,7 @@ import * as path from 'path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { median } from '../lib/bench/median';
+import { median } from '../bench/median';
 import { registerWasmGradientKernels } from '../lib/tfjs/wasmConvGradients';
 import { seededUniform } from '../lib/random';
 import { quantize, STE_SIGN } from '../lib/quantizers';

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the paper's speed experiment on this machine (see lib/bench/).
+ * `npm run bench`: the paper's speed experiment on this machine (see bench/).
  *   --smoke            tiny sizes, one run (CI); writes to runs/bench-smoke/ unless --out is given
  *   --out DIR          where bench.json, README.md and the chart go (default results/bench)
  *   --sizes 1024,2048  square matrix sizes (default 1024,2048,4096,8192)
@@ -17,9 +17,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { benchMlp } from '../lib/bench/mlpBench';
-import { benchMarkdown, FLOAT_TIE_MARGIN, speedupFigure, type BenchResults } from '../lib/bench/report';
-import { benchMatMul, describeMachine, measureRoofline } from '../lib/bench/xnorBench';
+import { benchMlp } from '../bench/mlpBench';
+import { benchMarkdown, FLOAT_TIE_MARGIN, speedupFigure, type BenchResults } from '../bench/report';
+import { benchMatMul, describeMachine, measureRoofline } from '../bench/xnorBench';
 import type { SplitDataset } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { buildModel } from '../lib/experiment';

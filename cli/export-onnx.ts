@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { integerFlag } from './args';
 import { initBackend } from '../lib/backend';
-import { loadOnnxRuntime, onnxScores, onnxSession } from '../lib/bench/onnxRuntime';
+import { loadOnnxRuntime, onnxScores, onnxSession } from '../bench/onnxRuntime';
 import { getDataset } from '../lib/data/registry';
 import { makeImageSet } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';

@@ -1,6 +1,6 @@
 /**
  * `npm run profile`: where one training step's time goes, per tfjs kernel and per phase
- * (lib/bench/trainProfile.ts), for the benchmark networks on the active backend.
+ * (bench/trainProfile.ts), for the benchmark networks on the active backend.
  *
  *   npm run profile -- --network mlp-3x1024          (dataset prefix optional; comma-separated; all)
  *   npm run profile -- --network all --steps 5 --backend wasm
@@ -12,9 +12,9 @@
 import { parseArgs } from 'node:util';
 import { integerFlag } from './args';
 import { initBackend } from '../lib/backend';
-import { describeCpu } from '../lib/bench/cpuId';
-import { profileTrainStep, saveProfiles } from '../lib/bench/trainProfile';
-import { buildTrainStepBench, resolveNetworks } from '../lib/bench/trainStep';
+import { describeCpu } from '../bench/cpuId';
+import { profileTrainStep, saveProfiles } from '../bench/trainProfile';
+import { buildTrainStepBench, resolveNetworks } from '../bench/benchNetworks';
 
 /** A step of the paper's CIFAR-10 ConvNet takes seconds on wasm: fewer steps keep a run to minutes. */
 const HEAVY = new Set(['cifar10-convnet-paper']);

@@ -17,7 +17,7 @@ import {
   type PackedModel,
   type XnorKernel,
 } from '../lib/browser';
-import { median } from '../lib/bench/median';
+import { median } from '../bench/median';
 import { FloatModel } from '../lib/demo/floatModel';
 import { bitPlanes, hiddenActivations } from '../lib/demo/inspect';
 import { digitInput, FIELD } from '../lib/demo/preprocess';

@@ -1,5 +1,5 @@
 """Float32 GEMM timings of numpy (OpenBLAS sgemm, `a @ b`) and PyTorch (`torch.mm`), for
-`npm run bench` (pythonFloatGemms in lib/bench/xnorBench.ts). Usage:
+`npm run bench` (pythonFloatGemms in bench/xnorBench.ts). Usage:
   float_gemm_bench.py --threads N --runs R --shapes 1024x1024x1024,100x4096x784
 Prints one JSON object: {"rows": [{method, threads, m, n, k, seconds, runs}], "skipped": [why]}.
 Inputs are random ±1 matrices (like the XNOR rows); one warm-up, then R timed runs, median.

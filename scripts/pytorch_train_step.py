@@ -4,7 +4,7 @@ and optimizer as lib/train/trainer.ts, timed the same way (median after warm-up)
 
     /usr/bin/python3 scripts/pytorch_train_step.py --config '<JSON>' [--warmup 3] [--steps 5] [--threads 2]
 
-The JSON is `networkConfig()` of lib/bench/trainStep.ts (cli/bench-train.ts passes it), so both
+The JSON is `networkConfig()` of bench/benchNetworks.ts (cli/bench-train.ts passes it), so both
 sides build the network from the same preset. The network, as lib/models:
   MLP:     flatten − [dropout in] − (BinaryLinear → BatchNorm → sign → [dropout]) × N − BinaryLinear → BatchNorm
   ConvNet: (BinaryConv 3×3 same → [MaxPool 2×2 after every 2nd conv] → BatchNorm → sign) × N − flatten −
@@ -104,7 +104,7 @@ def build(c):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", required=True, help="networkConfig() JSON of lib/bench/trainStep.ts")
+    ap.add_argument("--config", required=True, help="networkConfig() JSON of bench/benchNetworks.ts")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)

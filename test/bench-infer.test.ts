@@ -6,8 +6,8 @@ import {
   speedups,
   type InferenceResults,
   type InferenceRow,
-} from '../lib/bench/inferenceBench';
-import type { MachineDescription } from '../lib/bench/xnorBench';
+} from '../bench/inferenceBench';
+import type { MachineDescription } from '../bench/xnorBench';
 
 const row = (implementation: InferenceRow['implementation'], threads: number, msPerBatch: number): InferenceRow => ({
   network: 'mnist-mlp-3x4096',

@@ -9,7 +9,7 @@ import {
   trainBenchMarkdown,
   type TrainBenchResults,
   type TrainBenchRow,
-} from '../lib/bench/trainBench';
+} from '../bench/trainBench';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-bench-train-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { build } from 'esbuild';
 import { expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { calibrateBatchNorm } from '../lib/bench/mlpBench';
+import { calibrateBatchNorm } from '../bench/mlpBench';
 import { scaledPixels, slice } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
 import { BinaryEngine, exportPackedModel, serializePackedModel } from '../lib/engine';

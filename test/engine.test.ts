@@ -19,7 +19,7 @@ import {
 import { packBitPlanes, packColumns, selectKernel } from '../lib/kernels';
 import { bitPlaneDense } from '../lib/kernels/firstLayer';
 import { buildMlp } from '../lib/models/mlp';
-import { calibrateBatchNorm } from '../lib/bench/mlpBench';
+import { calibrateBatchNorm } from '../bench/mlpBench';
 import { seededRandom } from '../lib/random';
 import { kernelTiers } from './helpers/kernelTiers';
 

@@ -1,5 +1,6 @@
 /**
- * The house's layout, kept: no import loop between files of lib/, cli/ or scripts, and none between
+ * The house's layout, kept: no import loop between files of lib/, bench/, cli/ or scripts, the library
+ * below the tools that measure and drive it (lib/ imports nothing of bench/ or cli/), and no loop between
  * the folders of lib/ (a folder that imports another may not be imported back by it, so that the
  * layers read one way: io and data under train, train under results, kernels under engine, …).
  * Imports are read by TypeScript's own pre-processor (type-only imports count: they tie modules too).
@@ -70,7 +71,9 @@ function loops(graph: Map<string, string[]>): string[][] {
 }
 
 describe('the import graph', () => {
-  const files = ['lib', 'cli', 'scripts'].filter((d) => fs.existsSync(path.join(root, d))).flatMap(sourceFiles);
+  const files = ['lib', 'bench', 'cli', 'scripts']
+    .filter((d) => fs.existsSync(path.join(root, d)))
+    .flatMap(sourceFiles);
   const graph = importGraph(files);
 
   it('reads the imports (a sanity check of the reader itself)', () => {
@@ -88,6 +91,13 @@ describe('the import graph', () => {
 
   it('has no loop between files', () => {
     expect(loops(graph)).toEqual([]);
+  });
+
+  it('keeps the library below the tools: nothing in lib/ imports bench/ or cli/', () => {
+    const upward = [...graph].flatMap(([file, targets]) =>
+      file.startsWith('lib/') ? targets.filter((t) => !t.startsWith('lib/')).map((t) => `${file} -> ${t}`) : [],
+    );
+    expect(upward).toEqual([]);
   });
 
   it("has no loop between lib's folders", () => {

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { calibrateBatchNorm, explainDisagreements } from '../lib/bench/mlpBench';
-import { loadOnnxRuntime, onnxScores, onnxSession } from '../lib/bench/onnxRuntime';
+import { calibrateBatchNorm, explainDisagreements } from '../bench/mlpBench';
+import { loadOnnxRuntime, onnxScores, onnxSession } from '../bench/onnxRuntime';
 import {
   BinaryEngine,
   exportOnnx,

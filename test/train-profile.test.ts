@@ -4,9 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { wrapKernels } from '../lib/bench/kernelTimer';
-import { profileTrainStep, readProfiles, saveProfiles } from '../lib/bench/trainProfile';
-import { buildTrainStepBench, networkConfig, resolveNetwork, resolveNetworks } from '../lib/bench/trainStep';
+import { wrapKernels } from '../bench/kernelTimer';
+import { profileTrainStep, readProfiles, saveProfiles } from '../bench/trainProfile';
+import { buildTrainStepBench, networkConfig, resolveNetwork, resolveNetworks } from '../bench/benchNetworks';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-profile-'));
 let backend: string;
