@@ -471,12 +471,12 @@ export async function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
     await import('../lib/layers');
     if (spec.inputShape.length === 1) {
       // The demo page's float model: ±1 kernels unpacked to float32 once, thresholds as comparisons.
-      const { FloatModel } = await import('../lib/demo/floatModel');
+      const { FloatModel } = await import('../demo/floatModel');
       const float = new FloatModel(loadPackedModel(path.join(spec.dir, 'model.bnnpack')));
       const r = await timeBatches(spec, pixels, (images, count) =>
         argmaxRows(float.scores(images, count), spec.numClasses),
       );
-      return { detail: `tfjs ${tf.version_core} wasm backend, lib/demo/floatModel.ts (float32 ±1 kernels)`, ...r };
+      return { detail: `tfjs ${tf.version_core} wasm backend, demo/floatModel.ts (float32 ±1 kernels)`, ...r };
     }
     registerFileSystemIO();
     const model = await tf.loadLayersModel(`file://${path.join(spec.dir, 'tfjs')}`);

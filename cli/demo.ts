@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildDemo, serveDirectory, type BuiltDemo } from '../lib/demo/site';
+import { buildDemo, serveDirectory, type BuiltDemo } from '../demo/site';
 import { findChromium, HEADLESS_CHROMIUM_ARGS } from '../lib/plots/figure';
 import { machineInfo } from '../lib/results/machine';
 

@@ -18,9 +18,9 @@ import {
   type XnorKernel,
 } from '../lib/browser';
 import { median } from '../bench/median';
-import { FloatModel } from '../lib/demo/floatModel';
-import { bitPlanes, hiddenActivations } from '../lib/demo/inspect';
-import { digitInput, FIELD } from '../lib/demo/preprocess';
+import { FloatModel } from './floatModel';
+import { bitPlanes, hiddenActivations } from './inspect';
+import { digitInput, FIELD } from './preprocess';
 import type { OnnxPeer } from './onnxPeer';
 
 const PIXELS = FIELD * FIELD;

@@ -7,11 +7,14 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { build } from 'esbuild';
-import { slice } from '../data/dataset';
-import { loadMnist } from '../data/mnist';
-import { wasmFileCandidates } from '../kernels/wasm';
+import { slice } from '../lib/data/dataset';
+import { loadMnist } from '../lib/data/mnist';
+import { wasmFileCandidates } from '../lib/kernels/wasm';
 
-const ROOT = path.join(__dirname, '..', '..');
+// The repository root: above demo/ when run from source (tsx), above dist/demo/ when compiled.
+const ROOT = [path.join(__dirname, '..'), path.join(__dirname, '..', '..')].find((d) =>
+  fs.existsSync(path.join(d, 'package.json')),
+)!;
 export const DEMO_SOURCE = path.join(ROOT, 'demo');
 export const DEMO_BUILD = path.join(ROOT, 'build', 'demo');
 /**

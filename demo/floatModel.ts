@@ -9,8 +9,8 @@
  * not download the 40 MB float weights. Imports only tfjs-core (set the backend before use).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { unpackRows } from '../kernels/bitPack';
-import type { PackedDense, PackedModel } from '../engine/packedModel';
+import { unpackRows } from '../lib/kernels/bitPack';
+import type { PackedDense, PackedModel } from '../lib/engine/packedModel';
 
 interface FloatLayer {
   input: PackedDense['input'];

@@ -1,7 +1,7 @@
 /** What the page shows of a forward pass: the input's bit planes and each hidden layer's ±1 activations. */
-import { unpackRows } from '../kernels/bitPack';
-import { thresholdPackReference } from '../kernels/xnorGemm';
-import type { PackedModel } from '../engine/packedModel';
+import { unpackRows } from '../lib/kernels/bitPack';
+import { thresholdPackReference } from '../lib/kernels/xnorGemm';
+import type { PackedModel } from '../lib/engine/packedModel';
 
 /** Bit n (0 = least significant) of every pixel: the 8 planes the first layer multiplies (firstLayer.ts). */
 export function bitPlanes(pixels: Uint8Array): Uint8Array[] {
