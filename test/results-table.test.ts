@@ -3,17 +3,9 @@ import { preset, validateHyperparameters } from '../lib/presets';
 import type { DataSource } from '../lib/data/dataset';
 import { buildMetrics, errorRatesFigure, tableMarkdown, type RunMetrics } from '../lib/results/report';
 import type { TrainResult } from '../lib/train/trainer';
+import { TEST_MACHINE } from './helpers/testMachine';
 
-const machine = {
-  cpu: 'test cpu',
-  cores: 2,
-  memoryGiB: 8,
-  platform: 'test',
-  arch: 'x64',
-  node: 'v20',
-  hostname: 'h',
-  loadAverage: [0, 0, 0],
-};
+const machine = TEST_MACHINE;
 
 function run(name: string, dataset: string, testError: number, data?: DataSource): RunMetrics {
   const hp = preset(dataset, 'smoke');

@@ -13,17 +13,9 @@ import { buildMetrics, tableMarkdown, timeToAccuracyFigure, type RunMetrics } fr
 import { binomialStandardError, groupBySeries, seedRunName, seedSpread } from '../lib/results/seeds';
 import type { EpochRecord } from '../lib/train/history';
 import type { TrainResult } from '../lib/train/trainer';
+import { TEST_MACHINE } from './helpers/testMachine';
 
-const machine = {
-  cpu: 'test cpu',
-  cores: 2,
-  memoryGiB: 8,
-  platform: 'test',
-  arch: 'x64',
-  node: 'v20',
-  hostname: 'h',
-  loadAverage: [0, 0, 0],
-};
+const machine = TEST_MACHINE;
 
 function metrics(run: string, testError: number, seed: number, series?: string): RunMetrics {
   const hp = { ...preset('mnist', 'quick'), seed };
