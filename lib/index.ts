@@ -13,7 +13,7 @@ export { ap2, ap2Scalar } from './shift';
 export * from './layers';
 export { squaredHinge, classificationError } from './loss';
 export { BinaryNetOptimizer, modelParams, OPTIMIZERS, type OptimizerName, type Param } from './optim/optimizers';
-export { lrDecay, lrAtEpoch, glorotLrScale } from './optim/schedule';
+export { lrDecay, lrAtEpoch } from './optim/schedule';
 export { buildMlp, batchNorm, type MlpConfig } from './models/mlp';
 export {
   buildConvNet,

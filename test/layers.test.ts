@@ -9,7 +9,8 @@ import { BinaryConv2D, BinaryDense, Dropout, ShiftBatchNormalization, SignActiva
 import { buildMlp } from '../lib/models/mlp';
 import { sign } from '../lib/quantizers';
 import { BinaryNetOptimizer, modelParams } from '../lib/optim/optimizers';
-import { glorotLrScale, lrAtEpoch, lrDecay } from '../lib/optim/schedule';
+import { glorotLrScale } from '../lib/layers/binaryKernelLayer';
+import { lrAtEpoch, lrDecay } from '../lib/optim/schedule';
 import { squaredHinge } from '../lib/loss';
 import { summarize, formatSummary } from '../lib/summary';
 import { CPU_AND_NATIVE } from './helpers/nativeVsCpu';

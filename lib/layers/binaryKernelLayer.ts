@@ -11,6 +11,11 @@ import * as tf from '@tensorflow/tfjs';
 import { quantize, resolveQuantizer, seedSequence, STE_SIGN, type Quantizer } from '../quantizers';
 import { Clip } from './clip';
 
+/** The Theano code's per-layer scale of binary weights' updates: 1 / sqrt(1.5 / (fan_in + fan_out)). */
+export function glorotLrScale(fanIn: number, fanOut: number): number {
+  return 1 / Math.sqrt(1.5 / (fanIn + fanOut));
+}
+
 /** A layer with a latent real kernel that it quantizes on the forward pass. */
 export interface QuantizedLayer extends tf.layers.Layer {
   /** The latent real-valued weights that the optimizer updates. */
@@ -77,10 +82,10 @@ export abstract class BinaryKernelLayer extends tf.layers.Layer implements Quant
     return this.kernel;
   }
 
-  /** Multiplier of this layer's kernel updates: 1 / sqrt(1.5 / (fan_in + fan_out)). */
+  /** Multiplier of this layer's kernel updates (`glorotLrScale` of its fans). */
   get kernelLrScale(): number {
     const { fanIn, fanOut } = this.fans();
-    return 1 / Math.sqrt(1.5 / (fanIn + fanOut));
+    return glorotLrScale(fanIn, fanOut);
   }
 
   protected addKernel(shape: number[]): void {

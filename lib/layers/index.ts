@@ -2,6 +2,7 @@
 export { Clip } from './clip';
 export {
   BinaryKernelLayer,
+  glorotLrScale,
   isQuantizedLayer,
   type BinaryKernelLayerArgs,
   type QuantizedLayer,

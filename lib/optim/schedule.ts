@@ -12,8 +12,3 @@ export function lrDecay(lrStart: number, lrEnd: number, epochs: number): number 
 export function lrAtEpoch(epoch: number, lrStart: number, lrEnd: number, epochs: number): number {
   return lrStart * lrDecay(lrStart, lrEnd, epochs) ** epoch;
 }
-
-/** The Theano code's per-layer scale of binary weights' updates: 1 / sqrt(1.5 / (fan_in + fan_out)). */
-export function glorotLrScale(fanIn: number, fanOut: number): number {
-  return 1 / Math.sqrt(1.5 / (fanIn + fanOut));
-}
