@@ -8,9 +8,7 @@ import type { Constraint } from '@tensorflow/tfjs-layers/dist/constraints';
 import { ap2, ap2Scalar } from '../shift';
 import { Clip } from '../layers/clip';
 import { isQuantizedLayer } from '../layers/binaryKernelLayer';
-import { activeNativeAddon } from '../tfjs/nativeKernels';
-import { heapFloats, wasmHeapBackend } from '../tfjs/wasmHeap';
-import type { NativeAddon } from '../kernels/native';
+import { applyFusedUpdate, fusedUpdateAvailable } from '../tfjs/fusedUpdate';
 
 export interface Param {
   variable: tf.Variable;
@@ -52,10 +50,10 @@ export class BinaryNetOptimizer {
     if (grads.length !== this.params.length)
       throw new Error(`${grads.length} gradients for ${this.params.length} parameters`);
     this.t += 1;
-    const addon = activeNativeAddon();
+    const fused = fusedUpdateAvailable();
     this.params.forEach((p, i) => {
       const clip = p.constraint === undefined ? 0 : p.constraint instanceof Clip ? p.constraint.limit : null;
-      if (addon && clip !== null) this.applyFused(addon, i, grads[i], lr, clip);
+      if (fused && clip !== null) this.applyFused(i, grads[i], lr, clip);
       else tf.tidy(() => this.applyComposite(i, grads[i], lr));
     });
   }
@@ -88,33 +86,12 @@ export class BinaryNetOptimizer {
     p.variable.assign(p.constraint ? p.constraint.apply(updated) : updated);
   }
 
-  /**
-   * The same update in one native pass on the native backend: moments, step, Glorot scale and
-   * clip with one read and one write of each array, in place on the wasm heap, on all cores.
-   */
-  private applyFused(addon: NativeAddon, i: number, g: tf.Tensor, lr: number, clip: number): void {
-    const backend = wasmHeapBackend();
-    const p = this.params[i];
-    // In place is only safe on data nobody else holds: a reshape, clone or assign may share it. The copy
-    // must be a real one: tf.clone is the native backend's copy-free Identity.
-    for (const x of [p.variable, this.m[i], this.v[i]]) {
-      if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.tensor(x.dataSync(), x.shape, 'float32')));
-    }
-    const n = p.variable.size;
-    if (g.size !== n) throw new Error(`gradient of ${p.variable.name} has ${g.size} values, the parameter ${n}`);
-    addon.optimizerStep(
-      this.name === 'adam' ? 0 : 1,
-      heapFloats(backend, p.variable),
-      heapFloats(backend, g),
-      heapFloats(backend, this.m[i]),
-      heapFloats(backend, this.v[i]),
-      n,
-      this.stepScale(lr) * p.lrScale,
-      this.beta1,
-      this.beta2,
-      this.epsilon,
-      clip,
-    );
+  /** The same update as one native pass on the native backend (lib/tfjs/fusedUpdate.ts). */
+  private applyFused(i: number, grad: tf.Tensor, lr: number, clip: number): void {
+    const { beta1, beta2, epsilon } = this;
+    const param = this.params[i].variable;
+    const scale = this.stepScale(lr) * this.params[i].lrScale;
+    applyFusedUpdate({ rule: this.name, param, grad, m: this.m[i], v: this.v[i], scale, beta1, beta2, epsilon, clip });
   }
 
   getState(): OptimizerState {

@@ -1,0 +1,57 @@
+/**
+ * The optimizer's whole update of one parameter as one native pass, where the native backend is active:
+ * the moments, the step, the per-layer learning-rate scale and the clip, with one read and one write of
+ * each array, in place on the wasm heap, on all cores (native/train_ops.cc). The optimizer
+ * (lib/optim/optimizers.ts) states the update rule; this file is how it reaches the addon.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { activeNativeAddon } from './nativeKernels';
+import { heapFloats, wasmHeapBackend } from './wasmHeap';
+
+export interface FusedUpdate {
+  /** Adam (Lasagne's) or the paper's shift-based AdaMax (Algorithm 4). */
+  rule: 'adam' | 'shift_adamax';
+  param: tf.Variable;
+  grad: tf.Tensor;
+  /** First and second moments (AdaMax: the infinity norm), updated in place. */
+  m: tf.Variable;
+  v: tf.Variable;
+  /** The step size times the parameter's learning-rate scale. */
+  scale: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Clip the result to [−clip, clip]; 0 for none. */
+  clip: number;
+}
+
+/** Whether `applyFusedUpdate` can run (the native backend is active). */
+export function fusedUpdateAvailable(): boolean {
+  return activeNativeAddon() !== null;
+}
+
+export function applyFusedUpdate(u: FusedUpdate): void {
+  const addon = activeNativeAddon();
+  if (!addon) throw new Error('the fused update needs the native backend');
+  const backend = wasmHeapBackend();
+  // In place is only safe on data nobody else holds: a reshape, clone or assign may share it. The copy
+  // must be a real one: tf.clone is the native backend's copy-free Identity.
+  for (const x of [u.param, u.m, u.v]) {
+    if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.tensor(x.dataSync(), x.shape, 'float32')));
+  }
+  const n = u.param.size;
+  if (u.grad.size !== n) throw new Error(`gradient of ${u.param.name} has ${u.grad.size} values, the parameter ${n}`);
+  addon.optimizerStep(
+    u.rule === 'adam' ? 0 : 1,
+    heapFloats(backend, u.param),
+    heapFloats(backend, u.grad),
+    heapFloats(backend, u.m),
+    heapFloats(backend, u.v),
+    n,
+    u.scale,
+    u.beta1,
+    u.beta2,
+    u.epsilon,
+    u.clip,
+  );
+}
