@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from '../kernels/native';
-import { heapFloats, type KernelArgs, type KernelReplacer, type WasmHeapBackend } from './wasmHeap';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { heapFloats, type KernelArgs, type WasmHeapBackend } from './wasmHeap';
 
 type TensorInfo = tf.TensorInfo;
 type Shape4 = [number, number, number, number];
@@ -223,7 +224,12 @@ function maxPoolGrad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
   };
 }
 
-export function registerNativeConvKernels(addon: NativeAddon, replace: KernelReplacer): void {
+/**
+ * The native ConvNet kernels by the tfjs kernel they replace, each made from the addon and the replaced
+ * wasm kernel (its fallback for the cases it leaves to wasm); lib/tfjs/nativeKernels.ts registers them
+ * with the others.
+ */
+export function nativeConvKernels(addon: NativeAddon): [string, (original: KernelConfig | undefined) => KernelFunc][] {
   const kernels: [string, (addon: NativeAddon, fallback: KernelFunc) => KernelFunc][] = [
     ['Conv2D', conv2d],
     ['Conv2DBackpropFilter', conv2dBackpropFilter],
@@ -231,13 +237,8 @@ export function registerNativeConvKernels(addon: NativeAddon, replace: KernelRep
     ['MaxPool', maxPool],
     ['MaxPoolGrad', maxPoolGrad],
   ];
-  for (const [name, make] of kernels) {
-    replace(
-      name,
-      (original) =>
-        make(addon, fallbackOf(original as { kernelFunc: KernelFunc } | undefined, name)) as ReturnType<
-          Parameters<KernelReplacer>[1]
-        >,
-    );
-  }
+  return kernels.map(([name, make]) => [
+    name,
+    (original) => make(addon, fallbackOf(original as { kernelFunc: KernelFunc } | undefined, name)),
+  ]);
 }

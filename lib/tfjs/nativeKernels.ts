@@ -26,7 +26,7 @@ import {
   type BnnBatchNormAttrs,
   type BnnDropoutMaskAttrs,
 } from './kernelNames';
-import { registerNativeConvKernels } from './nativeConvKernels';
+import { nativeConvKernels } from './nativeConvKernels';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { heapFloats, type KernelArgs, type WasmHeapBackend } from './wasmHeap';
 
@@ -255,7 +255,9 @@ export function setNativeKernels(enabled: boolean): string | null {
   replaceKernel(BNN_BATCH_NORM_TRAIN, () => batchNormTrainKernel(addon), originals);
   replaceKernel(BNN_DROPOUT_MASK, () => dropoutMaskKernel(addon), originals);
   replaceKernel(BNN_BATCH_NORM_GRAD, () => batchNormGradKernel(addon), originals);
-  registerNativeConvKernels(addon, (name, make) => replaceKernel(name, make, originals));
+  for (const [name, make] of nativeConvKernels(addon)) {
+    replaceKernel(name, (original) => make(original) as KernelConfig['kernelFunc'], originals);
+  }
   active = { addon, originals };
   return null;
 }

@@ -1,11 +1,10 @@
 /**
  * The wasm backend's heap as native kernels use it: tensors stay in the WebAssembly heap and native
  * code reads and writes them in place (lib/tfjs/nativeKernels.ts says why). The types tfjs-backend-wasm
- * does not export, the views, and the shape of a kernel replacement, shared by every file that
- * registers or calls such kernels.
+ * does not export and the views, shared by every file that registers or calls such kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import type { KernelFunc } from '@tensorflow/tfjs-core';
 
 type TensorInfo = tf.TensorInfo;
 /** What tfjs passes a kernel: its inputs, the backend and the op's attributes. */
@@ -25,12 +24,6 @@ export function heapFloats(backend: WasmHeapBackend, t: TensorInfo): Float32Arra
   if (t.dtype !== 'float32') throw new Error(`native kernels take float32 tensors, got ${t.dtype}`);
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
-
-/** Registers a native kernel for `kernelName` on wasm, given the kernel it replaces (the fallback). */
-export type KernelReplacer = (
-  kernelName: string,
-  make: (original: KernelConfig | undefined) => KernelConfig['kernelFunc'],
-) => void;
 
 /** The wasm backend instance, for in-place native work on its heap. */
 export function wasmHeapBackend(): WasmHeapBackend {
