@@ -72,9 +72,10 @@ describe('the results table with error bars', () => {
     const rows = top.split('\n').filter((l) => l.startsWith('| this project'));
     expect(rows).toHaveLength(2);
     expect(rows[0]).toContain('seeds 1, 2, 3');
-    expect(rows[0]).toContain('**1.26 ± 0.04 %** (n = 3)');
+    // No-break spaces around ±: a wrapping table cell keeps the error and its spread together.
+    expect(rows[0]).toContain('**1.26\u00a0±\u00a00.04 %** (n = 3)');
     // 1.23 % on 10,000 images: ± √(0.0123 · 0.9877 / 10⁴) = 0.11 points.
-    expect(rows[1]).toContain('**1.23 %** ± 0.11');
+    expect(rows[1]).toContain('**1.23 %**\u00a0±\u00a00.11');
     expect(md).toContain('| [mnist-quick-seed3](mnist-quick-seed3/metrics.json) | mnist | quick | 3 |');
   });
 });

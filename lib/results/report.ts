@@ -163,6 +163,9 @@ function describeRun(group: RunMetrics[]): string {
   );
 }
 
+/** A no-break space: an error and its ± stay on one line when a table cell wraps. */
+const NBSP = '\u00a0';
+
 /** A single run's error ± its binomial standard error; a series' mean ± std over its seeds, with n. */
 function errorCell(group: RunMetrics[], bold = true): string {
   const b = bold ? '**' : '';
@@ -170,10 +173,10 @@ function errorCell(group: RunMetrics[], bold = true): string {
   const points = (x: number) => (100 * x).toFixed(2);
   if (group.length === 1) {
     const m = group[0];
-    const se = m.test_count > 0 ? ` ± ${points(binomialStandardError(m.test_error, m.test_count))}` : '';
+    const se = m.test_count > 0 ? `${NBSP}±${NBSP}${points(binomialStandardError(m.test_error, m.test_count))}` : '';
     return `${b}${pct(m.test_error)}${b}${se}`;
   }
-  return `${b}${points(spread.mean)} ± ${points(spread.std)} %${b} (n = ${spread.n})`;
+  return `${b}${points(spread.mean)}${NBSP}±${NBSP}${points(spread.std)} %${b} (n = ${spread.n})`;
 }
 
 /** The results table (Markdown), paper rows labelled as the paper's, then this project's runs. */
@@ -266,7 +269,8 @@ export function learningCurvesFigure(m: RunMetrics, history: EpochRecord[]): Fig
           `${m.dataset}, ${m.preset} preset, ${describeArchitecture(m.hyperparameters)}<br>error per epoch ` +
           `(test at best validation epoch ${m.best_epoch}: ${pct(m.test_error)})`,
       },
-      xaxis: { title: { text: 'epoch' } },
+      // Whole epochs only (a 2-epoch run would otherwise get ticks at 1.2, 1.4, …).
+      xaxis: { title: { text: 'epoch' }, dtick: Math.max(1, Math.ceil(epochs.length / 12)) },
       yaxis: { title: { text: 'error (%)' }, type: 'log' },
       annotations: [
         {
