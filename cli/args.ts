@@ -166,11 +166,12 @@ function coerce(value: string, example: unknown, flag: string): unknown {
   return value;
 }
 
-/** The value of an integer flag of the other CLIs (undefined when not given): at least 1, or 0 with `allowZero`. */
+/** The value of an integer flag (undefined when not given): at least 1, or 0 with `allowZero`. */
 export function integerFlag(value: string | undefined, flag: string, allowZero = false): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1))
+  // Plain decimal digits only: Number() would also take '0x10', '1e3' or ' 2'.
+  if (!/^\d+$/.test(value) || n < (allowZero ? 0 : 1))
     throw new Error(`--${flag} takes a ${allowZero ? 'non-negative' : 'positive'} integer, got '${value}'`);
   return n;
 }

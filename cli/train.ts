@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { helpText, parseArgs } from './args';
+import { helpText, integerFlag, parseArgs } from './args';
 import { exitStatus, watchSignals } from './signals';
 import { resolveHyperparameters, runExperiment, runSeeds, type ExperimentOptions } from '../lib/experiment';
 import { preset } from '../lib/presets';
@@ -37,16 +37,8 @@ async function main(): Promise<void> {
   }
   // Every value is checked before any work starts.
   const hp = resolveHyperparameters(args.dataset, args.preset, args.overrides);
-  const positiveFlag = (name: string): number | undefined => {
-    const value = args.flags[name];
-    if (value === undefined) return undefined;
-    if (!/^\d+$/.test(String(value)) || Number(value) < 1) {
-      throw new Error(`--${name} must be a positive integer, got '${value}'`);
-    }
-    return Number(value);
-  };
-  const stopAfter = positiveFlag('stop-after');
-  const seeds = positiveFlag('seeds');
+  const stopAfter = integerFlag(args.flags['stop-after'] as string | undefined, 'stop-after');
+  const seeds = integerFlag(args.flags.seeds as string | undefined, 'seeds');
   const signals = watchSignals();
   const options: ExperimentOptions = {
     dataset: args.dataset,

@@ -397,7 +397,7 @@ describe('numeric flags', () => {
     [['--epochs', '-3'], 'epochs must be a positive integer, got -3'],
     [['--hidden-units', '-5,3'], 'hiddenUnits[0] must be a positive integer, got -5'],
     [['--lr-start', '-x'], "--lr-start must be a decimal number, got '-x'"],
-    [['--stop-after', '-1'], "--stop-after must be a positive integer, got '-1'"],
+    [['--stop-after', '-1'], "--stop-after takes a positive integer, got '-1'"],
   ])('%j: the project message, before any work', async (flags, message) => {
     const r = await cli([...TINY, '--run', 'flags', ...flags]);
     expect(r.status, r.out).toBe(1);
