@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
 import { registerFileSystemIO } from './io/fileSystem';
-import type { SplitDataset } from './data/dataset';
+import { slice, type ImageSet, type SplitDataset } from './data/dataset';
 import { getDataset } from './data/registry';
 import { modelFilterRepetition } from './analysis/filterRepetition';
 import { buildConvNet } from './models/convnet';
@@ -39,7 +39,7 @@ import {
 } from './train/checkpoint';
 import { openRunFolder, type RunFolder } from './train/runFolder';
 import type { EpochRecord } from './train/history';
-import { limitDataset, train, type TrainResult } from './train/trainer';
+import { train, type TrainResult } from './train/trainer';
 import { saveFigure } from './plots/figure';
 
 export interface ExperimentOptions {
@@ -105,6 +105,17 @@ export function resolveHyperparameters(
     ...overrides,
     dataset: dataset as Hyperparameters['dataset'],
   });
+}
+
+/** Applies the hyperparameters' train/valid/test limits. */
+export function limitDataset(data: SplitDataset, hp: Hyperparameters): SplitDataset {
+  const cap = (set: ImageSet, n: number) => (n > 0 && n < set.count ? slice(set, 0, n) : set);
+  return {
+    name: data.name,
+    train: cap(data.train, hp.trainLimit),
+    valid: cap(data.valid, hp.validLimit),
+    test: cap(data.test, hp.testLimit),
+  };
 }
 
 /**

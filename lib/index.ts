@@ -42,7 +42,7 @@ export {
   type Hyperparameters,
   type PresetName,
 } from './presets';
-export { train, evaluate, limitDataset, shuffledIndices, type TrainResult, type TrainOptions } from './train/trainer';
+export { train, evaluate, shuffledIndices, type TrainResult, type TrainOptions } from './train/trainer';
 export { bestEpochIndex, type EpochRecord } from './train/history';
 export {
   restoreModelFromCheckpoint,
@@ -59,6 +59,7 @@ export {
   exportBestModel,
   resolveHyperparameters,
   loadDataset,
+  limitDataset,
   buildModel,
   flattensInput,
   type ExperimentOptions,

@@ -122,15 +122,6 @@ export function resolveQuantizer(value: unknown, what: string): Quantizer | null
 }
 
 /**
- * The seeds a layer built with `seed` draws, one per call: different every forward pass, the same
- * sequence in every run. Layers keep one each (quantizers, dropout masks).
- */
-export function seedSequence(seed: number): () => number {
-  let draws = 0;
-  return () => seed * 1_000_003 + ++draws;
-}
-
-/**
  * `quantizer` applied to `x`, forward and gradient. Stochastic quantizers draw a fresh seed per
  * call from `nextSeed`, so that every forward pass samples anew yet a run is reproducible.
  */

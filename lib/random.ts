@@ -20,3 +20,12 @@ export function seededUniform(count: number, seed: number, lo = -1, hi = 1): Flo
   for (let i = 0; i < count; i++) out[i] = lo + (hi - lo) * random();
   return out;
 }
+
+/**
+ * The seeds a layer built with `seed` draws, one per call: different every forward pass, the same
+ * sequence in every run. Layers keep one each (quantizers, dropout masks).
+ */
+export function seedSequence(seed: number): () => number {
+  let draws = 0;
+  return () => seed * 1_000_003 + ++draws;
+}

@@ -8,7 +8,8 @@
  * `QuantizedLayer` interface instead of guessing from weight names.
  */
 import * as tf from '@tensorflow/tfjs';
-import { quantize, resolveQuantizer, seedSequence, STE_SIGN, type Quantizer } from '../quantizers';
+import { quantize, resolveQuantizer, STE_SIGN, type Quantizer } from '../quantizers';
+import { seedSequence } from '../random';
 import { Clip } from './clip';
 
 /** The Theano code's per-layer scale of binary weights' updates: 1 / sqrt(1.5 / (fan_in + fan_out)). */

@@ -7,7 +7,7 @@
  * seeded tf.randomUniform. Either way y = x · mask, mask = 1/(1 − rate) with probability 1 − rate, else 0.
  */
 import * as tf from '@tensorflow/tfjs';
-import { seedSequence } from '../quantizers';
+import { seedSequence } from '../random';
 import { BNN_DROPOUT_MASK, hasKernel, type BnnDropoutMaskAttrs } from '../tfjs/kernelNames';
 
 type DropoutLayer = ReturnType<typeof tf.layers.dropout>;

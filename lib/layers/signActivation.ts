@@ -4,7 +4,8 @@
  * the paper: BinaryDense → BatchNorm → SignActivation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { quantize, resolveQuantizer, seedSequence, STE_SIGN, type Quantizer } from '../quantizers';
+import { quantize, resolveQuantizer, STE_SIGN, type Quantizer } from '../quantizers';
+import { seedSequence } from '../random';
 
 export interface SignActivationArgs {
   /** Registered quantizer object or name (default 'steSign'). */

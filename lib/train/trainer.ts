@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { batchTensors, slice, type ImageSet, type SplitDataset } from '../data/dataset';
+import { batchTensors, type ImageSet, type SplitDataset } from '../data/dataset';
 import { classificationError, squaredHinge } from '../loss';
 import type { Hyperparameters } from '../presets';
 import { BinaryNetOptimizer, modelParams, type Param } from '../optim/optimizers';
@@ -81,17 +81,6 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** Stop after this many epochs in this call (the run can be resumed). */
   maxEpochsThisCall?: number;
-}
-
-/** Applies the hyperparameters' train/valid/test limits. */
-export function limitDataset(data: SplitDataset, hp: Hyperparameters): SplitDataset {
-  const cap = (set: ImageSet, n: number) => (n > 0 && n < set.count ? slice(set, 0, n) : set);
-  return {
-    name: data.name,
-    train: cap(data.train, hp.trainLimit),
-    valid: cap(data.valid, hp.validLimit),
-    test: cap(data.test, hp.testLimit),
-  };
 }
 
 /** A seeded permutation (mulberry32 + Fisher–Yates): the same seed gives the same order on resume. */
