@@ -7,6 +7,7 @@
 import { closestName } from '../closestName';
 import type { SplitDataset } from './dataset';
 import { loadCifar10 } from './cifar10';
+import { writeCifar10Fixture, writeSvhnFixture } from './fixtures';
 import { loadFashionMnist, loadMnist } from './mnist';
 import { loadSvhn } from './svhn';
 
@@ -23,6 +24,8 @@ export interface LoadOptions {
   log?: (line: string) => void;
   /** SVHN: train on train + extra (the paper's `svhnExtra`). */
   includeExtra?: boolean;
+  /** false: read the files already there, never download (CI, smoke runs). */
+  download?: boolean;
 }
 
 export interface DatasetEntry {
@@ -32,6 +35,12 @@ export interface DatasetEntry {
   shape: DatasetShape;
   /** The train / validation / test split; downloads (verified) where the loader can, else a clear error. */
   load(o: LoadOptions): SplitDataset | Promise<SplitDataset>;
+  /**
+   * A small synthetic stand-in written in the data set's own file format into `dir` and read back by its
+   * loader, for notebooks and CI where the real files cannot be had (lib/data/standIn.ts); none for data sets
+   * that are always here.
+   */
+  standIn?(dir: string): Promise<SplitDataset>;
 }
 
 const DATASETS = new Map<string, DatasetEntry>();
@@ -66,9 +75,26 @@ const RGB32_SHAPE: DatasetShape = { height: 32, width: 32, channels: 3, numClass
 
 addDataset({ name: 'mnist', shape: MNIST_SHAPE, load: ({ dir }) => loadMnist({ dir }) });
 addDataset({ name: 'fashion-mnist', shape: MNIST_SHAPE, load: ({ dir }) => loadFashionMnist({ dir }) });
-addDataset({ name: 'cifar10', shape: RGB32_SHAPE, load: ({ dir, log }) => loadCifar10({ dir, log }) });
+// Stand-in sizes: 1,200 training and 400 test images, a random template per class plus noise.
+const STAND_IN_TRAIN = 1200;
+const STAND_IN_TEST = 400;
+const never = (download?: boolean) => (download === false ? false : undefined);
+
+addDataset({
+  name: 'cifar10',
+  shape: RGB32_SHAPE,
+  load: ({ dir, log, download }) => loadCifar10({ dir, log, download: never(download) }),
+  standIn: (dir) => {
+    writeCifar10Fixture(dir, { perBatch: STAND_IN_TRAIN / 5, testCount: STAND_IN_TEST });
+    return loadCifar10({ dir, download: false, validCount: 200 });
+  },
+});
 addDataset({
   name: 'svhn',
   shape: RGB32_SHAPE,
-  load: ({ dir, log, includeExtra }) => loadSvhn({ dir, includeExtra, log }),
+  load: ({ dir, log, includeExtra, download }) => loadSvhn({ dir, includeExtra, log, download: never(download) }),
+  standIn: (dir) => {
+    writeSvhnFixture(dir, { trainCount: STAND_IN_TRAIN, testCount: STAND_IN_TEST });
+    return loadSvhn({ dir, includeExtra: false, validPerClassTrain: 20, download: false });
+  },
 });
