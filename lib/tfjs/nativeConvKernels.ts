@@ -10,29 +10,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from '../kernels/native';
-import type { KernelConfig } from '@tensorflow/tfjs-core';
+import type {
+  Conv2DAttrs,
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  KernelConfig,
+  MaxPoolAttrs,
+  MaxPoolGradAttrs,
+} from '@tensorflow/tfjs-core';
 import { heapFloats, type KernelArgs, type WasmHeapBackend } from './wasmHeap';
 
 type TensorInfo = tf.TensorInfo;
 type Shape4 = [number, number, number, number];
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
 type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
-
-interface ConvAttrs {
-  strides: [number, number] | number;
-  pad: Pad;
-  dataFormat: 'NHWC' | 'NCHW';
-  dilations?: [number, number] | number;
-  dimRoundingMode?: RoundingMode;
-}
-
-interface PoolAttrs {
-  filterSize: [number, number] | number;
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number;
-  dimRoundingMode?: RoundingMode;
-}
+/** What the conv kernel and its two gradients share of tfjs's attributes (the gradients have no dilations). */
+type ConvAttrs = Omit<Conv2DAttrs, 'dilations'> & Partial<Pick<Conv2DAttrs, 'dilations'>>;
 
 /** The geometry arguments conv_ops.cc takes, after the arrays: n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo. */
 function convGeometry(info: tf.backend_util.Conv2DInfo): number[] {
@@ -97,7 +89,7 @@ function conv2d(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const backend = args.backend as WasmHeapBackend;
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-    const attrs = args.attrs as unknown as ConvAttrs;
+    const attrs = args.attrs as unknown as Conv2DAttrs;
     const info = nativeConvInfo(x.shape, filter.shape, attrs, [x, filter]);
     if (!info) {
       conv2DPaths.fallback++;
@@ -127,7 +119,7 @@ function conv2dBackpropFilter(addon: NativeAddon, fallback: KernelFunc): KernelF
   return (args) => {
     const backend = args.backend as WasmHeapBackend;
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+    const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
     const info = nativeConvInfo(x.shape, attrs.filterShape, attrs, [x, dy]);
     if (!info) return fallback(args);
     checkDy('Conv2DBackpropFilter', dy, info.outShape, 'convolution');
@@ -147,7 +139,7 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
   return (args) => {
     const backend = args.backend as WasmHeapBackend;
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+    const attrs = args.attrs as unknown as Conv2DBackpropInputAttrs;
     const info = nativeConvInfo(attrs.inputShape, filter.shape, attrs, [dy, filter]);
     if (!info) return fallback(args);
     checkDy('Conv2DBackpropInput', dy, info.outShape, 'convolution');
@@ -167,7 +159,7 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
  * Pool geometry arguments (n, h, w, c, fh, fw, sh, sw, top, left, ho, wo), or null where not handled (non-float32,
  * dilation).
  */
-function poolGeometry(x: TensorInfo, attrs: PoolAttrs): { info: tf.backend_util.Conv2DInfo; args: number[] } | null {
+function poolGeometry(x: TensorInfo, attrs: MaxPoolAttrs): { info: tf.backend_util.Conv2DInfo; args: number[] } | null {
   if (x.dtype !== 'float32' || x.shape.length !== 4) return null;
   const info = tf.backend_util.computePool2DInfo(
     x.shape as Shape4,
@@ -201,7 +193,7 @@ function maxPool(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const backend = args.backend as WasmHeapBackend;
     const { x } = args.inputs as { x: TensorInfo };
-    const g = poolGeometry(x, args.attrs as unknown as PoolAttrs);
+    const g = poolGeometry(x, args.attrs as unknown as MaxPoolAttrs);
     if (!g) return fallback(args);
     const out = backend.makeOutput(g.info.outShape, 'float32');
     if (tf.util.sizeFromShape(g.info.outShape) > 0)
@@ -214,7 +206,7 @@ function maxPoolGrad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const backend = args.backend as WasmHeapBackend;
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    const g = dy.dtype === 'float32' ? poolGeometry(input, args.attrs as unknown as PoolAttrs) : null;
+    const g = dy.dtype === 'float32' ? poolGeometry(input, args.attrs as unknown as MaxPoolGradAttrs) : null;
     if (!g) return fallback(args);
     checkDy('MaxPoolGrad', dy, g.info.outShape, 'pool');
     const dx = backend.makeOutput(input.shape, 'float32');

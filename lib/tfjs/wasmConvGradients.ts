@@ -26,18 +26,15 @@
 import * as tf from '@tensorflow/tfjs';
 // Loaded first so that its own (faulty) MaxPoolGrad registration cannot come after ours.
 import '@tensorflow/tfjs-backend-wasm';
+import type {
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  MaxPoolGradAttrs,
+  TileAttrs,
+} from '@tensorflow/tfjs-core';
 import type { WasmHeapBackend } from './wasmHeap';
 
 type TensorInfo = tf.TensorInfo;
-
-/** Attributes tfjs-core passes to Conv2DBackpropFilter. */
-interface BackpropFilterAttrs {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  filterShape: [number, number, number, number];
-}
 
 /** Runs another wasm kernel directly, as the backend's own composite kernels do. */
 function run(
@@ -62,7 +59,7 @@ function conv2dBackpropFilter(args: {
 }): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as BackpropFilterAttrs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
   if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
@@ -145,13 +142,7 @@ function conv2dBackpropInput(args: {
 }): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
-    strides: [number, number] | number;
-    pad: BackpropFilterAttrs['pad'];
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as Conv2DBackpropInputAttrs;
   const info = tf.backend_util.computeConv2DInfo(
     inputShape,
     filter.shape as [number, number, number, number],
@@ -212,12 +203,7 @@ function maxPoolGrad(args: {
 }): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
-    filterSize: [number, number] | number;
-    strides: [number, number] | number;
-    pad: 'valid' | 'same' | number;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  };
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as MaxPoolGradAttrs;
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
     filterSize,
@@ -276,7 +262,7 @@ let originalTile: tf.KernelFunc | null = null;
 function tile(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { x } = args.inputs as { x: TensorInfo };
-  const { reps } = args.attrs as unknown as { reps: number[] };
+  const { reps } = args.attrs as unknown as TileAttrs;
   if (x.dtype === 'string') {
     if (!originalTile) throw new Error('Tile: wasm has no kernel for string tensors');
     return originalTile(args) as TensorInfo;
