@@ -1,32 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { preset, validateHyperparameters } from '../lib/presets';
 import type { DataSource } from '../lib/data/dataset';
-import { buildMetrics, errorRatesFigure, tableMarkdown, type RunMetrics } from '../lib/results/report';
-import type { TrainResult } from '../lib/train/trainer';
-import { TEST_MACHINE } from './helpers/testMachine';
-
-const machine = TEST_MACHINE;
+import { errorRatesFigure, tableMarkdown, type RunMetrics } from '../lib/results/report';
+import { testMetrics } from './helpers/testMetrics';
 
 function run(name: string, dataset: string, testError: number, data?: DataSource): RunMetrics {
-  const hp = preset(dataset, 'smoke');
-  const result = {
-    epochsRun: 2,
-    bestEpoch: 2,
-    bestValidError: testError,
-    testError,
-    wallSeconds: 10,
-    history: [{ seconds: 5 }],
-  };
-  return buildMetrics({
+  const counts = { train: 2000, valid: 500, test: 1000 };
+  return testMetrics({
     run: name,
     preset: 'smoke',
-    overrides: {},
-    hp,
-    backend: 'cpu',
-    result: result as unknown as TrainResult,
-    counts: { train: 2000, valid: 500, test: 1000 },
-    machine,
-    command: 'test',
+    hp: preset(dataset, 'smoke'),
+    testError,
+    counts,
+    wallSeconds: 10,
     data,
   });
 }

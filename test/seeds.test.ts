@@ -9,29 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { runSeeds } from '../lib/experiment';
 import { preset } from '../lib/presets';
-import { buildMetrics, tableMarkdown, timeToAccuracyFigure, type RunMetrics } from '../lib/results/report';
+import { tableMarkdown, timeToAccuracyFigure, type RunMetrics } from '../lib/results/report';
 import { binomialStandardError, groupBySeries, seedRunName, seedSpread } from '../lib/results/seeds';
 import type { EpochRecord } from '../lib/train/history';
-import type { TrainResult } from '../lib/train/trainer';
-import { TEST_MACHINE } from './helpers/testMachine';
-
-const machine = TEST_MACHINE;
+import { testMetrics } from './helpers/testMetrics';
 
 function metrics(run: string, testError: number, seed: number, series?: string): RunMetrics {
   const hp = { ...preset('mnist', 'quick'), seed };
-  const result = { epochsRun: 24, bestEpoch: 24, bestValidError: testError, testError, wallSeconds: 900, history: [] };
-  return buildMetrics({
-    run,
-    preset: 'quick',
-    overrides: {},
-    hp,
-    backend: 'native',
-    result: result as unknown as TrainResult,
-    counts: { train: 50000, valid: 10000, test: 10000 },
-    machine,
-    command: 'test',
-    series,
-  });
+  const counts = { train: 50000, valid: 10000, test: 10000 };
+  return testMetrics({ run, preset: 'quick', hp, testError, counts, wallSeconds: 900, backend: 'native', series });
 }
 
 describe('seed statistics', () => {
