@@ -36,6 +36,7 @@ import {
   runIdentityOf,
   type BestMeta,
   type RunIdentity,
+  type TrainingMeta,
 } from './train/checkpoint';
 import { openRunFolder, type RunFolder } from './train/runFolder';
 import type { EpochRecord } from './train/history';
@@ -225,6 +226,25 @@ export async function runSeeds(o: ExperimentOptions, count: number): Promise<Ser
   return { runs, spread };
 }
 
+/**
+ * A finished run recorded again keeps the date, machine (load included) and command of the recording it
+ * repeats: they describe when and how it was trained, not when it was re-read. Only when that file is this
+ * run's, with the same epochs and errors.
+ */
+function keepWhenItWasMade(metrics: RunMetrics, file: string): void {
+  if (!fs.existsSync(file)) return;
+  let previous: RunMetrics;
+  try {
+    previous = JSON.parse(fs.readFileSync(file, 'utf8')) as RunMetrics;
+  } catch {
+    return;
+  }
+  const same = (['run', 'epochs_run', 'best_epoch', 'test_error', 'wall_seconds'] as const).every(
+    (k) => previous[k] === metrics[k],
+  );
+  if (same) Object.assign(metrics, { date: previous.date, machine: previous.machine, command: previous.command });
+}
+
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const log = o.log ?? ((line: string) => console.log(line));
   const overrides = o.overrides ?? {};
@@ -266,6 +286,12 @@ async function experimentIn(
   log(formatSummary(summarize(model)));
   log(`hyperparameters (${o.preset}${Object.keys(overrides).length ? ' + overrides' : ''}): ${JSON.stringify(hp)}`);
 
+  // A finished run resumed only to be recorded again (a series under --resume) trains nothing.
+  const checkpoint = path.join(runDir, CHECKPOINT_FILE);
+  const finishedBefore =
+    (o.resume === true || o.rollback === true) &&
+    fs.existsSync(checkpoint) &&
+    readCheckpointMeta<TrainingMeta>(checkpoint).epoch >= hp.epochs;
   const result = await train(model, data, hp, {
     runDir,
     folder: c.folder,
@@ -299,6 +325,7 @@ async function experimentIn(
   const recordDir = o.resultsDir ?? (why === null ? resultsDir : SCRATCH_RESULTS);
   if (!o.resultsDir && why !== null) log(`recording under ${recordDir}/, not results/: ${why}`);
   const outDir = path.join(recordDir, run);
+  if (finishedBefore) keepWhenItWasMade(metrics, path.join(outDir, 'metrics.json'));
   writeRunFiles(outDir, metrics, result.history);
   const best = await exportBestModel(model, runDir, run, log, result.run);
   if (best.epoch !== result.bestEpoch) {

@@ -135,8 +135,9 @@ describe('runSeeds', () => {
     const again = await runSeeds({ ...options, resume: true, log: (l) => log.push(l) }, 3);
     expect(again.runs.map((r) => r.result.epochsRun)).toEqual([2, 2, 2]);
     expect(recorded('tiny-seed3').hyperparameters.seed).toBe(3);
-    // The finished seeds are only recorded again: their errors are unchanged.
+    // The finished seeds are only recorded again: their errors, and when and where they were made, are unchanged.
     expect(recorded('tiny').test_error).toBe(a.test_error);
+    expect(recorded('tiny')).toMatchObject({ date: a.date, machine: a.machine, series: 'tiny' });
     expect(log.filter((l) => l.startsWith('resumed from')).length).toBe(2);
     expect(log.at(-1)).toMatch(/^series tiny: test error \d+\.\d\d ± \d+\.\d\d % over 3 seed\(s\)/);
   }, 120_000);
