@@ -36,7 +36,6 @@ import {
   runIdentityOf,
   type BestMeta,
   type RunIdentity,
-  type TrainingMeta,
 } from './train/checkpoint';
 import { openRunFolder, type RunFolder } from './train/runFolder';
 import type { EpochRecord } from './train/history';
@@ -286,12 +285,6 @@ async function experimentIn(
   log(formatSummary(summarize(model)));
   log(`hyperparameters (${o.preset}${Object.keys(overrides).length ? ' + overrides' : ''}): ${JSON.stringify(hp)}`);
 
-  // A finished run resumed only to be recorded again (a series under --resume) trains nothing.
-  const checkpoint = path.join(runDir, CHECKPOINT_FILE);
-  const finishedBefore =
-    (o.resume === true || o.rollback === true) &&
-    fs.existsSync(checkpoint) &&
-    readCheckpointMeta<TrainingMeta>(checkpoint).epoch >= hp.epochs;
   const result = await train(model, data, hp, {
     runDir,
     folder: c.folder,
@@ -325,7 +318,8 @@ async function experimentIn(
   const recordDir = o.resultsDir ?? (why === null ? resultsDir : SCRATCH_RESULTS);
   if (!o.resultsDir && why !== null) log(`recording under ${recordDir}/, not results/: ${why}`);
   const outDir = path.join(recordDir, run);
-  if (finishedBefore) keepWhenItWasMade(metrics, path.join(outDir, 'metrics.json'));
+  // A finished run resumed only to be recorded again (a series under --resume) trained nothing now.
+  if (result.epochsTrained === 0 && !metrics.incomplete) keepWhenItWasMade(metrics, path.join(outDir, 'metrics.json'));
   writeRunFiles(outDir, metrics, result.history);
   const best = await exportBestModel(model, runDir, run, log, result.run);
   if (best.epoch !== result.bestEpoch) {

@@ -52,6 +52,8 @@ export interface TrainResult {
   wallSeconds: number;
   /** True when `shouldStop` ended the run early (a checkpoint was saved). */
   interrupted: boolean;
+  /** Epochs completed by this call (0 for a finished run resumed: it is only read back). */
+  epochsTrained: number;
   /** The run's identity, as its checkpoints and best.bnn record it. */
   run: RunIdentity;
 }
@@ -370,7 +372,7 @@ function finishEpoch(run: Run, record: EpochRecord, started: number): void {
   );
 }
 
-function trainResult(state: TrainingMeta, interrupted: boolean): TrainResult {
+function trainResult(state: TrainingMeta, interrupted: boolean, epochsTrained: number): TrainResult {
   const best = state.history[bestEpochIndex(state.history)];
   return {
     history: state.history,
@@ -380,6 +382,7 @@ function trainResult(state: TrainingMeta, interrupted: boolean): TrainResult {
     testError: best?.testError ?? NaN,
     wallSeconds: state.wallSeconds,
     interrupted,
+    epochsTrained,
     run: state.run,
   };
 }
@@ -424,6 +427,7 @@ export async function train(
     // After a resume in mid-epoch, that epoch's flip ratio counts only the flips since the resume.
     run.monitor = new BinaryWeightMonitor(model);
     let interrupted = false;
+    const epochAtStart = run.state.epoch;
     for (let epochsThisCall = 0; run.state.epoch < hp.epochs; epochsThisCall++) {
       if (options.maxEpochsThisCall !== undefined && epochsThisCall >= options.maxEpochsThisCall) break;
       const epoch = run.state.epoch + 1;
@@ -441,7 +445,7 @@ export async function train(
         break;
       }
     }
-    return trainResult(run.state, interrupted);
+    return trainResult(run.state, interrupted, run.state.epoch - epochAtStart);
   } finally {
     run.optimizer.dispose();
     if (!options.folder) folder.release();
