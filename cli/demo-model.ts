@@ -20,6 +20,7 @@ import {
   serializePackedModel,
 } from '../lib/engine';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
+import { readRunMetrics } from '../lib/results/report';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { selectKernel } from '../lib/kernels';
 import '../lib/layers';
@@ -83,9 +84,10 @@ async function main(): Promise<void> {
   );
 
   // Best epoch: the model folder's about.json (best-validation weights), else the run's metrics.
-  const metrics = readJson(path.join(values['results-dir']!, run, 'metrics.json'));
+  const metricsFile = path.join(values['results-dir']!, run, 'metrics.json');
+  const metrics = fs.existsSync(metricsFile) ? readRunMetrics(metricsFile) : null;
   const modelAbout = readJson(path.join(modelDir, 'about.json'));
-  const bestEpoch = modelAbout?.epoch ?? modelAbout?.bestEpoch ?? modelAbout?.best_epoch ?? metrics?.best_epoch ?? null;
+  const bestEpoch = modelAbout?.epoch ?? modelAbout?.bestEpoch ?? modelAbout?.best_epoch ?? metrics?.bestEpoch ?? null;
   const about = {
     run,
     source: `${modelDir}/`,
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
       : metrics
         ? `${values['results-dir']}/${run}/metrics.json`
         : null,
-    runTestError: metrics?.test_error ?? null,
+    runTestError: metrics?.testError ?? null,
     agreesWithTfjs: `all ${test.count} test predictions equal (engine tier ${kernel.tier})`,
     date: new Date().toISOString(),
     command: `npm run demo:model -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, ''),

@@ -26,6 +26,7 @@ import {
   runName,
   writeRunFiles,
   type RunMetrics,
+  readRunMetrics,
 } from './results/report';
 import { formatSummary, summarize } from './summary';
 import { removeStaleTempFiles, writeFileAtomic } from './io/atomicWrite';
@@ -215,7 +216,7 @@ export async function runSeeds(o: ExperimentOptions, count: number): Promise<Ser
     runs.push(result);
     if (result.result.epochsRun < hp.epochs) break;
   }
-  const complete = runs.filter((r) => r.metrics && !r.metrics.incomplete).map((r) => r.metrics!.test_error);
+  const complete = runs.filter((r) => r.metrics && !r.metrics.incomplete).map((r) => r.metrics!.testError);
   const spread = complete.length ? seedSpread(complete) : null;
   if (spread) {
     const points = (x: number) => (100 * x).toFixed(2);
@@ -234,11 +235,11 @@ function keepWhenItWasMade(metrics: RunMetrics, file: string): void {
   if (!fs.existsSync(file)) return;
   let previous: RunMetrics;
   try {
-    previous = JSON.parse(fs.readFileSync(file, 'utf8')) as RunMetrics;
+    previous = readRunMetrics(file);
   } catch {
     return;
   }
-  const same = (['run', 'epochs_run', 'best_epoch', 'test_error', 'wall_seconds'] as const).every(
+  const same = (['run', 'epochsRun', 'bestEpoch', 'testError', 'wallSeconds'] as const).every(
     (k) => previous[k] === metrics[k],
   );
   if (same) Object.assign(metrics, { date: previous.date, machine: previous.machine, command: previous.command });
@@ -336,8 +337,8 @@ async function experimentIn(
     );
   }
   log(
-    `test error at best validation epoch ${metrics.best_epoch}: ${(100 * metrics.test_error).toFixed(2)} ` +
-      `%  (${metrics.epochs_run} epochs, ${metrics.wall_seconds} s)`,
+    `test error at best validation epoch ${metrics.bestEpoch}: ${(100 * metrics.testError).toFixed(2)} ` +
+      `%  (${metrics.epochsRun} epochs, ${metrics.wallSeconds} s)`,
   );
   const saved = `the model of epoch ${best.epoch} in ${path.join(runDir, 'model')}`;
   log(`wrote ${path.join(outDir, 'metrics.json')} and history.json; ${saved}`);

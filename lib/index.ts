@@ -71,6 +71,7 @@ export {
   writeRunFiles,
   describeArchitecture,
   collectRuns,
+  readRunMetrics,
   tableMarkdown,
   learningCurvesFigure,
   diagnosticsFigure,

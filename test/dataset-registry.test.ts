@@ -76,9 +76,9 @@ describe('a data set of your own', () => {
 
   it('trains end to end by its name alone', async () => {
     const { metrics } = await runExperiment({ dataset: 'halves', preset: 'smoke', run: 'halves', ...quiet });
-    expect(metrics).toMatchObject({ dataset: 'halves', epochs_run: 3, test_count: 200 });
+    expect(metrics).toMatchObject({ dataset: 'halves', epochsRun: 3, testCount: 200 });
     // Two classes a linear rule separates: a trained network is far from chance (50 %).
-    expect(metrics!.test_error).toBeLessThan(0.1);
+    expect(metrics!.testError).toBeLessThan(0.1);
   }, 60_000);
 });
 
@@ -106,6 +106,6 @@ describe('a quantizer of your own as the binarization', () => {
     });
     const quantizers = model.layers.filter(isQuantizedLayer).map((l) => l.kernelQuantizer.name);
     expect(new Set(quantizers)).toEqual(new Set(['signMagnitudeHalf']));
-    expect(metrics!.test_error).toBeLessThan(0.2);
+    expect(metrics!.testError).toBeLessThan(0.2);
   }, 60_000);
 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { preset, validateHyperparameters } from '../lib/presets';
 import type { DataSource } from '../lib/data/dataset';
-import { errorRatesFigure, tableMarkdown, type RunMetrics } from '../lib/results/report';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { collectRuns, errorRatesFigure, readRunMetrics, tableMarkdown, type RunMetrics } from '../lib/results/report';
 import { testMetrics } from './helpers/testMetrics';
 
 function run(name: string, dataset: string, testError: number, data?: DataSource): RunMetrics {
@@ -70,5 +73,53 @@ describe('the compare preset', () => {
     expect(() => preset('cifar10', 'compare')).toThrow(
       "preset 'compare' is not defined for cifar10 (use paper, quick, smoke)",
     );
+  });
+});
+
+describe('metrics files', () => {
+  it('reads files written before RunMetrics was camelCase under the names of now', () => {
+    // The fields as `npm run train` wrote them until 2026-12-07 (results/mnist-quick/metrics.json then).
+    const old = {
+      run: 'mnist-quick',
+      dataset: 'mnist',
+      preset: 'quick',
+      epochs_planned: 24,
+      epochs_run: 24,
+      best_epoch: 24,
+      best_valid_error: 0.0121,
+      test_error: 0.013,
+      wall_seconds: 962.9,
+      seconds_per_epoch: 40,
+      train_count: 50000,
+      valid_count: 10000,
+      test_count: 10000,
+      incomplete: false,
+    };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-metrics-'));
+    const file = path.join(dir, 'metrics.json');
+    fs.writeFileSync(file, JSON.stringify(old, null, 2));
+    expect(readRunMetrics(file)).toMatchObject({
+      run: 'mnist-quick',
+      epochsPlanned: 24,
+      epochsRun: 24,
+      bestEpoch: 24,
+      bestValidError: 0.0121,
+      testError: 0.013,
+      wallSeconds: 962.9,
+      secondsPerEpoch: 40,
+      trainCount: 50000,
+      validCount: 10000,
+      testCount: 10000,
+    });
+    expect(Object.keys(readRunMetrics(file)).filter((k) => k.includes('_'))).toEqual([]);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('reads every committed run with the fields the table needs', () => {
+    for (const m of collectRuns('results')) {
+      expect(m.testError, m.run).toBeTypeOf('number');
+      expect(m.epochsRun, m.run).toBeTypeOf('number');
+      expect(m.testCount, m.run).toBeGreaterThan(0);
+    }
   });
 });

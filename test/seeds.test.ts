@@ -127,7 +127,7 @@ describe('runSeeds', () => {
     expect([a.series, b.series]).toEqual(['tiny', 'tiny']);
     // The seed is not an override: a series of a named preset stays that preset's run.
     expect(Object.keys(b.overrides)).not.toContain('seed');
-    expect(first.spread).toMatchObject({ n: 2, mean: (a.test_error + b.test_error) / 2 });
+    expect(first.spread).toMatchObject({ n: 2, mean: (a.testError + b.testError) / 2 });
 
     // Without --resume, a folder that holds a run is refused, as for a single run.
     await expect(runSeeds(options, 3)).rejects.toThrow(/holds a run|--resume|--overwrite/);
@@ -136,7 +136,7 @@ describe('runSeeds', () => {
     expect(again.runs.map((r) => r.result.epochsRun)).toEqual([2, 2, 2]);
     expect(recorded('tiny-seed3').hyperparameters.seed).toBe(3);
     // The finished seeds are only recorded again: their errors, and when and where they were made, are unchanged.
-    expect(recorded('tiny').test_error).toBe(a.test_error);
+    expect(recorded('tiny').testError).toBe(a.testError);
     expect(recorded('tiny')).toMatchObject({ date: a.date, machine: a.machine, series: 'tiny' });
     expect(log.filter((l) => l.startsWith('resumed from')).length).toBe(2);
     expect(log.at(-1)).toMatch(/^series tiny: test error \d+\.\d\d ± \d+\.\d\d % over 3 seed\(s\)/);

@@ -1,6 +1,6 @@
 /**
  * The paper's reported test errors (Table 1), labelled as the paper's wherever they are shown.
- * Fractions, like this project's `test_error`.
+ * Fractions, like this project's `testError`.
  */
 export interface PaperRow {
   method: string;

@@ -30,17 +30,17 @@ export interface RunMetrics {
   overrides: Partial<Hyperparameters>;
   hyperparameters: Hyperparameters;
   backend: string;
-  epochs_planned: number;
-  epochs_run: number;
-  best_epoch: number;
-  best_valid_error: number;
+  epochsPlanned: number;
+  epochsRun: number;
+  bestEpoch: number;
+  bestValidError: number;
   /** Test error at the best-validation epoch, as a fraction. */
-  test_error: number;
-  wall_seconds: number;
-  seconds_per_epoch: number;
-  train_count: number;
-  valid_count: number;
-  test_count: number;
+  testError: number;
+  wallSeconds: number;
+  secondsPerEpoch: number;
+  trainCount: number;
+  validCount: number;
+  testCount: number;
   /**
    * 'synthetic' when the run trained on a stand-in written in the data set's file format
    * (lib/data/fixtures.ts): its error says nothing about the data set. Absent in runs recorded before
@@ -81,18 +81,18 @@ export function buildMetrics(args: {
     overrides: args.overrides,
     hyperparameters: hp,
     backend: args.backend,
-    epochs_planned: hp.epochs,
-    epochs_run: result.epochsRun,
-    best_epoch: result.bestEpoch,
-    best_valid_error: result.bestValidError,
-    test_error: result.testError,
-    wall_seconds: Math.round(result.wallSeconds * 10) / 10,
-    seconds_per_epoch: result.epochsRun
+    epochsPlanned: hp.epochs,
+    epochsRun: result.epochsRun,
+    bestEpoch: result.bestEpoch,
+    bestValidError: result.bestValidError,
+    testError: result.testError,
+    wallSeconds: Math.round(result.wallSeconds * 10) / 10,
+    secondsPerEpoch: result.epochsRun
       ? Math.round((result.history.reduce((s, r) => s + r.seconds, 0) / result.history.length) * 10) / 10
       : NaN,
-    train_count: args.counts.train,
-    valid_count: args.counts.valid,
-    test_count: args.counts.test,
+    trainCount: args.counts.train,
+    validCount: args.counts.valid,
+    testCount: args.counts.test,
     data: args.data ?? 'real',
     incomplete: result.epochsRun < hp.epochs,
     ...(args.series === undefined ? {} : { series: args.series }),
@@ -107,6 +107,28 @@ export function writeRunFiles(dir: string, metrics: RunMetrics, history: EpochRe
   writeFileAtomic(path.join(dir, 'history.json'), JSON.stringify(history, null, 1) + '\n');
 }
 
+/** Field names of metrics files written before RunMetrics was camelCase, and their names now. */
+const SNAKE_CASE_FIELDS: Record<string, keyof RunMetrics> = {
+  epochs_planned: 'epochsPlanned',
+  epochs_run: 'epochsRun',
+  best_epoch: 'bestEpoch',
+  best_valid_error: 'bestValidError',
+  test_error: 'testError',
+  wall_seconds: 'wallSeconds',
+  seconds_per_epoch: 'secondsPerEpoch',
+  train_count: 'trainCount',
+  valid_count: 'validCount',
+  test_count: 'testCount',
+};
+
+/** A run's metrics.json, older files' snake_case fields read under their names now. */
+export function readRunMetrics(file: string): RunMetrics {
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(raw).map(([k, v]) => [SNAKE_CASE_FIELDS[k] ?? k, v]),
+  ) as unknown as RunMetrics;
+}
+
 /** Every run's metrics under `resultsDir` (folders holding a metrics.json). */
 export function collectRuns(resultsDir: string): RunMetrics[] {
   if (!fs.existsSync(resultsDir)) return [];
@@ -114,7 +136,7 @@ export function collectRuns(resultsDir: string): RunMetrics[] {
     .readdirSync(resultsDir)
     .map((d) => path.join(resultsDir, d, 'metrics.json'))
     .filter((f) => fs.existsSync(f))
-    .map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as RunMetrics)
+    .map(readRunMetrics)
     .sort((a, b) => a.run.localeCompare(b.run));
 }
 
@@ -149,8 +171,8 @@ export function describeArchitecture(hp: Hyperparameters): string {
 /** A row of the table: one run, or a series of seeds of one recipe (same description but the seed). */
 function describeRun(group: RunMetrics[]): string {
   const m = group[0];
-  const epochs = m.incomplete ? `${m.epochs_run} of ${m.epochs_planned} epochs (incomplete)` : `${m.epochs_run} epochs`;
-  const meanWall = group.reduce((s, r) => s + r.wall_seconds, 0) / group.length;
+  const epochs = m.incomplete ? `${m.epochsRun} of ${m.epochsPlanned} epochs (incomplete)` : `${m.epochsRun} epochs`;
+  const meanWall = group.reduce((s, r) => s + r.wallSeconds, 0) / group.length;
   const minutes = meanWall >= 3600 ? `${(meanWall / 3600).toFixed(1)} h` : `${(meanWall / 60).toFixed(1)} min`;
   const wall = group.length > 1 ? `${minutes} per run` : minutes;
   // Runs of one preset that differ only in overrides (the shift-based variants) must be told apart.
@@ -173,8 +195,8 @@ function errorCell(group: RunMetrics[], bold = true): string {
   const points = (x: number) => (100 * x).toFixed(2);
   if (group.length === 1) {
     const m = group[0];
-    const se = m.test_count > 0 ? `${NBSP}±${NBSP}${points(binomialStandardError(m.test_error, m.test_count))}` : '';
-    return `${b}${pct(m.test_error)}${b}${se}`;
+    const se = m.testCount > 0 ? `${NBSP}±${NBSP}${points(binomialStandardError(m.testError, m.testCount))}` : '';
+    return `${b}${pct(m.testError)}${b}${se}`;
   }
   return `${b}${points(spread.mean)}${NBSP}±${NBSP}${points(spread.std)} %${b} (n = ${spread.n})`;
 }
@@ -238,8 +260,8 @@ export function tableMarkdown(runs: RunMetrics[]): string {
     lines.push(
       `| [${m.run}](${m.run}/metrics.json) | ${m.dataset}${isSynthetic(m) ? ' (synthetic)' : ''} | ` +
         `${m.preset}${overridden} | ${m.hyperparameters.seed} | ` +
-        `${m.epochs_run}/${m.epochs_planned} (${m.best_epoch}) | ${pct(m.best_valid_error)} | ` +
-        `${pct(m.test_error)} | ${m.wall_seconds.toFixed(0)} s | ${m.seconds_per_epoch} | ${m.backend} | ` +
+        `${m.epochsRun}/${m.epochsPlanned} (${m.bestEpoch}) | ${pct(m.bestValidError)} | ` +
+        `${pct(m.testError)} | ${m.wallSeconds.toFixed(0)} s | ${m.secondsPerEpoch} | ${m.backend} | ` +
         `${m.machine.cpu}, ${m.machine.cores} cores | ${m.date.slice(0, 10)} |`,
     );
   }
@@ -267,7 +289,7 @@ export function learningCurvesFigure(m: RunMetrics, history: EpochRecord[]): Fig
       title: {
         text:
           `${m.dataset}, ${m.preset} preset, ${describeArchitecture(m.hyperparameters)}<br>error per epoch ` +
-          `(test at best validation epoch ${m.best_epoch}: ${pct(m.test_error)})`,
+          `(test at best validation epoch ${m.bestEpoch}: ${pct(m.testError)})`,
       },
       // Whole epochs only (a 2-epoch run would otherwise get ticks at 1.2, 1.4, …).
       xaxis: { title: { text: 'epoch' }, dtick: Math.max(1, Math.ceil(epochs.length / 12)) },
@@ -276,7 +298,7 @@ export function learningCurvesFigure(m: RunMetrics, history: EpochRecord[]): Fig
         {
           text:
             `${m.backend} backend · ${m.machine.cpu} · ${m.machine.cores} cores · ` +
-            `${m.wall_seconds.toFixed(0)} s · ${m.date.slice(0, 10)}`,
+            `${m.wallSeconds.toFixed(0)} s · ${m.date.slice(0, 10)}`,
           xref: 'paper',
           yref: 'paper',
           x: 0,
@@ -376,7 +398,7 @@ export function errorRatesFigure(runs: RunMetrics[]): Figure {
     x: datasets.map((d) => labels[d]),
     y: datasets.map((d) => (r[d as 'mnist'] === undefined ? null : 100 * r[d as 'mnist']!)),
   }));
-  const shown = runs.filter((r) => !isSynthetic(r) && (!r.incomplete || r.epochs_run > 0));
+  const shown = runs.filter((r) => !isSynthetic(r) && (!r.incomplete || r.epochsRun > 0));
   for (const group of groupBySeries(shown)) {
     const m = group[0];
     const spread = seriesTestError(group);
@@ -453,7 +475,7 @@ export function timeToAccuracyFigure(runs: RecordedRun[]): Figure | null {
         legendgroup: m.series ?? m.run,
         name:
           `${m.series ?? m.run}${seed}: ${describeArchitecture(m.hyperparameters)}, ` +
-          `${m.epochs_run}${m.incomplete ? ` of ${m.epochs_planned}` : ''} epochs, ${m.backend}`,
+          `${m.epochsRun}${m.incomplete ? ` of ${m.epochsPlanned}` : ''} epochs, ${m.backend}`,
         x,
         y,
       });

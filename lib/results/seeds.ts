@@ -9,9 +9,9 @@
 export interface SeededRun {
   run: string;
   series?: string;
-  /** Test error at the best-validation epoch, as a fraction, measured on `test_count` images. */
-  test_error: number;
-  test_count: number;
+  /** Test error at the best-validation epoch, as a fraction, measured on `testCount` images. */
+  testError: number;
+  testCount: number;
 }
 
 export interface SeedSpread {
@@ -57,10 +57,10 @@ export function groupBySeries<R extends SeededRun>(runs: R[]): R[][] {
 
 /** Mean ± std of a series' test errors (the spread of a single run is its binomial standard error). */
 export function seriesTestError(runs: SeededRun[]): SeedSpread & { standardError: number } {
-  const spread = seedSpread(runs.map((m) => m.test_error));
-  const single = runs.length === 1 && runs[0].test_count > 0;
+  const spread = seedSpread(runs.map((m) => m.testError));
+  const single = runs.length === 1 && runs[0].testCount > 0;
   const standardError = single
-    ? binomialStandardError(runs[0].test_error, runs[0].test_count)
+    ? binomialStandardError(runs[0].testError, runs[0].testCount)
     : spread.std / Math.sqrt(spread.n);
   return { ...spread, standardError };
 }
