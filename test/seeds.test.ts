@@ -97,6 +97,17 @@ describe('time to accuracy', () => {
     expect(paper.map((t) => +t.y[0].toFixed(6))).toEqual([1.4, 0.96]);
     expect(timeToAccuracyFigure([{ metrics: { ...m, preset: 'smoke' }, history }])).toBeNull();
   });
+
+  it("draws a search's tried runs beside the presets' runs, named as tried, whatever their preset", () => {
+    const m = metrics('mnist-quick', 0.02, 1);
+    const tried = { ...metrics('mnist-wide', 0.03, 1), preset: 'smoke' };
+    const history = [record(1, 0.05, 0.06, 60, 60), record(2, 0.03, 0.04, 60, 130)];
+    const figure = timeToAccuracyFigure([{ metrics: m, history }], [{ metrics: tried, history }])!;
+    const traces = figure.data as { name: string; y: number[] }[];
+    const triedTrace = traces.find((t) => t.name.startsWith('tried: mnist-wide'))!;
+    expect(triedTrace.y.map((v) => +v.toFixed(6))).toEqual([6, 4]);
+    expect(traces.filter((t) => !t.name.includes('(paper)'))).toHaveLength(2);
+  });
 });
 
 describe('runSeeds', () => {

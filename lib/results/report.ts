@@ -430,16 +430,35 @@ export interface RecordedRun {
   history: EpochRecord[];
 }
 
+/**
+ * One run's time-to-accuracy curve: minutes since the start (x) and the test error in % of the best
+ * validation epoch so far (y), after each epoch.
+ */
+function timeToAccuracyCurve(history: EpochRecord[]): { x: number[]; y: number[] } {
+  let elapsed = 0;
+  let best: EpochRecord | null = null;
+  const x: number[] = [];
+  const y: number[] = [];
+  for (const record of history) {
+    // Runs recorded before `elapsedSeconds` existed: the sum of the epochs' times (saves not counted either).
+    elapsed = record.elapsedSeconds ?? elapsed + record.seconds;
+    if (!best || record.validError <= best.validError) best = record;
+    x.push(elapsed / 60);
+    y.push(100 * best.testError);
+  }
+  return { x, y };
+}
+
 /** The presets whose MNIST runs are compared by time to accuracy (the others are demos of seconds). */
 const TIME_TO_ACCURACY_PRESETS = ['quick', 'paper-fast', 'paper'];
 
 /**
  * Time to accuracy, as DAWNBench reports it: for each MNIST run, the test error of the model one would
  * report at each moment (the best validation epoch so far) against the minutes of training and evaluation
- * so far; the seeds of a series share a colour. The paper's two MNIST figures are drawn as lines, labelled.
- * Null when no such run is recorded.
+ * so far; the seeds of a series share a colour. `tried`: the runs of a search (results/search/), drawn thin and
+ * grey beside them. The paper's two MNIST figures are drawn as lines, labelled. Null when no such run is recorded.
  */
-export function timeToAccuracyFigure(runs: RecordedRun[]): Figure | null {
+export function timeToAccuracyFigure(runs: RecordedRun[], tried: RecordedRun[] = []): Figure | null {
   const shown = runs.filter(
     (r) =>
       r.metrics.dataset === 'mnist' &&
@@ -454,18 +473,8 @@ export function timeToAccuracyFigure(runs: RecordedRun[]): Figure | null {
   groups.forEach((group, g) => {
     for (const m of group) {
       const { history } = shown.find((r) => r.metrics === m)!;
-      let elapsed = 0;
-      let best: EpochRecord | null = null;
-      const x: number[] = [];
-      const y: number[] = [];
-      for (const record of history) {
-        // Runs recorded before `elapsedSeconds` existed: the sum of the epochs' times (saves not counted either).
-        elapsed = record.elapsedSeconds ?? elapsed + record.seconds;
-        if (!best || record.validError <= best.validError) best = record;
-        x.push(elapsed / 60);
-        y.push(100 * best.testError);
-      }
-      longest = Math.max(longest, elapsed / 60);
+      const { x, y } = timeToAccuracyCurve(history);
+      longest = Math.max(longest, x[x.length - 1]);
       const seed = group.length > 1 ? `, seed ${m.hyperparameters.seed}` : '';
       data.push({
         type: 'scatter',
@@ -481,6 +490,20 @@ export function timeToAccuracyFigure(runs: RecordedRun[]): Figure | null {
       });
     }
   });
+  for (const { metrics: m, history } of tried.filter((r) => r.metrics.dataset === 'mnist' && r.history.length > 0)) {
+    const { x, y } = timeToAccuracyCurve(history);
+    longest = Math.max(longest, x[x.length - 1]);
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      line: { shape: 'hv', color: '#aaa', width: 1.5 },
+      name:
+        `tried: ${m.run}: ${describeArchitecture(m.hyperparameters)}, dropout ${m.hyperparameters.dropoutInput}/` +
+        `${m.hyperparameters.dropoutHidden}, ${m.epochsRun}${m.incomplete ? ` of ${m.epochsPlanned}` : ''} epochs`,
+      x,
+      y,
+    });
+  }
   const paperLine = (row: (typeof PAPER_BNN_ROWS)[number], dash: string) => ({
     type: 'scatter',
     mode: 'lines',
@@ -490,7 +513,9 @@ export function timeToAccuracyFigure(runs: RecordedRun[]): Figure | null {
     y: [100 * row.mnist!, 100 * row.mnist!],
   });
   data.push(...PAPER_BNN_ROWS.map((row, i) => paperLine(row, i ? 'dash' : 'dot')));
-  const machines = [...new Set(shown.map((r) => `${r.metrics.machine.cpu}, ${r.metrics.machine.cores} cores`))];
+  const machines = [
+    ...new Set([...shown, ...tried].map((r) => `${r.metrics.machine.cpu}, ${r.metrics.machine.cores} cores`)),
+  ];
   return {
     data,
     layout: {
@@ -537,7 +562,10 @@ export async function regenerateReport(
     width: 1000,
     height: 560,
   });
-  const timeFigure = timeToAccuracyFigure(collectRecordedRuns(resultsDir));
+  const timeFigure = timeToAccuracyFigure(
+    collectRecordedRuns(resultsDir),
+    collectRecordedRuns(path.join(resultsDir, 'search')),
+  );
   const timeToAccuracy =
     timeFigure &&
     (await saveFigure(timeFigure, path.join(resultsDir, 'time-to-accuracy'), { width: 1000, height: 640 }));
