@@ -20,7 +20,7 @@ import {
   serializePackedModel,
 } from '../lib/engine';
 import { writeFileAtomic } from '../lib/io/atomicWrite';
-import { readRunMetrics } from '../lib/results/report';
+import { readRunMetrics } from '../lib/results/metrics';
 import { registerFileSystemIO } from '../lib/io/fileSystem';
 import { selectKernel } from '../lib/kernels';
 import '../lib/layers';

@@ -18,16 +18,9 @@ import { preset, validateHyperparameters, type Hyperparameters } from './presets
 import { SCRATCH_RESULTS, whyNotCommitted } from './results/destination';
 import { machineInfo } from './results/machine';
 import { seedRunName, seedSpread, type SeedSpread } from './results/seeds';
-import {
-  buildMetrics,
-  diagnosticsFigure,
-  learningCurvesFigure,
-  regenerateReport,
-  runName,
-  writeRunFiles,
-  type RunMetrics,
-  readRunMetrics,
-} from './results/report';
+import { buildMetrics, runName, writeRunFiles, type RunMetrics, readRunMetrics } from './results/metrics';
+import { diagnosticsFigure, learningCurvesFigure } from './results/figures';
+import { regenerateReport } from './results/report';
 import { formatSummary, summarize } from './summary';
 import { removeStaleTempFiles, writeFileAtomic } from './io/atomicWrite';
 import {

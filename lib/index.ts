@@ -69,19 +69,15 @@ export { saveFigure, figurePng, figureHtml, findChromium, type Figure } from './
 export {
   buildMetrics,
   writeRunFiles,
-  describeArchitecture,
   collectRuns,
   readRunMetrics,
-  tableMarkdown,
-  learningCurvesFigure,
-  diagnosticsFigure,
-  errorRatesFigure,
-  timeToAccuracyFigure,
   collectRecordedRuns,
-  regenerateReport,
   type RunMetrics,
   type RecordedRun,
-} from './results/report';
+} from './results/metrics';
+export { describeArchitecture, tableMarkdown } from './results/table';
+export { learningCurvesFigure, diagnosticsFigure, errorRatesFigure, timeToAccuracyFigure } from './results/figures';
+export { regenerateReport } from './results/report';
 export { seedSpread, binomialStandardError, groupBySeries, seriesTestError, type SeedSpread } from './results/seeds';
 export { PAPER_BNN_ROWS, PAPER_OTHER_ROWS } from './results/paper';
 export { machineInfo } from './results/machine';

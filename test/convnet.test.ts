@@ -8,7 +8,7 @@ import { buildModel, flattensInput, loadDataset, resolveHyperparameters } from '
 import { BinaryConv2D } from '../lib/layers';
 import { squaredHinge } from '../lib/loss';
 import { buildConvNet, CIFAR10_CONV_FILTERS, scaleWidths } from '../lib/models/convnet';
-import { describeArchitecture } from '../lib/results/report';
+import { describeArchitecture } from '../lib/results/table';
 import { summarize } from '../lib/summary';
 import { train } from '../lib/train/trainer';
 

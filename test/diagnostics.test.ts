@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { BinaryDense } from '../lib/layers';
 import { BinaryWeightMonitor, type LayerDiagnostics } from '../lib/train/diagnostics';
-import { diagnosticsFigure, type RunMetrics } from '../lib/results/report';
+import { type RunMetrics } from '../lib/results/metrics';
+import { diagnosticsFigure } from '../lib/results/figures';
 
 beforeAll(async () => {
   await initBackend();

@@ -4,7 +4,9 @@ import type { DataSource } from '../lib/data/dataset';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { collectRuns, errorRatesFigure, readRunMetrics, tableMarkdown, type RunMetrics } from '../lib/results/report';
+import { collectRuns, readRunMetrics, type RunMetrics } from '../lib/results/metrics';
+import { tableMarkdown } from '../lib/results/table';
+import { errorRatesFigure } from '../lib/results/figures';
 import { testMetrics } from './helpers/testMetrics';
 
 function run(name: string, dataset: string, testError: number, data?: DataSource): RunMetrics {

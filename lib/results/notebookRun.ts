@@ -8,14 +8,9 @@ import * as path from 'node:path';
 import { preset, type Hyperparameters } from '../presets';
 import { resultsDirFor, SCRATCH_RESULTS, whyNotCommitted } from './destination';
 import type { Figure } from '../plots/figure';
-import {
-  buildMetrics,
-  learningCurvesFigure,
-  regenerateReport,
-  runName,
-  writeRunFiles,
-  type RunMetrics,
-} from './report';
+import { buildMetrics, runName, writeRunFiles, type RunMetrics } from './metrics';
+import { learningCurvesFigure } from './figures';
+import { regenerateReport } from './report';
 import type { DataSource } from '../data/dataset';
 
 /** `hp` and `reference` (the paper's), one hyperparameter a line. */

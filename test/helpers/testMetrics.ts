@@ -1,4 +1,4 @@
-import { buildMetrics, type RunMetrics } from '../../lib/results/report';
+import { buildMetrics, type RunMetrics } from '../../lib/results/metrics';
 import type { DataSource } from '../../lib/data/dataset';
 import type { MachineInfo } from '../../lib/results/machine';
 import type { Hyperparameters } from '../../lib/presets';
