@@ -1,10 +1,11 @@
 /**
  * The one place that picks the tfjs compute backend.
- * `BNN_BACKEND=native|tensorflow|wasm|cpu` forces one; otherwise the best that loads:
- * native (the wasm backend with its heavy training kernels run by this project's C++ addon on
- * all cores, in place on the wasm heap: lib/tfjs/nativeKernels.ts) → tensorflow (libtensorflow
- * via @tensorflow/tfjs-node, an optional dependency whose install fails where Google's storage is
- * unreachable) → wasm (SIMD, one thread) → cpu (pure JS).
+ * `BNN_BACKEND=webgpu|native|tensorflow|wasm|cpu` forces one; otherwise the best that loads:
+ * webgpu on a hardware GPU (tfjs-backend-webgpu on Dawn, optional dependencies: lib/tfjs/webgpu.ts; a
+ * software adapter such as llvmpipe only when forced) → native (the wasm backend with its heavy training
+ * kernels run by this project's C++ addon on all cores, in place on the wasm heap: lib/tfjs/nativeKernels.ts)
+ * → tensorflow (libtensorflow via @tensorflow/tfjs-node, an optional dependency whose install fails where
+ * Google's storage is unreachable) → wasm (SIMD, one thread) → cpu (pure JS).
  * `native` runs as tfjs's `wasm` backend (tf.getBackend() says 'wasm'); the name returned here is
  * the one to record.
  */
@@ -14,15 +15,17 @@ import { registerWasmGradientKernels } from './tfjs/wasmConvGradients';
 import { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
 import { setNativeKernels } from './tfjs/nativeKernels';
 import { unsupportedTfjs } from './tfjs/version';
+import { registerWebgpuBackend, webgpuAdapter, webgpuLabel } from './tfjs/webgpu';
 
-export type BackendName = 'native' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['native', 'tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'webgpu' | 'native' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['webgpu', 'native', 'tensorflow', 'wasm', 'cpu'];
 
 // Backend packages load on demand: @tensorflow/tfjs-node is optional (and slow to load); loading one registers it.
 const requireModule = createRequire(__filename);
 
-/** Loads what `name` needs; returns why it cannot be used, or null. */
-function loadBackendModule(name: BackendName): string | null {
+/** Loads what `name` needs; returns why it cannot be used, or null. `forced`: asked for by name. */
+async function loadBackendModule(name: BackendName, forced: boolean): Promise<string | null> {
+  if (name === 'webgpu') return registerWebgpuBackend(forced);
   if (name === 'tensorflow') requireModule('@tensorflow/tfjs-node');
   else if (name === 'wasm' || name === 'native') {
     const wasm = requireModule('@tensorflow/tfjs-backend-wasm') as { version_wasm?: string };
@@ -36,9 +39,9 @@ function loadBackendModule(name: BackendName): string | null {
   return null;
 }
 
-async function tryBackend(name: BackendName): Promise<string | null> {
+async function tryBackend(name: BackendName, forced: boolean): Promise<string | null> {
   try {
-    const why = loadBackendModule(name);
+    const why = await loadBackendModule(name, forced);
     if (why) return why;
     const tfName = name === 'native' ? 'wasm' : name;
     if (!(await tf.setBackend(tfName))) return `tf.setBackend('${tfName}') returned false`;
@@ -64,12 +67,12 @@ export async function initBackend(
     if (!BACKENDS.includes(requested as BackendName)) {
       throw new Error(`unknown backend '${requested}' (BNN_BACKEND must be one of ${BACKENDS.join(', ')})`);
     }
-    const why = await tryBackend(requested as BackendName);
+    const why = await tryBackend(requested as BackendName, true);
     if (why) throw new Error(`backend '${requested}' did not load: ${why}`);
     chosen = requested as BackendName;
   } else {
     for (const name of BACKENDS) {
-      const why = await tryBackend(name);
+      const why = await tryBackend(name, false);
       if (!why) {
         chosen = name;
         break;
@@ -78,6 +81,16 @@ export async function initBackend(
     }
     if (!chosen) throw new Error('no tfjs backend could be initialised');
   }
-  log(`tfjs backend: ${chosen}`);
+  const adapter = chosen === 'webgpu' ? ` — adapter: ${webgpuAdapter()!.description}` : '';
+  log(`tfjs backend: ${backendLabel()}${adapter}`);
   return chosen;
+}
+
+/**
+ * The chosen backend as results record it: its name, and for webgpu the adapter
+ * (`webgpu (NVIDIA GeForce RTX 4090)`, `webgpu (llvmpipe, software)`).
+ */
+export function backendLabel(): string {
+  if (!chosen) throw new Error('no backend chosen yet: call initBackend first');
+  return chosen === 'webgpu' ? webgpuLabel(webgpuAdapter()!) : chosen;
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { initBackend } from './backend';
+import { backendLabel, initBackend } from './backend';
 import { registerFileSystemIO } from './io/fileSystem';
 import { slice, type ImageSet, type SplitDataset } from './data/dataset';
 import { getDataset } from './data/registry';
@@ -272,7 +272,9 @@ async function experimentIn(
     for (const { file, pid } of removeStaleTempFiles(path.join(dir, run)))
       log(`removed ${file}, a temporary file left by process ${pid}, which is no longer running`);
   }
-  const backend = await initBackend(undefined, log);
+  await initBackend(undefined, log);
+  // The name results record: for webgpu with its adapter, e.g. `webgpu (llvmpipe, software)`.
+  const backend = backendLabel();
   const data = await loadDataset(hp, o.dataDir, log);
   log(`data: ${data.name}: ${data.train.count} train / ${data.valid.count} valid / ${data.test.count} test`);
   const model = buildModel(hp, data);

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { PATCHED_TFJS_LINE, unsupportedTfjs } from '../lib/tfjs/version';
 import { loadNativeAddon } from '../lib/kernels/native';
+import { webgpuAdapter } from '../lib/tfjs/webgpu';
 
 const hasTfjsNode = (() => {
   try {
@@ -22,11 +23,17 @@ describe('backend selection', () => {
   it('picks the best backend that loads and reports what it skipped', async () => {
     const lines: string[] = [];
     const chosen = await initBackend(undefined, (l) => lines.push(l));
+    // webgpu first, but only on a hardware GPU (never llvmpipe, lavapipe or SwiftShader); CI has none.
+    if (chosen === 'webgpu') {
+      expect(webgpuAdapter()?.software).toBe(false);
+      return;
+    }
+    expect(lines[0]).toMatch(/^backend webgpu unavailable: /);
     expect(chosen).toBe(hasNativeAddon ? 'native' : hasTfjsNode ? 'tensorflow' : 'wasm');
     // native runs as tfjs's wasm backend with native kernels registered.
     expect(tf.getBackend()).toBe(chosen === 'native' ? 'wasm' : chosen);
     expect(lines.at(-1)).toBe(`tfjs backend: ${chosen}`);
-    if (!hasNativeAddon) expect(lines[0]).toMatch(/backend native unavailable: native addon/);
+    if (!hasNativeAddon) expect(lines[1]).toMatch(/backend native unavailable: native addon/);
   });
 
   it.skipIf(!hasNativeAddon)(
@@ -50,8 +57,8 @@ describe('backend selection', () => {
   });
 
   it('rejects unknown names, and a forced backend that does not load', async () => {
-    await expect(initBackend('webgpu')).rejects.toThrow(
-      /unknown backend 'webgpu' \(BNN_BACKEND must be one of native, tensorflow, wasm, cpu\)/,
+    await expect(initBackend('webgl')).rejects.toThrow(
+      /unknown backend 'webgl' \(BNN_BACKEND must be one of webgpu, native, tensorflow, wasm, cpu\)/,
     );
     if (hasTfjsNode) expect(await initBackend('tensorflow')).toBe('tensorflow');
     else await expect(initBackend('tensorflow')).rejects.toThrow(/backend 'tensorflow' did not load/);

@@ -1,0 +1,138 @@
+/**
+ * The `webgpu` backend in Node: @tensorflow/tfjs-backend-webgpu on Dawn (the npm package `webgpu`, whose
+ * prebuilt dawn.node reaches the GPU through Vulkan, Metal or D3D12), both optional dependencies.
+ * Every op is tfjs-webgpu's own; our fused kernels (lib/tfjs/kernelNames.ts) are registered for the
+ * native backend only, so the layers, the quantizers and the optimizer take their composite-op paths here.
+ * A software adapter (Mesa's llvmpipe/lavapipe, SwiftShader, WARP: the GPU emulated on the CPU) is
+ * used only when asked for (BNN_BACKEND=webgpu), e.g. by the tests: it is correct but slower than the CPU backends.
+ * tfjs-webgpu's synchronous reads (`dataSync`) need OffscreenCanvas, which Node lacks: what runs on
+ * this backend reads tensors with `await tensor.data()`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+
+const requireModule = createRequire(__filename);
+
+// The little of WebGPU's API used here, typed locally: the optional packages (and their types) may be absent.
+export interface AdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+interface Adapter {
+  info: AdapterInfo;
+  features: { has(name: string): boolean };
+  limits: Record<string, number>;
+  requestDevice(descriptor: object): Promise<unknown>;
+}
+interface Dawn {
+  create(flags: string[]): { requestAdapter(options: object): Promise<Adapter | null> };
+  globals: Record<string, unknown>;
+}
+interface TfjsWebgpu {
+  WebGPUBackend: new (device: unknown, info: AdapterInfo) => tf.KernelBackend;
+}
+
+/** The adapter the backend runs on. */
+export interface WebgpuAdapter {
+  /** What the driver calls it, e.g. "llvmpipe" or "NVIDIA GeForce RTX 4090". */
+  name: string;
+  /** A GPU emulated on the CPU: for tests, never chosen on its own. */
+  software: boolean;
+  /** The driver's description, for the start-up line. */
+  description: string;
+}
+
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|basic render|\bwarp\b|software/i;
+
+/** Whether an adapter is a software renderer, from its GPUAdapterInfo. */
+export function isSoftwareAdapter(info: AdapterInfo): boolean {
+  if (info.isFallbackAdapter) return true;
+  return SOFTWARE_NAMES.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+}
+
+/**
+ * A short name: the device's when it reads as one ("NVIDIA GeForce RTX 4090"), else the driver
+ * description's part before its first colon ("llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" → "llvmpipe").
+ */
+export function adapterName(info: AdapterInfo): string {
+  if (info.device?.includes(' ')) return info.device.trim();
+  const name = (info.description || info.device || info.vendor || '').split(':')[0].trim();
+  return name || 'unknown adapter';
+}
+
+/** `webgpu (llvmpipe, software)`: how results name the backend. */
+export function webgpuLabel(adapter: WebgpuAdapter): string {
+  return `webgpu (${adapter.name}${adapter.software ? ', software' : ''})`;
+}
+
+let registered: WebgpuAdapter | null = null;
+/** A software adapter found when one was not wanted: not probed for again (each probe takes a while). */
+let refused: WebgpuAdapter | null = null;
+
+/** The adapter of the registered webgpu backend, or null. */
+export function webgpuAdapter(): WebgpuAdapter | null {
+  return registered;
+}
+
+/**
+ * Registers tfjs's 'webgpu' backend on Dawn's high-performance adapter. Returns why it cannot be
+ * used (the packages or an adapter missing, a software adapter when `allowSoftware` is false), or null.
+ */
+export async function registerWebgpuBackend(allowSoftware: boolean): Promise<string | null> {
+  const known = registered ?? refused;
+  if (known?.software && !allowSoftware) return softwareRefusal(known);
+  if (registered) return null;
+  // Both are optional dependencies: a missing one is the reason given (the message names the package).
+  const dawn = requireModule('webgpu') as Dawn;
+  const { WebGPUBackend } = requireModule('@tensorflow/tfjs-backend-webgpu') as TfjsWebgpu;
+  // GPUBufferUsage, GPUMapMode, …: tfjs-webgpu uses the browser's globals.
+  for (const [name, value] of Object.entries(dawn.globals)) {
+    if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
+  }
+  const gpu = dawn.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return 'no WebGPU adapter (Dawn found no Vulkan, Metal or D3D12 device)';
+  const found: WebgpuAdapter = {
+    name: adapterName(adapter.info),
+    software: isSoftwareAdapter(adapter.info),
+    description: adapter.info.description ?? '',
+  };
+  if (found.software && !allowSoftware) {
+    refused = found;
+    return softwareRefusal(found);
+  }
+  // WebGPUBackend's constructor checks navigator.gpu (Node 20 has no navigator; Node 21+ one without gpu).
+  const g = globalThis as { navigator?: object };
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  const limits = adapter.limits;
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      // The limits tfjs-webgpu's own registration asks for (its base.ts), on the adapter checked above.
+      const device = await adapter.requestDevice({
+        requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+        requiredLimits: {
+          maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+          maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+          maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+          maxBufferSize: limits.maxBufferSize,
+          maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+          maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        },
+      });
+      return new WebGPUBackend(device, adapter.info);
+    },
+    // Below every other backend: tfjs never picks it unless asked by name.
+    -1,
+  );
+  registered = found;
+  return null;
+}
+
+function softwareRefusal(adapter: WebgpuAdapter): string {
+  return `the only adapter is ${adapter.name}, a software renderer (BNN_BACKEND=webgpu uses it anyway, for tests)`;
+}
