@@ -1,13 +1,110 @@
 /**
- * Command-line flags of `npm run train`. Every hyperparameter of the presets is a flag in kebab-case
- * (`--hidden-units 1024,1024 --lr-start 0.001 --batch-norm shift`, the clip bound H is `--h`); the
- * value's type follows the preset's. One table (`trainFlags`) drives both the parser (node:util
- * `parseArgs`, strict: unknown flags, a boolean given a value, a value-taking flag followed by another
- * flag are errors) and `--help`, so the help cannot drift from what is accepted.
+ * Command-line flags of every CLI. Each command declares one table of its flags (`FlagSpec`: the value's
+ * placeholder, the help, the default); the flags several commands share are defined once here (`FLAGS`)
+ * and reused by name. The table drives both the parser and `--help`, so the help cannot drift from what is
+ * accepted. We wrap node:util `parseArgs` (always strict: unknown flags, stray arguments, a switch given a
+ * value, a value-taking flag followed by another flag are errors) for two things it lacks: the help
+ * generated from the table, and an unknown-flag error that lists the accepted flags.
+ *
+ * `npm run train`: every hyperparameter of the presets is a flag in kebab-case (`--hidden-units 1024,1024
+ * --lr-start 0.001 --batch-norm shift`, the clip bound H is `--h`); the value's type follows the preset's.
  */
 import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
 import { datasetNames } from '../lib/data/registry';
 import { PRESET_NAMES, type Hyperparameters } from '../lib/presets';
+
+export interface FlagSpec {
+  /** Placeholder of the value in --help; a flag without one is a switch (false unless given). */
+  value?: string;
+  help: string;
+  /** The value when the flag is not given; --help shows it. */
+  default?: string;
+}
+export type FlagTable = Record<string, FlagSpec>;
+
+/**
+ * What `parseFlags` returns for a table: a switch is a boolean, a value a string (undefined when not given
+ * and without a default); for a table built at run time, either.
+ */
+export type FlagValues<T extends FlagTable> = {
+  -readonly [K in keyof T]: T[K] extends { value: string }
+    ? T[K] extends { default: string }
+      ? string
+      : string | undefined
+    : 'value' extends keyof T[K]
+      ? string | boolean | undefined
+      : boolean;
+};
+
+/** The flags several commands share. A command may add a default or a note to one (`{ ...FLAGS.run, … }`). */
+export const FLAGS = {
+  help: { help: 'show this help' },
+  dataset: { value: datasetNames().join('|'), help: 'data set', default: 'mnist' },
+  run: { value: 'NAME', help: 'name of the run' },
+  'runs-dir': { value: 'DIR', help: 'where checkpoints and the trained models go', default: 'runs' },
+  'results-dir': { value: 'DIR', help: 'where metrics, curves and the results table go' },
+  checkpoint: {
+    value: 'FILE',
+    help: 'a trained model from its training checkpoint (runs/<run>/checkpoint.bnn or best.bnn)',
+  },
+  model: { value: 'DIR', help: 'a trained model saved by tfjs (runs/<run>/model)' },
+  out: { value: 'DIR', help: 'where the files go (default results/bench)' },
+  smoke: { help: 'tiny networks or sizes and few repeats, for tests and CI' },
+} satisfies FlagTable;
+
+/** The help of a command: its usage, then a line for each flag (the table's and --help). */
+export function flagHelp(usage: string, table: FlagTable): string {
+  const rows = Object.entries(withHelp(table)).map(([name, spec]) => ({
+    flag: `--${name}${spec.value ? ` ${spec.value}` : ''}`,
+    help: spec.default === undefined ? spec.help : `${spec.help} (default ${spec.default})`,
+  }));
+  const width = Math.min(44, Math.max(...rows.map((r) => r.flag.length)) + 1);
+  return [usage, ...rows.map((r) => `  ${r.flag.padEnd(width)} ${r.help}`)].join('\n');
+}
+
+/** `argv` parsed against `table` (plus --help); an unknown flag is an error that lists the accepted ones. */
+export function parseFlags<T extends FlagTable>(argv: string[], table: T): FlagValues<T> & { help: boolean } {
+  const specs = withHelp(table);
+  const options: ParseArgsConfig['options'] = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    options[name] = spec.value
+      ? { type: 'string', ...(spec.default !== undefined && { default: spec.default }) }
+      : { type: 'boolean', default: false };
+  }
+  try {
+    const { values } = parseNodeArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return values as FlagValues<T> & { help: boolean };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw err;
+    const flags = Object.keys(specs).map((f) => `--${f}`);
+    throw new Error(`${e.message}; flags: ${flags.join(' ')}`, { cause: err });
+  }
+}
+
+/** A command's flags from its command line; `--help` prints the help generated from `table` and exits. */
+export function cliFlags<T extends FlagTable>(usage: string, table: T, argv = process.argv.slice(2)): FlagValues<T> {
+  const values = parseFlags(argv, table);
+  if (values.help) {
+    console.log(flagHelp(usage, table));
+    process.exit(0);
+  }
+  return values;
+}
+
+const withHelp = (table: FlagTable): FlagTable => ({ ...table, help: FLAGS.help });
+
+/**
+ * Runs a command's `main` when its file is the program, not when a test imports it for its flag table;
+ * an error ends the process with its message and status 1.
+ */
+export function runMain(mod: NodeModule, main: () => Promise<void>): void {
+  if (require.main !== mod) return;
+  main().catch((err: unknown) => {
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
 
 export interface ParsedArgs {
   dataset: string;
@@ -16,16 +113,10 @@ export interface ParsedArgs {
   flags: Record<string, string | boolean>;
 }
 
-export interface FlagSpec {
-  /** Placeholder of the value in --help; a flag without one is a switch. */
-  value?: string;
-  help: string;
-}
-
-/** The flags that are not hyperparameters. */
-export const OTHER_FLAGS: Record<string, FlagSpec> = {
-  dataset: { value: datasetNames().join('|'), help: 'data set (default mnist)' },
-  preset: { value: PRESET_NAMES.join('|'), help: 'hyperparameter preset (default quick)' },
+/** The flags of `npm run train` that are not hyperparameters. */
+const OTHER_FLAGS = {
+  dataset: FLAGS.dataset,
+  preset: { value: PRESET_NAMES.join('|'), help: 'hyperparameter preset', default: 'quick' },
   resume: { help: "continue from the run's checkpoint (<runs-dir>/<run>/checkpoint.bnn)" },
   rollback: { help: 'resume from the previous good checkpoint (when the latest one is damaged)' },
   overwrite: {
@@ -37,17 +128,16 @@ export const OTHER_FLAGS: Record<string, FlagSpec> = {
     help: "train N seeds (the preset's, then the next): runs <run>, <run>-seed2, …; mean ± std in the table",
   },
   'data-dir': { value: 'DIR', help: "folder of the data set's files" },
-  run: { value: 'NAME', help: 'name of the run (default <dataset>-<preset>, -custom when overridden)' },
+  run: { ...FLAGS.run, help: `${FLAGS.run.help} (default <dataset>-<preset>, -custom when overridden)` },
   'results-dir': {
-    value: 'DIR',
+    ...FLAGS['results-dir'],
     help:
-      'where metrics, curves and the results table go (default: results/ for a named preset on the full data, ' +
-      'unedited, run to the end; runs/results/ for any other run: edited flags, smoke, a data limit, --stop-after)',
+      `${FLAGS['results-dir'].help} (default: results/ for a named preset on the full data, unedited, run to ` +
+      'the end; runs/results/ for any other run: edited flags, smoke, a data limit, --stop-after)',
   },
-  'runs-dir': { value: 'DIR', help: 'where checkpoints and the trained model go (default runs)' },
+  'runs-dir': FLAGS['runs-dir'],
   'no-figures': { help: 'skip the HTML/PNG/SVG figures' },
-  help: { help: 'show this help' },
-};
+} satisfies FlagTable;
 
 /** `lrStart` → `lr-start`; the one-letter `H` → `h`. */
 export const kebab = (s: string) => s.replace(/(?<=.)[A-Z]/g, (c) => `-${c}`).toLowerCase();
@@ -58,8 +148,8 @@ function hyperparameterFlags(template: Hyperparameters): Map<string, keyof Hyper
   return new Map(keys.map((k) => [kebab(k), k]));
 }
 
-export function trainFlags(template: Hyperparameters): Record<string, FlagSpec> {
-  const flags: Record<string, FlagSpec> = {};
+export function trainFlags(template: Hyperparameters): FlagTable {
+  const flags: FlagTable = {};
   for (const [flag, key] of hyperparameterFlags(template)) {
     const example = template[key];
     const value = Array.isArray(example) ? 'n,n,…' : typeof example === 'boolean' ? 'true|false' : typeof example;
@@ -72,17 +162,13 @@ export function trainFlags(template: Hyperparameters): Record<string, FlagSpec> 
 }
 
 export function helpText(template: Hyperparameters): string {
-  const lines = Object.entries(trainFlags(template)).map(([name, spec]) => {
-    const usage = `--${name}${spec.value ? ` ${spec.value}` : ''}`;
-    return `  ${usage.padEnd(44)} ${spec.help}`;
-  });
-  return [
+  const usage = [
     'usage: npm run train -- [flags]   (or node dist/cli/train.js [flags])',
     "Hyperparameters default to the preset's values (lib/presets.ts). Ctrl-C or SIGTERM saves a checkpoint",
     'after the current batch; a second Ctrl-C only repeats that it is saving; a third quits at once, keeping',
     'the last checkpoint written.',
-    ...lines,
-  ].join('\n');
+  ];
+  return flagHelp(usage.join('\n'), trainFlags(template));
 }
 
 /**
@@ -90,22 +176,23 @@ export function helpText(template: Hyperparameters): string {
  */
 export function parseArgs(argv: string[], template: Hyperparameters): ParsedArgs {
   const hyper = hyperparameterFlags(template);
-  const specs = trainFlags(template);
-  const options: ParseArgsConfig['options'] = {};
-  for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.value ? 'string' : 'boolean' };
-  const out: ParsedArgs = { dataset: 'mnist', preset: 'quick', overrides: {}, flags: {} };
   const numeric = new Set([
     ...NUMERIC_OTHER_FLAGS,
     ...[...hyper].filter(([, k]) => isNumeric(template[k])).map(([f]) => f),
   ]);
-  for (const [name, value] of Object.entries(parseStrict(attachDashValues(argv, numeric), options, specs))) {
-    if (value === undefined || Array.isArray(value)) continue;
-    if (name === 'dataset') out.dataset = value as string;
-    else if (name === 'preset') out.preset = value as string;
-    else if (hyper.has(name)) {
+  const values = parseFlags(attachDashValues(argv, numeric), trainFlags(template));
+  const out: ParsedArgs = {
+    dataset: values.dataset as string,
+    preset: values.preset as string,
+    overrides: {},
+    flags: {},
+  };
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || value === false || name === 'dataset' || name === 'preset') continue;
+    if (hyper.has(name)) {
       const key = hyper.get(name)!;
       (out.overrides as Record<string, unknown>)[key] = coerce(value as string, template[key], name);
-    } else out.flags[name] = value as string | boolean;
+    } else out.flags[name] = value;
   }
   return out;
 }
@@ -131,17 +218,6 @@ function attachDashValues(argv: string[], numeric: Set<string>): string[] {
     } else out.push(argv[i]);
   }
   return out;
-}
-
-function parseStrict(argv: string[], options: ParseArgsConfig['options'], specs: Record<string, FlagSpec>) {
-  try {
-    return parseNodeArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw err;
-    const flags = Object.keys(specs).map((f) => `--${f}`);
-    throw new Error(`${e.message}; flags: ${flags.join(' ')}`, { cause: err });
-  }
 }
 
 /** Plain decimal numbers only: `0x10`, `0b1`, `Infinity` or ` 5` are typos, not numbers. */

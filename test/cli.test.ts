@@ -25,7 +25,7 @@ describe('CLI arguments', () => {
         lrStart: 0.001,
         H: 2,
       },
-      flags: { resume: true },
+      flags: { resume: true, 'runs-dir': 'runs' },
     });
   });
 
@@ -64,7 +64,7 @@ describe('CLI arguments', () => {
     expect(listed).toContain('results-dir');
     expect(listed).toContain('runs-dir');
     expect(listed).toContain('h');
-    expect(listed.sort()).toEqual(Object.keys(trainFlags(template)).sort());
+    expect(listed.sort()).toEqual([...Object.keys(trainFlags(template)), 'help'].sort());
     expect(r.stdout).toBe(helpText(template) + '\n');
     // Every listed flag is accepted (a value-taking one with a value).
     for (const [name, spec] of Object.entries(trainFlags(template))) {
