@@ -2,26 +2,12 @@
  * `npm run bench:infer`: whole-network inference, the binary engine on each kernel tier against ONNX
  * Runtime, PyTorch (when /usr/bin/python3 has torch) and tfjs on wasm, on the same weights and
  * images, each implementation and thread count in its own child process (bench/inferenceBench.ts).
- * Writes inference.json, inference.md and the figure inference.{png,svg,html}.
- *
- *   --networks a,b       of mnist-mlp-3x4096, cifar10-convnet-paper, svhn-convnet-paper (default: all three)
- *   --checkpoint FILE    a trained model (runs/<run>/checkpoint.bnn or best.bnn) instead of the paper's networks
- *   --packed FILE        a packed model (e.g. demo/model/model.bnnpack), with --dataset (default mnist) for its images
- *   --batches n,n        images per batch (default 1,100,10000 for the MLP, 1,100,1000 for the ConvNets)
- *   --threads n,n        thread counts (default 1 and all CPUs)
- *   --implementations    of engine-native, engine-wasm, onnxruntime, pytorch, tfjs-wasm (default all)
- *   --runs N             timed repeats of every batch (default 30 / 10 / 3 for 1 / ≤ 100 / more images)
- *                        (tfjs on wasm, a weak baseline at seconds per large batch, only up to 100 images)
- *   --smoke              tiny networks, 1 repeat, written to runs/bench-infer-smoke (tests, CI)
- *   --out DIR            where the files go (default results/bench)
- *
- * BNN_PYTHON: the Python with torch (default /usr/bin/python3).
+ * Writes inference.json, inference.md and the figure inference.{png,svg,html}; `--help` lists the flags.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { integerFlag } from './args';
+import { cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import {
   batchPlan,
@@ -56,10 +42,33 @@ import '../lib/layers';
 
 const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_infer.py');
 
-const HELP =
-  'npm run bench:infer -- [--networks a,b | --checkpoint FILE | --packed FILE [--dataset D]] [--batches n,n] ' +
-  '[--threads n,n] ' +
-  `[--implementations ${INFERENCE_IMPLEMENTATIONS.join(',')}] [--runs N] [--smoke] [--out DIR]`;
+export const USAGE = [
+  'usage: npm run bench:infer -- [flags]',
+  'Whole-network inference: the binary engine on each kernel tier against ONNX Runtime, PyTorch and tfjs on',
+  'wasm, on the same weights and images (inference.json, inference.md, the figure); with --smoke, to',
+  'runs/bench-infer-smoke unless --out is given. BNN_PYTHON: the Python with torch (default /usr/bin/python3).',
+].join('\n');
+export const FLAG_TABLE = {
+  networks: {
+    value: 'a,b',
+    help: 'of mnist-mlp-3x4096, cifar10-convnet-paper, svhn-convnet-paper (default: all three)',
+  },
+  checkpoint: { ...FLAGS.checkpoint, help: `${FLAGS.checkpoint.help}, instead of the paper's networks` },
+  packed: { value: 'FILE', help: 'a packed model (e.g. demo/model/model.bnnpack), with --dataset for its images' },
+  dataset: FLAGS.dataset,
+  batches: { value: 'n,n', help: 'images per batch (default 1,100,10000 for the MLP, 1,100,1000 for the ConvNets)' },
+  threads: { value: 'n,n', help: 'thread counts (default 1 and all CPUs)' },
+  implementations: { value: 'a,b', help: 'which to measure', default: INFERENCE_IMPLEMENTATIONS.join(',') },
+  runs: {
+    value: 'N',
+    help:
+      'timed repeats of every batch (default 30 / 10 / 3 for 1 / ≤ 100 / more images; tfjs on wasm, a weak ' +
+      'baseline at seconds per large batch, only up to 100 images)',
+  },
+  smoke: FLAGS.smoke,
+  out: FLAGS.out,
+  worker: { value: 'JSON', help: '(internal) measure one implementation in this process, as a child' },
+} satisfies FlagTable;
 
 function positiveList(value: string, flag: string): number[] {
   return value.split(',').map((v) => integerFlag(v.trim(), flag)!);
@@ -91,41 +100,23 @@ function topGap(scores: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      networks: { type: 'string' },
-      checkpoint: { type: 'string' },
-      packed: { type: 'string' },
-      dataset: { type: 'string', default: 'mnist' },
-      batches: { type: 'string' },
-      threads: { type: 'string' },
-      implementations: { type: 'string', default: INFERENCE_IMPLEMENTATIONS.join(',') },
-      runs: { type: 'string' },
-      smoke: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      worker: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) return console.log(HELP);
+  const values = cliFlags(USAGE, FLAG_TABLE);
   if (values.worker !== undefined) {
     console.log(JSON.stringify(await runWorker(JSON.parse(values.worker) as WorkerSpec)));
     return;
   }
-  const smoke = values.smoke!;
+  const smoke = values.smoke;
   const runs = integerFlag(values.runs, 'runs', true) ?? (smoke ? 1 : undefined);
   const batches = values.batches ? positiveList(values.batches, 'batches') : undefined;
   const cores = os.cpus().length;
   const threads = values.threads ? positiveList(values.threads, 'threads') : [...new Set([1, cores])];
-  const implementations = values.implementations!.split(',').map((s) => s.trim()) as InferenceImplementation[];
+  const implementations = values.implementations.split(',').map((s) => s.trim()) as InferenceImplementation[];
   const unknown = implementations.filter((i) => !INFERENCE_IMPLEMENTATIONS.includes(i));
   if (unknown.length)
     throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${INFERENCE_IMPLEMENTATIONS.join(', ')}`);
   if ([values.checkpoint, values.networks, values.packed].filter(Boolean).length > 1)
     throw new Error('--checkpoint, --packed and --networks exclude each other');
-  const dataset = getDataset(values.dataset as string).name;
+  const dataset = getDataset(values.dataset).name;
   const catalogue = smoke ? SMOKE_INFERENCE_NETWORKS : PAPER_INFERENCE_NETWORKS;
   const networks = values.packed
     ? [{ packed: values.packed, dataset, batches: batches ?? [1, 100, 1000] }]
@@ -276,7 +267,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runMain(module, main);

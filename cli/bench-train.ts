@@ -3,22 +3,12 @@
  * wasm, pytorch}. Each implementation runs in its own child process (tfjs with BNN_BACKEND set; PyTorch
  * via scripts/pytorch_train_step.py); one that fails to load is reported as skipped with the reason.
  * Writes training.json, training.md and the figure training.{png,svg,html} (bench/trainBench.ts).
- *
- *   --networks a,b          full or dataset-less names, or all (default: the four benchmark networks
- *                           and svhn-convnet-paper, for the SVHN estimate)
- *   --implementations a,b   of native, wasm, pytorch (default all three)
- *   --steps N / --warmup N  timed / warm-up steps (default 15 / 3; 3 / 1 for the paper ConvNets,
- *                           whose step takes seconds on wasm)
- *   --smoke                 tiny networks, 1 warm-up + 2 steps, written to runs/bench-train-smoke (tests, CI)
- *   --out DIR               where the files go (default results/bench)
- *
- * BNN_PYTHON: the Python with torch (default /usr/bin/python3); BNN_THREADS: the native path's threads.
+ * `--help` lists the flags.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { integerFlag } from './args';
+import { cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import { cpuId, describeCpu } from '../bench/cpuId';
 import {
@@ -40,6 +30,25 @@ import { saveFigure } from '../lib/plots/figure';
 const PYTORCH_SCRIPT = path.join(__dirname, '..', 'scripts', 'pytorch_train_step.py');
 const HEAVY = new Set(['cifar10-convnet-paper', 'svhn-convnet-paper']);
 const SMOKE_NETWORKS = ['mnist-mlp-smoke', 'fashion-convnet-smoke'];
+
+export const USAGE = [
+  'usage: npm run bench:train -- [flags]',
+  'ms per training step for each network × implementation, each in its own process (training.json,',
+  'training.md, the figure); with --smoke, to runs/bench-train-smoke unless --out is given. BNN_PYTHON: the',
+  "Python with torch (default /usr/bin/python3); BNN_THREADS: the native path's threads.",
+].join('\n');
+export const FLAG_TABLE = {
+  networks: {
+    value: 'a,b',
+    help: 'full or dataset-less names, or all (default: the four benchmark networks and svhn-convnet-paper)',
+  },
+  implementations: { value: 'a,b', help: 'which to measure', default: IMPLEMENTATIONS.join(',') },
+  steps: { value: 'N', help: 'timed steps (default 15; 3 for the paper ConvNets, whose step takes seconds on wasm)' },
+  warmup: { value: 'N', help: 'warm-up steps (default 3; 1 for the paper ConvNets)' },
+  smoke: FLAGS.smoke,
+  out: FLAGS.out,
+  worker: { help: '(internal) measure the first network on BNN_BACKEND in this process, as a child' },
+} satisfies FlagTable;
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const loadavg = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
@@ -98,28 +107,8 @@ function measure(network: string, impl: Implementation, warmup: number, steps: n
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      networks: { type: 'string' },
-      implementations: { type: 'string', default: IMPLEMENTATIONS.join(',') },
-      steps: { type: 'string' },
-      warmup: { type: 'string' },
-      smoke: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      worker: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(
-      'npm run bench:train -- [--networks a,b|all] [--implementations native,wasm,pytorch] [--steps N] ' +
-        '[--warmup N] [--smoke] [--out DIR]',
-    );
-    return;
-  }
-  const smoke = values.smoke!;
+  const values = cliFlags(USAGE, FLAG_TABLE);
+  const smoke = values.smoke;
   const networks = values.networks
     ? resolveNetworks(values.networks)
     : smoke
@@ -135,7 +124,7 @@ async function main(): Promise<void> {
     const c = counts(networks[0]);
     return worker(networks[0], c.warmup, c.steps);
   }
-  const implementations = values.implementations!.split(',').map((s) => s.trim());
+  const implementations = values.implementations.split(',').map((s) => s.trim());
   const unknown = implementations.filter((i) => !IMPLEMENTATIONS.includes(i as Implementation));
   if (unknown.length)
     throw new Error(`unknown implementation(s) ${unknown.join(', ')}: use ${IMPLEMENTATIONS.join(', ')}`);
@@ -190,7 +179,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runMain(module, main);

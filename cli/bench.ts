@@ -1,21 +1,11 @@
 /**
- * `npm run bench`: the paper's speed experiment on this machine (see bench/).
- *   --smoke            tiny sizes, one run (CI); writes to runs/bench-smoke/ unless --out is given
- *   --out DIR          where bench.json, README.md and the chart go (default results/bench)
- *   --sizes 1024,2048  square matrix sizes (default 1024,2048,4096,8192)
- *   --runs N           timed runs per measurement (default 3; 1 for the largest products)
- *   --images N         MNIST test images for the MLP part (default 10000)
- *   --hidden 4096,4096,4096   MLP hidden layers (default: the paper's 3 × 4096)
- *   --model DIR        a trained tfjs MLP (model.json) instead of a calibrated untrained one
- *   --checkpoint FILE  a trained MLP from a training checkpoint (runs/<run>/checkpoint.bnn)
- *   --no-mlp           skip the MLP part
- *   --note TEXT        recorded with the machine description (e.g. what else was running)
+ * `npm run bench`: the paper's speed experiment on this machine (see bench/); `--help` lists the flags.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { cliFlags, FLAGS, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import { benchMlp } from '../bench/mlpBench';
 import { benchMarkdown, FLOAT_TIE_MARGIN, speedupFigure, type BenchResults } from '../bench/report';
@@ -29,28 +19,23 @@ import { selectKernel } from '../lib/kernels';
 import { saveFigure } from '../lib/plots/figure';
 import '../lib/layers';
 
-/** The flags (node's `util.parseArgs`, strict: an unknown flag or a missing value is an error). */
-function parse(argv: string[]) {
-  const text = { type: 'string' } as const;
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      out: text,
-      sizes: text,
-      runs: text,
-      images: text,
-      hidden: text,
-      model: text,
-      checkpoint: text,
-      note: text,
-      smoke: { type: 'boolean', default: false },
-      'no-mlp': { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  return values;
-}
+export const USAGE = [
+  'usage: npm run bench -- [flags]',
+  'XNOR-popcount against float matrix products, and the MLP of the paper (bench.json, README.md, the chart);',
+  'with --smoke, to runs/bench-smoke unless --out is given.',
+].join('\n');
+export const FLAG_TABLE = {
+  smoke: FLAGS.smoke,
+  out: FLAGS.out,
+  sizes: { value: 'n,n', help: 'square matrix sizes (default 1024,2048,4096,8192)' },
+  runs: { value: 'N', help: 'timed runs per measurement (default 3; 1 for the largest products)' },
+  images: { value: 'N', help: 'MNIST test images for the MLP part (default 10000)' },
+  hidden: { value: 'n,n,…', help: "MLP hidden layers (default: the paper's 3 × 4096)" },
+  model: { ...FLAGS.model, help: `${FLAGS.model.help}: an MLP instead of a calibrated untrained one` },
+  checkpoint: { ...FLAGS.checkpoint, help: `${FLAGS.checkpoint.help}: an MLP, as --model` },
+  'no-mlp': { help: 'skip the MLP part' },
+  note: { value: 'TEXT', help: 'recorded with the machine description (e.g. what else was running)' },
+} satisfies FlagTable;
 
 function positiveInts(value: string, flag: string): number[] {
   const list = value.split(',').map(Number);
@@ -68,7 +53,7 @@ function modelFromCheckpoint(file: string, data: SplitDataset): tf.Sequential {
 }
 
 async function main(): Promise<void> {
-  const flags = parse(process.argv.slice(2));
+  const flags = cliFlags(USAGE, FLAG_TABLE);
   const smoke = flags.smoke;
   const log = (line: string) => console.log(line);
   const started = performance.now();
@@ -166,7 +151,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runMain(module, main);

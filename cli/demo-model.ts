@@ -3,12 +3,13 @@
  * Loads runs/<run>/model (tfjs), exports it packed with the library's exporter, checks that the
  * binary engine predicts exactly what tfjs predicts on all 10,000 MNIST test images (reading the
  * model back from its bytes, as the page does), then writes demo/model/model.bnnpack and
- * demo/model/about.json (the run, its test error and best epoch, the date and this command).
+ * demo/model/about.json (the run, its test error and best epoch, the date and this command). `--help` lists
+ * the flags.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { cliFlags, FLAGS, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import { scaledPixels } from '../lib/data/dataset';
 import { loadMnist } from '../lib/data/mnist';
@@ -28,6 +29,17 @@ import '../lib/layers';
 const DEMO_MODEL_DIR = path.join('demo', 'model');
 const DEMO_MODEL_FILE = 'model.bnnpack';
 
+export const USAGE = [
+  'usage: npm run demo:model -- [flags]',
+  "The browser demo's model (demo/model/model.bnnpack and about.json), packed from a trained run and checked",
+  'against tfjs on all MNIST test images.',
+].join('\n');
+export const FLAG_TABLE = {
+  run: { ...FLAGS.run, default: 'mnist-quick' },
+  'runs-dir': FLAGS['runs-dir'],
+  'results-dir': { ...FLAGS['results-dir'], default: 'results' },
+} satisfies FlagTable;
+
 function readJson(file: string): Record<string, unknown> | null {
   if (!fs.existsSync(file)) return null;
   try {
@@ -38,15 +50,9 @@ function readJson(file: string): Record<string, unknown> | null {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      run: { type: 'string', default: 'mnist-quick' },
-      'runs-dir': { type: 'string', default: 'runs' },
-      'results-dir': { type: 'string', default: 'results' },
-    },
-  });
-  const run = values.run!;
-  const modelDir = path.join(values['runs-dir']!, run, 'model');
+  const values = cliFlags(USAGE, FLAG_TABLE);
+  const run = values.run;
+  const modelDir = path.join(values['runs-dir'], run, 'model');
   if (!fs.existsSync(path.join(modelDir, 'model.json')))
     throw new Error(`${modelDir}/model.json not found: train the run first (npm start trains mnist-quick)`);
   console.log(`backend: ${await initBackend()}`);
@@ -84,7 +90,7 @@ async function main(): Promise<void> {
   );
 
   // Best epoch: the model folder's about.json (best-validation weights), else the run's metrics.
-  const metricsFile = path.join(values['results-dir']!, run, 'metrics.json');
+  const metricsFile = path.join(values['results-dir'], run, 'metrics.json');
   const metrics = fs.existsSync(metricsFile) ? readRunMetrics(metricsFile) : null;
   const modelAbout = readJson(path.join(modelDir, 'about.json'));
   const bestEpoch = modelAbout?.epoch ?? modelAbout?.bestEpoch ?? modelAbout?.best_epoch ?? metrics?.bestEpoch ?? null;
@@ -117,7 +123,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: Error) => {
-  console.error(`error: ${err.message}`);
-  process.exit(1);
-});
+runMain(module, main);

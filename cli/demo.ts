@@ -1,18 +1,33 @@
 /**
  * `npm run demo`: builds the browser demo into build/demo/ and serves it on localhost.
- *   --port N             port to serve on (default 8080)
- *   --no-serve           build only (CI; the folder works from any static host)
- *   --screenshot FILE    open the built page in Chromium, save a screenshot, and write the page's
- *                        timings (engine, tfjs, onnxruntime-web), the peers' versions, the machine,
- *                        the date and the page weight to --timing (then exit)
- *   --timing FILE        where --screenshot writes them (default results/demo/timing.json)
+ * `--help` lists the flags.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliFlags, runMain, type FlagTable } from './args';
 import { buildDemo, serveDirectory, type BuiltDemo } from '../demo/site';
 import { findChromium, HEADLESS_CHROMIUM_ARGS } from '../lib/plots/figure';
 import { machineInfo } from '../lib/results/machine';
+
+export const USAGE = [
+  'usage: npm run demo -- [flags]',
+  'Builds the browser demo into build/demo/ and serves it on localhost.',
+].join('\n');
+export const FLAG_TABLE = {
+  port: { value: 'N', help: 'port to serve on', default: '8080' },
+  'no-serve': { help: 'build only (CI; the folder works from any static host)' },
+  screenshot: {
+    value: 'FILE',
+    help:
+      "open the built page in Chromium, save a screenshot, and write the page's timings (engine, tfjs, " +
+      "onnxruntime-web), the peers' versions, the machine, the date and the page weight to --timing (then exit)",
+  },
+  timing: {
+    value: 'FILE',
+    help: 'where --screenshot writes them',
+    default: path.join('results', 'demo', 'timing.json'),
+  },
+} satisfies FlagTable;
 
 /** Bytes of the files that only the ONNX Runtime Web peer loads (onnx-peer.mjs and ort/). */
 const onnxPeerBytes = (built: BuiltDemo) =>
@@ -112,14 +127,7 @@ async function screenshot(built: BuiltDemo, file: string, timingFile: string): P
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '8080' },
-      'no-serve': { type: 'boolean', default: false },
-      screenshot: { type: 'string' },
-      timing: { type: 'string', default: path.join('results', 'demo', 'timing.json') },
-    },
-  });
+  const values = cliFlags(USAGE, FLAG_TABLE);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`--port must be an integer in [0, 65535], got '${values.port}'`);
@@ -127,13 +135,10 @@ async function main(): Promise<void> {
   console.log(`built ${path.relative(process.cwd(), built.dir)}/: ${(built.totalBytes / 1e6).toFixed(2)} MB`);
   for (const [file, bytes] of Object.entries(built.assets))
     console.log(`  ${file.padEnd(30)} ${String(bytes).padStart(9)} bytes`);
-  if (values.screenshot) return screenshot(built, values.screenshot, values.timing!);
+  if (values.screenshot) return screenshot(built, values.screenshot, values.timing);
   if (values['no-serve']) return;
   const { url } = await serveDirectory(built.dir, port);
   console.log(`serving the demo at ${url} (Ctrl-C to stop)`);
 }
 
-main().catch((err: Error) => {
-  console.error(`error: ${err.message}`);
-  process.exit(1);
-});
+runMain(module, main);

@@ -5,12 +5,11 @@
  * training checkpoint (checkpoint.bnn or best.bnn) or from a saved tfjs model folder (--model, e.g.
  * runs/<run>/model). When onnxruntime-node is installed, the file is read back with ONNX Runtime and
  * its predictions compared with the binary engine's on up to --check N MNIST test images (MNIST
- * models) or seeded random images.
+ * models) or seeded random images. `--help` lists the flags.
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { integerFlag } from './args';
+import { cliFlags, FLAGS, flagHelp, integerFlag, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import { loadOnnxRuntime, onnxScores, onnxSession } from '../bench/onnxRuntime';
 import { getDataset } from '../lib/data/registry';
@@ -24,13 +23,16 @@ import '../lib/layers';
 import { seededRandom } from '../lib/random';
 import { checkpointHyperparameters, restoreModelFromCheckpoint } from '../lib/train/checkpoint';
 
-const HELP = [
+export const USAGE = [
   'usage: npm run export:onnx -- (--checkpoint FILE | --model DIR) --out FILE.onnx [--check N]',
-  '  --checkpoint FILE  a training checkpoint (runs/<run>/checkpoint.bnn or best.bnn)',
-  '  --model DIR        a saved tfjs model folder (runs/<run>/model)',
-  '  --out FILE         the ONNX file to write',
-  '  --check N          images to compare ONNX Runtime with the engine on (default 1000; 0: no check)',
+  'A trained BNN as a standard ONNX float graph, checked with ONNX Runtime against the binary engine.',
 ].join('\n');
+export const FLAG_TABLE = {
+  checkpoint: FLAGS.checkpoint,
+  model: FLAGS.model,
+  out: { value: 'FILE', help: 'the ONNX file to write' },
+  check: { value: 'N', help: 'images to compare ONNX Runtime with the engine on, 0 for none', default: '1000' },
+} satisfies FlagTable;
 
 async function loadModel(
   checkpoint?: string,
@@ -51,21 +53,10 @@ async function loadModel(
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      checkpoint: { type: 'string' },
-      model: { type: 'string' },
-      out: { type: 'string' },
-      check: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) return console.log(HELP);
+  const values = cliFlags(USAGE, FLAG_TABLE);
   if (!values.out || !values.checkpoint === !values.model)
-    throw new Error(`give --out and one of --checkpoint, --model\n${HELP}`);
-  const check = integerFlag(values.check, 'check', true) ?? 1000;
+    throw new Error(`give --out and one of --checkpoint, --model\n${flagHelp(USAGE, FLAG_TABLE)}`);
+  const check = integerFlag(values.check, 'check', true)!;
   await initBackend();
   const { model, dataset } = await loadModel(values.checkpoint, values.model);
   const bytes = exportOnnx(model, values.out, {
@@ -105,7 +96,4 @@ async function main(): Promise<void> {
   console.log(`ONNX Runtime ${ort.version} agrees with the binary engine on ${agree} of ${from}`);
 }
 
-main().catch((err: Error) => {
-  console.error(`error: ${err.message}`);
-  process.exit(1);
-});
+runMain(module, main);

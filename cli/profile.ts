@@ -1,16 +1,10 @@
 /**
  * `npm run profile`: where one training step's time goes, per tfjs kernel and per phase
  * (bench/trainProfile.ts), for the benchmark networks on the active backend.
- *
- *   npm run profile -- --network mlp-3x1024          (dataset prefix optional; comma-separated; all)
- *   npm run profile -- --network all --steps 5 --backend wasm
- *   --warmup N     warm-up steps (default 3; 1 for cifar10-convnet-paper, ≈ 8 s a step on wasm)
- *   --steps N      timed steps, median reported (default 5; 3 for cifar10-convnet-paper)
- *   --backend B    as BNN_BACKEND (wasm today; native once it exists)
- *   --out DIR      where train-profile.{json,md} go (default results/bench)
+ * `--help` lists the flags.
  */
-import { parseArgs } from 'node:util';
-import { integerFlag } from './args';
+import * as path from 'node:path';
+import { cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import { describeCpu } from '../bench/cpuId';
 import { profileTrainStep, saveProfiles } from '../bench/trainProfile';
@@ -19,26 +13,26 @@ import { buildTrainStepBench, resolveNetworks } from '../bench/benchNetworks';
 /** A step of the paper's CIFAR-10 ConvNet takes seconds on wasm: fewer steps keep a run to minutes. */
 const HEAVY = new Set(['cifar10-convnet-paper']);
 
+export const USAGE = [
+  'usage: npm run profile -- [flags]',
+  "Where one training step's time goes, per tfjs kernel and per phase (train-profile.json, train-profile.md);",
+  'e.g. npm run profile -- --network mlp-3x1024, npm run profile -- --network all --steps 5 --backend wasm',
+].join('\n');
+export const FLAG_TABLE = {
+  network: {
+    value: 'NAME[,NAME…]|all',
+    help: 'benchmark networks, with or without their dataset prefix',
+    default: 'all',
+  },
+  steps: { value: 'N', help: 'timed steps, median reported (default 5; 3 for cifar10-convnet-paper)' },
+  warmup: { value: 'N', help: 'warm-up steps (default 3; 1 for cifar10-convnet-paper, seconds a step on wasm)' },
+  backend: { value: 'B', help: 'the tfjs backend, as BNN_BACKEND (wasm, native, …)' },
+  out: FLAGS.out,
+} satisfies FlagTable;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      network: { type: 'string', default: 'all' },
-      steps: { type: 'string' },
-      warmup: { type: 'string' },
-      backend: { type: 'string' },
-      out: { type: 'string', default: 'results/bench' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    console.log(
-      'npm run profile -- [--network NAME[,NAME…]|all] [--steps N] [--warmup N] [--backend wasm|native|…] [--out DIR]',
-    );
-    return;
-  }
-  const networks = resolveNetworks(values.network!);
+  const values = cliFlags(USAGE, FLAG_TABLE);
+  const networks = resolveNetworks(values.network);
   const steps = integerFlag(values.steps, 'steps');
   const warmup = integerFlag(values.warmup, 'warmup', true);
   const backend = await initBackend(values.backend ?? process.env.BNN_BACKEND, (line) => console.log(line));
@@ -57,7 +51,7 @@ async function main(): Promise<void> {
           `${top.join(', ')}`,
       );
       // Saved after each network so that a long run keeps what it measured.
-      const files = saveProfiles(values.out!, [p]);
+      const files = saveProfiles(values.out ?? path.join('results', 'bench'), [p]);
       console.log(`wrote ${files.md}`);
     } finally {
       bench.dispose();
@@ -65,7 +59,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runMain(module, main);
