@@ -10,7 +10,7 @@
   "targets": [
     {
       "target_name": "xnor_native",
-      "sources": ["native/addon.cc", "native/gemm_scalar.cc", "native/train_ops.cc", "native/conv_ops.cc", "native/engine.cc", "native/bit_pack.cc", "native/parallel.cc", "native/sgemm.cc", "native/sgemm_scalar.cc"],
+      "sources": ["native/addon.cc", "native/gemm_scalar.cc", "native/train_ops.cc", "native/conv_ops.cc", "native/pool_ops.cc", "native/engine.cc", "native/bit_pack.cc", "native/parallel.cc", "native/sgemm.cc", "native/sgemm_scalar.cc"],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["xnor_popcnt", "xnor_avx2", "xnor_avx512", "engine_avx512", "sgemm_avx2", "sgemm_avx512"]}],
         ["target_arch=='arm64'", {"sources": ["native/gemm_neon.cc"]}]

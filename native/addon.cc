@@ -10,13 +10,9 @@
 
 #include "napi_args.h"
 #include "parallel.h"
+#include "register.h"
 #include "sgemm.h"
 #include "xnor_common.h"
-
-namespace bnn {
-void register_training_ops(Napi::Env env, Napi::Object exports);  // train_ops.cc
-void register_engine(Napi::Env env, Napi::Object exports);        // engine.cc
-}
 
 namespace {
 
@@ -238,6 +234,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
   exports.Set("sgemmIsa", Napi::String::New(env, bnn::sgemm_isa()));
   bnn::register_training_ops(env, exports);
+  bnn::register_conv_ops(env, exports);
+  bnn::register_pool_ops(env, exports);
   bnn::register_engine(env, exports);
   return exports;
 }

@@ -32,6 +32,7 @@
 #include "engine_kernels.h"
 #include "napi_args.h"
 #include "parallel.h"
+#include "register.h"
 #include "simd_clones.h"
 
 

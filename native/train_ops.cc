@@ -13,6 +13,7 @@
 #include "bit_pack.h"
 #include "napi_args.h"
 #include "parallel.h"
+#include "register.h"
 #include "sgemm.h"
 #include "xnor_common.h"
 
@@ -311,10 +312,7 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void register_conv_ops(Napi::Env env, Napi::Object exports);  // conv_ops.cc
-
 void register_training_ops(Napi::Env env, Napi::Object exports) {
-  register_conv_ops(env, exports);
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("sign", Napi::Function::New(env, Sign));
   exports.Set("steGrad", Napi::Function::New(env, SteGrad));
