@@ -81,3 +81,35 @@ export function checkThreads(threads: number | undefined, max: number): number {
     throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`);
   return threads;
 }
+
+/**
+ * A network compiled by a tier whose results come back asynchronously (WebGPU: reading the GPU's memory is a
+ * promise): the same arithmetic and the same scores as `CompiledNetwork`.
+ */
+export interface AsyncCompiledNetwork {
+  /** Class scores (n × classes, row-major) of n images of uint8 pixels. */
+  run(pixels: Uint8Array, n: number, scores: Float64Array): Promise<void>;
+  /** Frees its GPU buffers. */
+  destroy(): void;
+}
+
+/** The WebGPU tier (lib/kernels/webgpu/): the paper's XNOR kernel in WGSL, asynchronous. */
+export interface AsyncXnorKernel {
+  tier: 'webgpu';
+  /** The adapter, e.g. 'llvmpipe: Mesa 25.0.7 … (software adapter)'. */
+  isa: string;
+  /** A CPU emulation of a GPU (llvmpipe, SwiftShader): for tests, not for speed. */
+  software: boolean;
+  /** C = A · Bᵀ, as `XnorKernel.gemm`. */
+  gemm(a: PackedBits, b: PackedBits): Promise<Int32Array>;
+  /** The first layer's bit planes, as `XnorKernel.bitPlaneGemm`. */
+  bitPlaneGemm(planes: PackedBits, b: PackedBits): Promise<Int32Array>;
+  /** The whole network on the GPU, as `XnorKernel.compileNetwork`. */
+  compileNetwork(inputSize: number, layers: readonly NetworkLayerSpec[]): AsyncCompiledNetwork;
+  /** Frees the device. */
+  destroy(): void;
+}
+
+export function isAsyncKernel(kernel: XnorKernel | AsyncXnorKernel): kernel is AsyncXnorKernel {
+  return kernel.tier === 'webgpu';
+}

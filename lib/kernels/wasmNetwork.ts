@@ -8,7 +8,7 @@
  * pixels in, makes one `runLayer` call per layer and batch, and copies the scores out.
  * Nothing here needs Node.
  */
-import { checkLayerChain, convOutputShape, type ConvGeometry } from './networkShape';
+import { checkNetworkSpec, convOutputShape, type ConvGeometry } from './networkShape';
 import type { CompiledNetwork, NetworkLayerSpec } from './kernel';
 
 interface NetworkExports {
@@ -90,57 +90,6 @@ interface Plan {
   /** Logical input bit i = g·group + e goes to word g·gw + ⌊e/32⌋ (the input's per-pixel gaps). */
   group: number;
   gw: number;
-}
-
-/** Checks the spec as a packed model (chain, geometry, array types and lengths); clear errors. */
-function checkSpec(inputSize: number, layers: readonly NetworkLayerSpec[]): void {
-  if (!Number.isInteger(inputSize) || inputSize < 1 || inputSize > 2 ** 28)
-    throw new RangeError(`inputSize must be an integer in [1, 2^28], got ${inputSize}`);
-  if (!Array.isArray(layers) || layers.length === 0) throw new RangeError('compileNetwork: no layers');
-  layers.forEach((l, i) => {
-    const where = `layer ${i}${l?.name ? ` (${l.name})` : ''}`;
-    if (!l || typeof l !== 'object') throw new TypeError(`${where} is not an object`);
-    if (l.kind !== 'conv' && l.kind !== 'dense') throw new TypeError(`${where}: kind must be 'conv' or 'dense'`);
-    const wt = l.weights;
-    if (!wt || !(wt.data instanceof Uint32Array)) throw new TypeError(`${where}: weights.data must be a Uint32Array`);
-    for (const key of ['rows', 'k', 'stride'] as const)
-      if (!Number.isInteger(wt[key]) || wt[key] < 1 || wt[key] > 2 ** 28)
-        throw new RangeError(`${where}: weights.${key} must be a positive integer, got ${wt[key]}`);
-    if (wt.stride < words32(wt.k)) throw new RangeError(`${where}: weights.stride is less than ⌈k/32⌉`);
-    if (wt.data.length < wt.rows * wt.stride)
-      throw new RangeError(`${where}: weights.data has ${wt.data.length} elements, needs ${wt.rows * wt.stride}`);
-    if (255 * wt.k > INT32_MAX) throw new RangeError(`${where}: k = ${wt.k} is too large for 32-bit sums`);
-    const o = l.output;
-    const typed = (a: unknown, Type: abstract new (...args: never[]) => unknown, name: string, what: string) => {
-      if (!(a instanceof Type)) throw new TypeError(`${where}: ${what} must be a ${name}`);
-      if ((a as ArrayLike<number>).length !== wt.rows)
-        throw new RangeError(`${where}: ${what} has ${(a as ArrayLike<number>).length} elements, expected ${wt.rows}`);
-    };
-    if (o?.kind === 'sign') {
-      typed(o.thresholds, Int32Array, 'Int32Array', 'thresholds');
-      typed(o.flips, Uint8Array, 'Uint8Array', 'flips');
-    } else if (o?.kind === 'scores') {
-      typed(o.scale, Float64Array, 'Float64Array', 'scale');
-      typed(o.shift, Float64Array, 'Float64Array', 'shift');
-    } else throw new TypeError(`${where}: output kind must be 'sign' or 'scores'`);
-    if (l.kind === 'conv') {
-      for (const key of ['height', 'width', 'channels', 'kernelSize'] as const)
-        if (!Number.isInteger(l[key]) || l[key]! < 1 || l[key]! > 2 ** 16)
-          throw new RangeError(`${where}: ${key} must be a positive integer, got ${l[key]}`);
-      if (l.padding !== 'same' && l.padding !== 'valid')
-        throw new RangeError(`${where}: padding must be 'same' or 'valid', got '${String(l.padding)}'`);
-      if (l.pool !== 1 && l.pool !== 2) throw new RangeError(`${where}: pool must be 1 or 2, got ${String(l.pool)}`);
-      if (l.input === 'pixelSigns') throw new RangeError(`${where}: a conv cannot read pixel signs`);
-      const shrink = l.padding === 'valid' ? l.kernelSize! - 1 : 0;
-      if (l.height! - shrink < l.pool || l.width! - shrink < l.pool)
-        throw new RangeError(`${where}: the input is too small for the kernel and pooling`);
-    }
-  });
-  const first = layers[0];
-  const inputShape = first.kind === 'conv' ? [first.height!, first.width!, first.channels!] : [inputSize];
-  if (inputShape.reduce((a, b) => a * b, 1) !== inputSize)
-    throw new RangeError(`compileNetwork: the first layer takes ${inputShape.join('×')} values, not ${inputSize}`);
-  checkLayerChain(inputShape, layers);
 }
 
 function plan(layers: readonly NetworkLayerSpec[]): Plan[] {
@@ -320,7 +269,7 @@ export class WasmNetwork implements CompiledNetwork {
     readonly inputSize: number,
     layers: readonly NetworkLayerSpec[],
   ) {
-    checkSpec(inputSize, layers);
+    checkNetworkSpec(inputSize, layers);
     this.exports = new WebAssembly.Instance(module, {}).exports as unknown as NetworkExports;
     if (typeof this.exports.runLayer !== 'function')
       throw new Error('the WebAssembly module has no runLayer (rebuild build/xnor.wasm: npm run build:kernels)');
