@@ -147,7 +147,7 @@ export interface TrainStepBench {
   hp: Hyperparameters;
   model: tf.LayersModel;
   /** One training step on the same batch (weights and optimizer state advance, as in training). */
-  step(mark?: (phase: StepPhase) => void): { loss: number; error: number };
+  step(mark?: (phase: StepPhase) => void): Promise<{ loss: number; error: number }>;
   dispose(): void;
 }
 

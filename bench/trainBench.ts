@@ -1,14 +1,14 @@
 /**
  * `npm run bench:train`'s results: ms per training step of each network on each implementation
- * (tfjs native path, tfjs wasm, PyTorch), the ratios, and what each paper preset's training
- * would take at that speed. Every number here comes from the rows measured in one run.
+ * (tfjs native path, tfjs wasm, PyTorch, tfjs webgpu where there is a GPU), the ratios, and what each
+ * paper preset's training would take at that speed. Every number here comes from the rows measured in one run.
  */
 import type { Figure } from '../lib/plots/figure';
 import { preset } from '../lib/presets';
 import type { CpuId } from './cpuId';
 import { networkConfig } from './benchNetworks';
 
-export const IMPLEMENTATIONS = ['native', 'wasm', 'pytorch'] as const;
+export const IMPLEMENTATIONS = ['native', 'wasm', 'pytorch', 'webgpu'] as const;
 export type Implementation = (typeof IMPLEMENTATIONS)[number];
 
 export interface TrainBenchRow {
@@ -20,7 +20,10 @@ export interface TrainBenchRow {
   warmup: number;
   steps: number;
   stepsMs: number[];
-  /** tfjs: the label initBackend returned; pytorch: the torch version and BLAS library. */
+  /**
+   * tfjs: the backend as results name it (webgpu with its adapter, e.g. `webgpu (llvmpipe, software)`);
+   * pytorch: the torch version and BLAS library.
+   */
   detail: string;
   phasesMs?: Record<string, number>;
 }
@@ -170,6 +173,7 @@ export function trainBenchMarkdown(b: TrainBenchResults): string {
     '',
     'Ratios are of times: below 1 means the first is faster.',
     '',
+    ...webgpuLines(b),
   ];
   if (b.skipped.length) {
     lines.push('Skipped:', '', ...b.skipped.map((s) => `- ${s.network} on ${s.implementation}: ${s.reason}`), '');
@@ -200,6 +204,28 @@ export function trainBenchMarkdown(b: TrainBenchResults): string {
   }
   lines.push('![ms per training step](training.png)', '');
   return lines.join('\n');
+}
+
+/**
+ * The webgpu rows, apart: a GPU is not a peer of the CPU columns, and a software adapter (llvmpipe,
+ * SwiftShader: the GPU emulated on the CPU) is labelled as such and measures nothing about GPUs.
+ */
+function webgpuLines(b: TrainBenchResults): string[] {
+  const rows = b.rows.filter((r) => r.implementation === 'webgpu');
+  if (!rows.length) return [];
+  const native = (n: string) => b.rows.find((r) => r.network === n && r.implementation === 'native');
+  return [
+    '| network | batch | webgpu ms/step | adapter | webgpu / native |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const ratio = native(r.network) ? (r.msPerStep / native(r.network)!.msPerStep).toFixed(2) : '—';
+      return `| ${r.network} | ${r.batchSize} | ${fmtMs(r.msPerStep)} | ${r.detail} | ${ratio} |`;
+    }),
+    '',
+    ...(rows.some((r) => r.detail.includes('software'))
+      ? ['A software adapter emulates the GPU on the CPU: its times say nothing about a GPU.', '']
+      : []),
+  ];
 }
 
 /** ms per step per network, one bar per implementation (log scale). */

@@ -56,11 +56,11 @@ const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** di
 const loadavg = () => os.loadavg().map((l) => round(l, 2));
 
 /** Profiles `warmup` + `steps` training steps of `bench`; the kernel registry is restored afterwards. */
-export function profileTrainStep(
+export async function profileTrainStep(
   bench: TrainStepBench,
   backend: string,
   opts: { warmup: number; steps: number; log?: (line: string) => void },
-): TrainProfile {
+): Promise<TrainProfile> {
   const loadAverageStart = loadavg();
   const timer = wrapKernels();
   const stepMs: number[] = [];
@@ -72,7 +72,7 @@ export function profileTrainStep(
       timer.reset();
       const marks: { phase: StepPhase; t: number }[] = [];
       const t0 = performance.now();
-      bench.step((phase) => {
+      await bench.step((phase) => {
         timer.bucket = phase;
         marks.push({ phase, t: performance.now() });
       });

@@ -1,7 +1,9 @@
 /**
  * `npm run bench:train`: ms per training step, side by side in one run, for each network × {native,
- * wasm, pytorch}. Each implementation runs in its own child process (tfjs with BNN_BACKEND set; PyTorch
- * via scripts/pytorch_train_step.py); one that fails to load is reported as skipped with the reason.
+ * wasm, pytorch, webgpu} (webgpu: a hardware GPU's row; a software adapter such as llvmpipe is measured
+ * only when --implementations names webgpu, and labelled as such). Each implementation runs in its own
+ * child process (tfjs with BNN_BACKEND set; PyTorch via scripts/pytorch_train_step.py); one that fails to
+ * load is reported as skipped with the reason.
  * Writes training.json, training.md and the figure training.{png,svg,html} (bench/trainBench.ts).
  * `--help` lists the flags.
  */
@@ -9,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
-import { initBackend } from '../lib/backend';
+import { backendLabel, initBackend } from '../lib/backend';
+import { registerWebgpuBackend } from '../lib/tfjs/webgpu';
 import { cpuId, describeCpu } from '../bench/cpuId';
 import {
   IMPLEMENTATIONS,
@@ -53,21 +56,25 @@ export const FLAG_TABLE = {
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const loadavg = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
 
-/** Threads the tfjs step uses: wasm (and cpu) run one; the native path its pool's. */
+/** Threads the tfjs step uses: wasm (and cpu, and webgpu, which feeds the GPU) run one; the native path its pool's. */
 function tfjsThreads(backend: string): number {
-  if (backend === 'wasm' || backend === 'cpu') return 1;
+  if (backend === 'wasm' || backend === 'cpu' || backend === 'webgpu') return 1;
   const addon = loadNativeAddon().addon as unknown as { poolThreads?: number; hardwareConcurrency?: number } | null;
   return addon?.poolThreads ?? (Number(process.env.BNN_THREADS) || addon?.hardwareConcurrency || os.cpus().length);
 }
 
 /** The child: one network on the backend of BNN_BACKEND; prints its row as one JSON line. */
 async function worker(network: string, warmup: number, steps: number): Promise<void> {
+  if (process.env.BNN_BACKEND === 'webgpu' && process.env.BNN_BENCH_GPU_ONLY === '1') {
+    const why = await registerWebgpuBackend(false);
+    if (why) throw new Error(why);
+  }
   const backend = await initBackend(process.env.BNN_BACKEND);
   const bench = buildTrainStepBench(network);
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    bench.step();
+    await bench.step();
     if (i >= warmup) times.push(performance.now() - t0);
   }
   bench.dispose();
@@ -80,13 +87,22 @@ async function worker(network: string, warmup: number, steps: number): Promise<v
     warmup,
     steps,
     stepsMs: times.map(round),
-    detail: `tfjs backend ${backend}`,
+    detail: `tfjs backend ${backendLabel()}`,
   };
   console.log(JSON.stringify(row));
 }
 
-/** Runs one implementation on one network in its own process: its row, or why it was skipped. */
-function measure(network: string, impl: Implementation, warmup: number, steps: number): TrainBenchRow | SkippedRow {
+/**
+ * Runs one implementation on one network in its own process: its row, or why it was skipped.
+ * `gpuOnly`: webgpu on a hardware adapter only (a software one is skipped).
+ */
+function measure(
+  network: string,
+  impl: Implementation,
+  warmup: number,
+  steps: number,
+  gpuOnly: boolean,
+): TrainBenchRow | SkippedRow {
   const counts = ['--warmup', String(warmup), '--steps', String(steps)];
   const env = impl === 'pytorch' ? openBlasEnv() : { ...process.env };
   let command: string;
@@ -96,6 +112,7 @@ function measure(network: string, impl: Implementation, warmup: number, steps: n
     args = [PYTORCH_SCRIPT, '--config', JSON.stringify(networkConfig(network)), ...counts, '--threads', '2'];
   } else {
     env.BNN_BACKEND = impl;
+    if (impl === 'webgpu' && gpuOnly) env.BNN_BENCH_GPU_ONLY = '1';
     command = process.execPath;
     args = ['--import', 'tsx', __filename, '--worker', '--networks', network, ...counts];
   }
@@ -138,7 +155,8 @@ async function main(): Promise<void> {
   for (const network of networks) {
     const c = counts(network);
     for (const impl of implementations as Implementation[]) {
-      const result = measure(network, impl, c.warmup, c.steps);
+      // webgpu in the default list runs on a hardware GPU only; named in --implementations, on any adapter.
+      const result = measure(network, impl, c.warmup, c.steps, values.implementations === IMPLEMENTATIONS.join(','));
       if ('reason' in result) {
         skipped.push(result);
         console.log(`${network} on ${impl}: skipped (${result.reason})`);

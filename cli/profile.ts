@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     console.log(`${network}: ${opts.warmup} warm-up + ${opts.steps} timed steps`);
     const bench = buildTrainStepBench(network);
     try {
-      const p = profileTrainStep(bench, backend, { ...opts, log: (line) => console.log(line) });
+      const p = await profileTrainStep(bench, backend, { ...opts, log: (line) => console.log(line) });
       const top = p.kernels.slice(0, 3).map((k) => `${k.kernel} ${((100 * k.ms) / p.stepMs).toFixed(0)} %`);
       console.log(
         `${network} on ${backend}: ${p.stepMs.toFixed(1)} ms/step; ` +

@@ -10,7 +10,10 @@ export function squaredHinge(targets: tf.Tensor, scores: tf.Tensor): tf.Scalar {
 
 /** Fraction of rows whose highest score is not at the target's +1. */
 export function classificationError(targets: tf.Tensor, scores: tf.Tensor): number {
-  return tf.tidy(
-    () => tf.mean(tf.cast(tf.notEqual(tf.argMax(scores, -1), tf.argMax(targets, -1)), 'float32')).dataSync()[0],
-  );
+  return tf.tidy(() => classificationErrorTensor(targets, scores).dataSync()[0]);
+}
+
+/** `classificationError` as a scalar tensor, to be read asynchronously (as the trainer does on every backend). */
+export function classificationErrorTensor(targets: tf.Tensor, scores: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.cast(tf.notEqual(tf.argMax(scores, -1), tf.argMax(targets, -1)), 'float32')));
 }

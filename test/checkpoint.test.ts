@@ -289,7 +289,7 @@ describe('rollback, divergence and the best weights', () => {
     });
     const saved = await tf.loadLayersModel(`file://${path.join(runDir, 'model', 'model.json')}`);
     const data = await loadDataset(resolveHyperparameters('mnist', 'smoke', overrides));
-    expect(evaluate(saved, data.valid, true)).toBe(result.bestValidError);
-    expect(evaluate(saved, data.test, true)).toBe(result.testError);
+    expect(await evaluate(saved, data.valid, true)).toBe(result.bestValidError);
+    expect(await evaluate(saved, data.test, true)).toBe(result.testError);
   });
 });

@@ -23,25 +23,25 @@ function model(weights: number[]) {
 }
 
 describe('BinaryWeightMonitor', () => {
-  it('flip ratio since the last snapshot, fraction at ±H, mean |W|; real (null, identity) kernels left out', () => {
+  it('flip ratio since the last snapshot, fraction at ±H, mean |W|; real (null, identity) kernels out', async () => {
     const { m, layer } = model([0.1, -0.2, 0.5, -0.5, 0, 0.3, -0.05, 0.4]);
-    const monitor = new BinaryWeightMonitor(m);
+    const monitor = await BinaryWeightMonitor.create(m);
     // Signs before: + − + − + + − + (sign(0) = +1). After: 3 change (0.1→−0.1, −0.2→0.2, 0→−0.01).
     layer.latentKernel.write(tf.tensor2d([-0.1, 0.2, 0.5, -0.5, -0.01, 0.3, -0.05, 0.49999], [2, 4]));
-    const [d] = monitor.epochEnd();
-    expect(monitor.epochEnd().length).toBe(1);
+    const [d] = await monitor.epochEnd();
+    expect((await monitor.epochEnd()).length).toBe(1);
     expect(d.layer).toBe('binary');
     expect(d.flipRatio).toBe(3 / 8);
     expect(d.atClip).toBe(2 / 8); // 0.49999 is a weight near the clip, not at it
     expect(d.meanAbs).toBeCloseTo((0.1 + 0.2 + 0.5 + 0.5 + 0.01 + 0.3 + 0.05 + 0.49999) / 8, 6);
   });
 
-  it('re-snapshots at each epoch end: no change, no flips', () => {
+  it('re-snapshots at each epoch end: no change, no flips', async () => {
     const { m, layer } = model([0.1, -0.2, 0.5, -0.5, 0, 0.3, -0.05, 0.4]);
-    const monitor = new BinaryWeightMonitor(m);
+    const monitor = await BinaryWeightMonitor.create(m);
     layer.latentKernel.write(tf.neg(layer.latentKernel.read()));
-    expect(monitor.epochEnd()[0].flipRatio).toBe(7 / 8); // 0 → −0 keeps sign +1
-    expect(monitor.epochEnd()[0].flipRatio).toBe(0);
+    expect((await monitor.epochEnd())[0].flipRatio).toBe(7 / 8); // 0 → −0 keeps sign +1
+    expect((await monitor.epochEnd())[0].flipRatio).toBe(0);
   });
 });
 

@@ -44,10 +44,10 @@ describe('kernel timer', () => {
 });
 
 describe('training-step profile', () => {
-  it('splits a step into phases and kernels, and leaves the registry as it was', () => {
+  it('splits a step into phases and kernels, and leaves the registry as it was', async () => {
     const before = kernelFuncs();
     const bench = buildTrainStepBench('mnist-mlp-smoke');
-    const p = profileTrainStep(bench, backend, { warmup: 1, steps: 2 });
+    const p = await profileTrainStep(bench, backend, { warmup: 1, steps: 2 });
     bench.dispose();
     for (const [name, f] of kernelFuncs()) expect(f).toBe(before.get(name));
     expect(p.network).toBe('mnist-mlp-smoke');
@@ -65,9 +65,9 @@ describe('training-step profile', () => {
     expect(p.machine.cpu.family).toBeTruthy();
   });
 
-  it('one section per network and backend: a new profile replaces the old, another backend sits beside it', () => {
+  it('one section per network and backend: a new profile replaces the old, another backend sits by it', async () => {
     const bench = buildTrainStepBench('mnist-mlp-smoke');
-    const p = profileTrainStep(bench, backend, { warmup: 0, steps: 1 });
+    const p = await profileTrainStep(bench, backend, { warmup: 0, steps: 1 });
     bench.dispose();
     saveProfiles(tmp, [p]);
     saveProfiles(tmp, [{ ...p, stepMs: p.stepMs / 2, backend: 'native' }]);

@@ -94,12 +94,11 @@ export class BinaryNetOptimizer {
     applyFusedUpdate({ rule: this.name, param, grad, m: this.m[i], v: this.v[i], scale, beta1, beta2, epsilon, clip });
   }
 
-  getState(): OptimizerState {
-    return {
-      name: this.name,
-      step: this.t,
-      moments: this.m.map((m, i) => ({ m: m.dataSync() as Float32Array, v: this.v[i].dataSync() as Float32Array })),
-    };
+  /** The moments, read asynchronously (every backend, webgpu included, can). */
+  async getState(): Promise<OptimizerState> {
+    const read = async (x: tf.Variable) => (await x.data()) as Float32Array;
+    const moments = await Promise.all(this.m.map(async (m, i) => ({ m: await read(m), v: await read(this.v[i]) })));
+    return { name: this.name, step: this.t, moments };
   }
 
   setState(state: OptimizerState): void {

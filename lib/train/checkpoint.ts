@@ -198,12 +198,14 @@ export function keepAsPrevious(file: string, previous: string): void {
 
 // Weights are matched by position: tfjs makes variable names unique per process (kernel, kernel_1, …),
 // so the same model built again has other names.
-export function modelTensors(model: tf.LayersModel): TensorRecord[] {
-  return model.weights.map((w, i) => ({
-    name: `model/${i}/${w.originalName}`,
-    shape: w.shape as number[],
-    data: w.read().dataSync() as Float32Array,
-  }));
+export async function modelTensors(model: tf.LayersModel): Promise<TensorRecord[]> {
+  return Promise.all(
+    model.weights.map(async (w, i) => ({
+      name: `model/${i}/${w.originalName}`,
+      shape: w.shape as number[],
+      data: (await w.read().data()) as Float32Array,
+    })),
+  );
 }
 
 function restoreModel(model: tf.LayersModel, tensors: Map<string, TensorRecord>, file: string): void {
@@ -308,13 +310,13 @@ function checkTrainingMeta(meta: TrainingMeta, hp: Hyperparameters, batchesPerEp
  * The training state as checkpoint bytes; non-finite weights or moments are refused here. `weights`
  * are the model's (`modelTensors`), read once by a caller that also writes them to best.bnn.
  */
-export function encodeTrainingCheckpoint(
+export async function encodeTrainingCheckpoint(
   file: string,
   weights: TensorRecord[],
   optimizer: BinaryNetOptimizer,
   meta: TrainingMeta,
-): Uint8Array {
-  const state = optimizer.getState();
+): Promise<Uint8Array> {
+  const state = await optimizer.getState();
   const tensors = [
     ...weights,
     ...state.moments.flatMap(({ m, v }, i) => [

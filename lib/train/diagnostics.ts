@@ -32,21 +32,32 @@ function signBits(w: ArrayLike<number>): Uint8Array {
   return bits;
 }
 
-/** Snapshots the binary layers' signs at creation; `epochEnd()` measures against the last snapshot. */
-export class BinaryWeightMonitor {
-  private readonly layers: QuantizedLayer[];
-  private readonly signs: Uint8Array[];
+/** The latent kernels of `layers`, read asynchronously (as every backend, webgpu included, can). */
+function readKernels(layers: QuantizedLayer[]): Promise<Float32Array[]> {
+  return Promise.all(layers.map(async (l) => (await l.latentKernel.read().data()) as Float32Array));
+}
 
-  constructor(model: tf.LayersModel) {
+/**
+ * Snapshots the binary layers' signs when created (`await BinaryWeightMonitor.create(model)`);
+ * `epochEnd()` measures against the last snapshot.
+ */
+export class BinaryWeightMonitor {
+  private constructor(
+    private readonly layers: QuantizedLayer[],
+    private readonly signs: Uint8Array[],
+  ) {}
+
+  static async create(model: tf.LayersModel): Promise<BinaryWeightMonitor> {
     // Layers whose kernel the forward pass quantizes (an `identity` or null quantizer keeps it real).
-    this.layers = model.layers.filter(isQuantizedLayer).filter((l) => (l.kernelQuantizer?.precision ?? 32) < 32);
-    this.signs = this.layers.map((l) => signBits(l.latentKernel.read().dataSync()));
+    const layers = model.layers.filter(isQuantizedLayer).filter((l) => (l.kernelQuantizer?.precision ?? 32) < 32);
+    return new BinaryWeightMonitor(layers, (await readKernels(layers)).map(signBits));
   }
 
   /** Diagnostics of every binary layer since the previous call (or creation); then re-snapshots. */
-  epochEnd(): LayerDiagnostics[] {
+  async epochEnd(): Promise<LayerDiagnostics[]> {
+    const kernels = await readKernels(this.layers);
     return this.layers.map((layer, i) => {
-      const w = layer.latentKernel.read().dataSync();
+      const w = kernels[i];
       const signs = this.signs[i]; // re-snapshotted in place
       const clip = layer.H * (1 - AT_CLIP_TOLERANCE);
       let flips = 0;

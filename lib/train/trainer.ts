@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { batchTensors, type ImageSet, type SplitDataset } from '../data/dataset';
-import { classificationError, squaredHinge } from '../loss';
+import { classificationErrorTensor, squaredHinge } from '../loss';
 import type { Hyperparameters } from '../presets';
 import { BinaryNetOptimizer, modelParams, type Param } from '../optim/optimizers';
 import { lrAtEpoch } from '../optim/schedule';
@@ -97,19 +97,34 @@ export function shuffledIndices(n: number, seed: number): Uint32Array {
   return idx;
 }
 
-/** Classification error of `model` (inference mode) on a whole set. */
-export function evaluate(model: tf.LayersModel, set: ImageSet, flatten: boolean, batchSize = 500): number {
+/**
+ * Classification error of `model` (inference mode) on a whole set. The batches' errors are read
+ * once, at the end and asynchronously: a GPU backend computes every batch before the one wait.
+ */
+export async function evaluate(
+  model: tf.LayersModel,
+  set: ImageSet,
+  flatten: boolean,
+  batchSize = 500,
+): Promise<number> {
   if (set.count === 0) return NaN;
-  let wrong = 0;
-  for (let start = 0; start < set.count; start += batchSize) {
-    const n = Math.min(batchSize, set.count - start);
-    const indices = Array.from({ length: n }, (_, i) => start + i);
-    wrong += tf.tidy(() => {
-      const { x, y } = batchTensors(set, indices, flatten);
-      return classificationError(y, model.predict(x) as tf.Tensor) * n;
-    });
+  const batches: { error: tf.Scalar; n: number }[] = [];
+  try {
+    for (let start = 0; start < set.count; start += batchSize) {
+      const n = Math.min(batchSize, set.count - start);
+      const indices = Array.from({ length: n }, (_, i) => start + i);
+      const error = tf.tidy(() => {
+        const { x, y } = batchTensors(set, indices, flatten);
+        return classificationErrorTensor(y, model.predict(x) as tf.Tensor);
+      });
+      batches.push({ error, n });
+    }
+    let wrong = 0;
+    for (const { error, n } of batches) wrong += (await error.data())[0] * n;
+    return wrong / set.count;
+  } finally {
+    batches.forEach((b) => b.error.dispose());
   }
-  return wrong / set.count;
 }
 
 /** Where `trainStep` is: its `mark` callback is called as each phase begins. */
@@ -118,10 +133,11 @@ export type StepPhase = 'forward' | 'backward' | 'optimizer' | 'readout';
 /**
  * One training step on a batch (what `train` does per batch): forward with training=true, squared
  * hinge loss, gradients of every parameter (straight-through through the signs), then the
- * optimizer's update (Glorot scale and clip). Returns the batch's loss and error.
+ * optimizer's update (Glorot scale and clip). Returns the batch's loss and error, read
+ * asynchronously (a GPU backend cannot read synchronously in Node; on the others it costs nothing).
  * `mark` lets a profiler attribute time to phases; it does not change the computation.
  */
-export function trainStep(
+export async function trainStep(
   model: tf.LayersModel,
   params: Param[],
   optimizer: BinaryNetOptimizer,
@@ -129,8 +145,8 @@ export function trainStep(
   y: tf.Tensor,
   lr: number,
   mark?: (phase: StepPhase) => void,
-): { loss: number; error: number } {
-  return tf.tidy(() => {
+): Promise<{ loss: number; error: number }> {
+  const [loss, error] = tf.tidy(() => {
     let scores: tf.Tensor | null = null;
     mark?.('forward');
     const { value, grads } = tf.variableGrads(
@@ -149,10 +165,17 @@ export function trainStep(
       lr,
     );
     mark?.('readout');
-    const result = { loss: value.dataSync()[0], error: classificationError(y, scores!) };
+    const result = [value, classificationErrorTensor(y, scores!)];
     scores!.dispose();
     return result;
   });
+  try {
+    const [lossValue, errorValue] = await Promise.all([loss.data(), error.data()]);
+    return { loss: lossValue[0], error: errorValue[0] };
+  } finally {
+    loss.dispose();
+    error.dispose();
+  }
 }
 
 /** Everything one call of `train` carries between its pieces. */
@@ -255,11 +278,16 @@ function stopRun(run: Run, problem: string): never {
  * Writes the checkpoint (the one it replaces becomes checkpoint.prev.bnn) and history.json. The
  * state is encoded first: non-finite weights or moments stop the run before any file changes.
  */
-function saveCheckpoint(run: Run, weights: TensorRecord[] = modelTensors(run.model)): void {
+async function saveCheckpoint(run: Run, weights?: TensorRecord[]): Promise<void> {
   const { files } = run;
   let bytes: Uint8Array;
   try {
-    bytes = encodeTrainingCheckpoint(files.checkpoint, weights, run.optimizer, run.state);
+    bytes = await encodeTrainingCheckpoint(
+      files.checkpoint,
+      weights ?? (await modelTensors(run.model)),
+      run.optimizer,
+      run.state,
+    );
   } catch (err) {
     return stopRun(run, (err as Error).message);
   }
@@ -306,10 +334,15 @@ async function runEpoch(run: Run, epoch: number, lr: number, started: number): P
   run.progress.startEpoch(epoch, hp.epochs, batches, state.batch);
   for (let b = state.batch; b < batches; b++) {
     const indices = order.subarray(b * hp.batchSize, Math.min((b + 1) * hp.batchSize, trainSet.count));
-    const { loss, error } = tf.tidy(() => {
-      const { x, y } = batchTensors(trainSet, indices, options.flatten);
-      return trainStep(run.model, run.params, run.optimizer, x, y, lr);
-    });
+    const { x, y } = batchTensors(trainSet, indices, options.flatten);
+    let step: { loss: number; error: number };
+    try {
+      step = await trainStep(run.model, run.params, run.optimizer, x, y, lr);
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+    const { loss, error } = step;
     if (!Number.isFinite(loss)) stopRun(run, `the loss is ${loss} in epoch ${epoch}, batch ${b + 1} (diverged)`);
     state.partial.lossSum += loss * indices.length;
     state.partial.errorSum += error * indices.length;
@@ -322,7 +355,7 @@ async function runEpoch(run: Run, epoch: number, lr: number, started: number): P
       const seconds = (performance.now() - started) / 1000;
       state.partial.seconds = secondsBefore + seconds;
       state.wallSeconds += seconds;
-      saveCheckpoint(run);
+      await saveCheckpoint(run);
       const where = `epoch ${epoch} after ${state.batch}/${batches} batches`;
       run.progress.endEpoch(`interrupted in ${where}; checkpoint saved to ${run.files.checkpoint}`);
       return false;
@@ -332,7 +365,7 @@ async function runEpoch(run: Run, epoch: number, lr: number, started: number): P
 }
 
 /** Validation and test error after an epoch, and the epoch's record. */
-function evaluateEpoch(run: Run, epoch: number, lr: number, started: number): EpochRecord {
+async function evaluateEpoch(run: Run, epoch: number, lr: number, started: number): Promise<EpochRecord> {
   const { partial } = run.state;
   const count = run.data.train.count;
   return {
@@ -340,15 +373,15 @@ function evaluateEpoch(run: Run, epoch: number, lr: number, started: number): Ep
     lr,
     trainLoss: partial.lossSum / count,
     trainError: partial.errorSum / count,
-    validError: evaluate(run.model, run.data.valid, run.options.flatten),
-    testError: evaluate(run.model, run.data.test, run.options.flatten),
+    validError: await evaluate(run.model, run.data.valid, run.options.flatten),
+    testError: await evaluate(run.model, run.data.test, run.options.flatten),
     seconds: partial.seconds + (performance.now() - started) / 1000,
-    layers: run.monitor!.epochEnd(),
+    layers: await run.monitor!.epochEnd(),
   };
 }
 
 /** Bookkeeping at the end of an epoch: history, best weights, checkpoint, progress line. */
-function finishEpoch(run: Run, record: EpochRecord, started: number): void {
+async function finishEpoch(run: Run, record: EpochRecord, started: number): Promise<void> {
   const { state, hp } = run;
   state.wallSeconds += (performance.now() - started) / 1000;
   record.elapsedSeconds = state.wallSeconds;
@@ -358,10 +391,10 @@ function finishEpoch(run: Run, record: EpochRecord, started: number): void {
   state.partial = { lossSum: 0, errorSum: 0, seconds: 0 };
   const best = state.history[bestEpochIndex(state.history)];
   // Read from the model once: best.bnn and the checkpoint hold the same weights (37M floats for the MNIST MLP).
-  const weights = modelTensors(run.model);
+  const weights = await modelTensors(run.model);
   // best.bnn first: a crash between the two writes then reruns this epoch, which rewrites it.
   if (best === record) saveBest(run, record, weights);
-  saveCheckpoint(run, weights);
+  await saveCheckpoint(run, weights);
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   const epochOf = `${String(record.epoch).padStart(String(hp.epochs).length)}/${hp.epochs}`;
   run.progress.endEpoch(
@@ -425,7 +458,7 @@ export async function train(
   try {
     resumeOrStart(run);
     // After a resume in mid-epoch, that epoch's flip ratio counts only the flips since the resume.
-    run.monitor = new BinaryWeightMonitor(model);
+    run.monitor = await BinaryWeightMonitor.create(model);
     let interrupted = false;
     const epochAtStart = run.state.epoch;
     for (let epochsThisCall = 0; run.state.epoch < hp.epochs; epochsThisCall++) {
@@ -437,8 +470,8 @@ export async function train(
         interrupted = true;
         break;
       }
-      const record = evaluateEpoch(run, epoch, lr, started);
-      finishEpoch(run, record, started);
+      const record = await evaluateEpoch(run, epoch, lr, started);
+      await finishEpoch(run, record, started);
       options.onEpoch?.(record);
       if (options.shouldStop?.()) {
         interrupted = run.state.epoch < hp.epochs;
