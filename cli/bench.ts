@@ -5,12 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { cliFlags, FLAGS, runMain, type FlagTable } from './args';
+import { cliFlags, FLAGS, runMain, type FlagTable, type FlagValues } from './args';
 import { initBackend } from '../lib/backend';
+import { benchGpu, gpuBenchMarkdown } from '../bench/gpuBench';
 import { benchMlp } from '../bench/mlpBench';
 import { benchMarkdown, FLOAT_TIE_MARGIN, speedupFigure, type BenchResults } from '../bench/report';
 import { benchMatMul, describeMachine, measureRoofline } from '../bench/xnorBench';
 import type { SplitDataset } from '../lib/data/dataset';
+import { loadPackedModel } from '../lib/engine';
 import { loadMnist } from '../lib/data/mnist';
 import { buildModel } from '../lib/experiment';
 import { checkpointHyperparameters, restoreModelFromCheckpoint } from '../lib/train/checkpoint';
@@ -34,6 +36,11 @@ export const FLAG_TABLE = {
   model: { ...FLAGS.model, help: `${FLAGS.model.help}: an MLP instead of a calibrated untrained one` },
   checkpoint: { ...FLAGS.checkpoint, help: `${FLAGS.checkpoint.help}: an MLP, as --model` },
   'no-mlp': { help: 'skip the MLP part' },
+  gpu: {
+    help:
+      'the GPU section instead: the XNOR kernel in WGSL against float on the WebGPU adapter, and the MLP on ' +
+      "the engine against float (the demo's trained model): gpu.json and gpu.md",
+  },
   note: { value: 'TEXT', help: 'recorded with the machine description (e.g. what else was running)' },
 } satisfies FlagTable;
 
@@ -52,10 +59,57 @@ function modelFromCheckpoint(file: string, data: SplitDataset): tf.Sequential {
   return model;
 }
 
+/** `--gpu`: bench/gpuBench.ts on the WebGPU adapter at hand; gpu.json and gpu.md. */
+async function gpuSection(flags: FlagValues<typeof FLAG_TABLE>, log: (line: string) => void): Promise<void> {
+  for (const flag of ['hidden', 'model', 'checkpoint'] as const)
+    if (typeof flags[flag] === 'string') throw new Error(`--${flag} does not apply to --gpu (its MLP is the demo's)`);
+  const smoke = flags.smoke;
+  const runs = typeof flags.runs === 'string' ? positiveInts(flags.runs, 'runs')[0] : smoke ? 1 : 3;
+  const sizes =
+    typeof flags.sizes === 'string'
+      ? positiveInts(flags.sizes, 'sizes')
+      : smoke
+        ? [256, 512]
+        : [1024, 2048, 4096, 8192];
+  const images = typeof flags.images === 'string' ? positiveInts(flags.images, 'images')[0] : smoke ? 200 : 10_000;
+  const about = JSON.parse(fs.readFileSync(path.join('demo', 'model', 'about.json'), 'utf8'));
+  const results = await benchGpu({
+    sizes,
+    batch: smoke ? 100 : Math.min(1000, images),
+    runs,
+    mlp: flags['no-mlp']
+      ? null
+      : {
+          model: loadPackedModel(path.join('demo', 'model', about.file)),
+          name: `the demo's ${about.run} model, 784-${about.layers.length - 1}×${about.layers[1].split('→')[0]}-10`,
+          test: loadMnist().test,
+          images,
+        },
+    smoke,
+    note: typeof flags.note === 'string' ? flags.note : '',
+    log,
+  });
+  if (typeof results === 'string') throw new Error(`the GPU section cannot run here: ${results}`);
+  const out =
+    typeof flags.out === 'string'
+      ? flags.out
+      : path.join(smoke ? path.join('runs', 'bench-smoke') : 'results', 'bench');
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'gpu.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(out, 'gpu.md'), gpuBenchMarkdown(results));
+  log(`wrote ${path.join(out, 'gpu.json')} and gpu.md`);
+  const inexact = results.matmul.filter((r) => !r.exact).map((r) => `${r.label} ${r.method}`);
+  if (inexact.length) {
+    console.error(`results differ from the exact ±1 products: ${inexact.join('; ')}`);
+    process.exitCode = 1;
+  }
+}
+
 async function main(): Promise<void> {
   const flags = cliFlags(USAGE, FLAG_TABLE);
   const smoke = flags.smoke;
   const log = (line: string) => console.log(line);
+  if (flags.gpu) return gpuSection(flags, log);
   const started = performance.now();
   // The tfjs rows are the wasm backend's float path (single-threaded XNNPACK), as in earlier runs;
   // the native backend's float GEMM has rows of its own (method 'float native sgemm …').

@@ -52,25 +52,34 @@ export class FloatModel {
 
   /** Class scores, count × numClasses row-major, for `count` images of uint8 pixels. */
   scores(pixels: Uint8Array, count: number): Float32Array {
+    const scores = this.scoresTensor(pixels, count);
+    const out = scores.dataSync() as Float32Array;
+    scores.dispose();
+    return out;
+  }
+
+  /**
+   * The scores as a tensor (count × numClasses), left on the backend: read it with `await data()` where reads
+   * are asynchronous (tfjs-webgpu in Node, bench/gpuBench.ts).
+   */
+  scoresTensor(pixels: Uint8Array, count: number): tf.Tensor2D {
     if (pixels.length !== count * this.inputSize)
       throw new RangeError(`pixels has ${pixels.length} values, expected ${count} images × ${this.inputSize}`);
-    return tf
-      .tidy(() => {
-        const p = tf.tensor2d(pixels, [count, this.inputSize], 'float32');
-        let x =
-          this.layers[0].input === 'pixels'
-            ? tf.sub(tf.mul(p, 2), 255)
-            : tf.sub(tf.mul(tf.cast(tf.greaterEqual(p, 128), 'float32'), 2), 1);
-        for (const layer of this.layers) {
-          const sums = tf.matMul(x, layer.kernel);
-          const o = layer.output;
-          if (o.kind === 'scores') return tf.add(tf.mul(sums, o.scale), o.shift);
-          // +1 where (flip ? −S : S) ≥ T, else −1.
-          x = tf.sub(tf.mul(tf.cast(tf.greaterEqual(tf.mul(sums, o.signs), o.thresholds), 'float32'), 2), 1);
-        }
-        throw new Error('the model does not end in a scores layer');
-      })
-      .dataSync() as Float32Array;
+    return tf.tidy(() => {
+      const p = tf.tensor2d(pixels, [count, this.inputSize], 'float32');
+      let x =
+        this.layers[0].input === 'pixels'
+          ? tf.sub(tf.mul(p, 2), 255)
+          : tf.sub(tf.mul(tf.cast(tf.greaterEqual(p, 128), 'float32'), 2), 1);
+      for (const layer of this.layers) {
+        const sums = tf.matMul(x, layer.kernel);
+        const o = layer.output;
+        if (o.kind === 'scores') return tf.add(tf.mul(sums, o.scale), o.shift) as tf.Tensor2D;
+        // +1 where (flip ? −S : S) ≥ T, else −1.
+        x = tf.sub(tf.mul(tf.cast(tf.greaterEqual(tf.mul(sums, o.signs), o.thresholds), 'float32'), 2), 1);
+      }
+      throw new Error('the model does not end in a scores layer');
+    });
   }
 
   /** Float32 bytes held by the kernels. */

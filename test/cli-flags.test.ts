@@ -13,9 +13,9 @@ import { preset } from '../lib/presets';
 
 const root = path.resolve(__dirname, '..');
 
-/** The flags each command took before they shared one table; --help is added to every one. */
+/** The flags each command took before they shared one table (and bench's --gpu since); --help is added to every one. */
 const COMMANDS: Record<string, string[]> = {
-  bench: ['smoke', 'out', 'sizes', 'runs', 'images', 'hidden', 'model', 'checkpoint', 'no-mlp', 'note'],
+  bench: ['smoke', 'out', 'sizes', 'runs', 'images', 'hidden', 'model', 'checkpoint', 'no-mlp', 'gpu', 'note'],
   'bench-infer': [
     ...['networks', 'checkpoint', 'packed', 'dataset', 'batches', 'threads', 'implementations'],
     ...['runs', 'smoke', 'out', 'worker'],
