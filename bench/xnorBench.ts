@@ -253,7 +253,19 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
       const c = new Float32Array(m * n).fill(1);
       for (const threads of threadCounts) {
         const t = measure(
-          () => addon.sgemm(aFloat, bFloat, c, m, n, k, false, false, false, threads),
+          () =>
+            addon.sgemm({
+              a: aFloat,
+              b: bFloat,
+              c,
+              m,
+              n,
+              k,
+              transA: false,
+              transB: false,
+              accumulate: false,
+              threads,
+            }),
           macs > 1e11 ? 1 : options.runs,
           macs > 1e11 ? 0 : 1,
         );

@@ -65,10 +65,8 @@ void xnor::parallel_gemm(GemmFn fn, const GemmArgs& whole, size_t max_threads) {
 
 namespace {
 
-using bnn::arg_array;
-using bnn::arg_count;
 using bnn::checked_mul;
-using bnn::kMaxSafe;
+using bnn::Fields;
 
 // Padding bits past K must be 0 (the K − 2·popcount identity relies on it).
 void check_padding(const Napi::Env& env, const uint64_t* rows, uint64_t count, uint64_t stride, uint64_t K,
@@ -85,41 +83,43 @@ void check_padding(const Napi::Env& env, const uint64_t* rows, uint64_t count, u
   }
 }
 
+// Rows of K bits packed as described in xnor_common.h, `stride` 64-bit words each (padding bits 0).
 struct GemmCall {
-  const uint64_t* a;
-  const uint64_t* b;
-  int32_t* out;
-  uint64_t m, n, k, stride, threads;
-  const Isa* isa;
+  const uint64_t* a;  // (M·planes, stride): `planes` rows per output row (1, or 8 for bitPlaneGemm)
+  const uint64_t* b;  // (N,stride)
+  int32_t* out;       // (M,N)
+  uint64_t m, n, k;   // M, N, K
+  uint64_t stride;    // in 64-bit words, a multiple of 8 (512 bits)
+  uint64_t threads;   // at most this many threads (≥ 1)
+  xnor::GemmFn fn;    // the micro-kernel of the instruction set asked for, else the best
 };
 
-// Arguments (a, b, m, n, k, stride32, out, threads, isa?) shared by gemm and bitPlaneGemm; `a`
-// holds m · a_rows_per_output rows, `out` m × n values.
-GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) {
-  const Napi::Env env = info.Env();
+// { a, b, m, n, k, stride, out, threads, isa? }, shared by gemm and bitPlaneGemm; `stride` is in 32-bit
+// words (a multiple of 16), as JavaScript holds the rows.
+GemmCall parse_gemm(const Napi::CallbackInfo& info, const char* function, uint64_t planes) {
+  const Fields f(info, function, {"a", "b", "m", "n", "k", "stride", "out", "threads", "isa"});
+  const Napi::Env env = f.env();
   GemmCall g{};
-  g.m = arg_count(info, 2, "m", kMaxSafe);
-  g.n = arg_count(info, 3, "n", kMaxSafe);
-  g.k = arg_count(info, 4, "k", a_rows_per_output > 1 ? 1ULL << 23 : 1ULL << 30);
-  const uint64_t stride32 = arg_count(info, 5, "stride", kMaxSafe);
+  g.m = f.count("m");
+  g.n = f.count("n");
+  g.k = f.count("k", planes > 1 ? 1ULL << 23 : 1ULL << 30);
+  const uint64_t stride32 = f.count("stride");
   if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
   if (stride32 * 32 < g.k) throw Napi::RangeError::New(env, "stride is too short for k");
-  g.threads = arg_count(info, 7, "threads", 1024);
+  g.threads = f.count("threads", 1024);
   if (g.threads == 0) throw Napi::RangeError::New(env, "threads must be at least 1");
-  const uint64_t a_rows = checked_mul(env, g.m, a_rows_per_output, "m · rows per output");
-  g.a = arg_array<uint64_t>(info, 0, "a", napi_uint32_array, "Uint32Array",
-                            checked_mul(env, a_rows, stride32, "m · stride"));
-  g.b = arg_array<uint64_t>(info, 1, "b", napi_uint32_array, "Uint32Array",
-                            checked_mul(env, g.n, stride32, "n · stride"));
-  g.out = arg_array<int32_t>(info, 6, "out", napi_int32_array, "Int32Array", checked_mul(env, g.m, g.n, "m · n"));
-  g.isa = &isas().front();
-  if (info.Length() > 8 && !info[8].IsUndefined()) {
-    if (!info[8].IsString()) throw Napi::TypeError::New(env, "isa must be a string");
-    const std::string wanted = info[8].As<Napi::String>().Utf8Value();
-    g.isa = nullptr;
+  const uint64_t a_rows = checked_mul(env, g.m, planes, "m · rows per output");
+  g.a = f.array<uint64_t>("a", napi_uint32_array, "Uint32Array", checked_mul(env, a_rows, stride32, "m · stride"));
+  g.b = f.array<uint64_t>("b", napi_uint32_array, "Uint32Array", checked_mul(env, g.n, stride32, "n · stride"));
+  g.out = f.array<int32_t>("out", napi_int32_array, "Int32Array", checked_mul(env, g.m, g.n, "m · n"));
+  g.fn = isas().front().fn;
+  if (f.has("isa")) {
+    const std::string wanted = f.string("isa");
+    const Isa* isa = nullptr;
     for (const auto& candidate : isas())
-      if (wanted == candidate.name) g.isa = &candidate;
-    if (!g.isa) throw Napi::RangeError::New(env, "instruction set '" + wanted + "' is not available on this CPU");
+      if (wanted == candidate.name) isa = &candidate;
+    if (!isa) throw Napi::RangeError::New(env, "instruction set '" + wanted + "' is not available on this CPU");
+    g.fn = isa->fn;
   }
   g.stride = stride32 / 2;
   check_padding(env, g.a, a_rows, g.stride, g.k, "a");
@@ -127,31 +127,25 @@ GemmCall parse_gemm(const Napi::CallbackInfo& info, uint64_t a_rows_per_output) 
   return g;
 }
 
-// gemm(a: Uint32Array, b: Uint32Array, m, n, k, stride32, out: Int32Array, threads, isa?: string): void
-//   out[i·n + j] = Σ_k a_ik · b_jk over ±1 values packed as described in xnor_common.h, where
-//   `stride32` is the row length in 32-bit words (a multiple of 16).
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  const GemmCall g = parse_gemm(info, 1);
-  if (g.m == 0 || g.n == 0) return info.Env().Undefined();
-  xnor::parallel_gemm(g.isa->fn, {g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n}, g.threads);
-  return info.Env().Undefined();
+// out (M,N) = a (M,K) · b (N,K)ᵀ over ±1 values: out[i·N + j] = Σ_k a_ik · b_jk.
+void gemm(const GemmCall& g) {
+  if (g.m == 0 || g.n == 0) return;
+  xnor::parallel_gemm(g.fn, {g.a, g.b, g.stride, g.k, g.out, g.n, 0, g.m, 0, g.n}, g.threads);
 }
 
-// bitPlaneGemm(a, b, m, n, k, stride32, out, threads, isa?): void — the first layer on bit planes
-// (lib/kernels/firstLayer.ts): `a` holds 8 rows per input (planes 0..7), and
-//   out[i·n + j] = Σ_n 2^n · (a_{8i+n} · b_j).
-// Computed 8 inputs (64 plane rows) at a time into a per-thread buffer that stays in cache, so
-// the 8× larger plane products never go to memory.
-Napi::Value BitPlaneGemm(const Napi::CallbackInfo& info) {
-  const GemmCall g = parse_gemm(info, 8);
-  if (g.m == 0 || g.n == 0) return info.Env().Undefined();
+// The first layer on bit planes (lib/kernels/firstLayer.ts): a holds 8 rows per input (planes 0..7),
+//   out (M,N): out[i·N + j] = Σ_p 2^p · (a_{8i+p} · b_j),  a (8·M,K), b (N,K).
+// Computed 8 inputs (64 plane rows) at a time into a per-thread buffer that stays in cache, so the 8×
+// larger plane products never go to memory.
+void bit_plane_gemm(const GemmCall& g) {
+  if (g.m == 0 || g.n == 0) return;
   constexpr uint64_t kInputs = 8;
   // 8 plane products per output: 8× the binary work of a plain product (see parallel_gemm).
   bnn::parallel_for(g.m, kInputs, bnn::threads_for(double(g.m) * g.n * g.k, g.threads), [&](size_t lo, size_t hi) {
     std::vector<int32_t> planes(kInputs * 8 * g.n);
     for (uint64_t i0 = lo; i0 < hi; i0 += kInputs) {
       const uint64_t count = hi - i0 < kInputs ? hi - i0 : kInputs;
-      g.isa->fn(xnor::GemmArgs{g.a + i0 * 8 * g.stride, g.b, g.stride, g.k, planes.data(), g.n, 0, count * 8, 0, g.n});
+      g.fn(xnor::GemmArgs{g.a + i0 * 8 * g.stride, g.b, g.stride, g.k, planes.data(), g.n, 0, count * 8, 0, g.n});
       for (uint64_t i = 0; i < count; i++) {
         const int32_t* p = planes.data() + i * 8 * g.n;
         int32_t* row = g.out + (i0 + i) * g.n;
@@ -163,37 +157,65 @@ Napi::Value BitPlaneGemm(const Napi::CallbackInfo& info) {
       }
     }
   });
+}
+
+// gemm({ a: Uint32Array, b: Uint32Array, m, n, k, stride, out: Int32Array, threads, isa?: string }): void
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  gemm(parse_gemm(info, "gemm", 1));
   return info.Env().Undefined();
 }
 
-// thresholdPack(scores: Int32Array, m, n, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride32): void
-//   bit j of row i is 1 (+1) where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·n + j]: a
-//   BatchNorm followed by sign, folded into one integer comparison per neuron.
-Napi::Value ThresholdPack(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t m = arg_count(info, 1, "m", kMaxSafe);
-  const uint64_t n = arg_count(info, 2, "n", 1ULL << 30);
-  const uint64_t stride32 = arg_count(info, 6, "stride", kMaxSafe);
-  if (stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
-  if (stride32 * 32 < n) throw Napi::RangeError::New(env, "stride is too short for n");
-  const auto* s =
-      arg_array<int32_t>(info, 0, "scores", napi_int32_array, "Int32Array", checked_mul(env, m, n, "m · n"));
-  const auto* t = arg_array<int32_t>(info, 3, "thresholds", napi_int32_array, "Int32Array", n);
-  const auto* flips = arg_array<uint8_t>(info, 4, "flips", napi_uint8_array, "Uint8Array", n);
-  auto* out = arg_array<uint32_t>(info, 5, "out", napi_uint32_array, "Uint32Array",
-                                checked_mul(env, m, stride32, "m · stride"));
-  for (uint64_t i = 0; i < m; i++) {
-    const int32_t* row = s + i * n;
-    uint32_t* bits = out + i * stride32;
-    for (uint64_t w = 0; w < stride32; w++) bits[w] = 0;
-    for (uint64_t j = 0; j < n; j++) {
-      const int32_t v = flips[j] ? -row[j] : row[j];
-      bits[j >> 5] |= static_cast<uint32_t>(v >= t[j]) << (j & 31);
-    }
-  }
-  return env.Undefined();
+// bitPlaneGemm({ a, b, m, n, k, stride, out, threads, isa? }): void, `a` with 8 plane rows per input.
+Napi::Value BitPlaneGemm(const Napi::CallbackInfo& info) {
+  bit_plane_gemm(parse_gemm(info, "bitPlaneGemm", 8));
+  return info.Env().Undefined();
 }
 
+struct ThresholdPackArgs {
+  const int32_t* scores;      // (M,N)
+  const int32_t* thresholds;  // (N)
+  const uint8_t* flips;       // (N), nonzero: compare −score
+  uint32_t* out;              // (M,stride32) packed bits
+  uint64_t m, n, stride32;    // stride32: 32-bit words per output row, a multiple of 16
+};
+
+// thresholdPack({ scores: Int32Array, m, n, thresholds: Int32Array, flips: Uint8Array, out: Uint32Array, stride })
+ThresholdPackArgs parse_threshold_pack(const Napi::CallbackInfo& info) {
+  const Fields f(info, "thresholdPack", {"scores", "m", "n", "thresholds", "flips", "out", "stride"});
+  const Napi::Env env = f.env();
+  ThresholdPackArgs p{};
+  p.m = f.count("m");
+  p.n = f.count("n", 1ULL << 30);
+  p.stride32 = f.count("stride");
+  if (p.stride32 % 16 != 0) throw Napi::RangeError::New(env, "stride must be a multiple of 16 words (512 bits)");
+  if (p.stride32 * 32 < p.n) throw Napi::RangeError::New(env, "stride is too short for n");
+  p.scores = f.array<int32_t>("scores", napi_int32_array, "Int32Array", checked_mul(env, p.m, p.n, "m · n"));
+  p.thresholds = f.array<int32_t>("thresholds", napi_int32_array, "Int32Array", p.n);
+  p.flips = f.array<uint8_t>("flips", napi_uint8_array, "Uint8Array", p.n);
+  p.out = f.array<uint32_t>("out", napi_uint32_array, "Uint32Array", checked_mul(env, p.m, p.stride32, "m · stride"));
+  return p;
+}
+
+// out bit j of row i = 1 (+1) where (flips[j] ? −s : s) ≥ thresholds[j], s = scores[i·N + j]: a BatchNorm
+// followed by sign, folded into one integer comparison per neuron.
+void threshold_pack(const ThresholdPackArgs& p) {
+  for (uint64_t i = 0; i < p.m; i++) {
+    const int32_t* row = p.scores + i * p.n;
+    uint32_t* bits = p.out + i * p.stride32;
+    for (uint64_t w = 0; w < p.stride32; w++) bits[w] = 0;
+    for (uint64_t j = 0; j < p.n; j++) {
+      const int32_t v = p.flips[j] ? -row[j] : row[j];
+      bits[j >> 5] |= static_cast<uint32_t>(v >= p.thresholds[j]) << (j & 31);
+    }
+  }
+}
+
+Napi::Value ThresholdPack(const Napi::CallbackInfo& info) {
+  threshold_pack(parse_threshold_pack(info));
+  return info.Env().Undefined();
+}
+
+// roofline(seconds): binary MAC/s of the AVX-512 micro-kernel's inner loop, or null without VPOPCNTQ.
 Napi::Value Roofline(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "seconds must be a number");
@@ -205,21 +227,38 @@ Napi::Value Roofline(const Napi::CallbackInfo& info) {
   return env.Null();  // measured only where VPOPCNTQ exists
 }
 
-// sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m, n, k, transA, transB, accumulate, threads): void
-//   c (m × n) = op(a)·op(b) (+ c when `accumulate`), row-major and densely stored: op(a) is m × k
-//   (a is k × m when transA), op(b) is k × n (b is n × k when transB); c must not overlap a or b
-//   (the result would be wrong, though memory stays in bounds). threads: a cap, 0 = by size.
+// Row-major and densely stored; c must not overlap a or b (the result would be wrong, though memory stays
+// in bounds).
+struct SgemmArgs {
+  const float* a;  // (M,K), or (K,M) when transA
+  const float* b;  // (K,N), or (N,K) when transB
+  float* c;        // (M,N)
+  uint64_t m, n, k;
+  bool transA, transB, accumulate;
+  uint64_t threads;  // a cap, 0 = by size
+};
+
+// sgemm({ a: Float32Array, b: Float32Array, c: Float32Array, m, n, k, transA, transB, accumulate, threads })
+SgemmArgs parse_sgemm(const Napi::CallbackInfo& info) {
+  const Fields f(info, "sgemm", {"a", "b", "c", "m", "n", "k", "transA", "transB", "accumulate", "threads"});
+  const Napi::Env env = f.env();
+  SgemmArgs p{};
+  p.m = f.count("m"), p.n = f.count("n"), p.k = f.count("k");
+  p.transA = f.boolean("transA"), p.transB = f.boolean("transB");
+  p.accumulate = f.boolean("accumulate");
+  p.threads = f.count("threads", 1024);
+  p.a = f.floats("a", checked_mul(env, p.m, p.k, "m · k"));
+  p.b = f.floats("b", checked_mul(env, p.k, p.n, "k · n"));
+  p.c = f.floats("c", checked_mul(env, p.m, p.n, "m · n"));
+  return p;
+}
+
+// c (M,N) = op(a) (M,K) · op(b) (K,N), plus c when `accumulate`.
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t m = bnn::arg_count(info, 3, "m"), n = bnn::arg_count(info, 4, "n"), k = bnn::arg_count(info, 5, "k");
-  const bool transA = bnn::arg_bool(info, 6, "transA"), transB = bnn::arg_bool(info, 7, "transB");
-  const bool accumulate = bnn::arg_bool(info, 8, "accumulate");
-  const uint64_t threads = bnn::arg_count(info, 9, "threads", 1024);
-  const float* a = bnn::arg_floats(info, 0, "a", checked_mul(env, m, k, "m · k"));
-  const float* b = bnn::arg_floats(info, 1, "b", checked_mul(env, k, n, "k · n"));
-  float* c = bnn::arg_floats(info, 2, "c", checked_mul(env, m, n, "m · n"));
-  bnn::sgemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, accumulate, threads);
-  return env.Undefined();
+  const SgemmArgs p = parse_sgemm(info);
+  bnn::sgemm(p.transA, p.transB, p.m, p.n, p.k, p.a, p.transA ? p.m : p.k, p.b, p.transB ? p.k : p.n, p.c, p.n,
+             p.accumulate, p.threads);
+  return info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -44,6 +44,8 @@ Scratch& scratch() {
   return s;
 }
 
+// NHWC input (n, h, w, ci), filter (kh, kw, ci, co), output (n, ho, wo, co); strides sh, sw; the first
+// window starts at (−top, −left).
 struct ConvGeom {
   size_t n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo;
   size_t taps() const { return kh * kw; }
@@ -55,20 +57,18 @@ struct ConvGeom {
   }
 };
 
-// Geometry arguments (n, h, w, ci, kh, kw, co, strideH, strideW, padTop, padLeft, outH, outW) from
-// `first` on. Every size is checked to fit in memory arithmetic; reads outside the input are
-// treated as padding, so no value of the pads or output size can read out of bounds.
-ConvGeom arg_geom(const Napi::CallbackInfo& info, size_t first) {
-  const Napi::Env env = info.Env();
+// The geometry fields of every conv entry point, in ConvGeom's order.
+constexpr const char* kConvGeomKeys[] = {"n", "h", "w", "inChannels", "filterHeight", "filterWidth", "outChannels",
+                                         "strideHeight", "strideWidth", "padTop", "padLeft", "outHeight", "outWidth"};
+
+// Every size is checked to fit in memory arithmetic; reads outside the input are treated as padding, so no
+// value of the pads or output size can read out of bounds.
+ConvGeom conv_geom(const Fields& f) {
+  const Napi::Env env = f.env();
   constexpr uint64_t kDim = 1u << 24;
-  ConvGeom g;
-  g.n = arg_count(info, first, "n", kDim), g.h = arg_count(info, first + 1, "h", kDim),
-      g.w = arg_count(info, first + 2, "w", kDim);
-  g.ci = arg_count(info, first + 3, "inChannels", kDim), g.kh = arg_count(info, first + 4, "filterHeight", kDim);
-  g.kw = arg_count(info, first + 5, "filterWidth", kDim), g.co = arg_count(info, first + 6, "outChannels", kDim);
-  g.sh = arg_count(info, first + 7, "strideHeight", kDim), g.sw = arg_count(info, first + 8, "strideWidth", kDim);
-  g.top = arg_count(info, first + 9, "padTop", kDim), g.left = arg_count(info, first + 10, "padLeft", kDim);
-  g.ho = arg_count(info, first + 11, "outHeight", kDim), g.wo = arg_count(info, first + 12, "outWidth", kDim);
+  size_t v[13];
+  for (size_t i = 0; i < 13; i++) v[i] = f.count(kConvGeomKeys[i], kDim);
+  const ConvGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]};
   if (g.kh == 0 || g.kw == 0 || g.sh == 0 || g.sw == 0)
     throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
   checked_mul(env, checked_mul(env, checked_mul(env, g.n, g.h, "n·h"), g.w, "n·h·w"), g.ci, "n·h·w·inChannels");
@@ -256,32 +256,71 @@ bool try_conv_xnor(const ConvGeom& g, const float* x, const float* w, float* out
   return true;
 }
 
-// conv2d(x, w, out, ...geometry, binary): "xnor" | "float"
-//   out[n, oy, ox, co] = Σ_{i, j, c} x[n, oy·sh − top + i, ox·sw − left + j, c] · w[i, j, c, co] (zero
-//   outside x). `binary` allows the XNOR path, taken only where x and w are all ±1 and K ≥ 64.
-Napi::Value Conv2d(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const ConvGeom g = arg_geom(info, 3);
-  const bool binary = arg_bool(info, 16, "binary");
-  const float* x = arg_floats(info, 0, "x", g.n * g.h * g.w * g.ci);
-  const float* w = arg_floats(info, 1, "filter", g.K() * g.co);
-  float* out = arg_floats(info, 2, "out", g.rows() * g.co);
-  if (g.rows() * g.co == 0) return Napi::String::New(env, "float");
-  const bool xnor = binary && g.K() >= 64 && g.K() < (1u << 24) && try_conv_xnor(g, x, w, out);
-  if (!xnor) conv_float(g, x, w, out);
-  return Napi::String::New(env, xnor ? "xnor" : "float");
+struct Conv2dArgs {
+  const float* x;       // (N,H,W,Ci)
+  const float* filter;  // (kh,kw,Ci,Co) = (K,Co)
+  float* out;           // (N,Ho,Wo,Co)
+  ConvGeom g;
+  bool binary;          // allows the XNOR path
+};
+
+// conv2d({ x, filter, out, n, h, w, inChannels, filterHeight, filterWidth, outChannels, strideHeight,
+//          strideWidth, padTop, padLeft, outHeight, outWidth, binary }): "xnor" | "float"
+Conv2dArgs parse_conv2d(const Napi::CallbackInfo& info) {
+  const Fields f(info, "conv2d", {"x", "filter", "out", "binary"}, kConvGeomKeys);
+  Conv2dArgs p{};
+  p.g = conv_geom(f);
+  const ConvGeom& g = p.g;
+  p.binary = f.boolean("binary");
+  p.x = f.floats("x", g.n * g.h * g.w * g.ci);
+  p.filter = f.floats("filter", g.K() * g.co);
+  p.out = f.floats("out", g.rows() * g.co);
+  return p;
 }
 
-// conv2dBackpropFilter(x, dy, dw, ...geometry): dw[K, co] = Σ_tiles patchesᵀ · dy.
-Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
-  const ConvGeom g = arg_geom(info, 3);
-  const float* x = arg_floats(info, 0, "x", g.n * g.h * g.w * g.ci);
-  const float* dy = arg_floats(info, 1, "dy", g.rows() * g.co);
-  float* dw = arg_floats(info, 2, "dw", g.K() * g.co);
+// out[n, oy, ox, co] = Σ_{i, j, c} x[n, oy·sh − top + i, ox·sw − left + j, c] · filter[i, j, c, co] (zero
+// outside x), i.e. out (N·Ho·Wo, Co) = patches (N·Ho·Wo, K) · filter (K, Co). Through the XNOR GEMM where
+// `binary` allows it and x and the filter are all ±1 with K ≥ 64; true when it was taken.
+bool conv2d(const Conv2dArgs& p) {
+  const ConvGeom& g = p.g;
+  if (g.rows() * g.co == 0) return false;
+  const bool xnor = p.binary && g.K() >= 64 && g.K() < (1u << 24) && try_conv_xnor(g, p.x, p.filter, p.out);
+  if (!xnor) conv_float(g, p.x, p.filter, p.out);
+  return xnor;
+}
+
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), conv2d(parse_conv2d(info)) ? "xnor" : "float");
+}
+
+struct Conv2dBackpropFilterArgs {
+  const float* x;   // (N,H,W,Ci)
+  const float* dy;  // (N,Ho,Wo,Co)
+  float* dw;        // (kh,kw,Ci,Co) = (K,Co)
+  ConvGeom g;
+};
+
+// conv2dBackpropFilter({ x, dy, dw, ...conv2d's geometry })
+Conv2dBackpropFilterArgs parse_conv2d_backprop_filter(const Napi::CallbackInfo& info) {
+  const Fields f(info, "conv2dBackpropFilter", {"x", "dy", "dw"}, kConvGeomKeys);
+  Conv2dBackpropFilterArgs p{};
+  p.g = conv_geom(f);
+  const ConvGeom& g = p.g;
+  p.x = f.floats("x", g.n * g.h * g.w * g.ci);
+  p.dy = f.floats("dy", g.rows() * g.co);
+  p.dw = f.floats("dw", g.K() * g.co);
+  return p;
+}
+
+// dw (K,Co) = Σ_tiles patches (rows,K)ᵀ · dy (rows,Co).
+void conv2d_backprop_filter(const Conv2dBackpropFilterArgs& p) {
+  const ConvGeom& g = p.g;
+  const float *x = p.x, *dy = p.dy;
+  float* dw = p.dw;
   const size_t K = g.K(), co = g.co, rows = g.rows();
   if (rows == 0) {
     std::fill(dw, dw + K * co, 0.f);
-    return info.Env().Undefined();
+    return;
   }
   // The AVX-512 micro-kernel is 64 columns wide: a narrow dW (co < 64) wastes part of it, so such
   // filters are computed as dWᵀ = dyᵀ · patches (K columns) and transposed (measured 13 → 9 ms on
@@ -296,20 +335,42 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
   if (transposed)
     for (size_t k = 0; k < K; k++)
       for (size_t o = 0; o < co; o++) dw[k * co + o] = s.dwt[o * K + k];
+}
+
+Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  conv2d_backprop_filter(parse_conv2d_backprop_filter(info));
   return info.Env().Undefined();
 }
 
-// conv2dBackpropInput(dy, w, dx, ...geometry): the column gradient dy·wᵀ (sgemm), tiled by whole
-// images, gathered into dx (each input pixel sums the taps that read it: no write conflicts).
-Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
-  const ConvGeom g = arg_geom(info, 3);
-  const float* dy = arg_floats(info, 0, "dy", g.rows() * g.co);
-  const float* w = arg_floats(info, 1, "filter", g.K() * g.co);
-  float* dx = arg_floats(info, 2, "dx", g.n * g.h * g.w * g.ci);
+struct Conv2dBackpropInputArgs {
+  const float* dy;      // (N,Ho,Wo,Co)
+  const float* filter;  // (kh,kw,Ci,Co) = (K,Co)
+  float* dx;            // (N,H,W,Ci)
+  ConvGeom g;
+};
+
+// conv2dBackpropInput({ dy, filter, dx, ...conv2d's geometry })
+Conv2dBackpropInputArgs parse_conv2d_backprop_input(const Napi::CallbackInfo& info) {
+  const Fields f(info, "conv2dBackpropInput", {"dy", "filter", "dx"}, kConvGeomKeys);
+  Conv2dBackpropInputArgs p{};
+  p.g = conv_geom(f);
+  const ConvGeom& g = p.g;
+  p.dy = f.floats("dy", g.rows() * g.co);
+  p.filter = f.floats("filter", g.K() * g.co);
+  p.dx = f.floats("dx", g.n * g.h * g.w * g.ci);
+  return p;
+}
+
+// dx (N,H,W,Ci): the column gradient dy (rows,Co) · filter (K,Co)ᵀ (sgemm), tiled by whole images, gathered
+// into dx (each input pixel sums the taps that read it: no write conflicts).
+void conv2d_backprop_input(const Conv2dBackpropInputArgs& p) {
+  const ConvGeom& g = p.g;
+  const float *dy = p.dy, *w = p.filter;
+  float* dx = p.dx;
   const size_t K = g.K(), ci = g.ci, img_rows = g.ho * g.wo;
   if (g.pointwise()) {
     sgemm(false, true, g.rows(), K, g.co, dy, g.co, w, g.co, dx, K, false, 0);
-    return info.Env().Undefined();
+    return;
   }
   const size_t imgs = std::min(g.n, tile_rows(img_rows * K * sizeof(float)));
   auto& cols = scratch().cols;
@@ -344,6 +405,10 @@ Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
       }
     });
   }
+}
+
+Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
+  conv2d_backprop_input(parse_conv2d_backprop_input(info));
   return info.Env().Undefined();
 }
 

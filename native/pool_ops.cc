@@ -15,18 +15,22 @@
 namespace bnn {
 namespace {
 
+// NHWC; windows of fh × fw taps, strides sh, sw, the first window starting at (−top, −left).
 struct PoolGeom {
   size_t n, h, w, c, fh, fw, sh, sw, top, left, ho, wo;
 };
 
-// Pool geometry (n, h, w, channels, filterH, filterW, strideH, strideW, padTop, padLeft, outH, outW) from `first` on.
-PoolGeom arg_pool_geom(const Napi::CallbackInfo& info, size_t first) {
-  const Napi::Env env = info.Env();
+// The geometry fields of maxPool and maxPoolGrad, in PoolGeom's order.
+constexpr const char* kPoolGeomKeys[] = {"n", "h", "w", "channels", "filterHeight", "filterWidth",
+                                         "strideHeight", "strideWidth", "padTop", "padLeft", "outHeight", "outWidth"};
+
+// Every size is checked to fit in memory arithmetic; windows are clipped to the input, so no value of the
+// pads or output size can read out of bounds.
+PoolGeom pool_geom(const Fields& f) {
+  const Napi::Env env = f.env();
   constexpr uint64_t kDim = 1u << 24;
-  const char* names[] = {"n", "h", "w", "channels", "filterHeight", "filterWidth", "strideHeight", "strideWidth",
-                         "padTop", "padLeft", "outHeight", "outWidth"};
   size_t v[12];
-  for (size_t i = 0; i < 12; i++) v[i] = arg_count(info, first + i, names[i], kDim);
+  for (size_t i = 0; i < 12; i++) v[i] = f.count(kPoolGeomKeys[i], kDim);
   const PoolGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
   if (g.fh == 0 || g.fw == 0 || g.sh == 0 || g.sw == 0)
     throw Napi::RangeError::New(env, "filter size and strides must be ≥ 1");
@@ -61,16 +65,38 @@ BNN_SIMD_CLONES void max_pool_row(const PoolGeom& g, const float* x, float* out,
   }
 }
 
-// maxPool(x, out, ...geometry): max over each window's input values, as tfjs's cpu backend: a
-// value wins only if greater (NaN never does), an empty window gives −∞.
-Napi::Value MaxPool(const Napi::CallbackInfo& info) {
-  const PoolGeom g = arg_pool_geom(info, 2);
-  const float* x = arg_floats(info, 0, "x", g.n * g.h * g.w * g.c);
-  float* out = arg_floats(info, 1, "out", g.n * g.ho * g.wo * g.c);
+struct MaxPoolArgs {
+  const float* x;  // (N,H,W,C)
+  float* out;      // (N,Ho,Wo,C)
+  PoolGeom g;
+};
+
+// maxPool({ x, out, n, h, w, channels, filterHeight, filterWidth, strideHeight, strideWidth, padTop, padLeft,
+//           outHeight, outWidth })
+MaxPoolArgs parse_max_pool(const Napi::CallbackInfo& info) {
+  const Fields f(info, "maxPool", {"x", "out"}, kPoolGeomKeys);
+  MaxPoolArgs p{};
+  p.g = pool_geom(f);
+  const PoolGeom& g = p.g;
+  p.x = f.floats("x", g.n * g.h * g.w * g.c);
+  p.out = f.floats("out", g.n * g.ho * g.wo * g.c);
+  return p;
+}
+
+// out (N,Ho,Wo,C) = max over each window's input values, as tfjs's cpu backend: a value wins only if
+// greater (NaN never does), an empty window gives −∞.
+void max_pool(const MaxPoolArgs& p) {
+  const PoolGeom& g = p.g;
+  const float* x = p.x;
+  float* out = p.out;
   const size_t c = g.c;
   parallel_for(g.n * g.ho, 1, threads_for_elements(double(g.n) * g.h * g.w * c), [&](size_t lo, size_t hi) {
     for (size_t q = lo; q < hi; q++) max_pool_row(g, x, out, q);
   });
+}
+
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  max_pool(parse_max_pool(info));
   return info.Env().Undefined();
 }
 
@@ -109,14 +135,31 @@ BNN_SIMD_CLONES void max_pool_grad_row(const PoolGeom& g, const float* dy, const
   }
 }
 
-// maxPoolGrad(dy, x, dx, ...geometry): each window's gradient goes to its first maximal input in
-// row-major scan order (strictly greater wins, as tfjs's cpu backend); a window without one (all
-// NaN or −∞, or empty) passes none.
-Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
-  const PoolGeom g = arg_pool_geom(info, 3);
-  const float* dy = arg_floats(info, 0, "dy", g.n * g.ho * g.wo * g.c);
-  const float* x = arg_floats(info, 1, "x", g.n * g.h * g.w * g.c);
-  float* dx = arg_floats(info, 2, "dx", g.n * g.h * g.w * g.c);
+struct MaxPoolGradArgs {
+  const float* dy;  // (N,Ho,Wo,C)
+  const float* x;   // (N,H,W,C), the pool's input
+  float* dx;        // (N,H,W,C)
+  PoolGeom g;
+};
+
+// maxPoolGrad({ dy, x, dx, ...maxPool's geometry })
+MaxPoolGradArgs parse_max_pool_grad(const Napi::CallbackInfo& info) {
+  const Fields f(info, "maxPoolGrad", {"dy", "x", "dx"}, kPoolGeomKeys);
+  MaxPoolGradArgs p{};
+  p.g = pool_geom(f);
+  const PoolGeom& g = p.g;
+  p.dy = f.floats("dy", g.n * g.ho * g.wo * g.c);
+  p.x = f.floats("x", g.n * g.h * g.w * g.c);
+  p.dx = f.floats("dx", g.n * g.h * g.w * g.c);
+  return p;
+}
+
+// dx (N,H,W,C): each window's gradient goes to its first maximal input in row-major scan order (strictly
+// greater wins, as tfjs's cpu backend); a window without one (all NaN or −∞, or empty) passes none.
+void max_pool_grad(const MaxPoolGradArgs& p) {
+  const PoolGeom& g = p.g;
+  const float *dy = p.dy, *x = p.x;
+  float* dx = p.dx;
   const size_t c = g.c, image = g.h * g.w * c;
   parallel_for(g.n * image, 4096, threads_for_elements(double(g.n) * image),
                [&](size_t lo, size_t hi) { std::fill(dx + lo, dx + hi, 0.f); });
@@ -130,6 +173,10 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
       for (size_t oy = oy0; oy < oy0 + rows_per_unit; oy++) max_pool_grad_row(g, dy, x, dx, b, oy);
     }
   });
+}
+
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  max_pool_grad(parse_max_pool_grad(info));
   return info.Env().Undefined();
 }
 

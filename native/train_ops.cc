@@ -59,76 +59,151 @@ bool try_xnor_matmul(bool transA, bool transB, size_t m, size_t n, size_t k, con
   return true;
 }
 
-// matmul(a, b, c, batch, m, n, k, transA, transB, batchA, batchB, binary): "xnor" | "float"
-//   c[p] (m×n) = op(a[p mod batchA])·op(b[p mod batchB]) for p < batch, with batchA, batchB ∈ {1, batch};
-//   `binary` allows the XNOR path (taken only where both operands are all ±1 and k < 2^24, so
-//   that the float result is the exact integer).
-Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t batch = arg_count(info, 3, "batch"), m = arg_count(info, 4, "m"), n = arg_count(info, 5, "n"),
-                 k = arg_count(info, 6, "k");
-  const bool transA = arg_bool(info, 7, "transA"), transB = arg_bool(info, 8, "transB");
-  const uint64_t batchA = arg_count(info, 9, "batchA"), batchB = arg_count(info, 10, "batchB");
-  const bool binary = arg_bool(info, 11, "binary");
-  if ((batchA != 1 && batchA != batch) || (batchB != 1 && batchB != batch))
+struct MatmulArgs {
+  const float* a;           // (batchA, M,K), or (batchA, K,M) when transA
+  const float* b;           // (batchB, K,N), or (batchB, N,K) when transB
+  float* c;                 // (batch, M,N)
+  uint64_t batch, m, n, k;
+  bool transA, transB;
+  uint64_t batchA, batchB;  // 1 (one matrix for every product) or batch
+  bool binary;              // allows the XNOR path
+};
+
+// matmul({ a, b, c, batch, m, n, k, transA, transB, batchA, batchB, binary }): "xnor" | "float"
+MatmulArgs parse_matmul(const Napi::CallbackInfo& info) {
+  const Fields f(info, "matmul",
+                 {"a", "b", "c", "batch", "m", "n", "k", "transA", "transB", "batchA", "batchB", "binary"});
+  const Napi::Env env = f.env();
+  MatmulArgs p{};
+  p.batch = f.count("batch"), p.m = f.count("m"), p.n = f.count("n"), p.k = f.count("k");
+  p.transA = f.boolean("transA"), p.transB = f.boolean("transB");
+  p.batchA = f.count("batchA"), p.batchB = f.count("batchB");
+  p.binary = f.boolean("binary");
+  if ((p.batchA != 1 && p.batchA != p.batch) || (p.batchB != 1 && p.batchB != p.batch))
     throw Napi::RangeError::New(env, "batchA and batchB must be 1 or batch");
-  const uint64_t sizeA = checked_mul(env, m, k, "m·k"), sizeB = checked_mul(env, k, n, "k·n"),
-                 sizeC = checked_mul(env, m, n, "m·n");
-  const float* A = arg_floats(info, 0, "a", checked_mul(env, batchA, sizeA, "batchA·m·k"));
-  const float* B = arg_floats(info, 1, "b", checked_mul(env, batchB, sizeB, "batchB·k·n"));
-  float* C = arg_floats(info, 2, "c", checked_mul(env, batch, sizeC, "batch·m·n"));
+  const uint64_t sizeA = checked_mul(env, p.m, p.k, "m·k"), sizeB = checked_mul(env, p.k, p.n, "k·n"),
+                 sizeC = checked_mul(env, p.m, p.n, "m·n");
+  p.a = f.floats("a", checked_mul(env, p.batchA, sizeA, "batchA·m·k"));
+  p.b = f.floats("b", checked_mul(env, p.batchB, sizeB, "batchB·k·n"));
+  p.c = f.floats("c", checked_mul(env, p.batch, sizeC, "batch·m·n"));
+  return p;
+}
+
+// c[q] (M,N) = op(a[q mod batchA]) (M,K) · op(b[q mod batchB]) (K,N), for q < batch. Through the XNOR GEMM
+// where `binary` allows it and both operands are all ±1 with K < 2^24 (so that the float result is the exact
+// integer); true when it was taken for any q.
+bool matmul(const MatmulArgs& p) {
   static XnorBuffers buffers;
+  const size_t sizeA = p.m * p.k, sizeB = p.k * p.n, sizeC = p.m * p.n;
   bool used_xnor = false;
-  for (uint64_t p = 0; p < batch; p++) {
-    const float* a = A + (batchA == 1 ? 0 : p * sizeA);
-    const float* b = B + (batchB == 1 ? 0 : p * sizeB);
-    float* c = C + p * sizeC;
-    const bool xnor = binary && k >= 64 && k < (1u << 24) && m * n >= 64 &&
-                      try_xnor_matmul(transA, transB, m, n, k, a, b, c, buffers);
-    if (!xnor) sgemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, false, 0);
+  for (uint64_t q = 0; q < p.batch; q++) {
+    const float* a = p.a + (p.batchA == 1 ? 0 : q * sizeA);
+    const float* b = p.b + (p.batchB == 1 ? 0 : q * sizeB);
+    float* c = p.c + q * sizeC;
+    const bool xnor = p.binary && p.k >= 64 && p.k < (1u << 24) && p.m * p.n >= 64 &&
+                      try_xnor_matmul(p.transA, p.transB, p.m, p.n, p.k, a, b, c, buffers);
+    if (!xnor)
+      sgemm(p.transA, p.transB, p.m, p.n, p.k, a, p.transA ? p.m : p.k, b, p.transB ? p.k : p.n, c, p.n, false, 0);
     used_xnor = used_xnor || xnor;
   }
-  return Napi::String::New(env, used_xnor ? "xnor" : "float");
+  return used_xnor;
 }
 
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), matmul(parse_matmul(info)) ? "xnor" : "float");
+}
 
-// sign(x, out, n): out = x ≥ 0 ? +1 : −1 (0 → +1, as everywhere in this project).
-Napi::Value Sign(const Napi::CallbackInfo& info) {
-  const uint64_t n = arg_count(info, 2, "n");
-  const float* x = arg_floats(info, 0, "x", n);
-  float* out = arg_floats(info, 1, "out", n);
-  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
+struct SignArgs {
+  const float* x;  // (N)
+  float* out;      // (N)
+  uint64_t n;
+};
+
+// sign({ x, out, n })
+SignArgs parse_sign(const Napi::CallbackInfo& info) {
+  const Fields f(info, "sign", {"x", "out", "n"});
+  SignArgs p{};
+  p.n = f.count("n");
+  p.x = f.floats("x", p.n);
+  p.out = f.floats("out", p.n);
+  return p;
+}
+
+// out = x ≥ 0 ? +1 : −1 (0 → +1, as everywhere in this project).
+void sign(const SignArgs& p) {
+  const float* x = p.x;
+  float* out = p.out;
+  parallel_for(p.n, 4096, threads_for_elements(p.n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) out[i] = x[i] >= 0.f ? 1.f : -1.f;
   });
+}
+
+Napi::Value Sign(const Napi::CallbackInfo& info) {
+  sign(parse_sign(info));
   return info.Env().Undefined();
 }
 
-// steGrad(dy, x, out, n): out = dy · 1_{|x| ≤ 1}, the straight-through estimator with gradient cancellation.
-Napi::Value SteGrad(const Napi::CallbackInfo& info) {
-  const uint64_t n = arg_count(info, 3, "n");
-  const float* dy = arg_floats(info, 0, "dy", n);
-  const float* x = arg_floats(info, 1, "x", n);
-  float* out = arg_floats(info, 2, "out", n);
-  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
+struct SteGradArgs {
+  const float* dy;  // (N)
+  const float* x;   // (N)
+  float* out;       // (N)
+  uint64_t n;
+};
+
+// steGrad({ dy, x, out, n })
+SteGradArgs parse_ste_grad(const Napi::CallbackInfo& info) {
+  const Fields f(info, "steGrad", {"dy", "x", "out", "n"});
+  SteGradArgs p{};
+  p.n = f.count("n");
+  p.dy = f.floats("dy", p.n);
+  p.x = f.floats("x", p.n);
+  p.out = f.floats("out", p.n);
+  return p;
+}
+
+// out = dy · 1_{|x| ≤ 1}, the straight-through estimator with gradient cancellation.
+void ste_grad(const SteGradArgs& p) {
+  const float *dy = p.dy, *x = p.x;
+  float* out = p.out;
+  parallel_for(p.n, 4096, threads_for_elements(p.n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) out[i] = std::fabs(x[i]) <= 1.f ? dy[i] : 0.f;
   });
+}
+
+Napi::Value SteGrad(const Napi::CallbackInfo& info) {
+  ste_grad(parse_ste_grad(info));
   return info.Env().Undefined();
 }
 
-// dropoutMask(out, n, rate, seed): out[i] = 1/(1 − rate) where u_i ≥ rate, else 0, with u_i uniform in
-// [0, 1) from a counter-based generator (SplitMix64 of seed + i): the same mask for the same seed
-// whatever the thread count, and no generator state to carry between calls.
-Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t n = arg_count(info, 1, "n");
-  float* out = arg_floats(info, 0, "out", n);
-  const double rate = arg_number(info, 2, "rate");
-  const uint64_t seed = arg_count(info, 3, "seed");
-  if (!(rate >= 0 && rate < 1)) throw Napi::RangeError::New(env, "rate must be in [0, 1)");
-  const float keep = float(1.0 / (1.0 - rate));
+struct DropoutMaskArgs {
+  float* out;     // (N)
+  uint64_t n;
+  double rate;    // in [0, 1)
+  uint64_t seed;  // < 2^53
+};
+
+// dropoutMask({ out, n, rate, seed })
+DropoutMaskArgs parse_dropout_mask(const Napi::CallbackInfo& info) {
+  const Fields f(info, "dropoutMask", {"out", "n", "rate", "seed"});
+  DropoutMaskArgs p{};
+  p.n = f.count("n");
+  p.out = f.floats("out", p.n);
+  p.rate = f.number("rate");
+  p.seed = f.count("seed");
+  if (!(p.rate >= 0 && p.rate < 1)) throw Napi::RangeError::New(f.env(), "rate must be in [0, 1)");
+  return p;
+}
+
+// out[i] = 1/(1 − rate) where u_i ≥ rate, else 0, with u_i uniform in [0, 1) from a counter-based
+// generator (SplitMix64 of seed + i): the same mask for the same seed whatever the thread count, and no
+// generator state to carry between calls.
+void dropout_mask(const DropoutMaskArgs& p) {
+  const float keep = float(1.0 / (1.0 - p.rate));
   // u ≥ rate on 24-bit draws u = k / 2^24 ⇔ k ≥ ⌈rate · 2^24⌉.
-  const uint64_t threshold = uint64_t(std::ceil(rate * double(1u << 24)));
-  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
+  const uint64_t threshold = uint64_t(std::ceil(p.rate * double(1u << 24)));
+  const uint64_t seed = p.seed;
+  float* out = p.out;
+  parallel_for(p.n, 4096, threads_for_elements(p.n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) {
       uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
       z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -137,7 +212,11 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
       out[i] = (z >> 40) >= threshold ? keep : 0.f;
     }
   });
-  return env.Undefined();
+}
+
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  dropout_mask(parse_dropout_mask(info));
+  return info.Env().Undefined();
 }
 
 // AP2(x) = sign(x)·2^round(log2|x|) (lib/shift.ts), round half to even as tf.round.
@@ -147,26 +226,49 @@ inline float ap2(float x) {
   return x < 0.f ? -mag : mag;
 }
 
-// optimizerStep(kind, w, g, m, v, n, stepScale, beta1, beta2, epsilon, clip): one fused pass, in place.
+struct OptimizerStepArgs {
+  uint64_t kind;   // 0 Adam, 1 shift-based AdaMax
+  float* w;        // (N) parameter, updated in place
+  const float* g;  // (N) gradient
+  float* m;        // (N) first moment, updated in place
+  float* v;        // (N) second moment (AdaMax: infinity norm), updated in place
+  uint64_t n;
+  float stepScale, beta1, beta2, epsilon, clip;
+};
+
+// optimizerStep({ kind, w, g, m, v, n, stepScale, beta1, beta2, epsilon, clip })
+OptimizerStepArgs parse_optimizer_step(const Napi::CallbackInfo& info) {
+  const Fields f(info, "optimizerStep",
+                 {"kind", "w", "g", "m", "v", "n", "stepScale", "beta1", "beta2", "epsilon", "clip"});
+  const Napi::Env env = f.env();
+  OptimizerStepArgs p{};
+  p.kind = f.count("kind", 1);
+  p.n = f.count("n");
+  p.w = f.floats("w", p.n);
+  p.g = f.floats("g", p.n);
+  p.m = f.floats("m", p.n);
+  p.v = f.floats("v", p.n);
+  p.stepScale = float(f.number("stepScale"));
+  p.beta1 = float(f.number("beta1")), p.beta2 = float(f.number("beta2"));
+  p.epsilon = float(f.number("epsilon")), p.clip = float(f.number("clip"));
+  if (!(p.beta1 >= 0 && p.beta1 < 1 && p.beta2 >= 0 && p.beta2 < 1))
+    throw Napi::RangeError::New(env, "beta1 and beta2 must be in [0, 1)");
+  if (!(p.epsilon > 0) || p.clip < 0) throw Napi::RangeError::New(env, "epsilon must be > 0 and clip ≥ 0");
+  return p;
+}
+
+// One fused pass, in place:
 //   kind 0, Adam:  m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= stepScale · m / (√v + ε)
 //   kind 1, shift-based AdaMax (Algorithm 4): v = max(β2·v, |g|); w −= stepScale · m · AP2(1 / (v + ε))
 //   then w is clipped to [−clip, clip] when clip > 0. stepScale carries the learning rate, the bias
 //   correction and the Glorot scale (computed once per parameter in JavaScript).
-Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t kind = arg_count(info, 0, "kind", 1);
-  const uint64_t n = arg_count(info, 5, "n");
-  float* w = arg_floats(info, 1, "w", n);
-  const float* g = arg_floats(info, 2, "g", n);
-  float* m = arg_floats(info, 3, "m", n);
-  float* v = arg_floats(info, 4, "v", n);
-  const float scale = float(arg_number(info, 6, "stepScale"));
-  const float b1 = float(arg_number(info, 7, "beta1")), b2 = float(arg_number(info, 8, "beta2"));
-  const float eps = float(arg_number(info, 9, "epsilon")), clip = float(arg_number(info, 10, "clip"));
-  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw Napi::RangeError::New(env, "beta1 and beta2 must be in [0, 1)");
-  if (!(eps > 0) || clip < 0) throw Napi::RangeError::New(env, "epsilon must be > 0 and clip ≥ 0");
+void optimizer_step(const OptimizerStepArgs& p) {
+  const uint64_t kind = p.kind;
+  const float b1 = p.beta1, b2 = p.beta2, eps = p.epsilon, clip = p.clip, scale = p.stepScale;
   const float c1 = 1.f - b1, c2 = 1.f - b2;
-  parallel_for(n, 4096, threads_for_elements(n), [&](size_t lo, size_t hi) {
+  float *w = p.w, *m = p.m, *v = p.v;
+  const float* g = p.g;
+  parallel_for(p.n, 4096, threads_for_elements(p.n), [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) {
       const float gi = g[i];
       const float mi = m[i] * b1 + gi * c1;
@@ -183,7 +285,11 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
       m[i] = mi, v[i] = vi, w[i] = wi;
     }
   });
-  return env.Undefined();
+}
+
+Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+  optimizer_step(parse_optimizer_step(info));
+  return info.Env().Undefined();
 }
 
 // Per-channel sums over the rows of an R×C matrix, in double: sum s of channel c lands in
@@ -219,21 +325,44 @@ void channel_sums(uint64_t R, uint64_t C, size_t sums, std::vector<double>& out,
     for (size_t i = 0; i < sums * C; i++) out[i] += partial[b * sums * C + i];
 }
 
-// batchNormTrain(x, gamma, beta, y, mean, variance, rows, channels, epsilon): BatchNorm in training
-// over the rows of x (rows = N·H·W, channels last): batch mean and (biased) variance per channel,
-// then y = γ·(x − μ)/√(σ² + ε) + β. Two passes for the variance, as tf.moments.
-Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t R = arg_count(info, 6, "rows"), C = arg_count(info, 7, "channels");
-  const float eps = float(arg_number(info, 8, "epsilon"));
-  if (R == 0 || C == 0) throw Napi::RangeError::New(env, "rows and channels must be at least 1");
-  const uint64_t n = checked_mul(env, R, C, "rows·channels");
-  const float* x = arg_floats(info, 0, "x", n);
-  const float* gamma = arg_floats(info, 1, "gamma", C);
-  const float* beta = arg_floats(info, 2, "beta", C);
-  float* y = arg_floats(info, 3, "y", n);
-  float* mean = arg_floats(info, 4, "mean", C);
-  float* variance = arg_floats(info, 5, "variance", C);
+// BatchNorm over R rows (N·H·W) of C channels, channels last.
+struct BatchNormTrainArgs {
+  const float* x;           // (R,C)
+  const float* gamma;       // (C)
+  const float* beta;        // (C)
+  float* y;                 // (R,C)
+  float* mean;              // (C) batch mean
+  float* variance;          // (C) batch variance (biased)
+  uint64_t rows, channels;  // R, C ≥ 1
+  float epsilon;
+};
+
+// batchNormTrain({ x, gamma, beta, y, mean, variance, rows, channels, epsilon })
+BatchNormTrainArgs parse_batch_norm_train(const Napi::CallbackInfo& info) {
+  const Fields f(info, "batchNormTrain",
+                 {"x", "gamma", "beta", "y", "mean", "variance", "rows", "channels", "epsilon"});
+  const Napi::Env env = f.env();
+  BatchNormTrainArgs p{};
+  p.rows = f.count("rows"), p.channels = f.count("channels");
+  p.epsilon = float(f.number("epsilon"));
+  if (p.rows == 0 || p.channels == 0) throw Napi::RangeError::New(env, "rows and channels must be at least 1");
+  const uint64_t n = checked_mul(env, p.rows, p.channels, "rows·channels"), C = p.channels;
+  p.x = f.floats("x", n);
+  p.gamma = f.floats("gamma", C);
+  p.beta = f.floats("beta", C);
+  p.y = f.floats("y", n);
+  p.mean = f.floats("mean", C);
+  p.variance = f.floats("variance", C);
+  return p;
+}
+
+// BatchNorm in training: batch mean μ and (biased) variance σ² per channel, then
+// y = γ·(x − μ)/√(σ² + ε) + β. Two passes for the variance, as tf.moments.
+void batch_norm_train(const BatchNormTrainArgs& p) {
+  const size_t R = p.rows, C = p.channels, n = R * C;
+  const float eps = p.epsilon;
+  const float *x = p.x, *gamma = p.gamma, *beta = p.beta;
+  float *y = p.y, *mean = p.mean, *variance = p.variance;
   std::vector<double> sums;
   channel_sums(R, C, 1, sums, [&](size_t r, size_t c0, size_t c1, double* acc) {
     const float* row = x + r * C;
@@ -260,26 +389,54 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
       for (size_t c = 0; c < C; c++) out[c] = row[c] * scale[c] + shift[c];
     }
   });
-  return env.Undefined();
 }
 
-// batchNormGrad(dy, x, gamma, mean, variance, dx, dgamma, dbeta, rows, channels, epsilon): the
-// gradient of batchNormTrain through the batch statistics too, with x̂ = (x − μ)/√(σ² + ε):
+Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
+  batch_norm_train(parse_batch_norm_train(info));
+  return info.Env().Undefined();
+}
+
+struct BatchNormGradArgs {
+  const float* dy;          // (R,C)
+  const float* x;           // (R,C)
+  const float* gamma;       // (C)
+  const float* mean;        // (C) batchNormTrain's
+  const float* variance;    // (C) batchNormTrain's
+  float* dx;                // (R,C)
+  float* dgamma;            // (C)
+  float* dbeta;             // (C)
+  uint64_t rows, channels;  // R, C ≥ 1
+  float epsilon;
+};
+
+// batchNormGrad({ dy, x, gamma, mean, variance, dx, dgamma, dbeta, rows, channels, epsilon })
+BatchNormGradArgs parse_batch_norm_grad(const Napi::CallbackInfo& info) {
+  const Fields f(info, "batchNormGrad",
+                 {"dy", "x", "gamma", "mean", "variance", "dx", "dgamma", "dbeta", "rows", "channels", "epsilon"});
+  const Napi::Env env = f.env();
+  BatchNormGradArgs p{};
+  p.rows = f.count("rows"), p.channels = f.count("channels");
+  p.epsilon = float(f.number("epsilon"));
+  if (p.rows == 0 || p.channels == 0) throw Napi::RangeError::New(env, "rows and channels must be at least 1");
+  const uint64_t n = checked_mul(env, p.rows, p.channels, "rows·channels"), C = p.channels;
+  p.dy = f.floats("dy", n);
+  p.x = f.floats("x", n);
+  p.gamma = f.floats("gamma", C);
+  p.mean = f.floats("mean", C);
+  p.variance = f.floats("variance", C);
+  p.dx = f.floats("dx", n);
+  p.dgamma = f.floats("dgamma", C);
+  p.dbeta = f.floats("dbeta", C);
+  return p;
+}
+
+// The gradient of batch_norm_train through the batch statistics too, with x̂ = (x − μ)/√(σ² + ε):
 //   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ/√(σ² + ε) · (dy − dβ/R − x̂·dγ/R).
-Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  const uint64_t R = arg_count(info, 8, "rows"), C = arg_count(info, 9, "channels");
-  const float eps = float(arg_number(info, 10, "epsilon"));
-  if (R == 0 || C == 0) throw Napi::RangeError::New(env, "rows and channels must be at least 1");
-  const uint64_t n = checked_mul(env, R, C, "rows·channels");
-  const float* dy = arg_floats(info, 0, "dy", n);
-  const float* x = arg_floats(info, 1, "x", n);
-  const float* gamma = arg_floats(info, 2, "gamma", C);
-  const float* mean = arg_floats(info, 3, "mean", C);
-  const float* variance = arg_floats(info, 4, "variance", C);
-  float* dx = arg_floats(info, 5, "dx", n);
-  float* dgamma = arg_floats(info, 6, "dgamma", C);
-  float* dbeta = arg_floats(info, 7, "dbeta", C);
+void batch_norm_grad(const BatchNormGradArgs& p) {
+  const size_t R = p.rows, C = p.channels, n = R * C;
+  const float eps = p.epsilon;
+  const float *dy = p.dy, *x = p.x, *gamma = p.gamma, *mean = p.mean, *variance = p.variance;
+  float *dx = p.dx, *dgamma = p.dgamma, *dbeta = p.dbeta;
   std::vector<float> rstd(C);
   for (size_t c = 0; c < C; c++) rstd[c] = 1.f / std::sqrt(variance[c] + eps);
   std::vector<double> sums;  // [Σ dy | Σ dy·x̂]
@@ -307,7 +464,11 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
       for (size_t c = 0; c < C; c++) out[c] = a[c] * g[c] - k[c] * ((row[c] - mean[c]) * rstd[c]) - b[c];
     }
   });
-  return env.Undefined();
+}
+
+Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
+  batch_norm_grad(parse_batch_norm_grad(info));
+  return info.Env().Undefined();
 }
 
 }  // namespace

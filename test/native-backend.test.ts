@@ -97,12 +97,13 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
         b = randomArray(k * n, 6 + n, true);
       const c = new Float32Array(m * n),
         ref = new Float32Array(m * n);
-      expect(addon!.matmul(a, b, c, 1, m, n, k, ta, tb, 1, 1, true)).toBe('xnor');
-      expect(addon!.matmul(a, b, ref, 1, m, n, k, ta, tb, 1, 1, false)).toBe('float');
+      const args = { a, b, c, batch: 1, m, n, k, transA: ta, transB: tb, batchA: 1, batchB: 1, binary: true };
+      expect(addon!.matmul(args)).toBe('xnor');
+      expect(addon!.matmul({ ...args, c: ref, binary: false })).toBe('float');
       expect(Array.from(c)).toEqual(Array.from(ref));
       // One value other than ±1 sends it down the float path.
       a[a.length - 1] = 0.5;
-      expect(addon!.matmul(a, b, c, 1, m, n, k, ta, tb, 1, 1, true)).toBe('float');
+      expect(addon!.matmul(args)).toBe('float');
     }
   });
 
@@ -135,76 +136,47 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
       tf.sum(new Dropout({ rate: 0.25, seed: 4 }).apply(v, { training: true }) as tf.Tensor),
     )(x);
     expect(Array.from(g.dataSync())).toEqual(Array.from(va));
-    expect(() => addon!.dropoutMask(new Float32Array(4), 4, 1, 3)).toThrow(/rate must be in \[0, 1\)/);
+    expect(() => addon!.dropoutMask({ out: new Float32Array(4), n: 4, rate: 1, seed: 3 })).toThrow(
+      /rate must be in \[0, 1\)/,
+    );
   });
 
   it('rejects mismatched shapes and bad arguments with clear errors', () => {
     expect(() => tf.matMul(tf.ones([3, 4]), tf.ones([5, 6]))).toThrow(/inner/);
-    expect(() =>
-      addon!.matmul(
-        new Float32Array(4),
-        new Float32Array(4),
-        new Float32Array(3),
-        1,
-        2,
-        2,
-        2,
-        false,
-        false,
-        1,
-        1,
-        false,
-      ),
-    ).toThrow(/c has 3 elements, needs 4/);
-    expect(() =>
-      addon!.matmul(
-        new Int32Array(4) as unknown as Float32Array,
-        new Float32Array(4),
-        new Float32Array(4),
-        1,
-        2,
-        2,
-        2,
-        false,
-        false,
-        1,
-        1,
-        false,
-      ),
-    ).toThrow(/a must be a Float32Array/);
-    expect(() =>
-      addon!.matmul(
-        new Float32Array(4),
-        new Float32Array(4),
-        new Float32Array(4),
-        1,
-        2.5,
-        2,
-        2,
-        false,
-        false,
-        1,
-        1,
-        false,
-      ),
-    ).toThrow(/m must be an integer/);
-    expect(() => addon!.sign(new Float32Array(2), new Float32Array(1), 2)).toThrow(/out has 1 elements/);
-    expect(() =>
-      addon!.optimizerStep(
-        0,
-        new Float32Array(2),
-        new Float32Array(2),
-        new Float32Array(2),
-        new Float32Array(2),
-        2,
-        0.1,
-        1.5,
-        0.9,
-        1e-8,
-        1,
-      ),
-    ).toThrow(/beta1/);
-    expect(() => (addon!.steGrad as unknown as () => void)()).toThrow(/must be a number/);
+    const f = (n: number) => new Float32Array(n);
+    const matmul = { a: f(4), b: f(4), c: f(4), batch: 1, m: 2, n: 2, k: 2, transA: false, transB: false };
+    const product = { ...matmul, batchA: 1, batchB: 1, binary: false };
+    expect(() => addon!.matmul({ ...product, c: f(3) })).toThrow(/c has 3 elements, needs 4/);
+    expect(() => addon!.matmul({ ...product, a: new Int32Array(4) as unknown as Float32Array })).toThrow(
+      /a must be a Float32Array/,
+    );
+    expect(() => addon!.matmul({ ...product, m: 2.5 })).toThrow(/m must be an integer/);
+    expect(() => addon!.matmul({ ...product, batch: 2, batchA: 3 })).toThrow(/batchA and batchB must be 1 or batch/);
+    // A field left out (or misspelt) is named in the error.
+    expect(() => addon!.matmul({ ...matmul, batchA: 1, binary: false } as typeof product)).toThrow(
+      /batchB must be a number/,
+    );
+    // Every field is read before any is checked: a getter that detaches an array passed before it
+    // leaves an empty array (a clear error), never a dangling pointer.
+    const detached = f(4);
+    const tricky = {
+      ...product,
+      a: detached,
+      get c() {
+        structuredClone(detached.buffer, { transfer: [detached.buffer] });
+        return f(4);
+      },
+    };
+    expect(() => addon!.matmul(tricky)).toThrow(/a has 0 elements, needs 4/);
+    expect(() => addon!.sign({ x: f(2), out: f(1), n: 2 })).toThrow(/out has 1 elements/);
+    const step = { kind: 0 as const, w: f(2), g: f(2), m: f(2), v: f(2), n: 2, stepScale: 0.1 };
+    expect(() => addon!.optimizerStep({ ...step, beta1: 1.5, beta2: 0.9, epsilon: 1e-8, clip: 1 })).toThrow(/beta1/);
+    expect(() => addon!.optimizerStep({ ...step, beta1: 0.9, beta2: 0.9, epsilon: 0, clip: 1 })).toThrow(/epsilon/);
+    expect(() => (addon!.steGrad as unknown as () => void)()).toThrow(/steGrad takes one object of named arguments/);
+    expect(() => (addon!.steGrad as unknown as (x: object) => void)({})).toThrow(/n must be a number/);
+    const bn = { x: f(4), gamma: f(2), beta: f(2), y: f(4), mean: f(2), variance: f(2), rows: 2, channels: 2 };
+    expect(() => addon!.batchNormTrain({ ...bn, epsilon: 1e-3, variance: f(1) })).toThrow(/variance has 1 elements/);
+    expect(() => addon!.batchNormTrain({ ...bn, epsilon: 1e-3, rows: 0 })).toThrow(/at least 1/);
   });
 
   /** One training step's gradients and updated parameters, on native and on cpu from the same start. */

@@ -80,43 +80,30 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
       const px = randomArray(x.length, 7 + ci, true),
         pw = randomArray(filter.length, 8 + co, true);
       const outShape = tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(wShape) as tf.Tensor4D, s, pad).shape;
-      const info = tf.backend_util.computeConv2DInfo(xShape, wShape, s, 1, pad);
-      const geometry = [
-        n,
-        h,
-        w,
-        ci,
-        k,
-        k,
-        co,
-        s,
-        s,
-        info.padInfo.top,
-        info.padInfo.left,
-        info.outHeight,
-        info.outWidth,
-      ];
+      const geometry = nativeConv.convGeometry(tf.backend_util.computeConv2DInfo(xShape, wShape, s, 1, pad));
       const size = outShape.reduce((a, b) => a * b);
       const xnor = new Float32Array(size),
         float = new Float32Array(size);
-      const path = addon!.conv2d(px, pw, xnor, ...geometry, true);
+      const path = addon!.conv2d({ x: px, filter: pw, out: xnor, ...geometry, binary: true });
       expect(path).toBe(k * k * ci >= 64 ? 'xnor' : 'float');
-      expect(addon!.conv2d(px, pw, float, ...geometry, false)).toBe('float');
+      expect(addon!.conv2d({ x: px, filter: pw, out: float, ...geometry, binary: false })).toBe('float');
       expect(Array.from(xnor)).toEqual(Array.from(float));
       // A value other than ±1 in the input sends it down the float path.
       px[px.length - 1] = 0.5;
-      expect(addon!.conv2d(px, pw, xnor, ...geometry, true)).toBe('float');
+      expect(addon!.conv2d({ x: px, filter: pw, out: xnor, ...geometry, binary: true })).toBe('float');
     });
   }
 
   it('the XNOR conv over several tiles of packed patches equals the float conv exactly', () => {
-    const geometry = [1, 200, 203, 64, 3, 3, 8, 1, 1, 1, 1, 200, 203];
+    const geometry = nativeConv.convGeometry(
+      tf.backend_util.computeConv2DInfo([1, 200, 203, 64], [3, 3, 64, 8], 1, 1, 'same'),
+    );
     const x = randomArray(200 * 203 * 64, 3, true),
       filter = randomArray(3 * 3 * 64 * 8, 4, true);
     const xnor = new Float32Array(200 * 203 * 8),
       float = new Float32Array(200 * 203 * 8);
-    expect(addon!.conv2d(x, filter, xnor, ...geometry, true)).toBe('xnor');
-    expect(addon!.conv2d(x, filter, float, ...geometry, false)).toBe('float');
+    expect(addon!.conv2d({ x, filter, out: xnor, ...geometry, binary: true })).toBe('xnor');
+    expect(addon!.conv2d({ x, filter, out: float, ...geometry, binary: false })).toBe('float');
     expect(xnor.every((v, i) => v === float[i])).toBe(true);
   });
 
@@ -202,33 +189,67 @@ describe.skipIf(unavailable !== '')(`native conv kernels${unavailable && ` (unav
   it('rejects bad shapes and arguments with clear errors', () => {
     const f = (n: number) => new Float32Array(n);
     // x 1×4×4×2, filter 3×3×2×3, same padding: out 1×4×4×3.
-    const geometry = [1, 4, 4, 2, 3, 3, 3, 1, 1, 1, 1, 4, 4];
-    expect(() => addon!.conv2d(f(32), f(54), f(48), ...geometry, false)).not.toThrow();
-    expect(() => addon!.conv2d(f(31), f(54), f(48), ...geometry, false)).toThrow(/x has 31 elements, needs 32/);
-    expect(() => addon!.conv2d(f(32), f(53), f(48), ...geometry, true)).toThrow(/filter has 53 elements, needs 54/);
-    expect(() => addon!.conv2d(f(32), f(54), f(47), ...geometry, false)).toThrow(/out has 47 elements, needs 48/);
-    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 0, 1, 1, 1, 4, 4, false)).toThrow(
-      /strides must be ≥ 1/,
-    );
-    expect(() => addon!.conv2d(f(32), f(54), f(48), 1, 4, 4, 2, 3, 3, 3, 1, 1, -1, 1, 4, 4, false)).toThrow(
-      /padTop must be an integer/,
-    );
-    expect(() => (addon!.conv2d as unknown as (...a: unknown[]) => void)(f(32), f(54), f(48), ...geometry)).toThrow(
+    const geometry = {
+      n: 1,
+      h: 4,
+      w: 4,
+      inChannels: 2,
+      filterHeight: 3,
+      filterWidth: 3,
+      outChannels: 3,
+      strideHeight: 1,
+      strideWidth: 1,
+      padTop: 1,
+      padLeft: 1,
+      outHeight: 4,
+      outWidth: 4,
+    };
+    const conv = { x: f(32), filter: f(54), out: f(48), ...geometry, binary: false };
+    expect(() => addon!.conv2d(conv)).not.toThrow();
+    expect(() => addon!.conv2d({ ...conv, x: f(31) })).toThrow(/x has 31 elements, needs 32/);
+    expect(() => addon!.conv2d({ ...conv, filter: f(53), binary: true })).toThrow(/filter has 53 elements, needs 54/);
+    expect(() => addon!.conv2d({ ...conv, out: f(47) })).toThrow(/out has 47 elements, needs 48/);
+    expect(() => addon!.conv2d({ ...conv, strideHeight: 0 })).toThrow(/strides must be ≥ 1/);
+    expect(() => addon!.conv2d({ ...conv, padTop: -1 })).toThrow(/padTop must be an integer/);
+    expect(() => addon!.conv2d({ ...conv, binary: undefined } as unknown as typeof conv)).toThrow(
       /binary must be a boolean/,
     );
-    expect(() => addon!.conv2dBackpropFilter(f(32), f(48), f(53), ...geometry)).toThrow(/dw has 53 elements/);
-    expect(() => addon!.conv2dBackpropInput(f(47), f(54), f(32), ...geometry)).toThrow(/dy has 47 elements/);
-    expect(() =>
-      addon!.conv2dBackpropInput(f(48), f(54), new Int32Array(32) as unknown as Float32Array, ...geometry),
-    ).toThrow(/dx must be a Float32Array/);
-    expect(() => addon!.conv2d(f(32), f(54), f(48), 1e9, 1e9, 1e9, 2, 3, 3, 3, 1, 1, 1, 1, 4, 4, false)).toThrow(
-      /must be an integer|overflows/,
+    expect(() => addon!.conv2dBackpropFilter({ x: f(32), dy: f(48), dw: f(53), ...geometry })).toThrow(
+      /dw has 53 elements/,
     );
-    const pool = [1, 4, 4, 2, 2, 2, 2, 2, 0, 0, 2, 2];
-    expect(() => addon!.maxPool(f(32), f(7), ...pool)).toThrow(/out has 7 elements, needs 8/);
-    expect(() => addon!.maxPoolGrad(f(8), f(32), f(31), ...pool)).toThrow(/dx has 31 elements/);
-    expect(() => addon!.maxPool(f(32), f(8), 1, 4, 4, 2, 0, 2, 2, 2, 0, 0, 2, 2)).toThrow(
+    expect(() => addon!.conv2dBackpropInput({ dy: f(47), filter: f(54), dx: f(32), ...geometry })).toThrow(
+      /dy has 47 elements/,
+    );
+    expect(() =>
+      addon!.conv2dBackpropInput({
+        dy: f(48),
+        filter: f(54),
+        dx: new Int32Array(32) as unknown as Float32Array,
+        ...geometry,
+      }),
+    ).toThrow(/dx must be a Float32Array/);
+    expect(() => addon!.conv2d({ ...conv, n: 1e9, h: 1e9, w: 1e9 })).toThrow(/must be an integer|overflows/);
+    const pool = {
+      n: 1,
+      h: 4,
+      w: 4,
+      channels: 2,
+      filterHeight: 2,
+      filterWidth: 2,
+      strideHeight: 2,
+      strideWidth: 2,
+      padTop: 0,
+      padLeft: 0,
+      outHeight: 2,
+      outWidth: 2,
+    };
+    expect(() => addon!.maxPool({ x: f(32), out: f(7), ...pool })).toThrow(/out has 7 elements, needs 8/);
+    expect(() => addon!.maxPoolGrad({ dy: f(8), x: f(32), dx: f(31), ...pool })).toThrow(/dx has 31 elements/);
+    expect(() => addon!.maxPool({ x: f(32), out: f(8), ...pool, filterHeight: 0 })).toThrow(
       /filter size and strides must be ≥ 1/,
+    );
+    expect(() => addon!.maxPool({ x: f(32), out: f(8), ...pool, channels: undefined } as never)).toThrow(
+      /channels must be a number/,
     );
     // Through tfjs: mismatched channels are a clear error, not a native read past the filter.
     expect(() =>

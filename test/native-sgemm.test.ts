@@ -70,7 +70,7 @@ function checkAll(sgemm: NonNullable<typeof addon>['sgemm']): string[] {
               b = randoms(k * n, random),
               c0 = randoms(m * n, random);
             const c = c0.slice();
-            sgemm(a, b, c, m, n, k, transA, transB, accumulate, threads);
+            sgemm({ a, b, c, m, n, k, transA, transB, accumulate, threads });
             const err = worstError(c, reference(a, b, m, n, k, transA, transB, accumulate ? c0 : undefined), k);
             if (!(err <= 1))
               failures.push(
@@ -106,7 +106,7 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
       const want = Float32Array.from(reference(a, b, m, n, k, transA, transB));
       for (const threads of [1, 2, 0]) {
         const c = new Float32Array(m * n);
-        sgemm(a, b, c, m, n, k, transA, transB, false, threads);
+        sgemm({ a, b, c, m, n, k, transA, transB, accumulate: false, threads });
         let differing = 0;
         for (let i = 0; i < want.length; i++) if (c[i] !== want[i]) differing++;
         expect(differing, `${m}×${n}×${k} threads=${threads}`).toBe(0);
@@ -116,36 +116,45 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
 
   it('k = 0 writes zeros, or leaves c alone when accumulating', () => {
     const c = Float32Array.from([1, 2, 3, 4, 5, 6]);
-    sgemm(new Float32Array(0), new Float32Array(0), c, 2, 3, 0, false, false, true, 1);
+    const empty = { a: new Float32Array(0), b: new Float32Array(0), transA: false, transB: false, threads: 1 };
+    sgemm({ ...empty, c, m: 2, n: 3, k: 0, accumulate: true });
     expect(Array.from(c)).toEqual([1, 2, 3, 4, 5, 6]);
-    sgemm(new Float32Array(0), new Float32Array(0), c, 2, 3, 0, false, false, false, 1);
+    sgemm({ ...empty, c, m: 2, n: 3, k: 0, accumulate: false });
     expect(Array.from(c)).toEqual([0, 0, 0, 0, 0, 0]);
-    sgemm(new Float32Array(0), new Float32Array(0), new Float32Array(0), 0, 0, 5, false, false, false, 1);
+    sgemm({ ...empty, c: new Float32Array(0), m: 0, n: 0, k: 5, accumulate: false });
   });
 
   it('rejects bad arguments with JavaScript exceptions', () => {
-    const a = new Float32Array(6),
-      b = new Float32Array(6),
-      c = new Float32Array(4);
-    const call =
-      (...args: unknown[]) =>
-      () =>
-        (sgemm as (...x: unknown[]) => void)(...args);
-    expect(call(a, b, c, 2, 2, 3, false, false, false, 1)).not.toThrow();
-    expect(call(a, b, new Float32Array(3), 2, 2, 3, false, false, false, 1)).toThrow(/c has 3 elements, needs 4/);
-    expect(call(new Float32Array(5), b, c, 2, 2, 3, false, false, false, 1)).toThrow(RangeError);
-    expect(call(a, new Float32Array(5), c, 2, 2, 3, false, false, false, 1)).toThrow(RangeError);
-    expect(call(new Float64Array(6), b, c, 2, 2, 3, false, false, false, 1)).toThrow(/a must be a Float32Array/);
-    expect(call([0, 0, 0, 0, 0, 0], b, c, 2, 2, 3, false, false, false, 1)).toThrow(TypeError);
-    expect(call(a, b, c, 2.5, 2, 3, false, false, false, 1)).toThrow(/m must be an integer/);
-    expect(call(a, b, c, -1, 2, 3, false, false, false, 1)).toThrow(RangeError);
-    expect(call(a, b, c, 2, NaN, 3, false, false, false, 1)).toThrow(RangeError);
-    expect(call(a, b, c, 2, 2, '3', false, false, false, 1)).toThrow(/k must be a number/);
-    expect(call(a, b, c, 2, 2, 3, 0, false, false, 1)).toThrow(/transA must be a boolean/);
-    expect(call(a, b, c, 2, 2, 3, false, false, undefined, 1)).toThrow(/accumulate must be a boolean/);
-    expect(call(a, b, c, 2, 2, 3, false, false, false, -2)).toThrow(/threads/);
-    expect(call(a, b, c, 2, 2, 3, false, false, false)).toThrow(/threads must be a number/);
-    expect(call(a, b, c, 2 ** 40, 2 ** 40, 3, false, false, false, 1)).toThrow(RangeError);
+    const good = {
+      a: new Float32Array(6),
+      b: new Float32Array(6),
+      c: new Float32Array(4),
+      m: 2,
+      n: 2,
+      k: 3,
+      transA: false,
+      transB: false,
+      accumulate: false,
+      threads: 1,
+    };
+    /** The good call with some fields replaced (undefined: left out). */
+    const call = (change: Record<string, unknown>) => () => sgemm({ ...good, ...change } as typeof good);
+    expect(call({})).not.toThrow();
+    expect(call({ c: new Float32Array(3) })).toThrow(/c has 3 elements, needs 4/);
+    expect(call({ a: new Float32Array(5) })).toThrow(RangeError);
+    expect(call({ b: new Float32Array(5) })).toThrow(RangeError);
+    expect(call({ a: new Float64Array(6) })).toThrow(/a must be a Float32Array/);
+    expect(call({ a: [0, 0, 0, 0, 0, 0] })).toThrow(TypeError);
+    expect(call({ m: 2.5 })).toThrow(/m must be an integer/);
+    expect(call({ m: -1 })).toThrow(RangeError);
+    expect(call({ n: NaN })).toThrow(RangeError);
+    expect(call({ k: '3' })).toThrow(/k must be a number/);
+    expect(call({ transA: 0 })).toThrow(/transA must be a boolean/);
+    expect(call({ accumulate: undefined })).toThrow(/accumulate must be a boolean/);
+    expect(call({ threads: -2 })).toThrow(/threads/);
+    expect(call({ threads: undefined })).toThrow(/threads must be a number/);
+    expect(call({ m: 2 ** 40, n: 2 ** 40 })).toThrow(RangeError);
+    expect(() => (sgemm as (...x: unknown[]) => void)(good.a, good.b, good.c)).toThrow(/takes one object/);
   });
 
   // Each lesser micro-kernel, forced with BNN_SGEMM_ISA in a child process (the choice is made
@@ -166,7 +175,7 @@ describe.skipIf(!addon)(`native float GEMM (sgemm)${unavailable}`, () => {
           for (const acc of [false, true]) for (const threads of [1, 2]) {
           const a = Float32Array.from({ length: m * k }, int), b = Float32Array.from({ length: k * n }, int);
           const c0 = Float32Array.from({ length: m * n }, int), c = c0.slice();
-          addon.sgemm(a, b, c, m, n, k, tA, tB, acc, threads);
+          addon.sgemm({ a, b, c, m, n, k, transA: tA, transB: tB, accumulate: acc, threads });
           for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
             let s = acc ? c0[i * n + j] : 0;
             for (let p = 0; p < k; p++) s += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j]);
@@ -206,8 +215,8 @@ describe.skipIf(!addon)(`native XNOR GEMM on the thread pool${unavailable}`, () 
       );
       const one = new Int32Array(m * n),
         two = new Int32Array(m * n);
-      addon!.gemm(a.data, b.data, m, n, k, a.stride, one, 1);
-      addon!.gemm(a.data, b.data, m, n, k, a.stride, two, 2);
+      addon!.gemm({ a: a.data, b: b.data, m, n, k, stride: a.stride, out: one, threads: 1 });
+      addon!.gemm({ a: a.data, b: b.data, m, n, k, stride: a.stride, out: two, threads: 2 });
       expect(two).toEqual(one);
     }
   });

@@ -62,11 +62,22 @@ describe('native float kernels on SharedArrayBuffer-backed arrays', () => {
     const x = Float32Array.from([1, -2, 3, -4, 0.5, -0.5]);
     const y = Float32Array.from([2, 1, -1, 3, 0, 1]);
     const c = shared(new Float32Array(4));
-    addon!.sgemm(shared(x), shared(y), c, 2, 2, 3, false, false, false, 1);
+    addon!.sgemm({
+      a: shared(x),
+      b: shared(y),
+      c,
+      m: 2,
+      n: 2,
+      k: 3,
+      transA: false,
+      transB: false,
+      accumulate: false,
+      threads: 1,
+    });
     // [1 −2 3; −4 0.5 −0.5] · [2 1; −1 3; 0 1]
     expect(Array.from(c)).toEqual([4, -2, -8.5, -3]);
     const s = shared(new Float32Array(6));
-    addon!.sign(shared(x), s, 6);
+    addon!.sign({ x: shared(x), out: s, n: 6 });
     expect(Array.from(s)).toEqual([1, -1, 1, -1, 1, -1]);
   });
 
@@ -75,7 +86,8 @@ describe('native float kernels on SharedArrayBuffer-backed arrays', () => {
     () => {
       const misaligned = new Uint32Array(new SharedArrayBuffer(4 * (a.data.length + 1)), 4, a.data.length);
       misaligned.set(a.data);
-      expect(() => addon!.gemm(misaligned, b.data, m, n, k, a.stride, new Int32Array(m * n), 1)).toThrow(
+      const out = new Int32Array(m * n);
+      expect(() => addon!.gemm({ a: misaligned, b: b.data, m, n, k, stride: a.stride, out, threads: 1 })).toThrow(
         /a must start on an 8-byte boundary/,
       );
     },

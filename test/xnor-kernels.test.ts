@@ -167,30 +167,45 @@ describe.skipIf(!addon)(`native addon${addon ? '' : ` (unavailable: ${why})`}`, 
   }
 
   it('throws instead of crashing on bad arguments', () => {
-    const g = addon!.gemm;
     const a = new Uint32Array(16),
       c = new Int32Array(1);
-    expect(() => (g as unknown as () => void)()).toThrow(/m must be a number/);
-    expect(() => g(a, a, 1, 1, 32, 16, c, 1)).not.toThrow();
-    expect(() => g(a, a, 2, 1, 32, 16, c, 1)).toThrow(/a has 16 elements, needs 32/);
-    expect(() => g(a, a, 1, 1, 32, 16, new Int32Array(0), 1)).toThrow(/out has 0 elements/);
-    expect(() => g(a, a, 1, 1, 32, 8, c, 1)).toThrow(/multiple of 16/);
-    expect(() => g(a, a, 1, 1, 600, 16, c, 1)).toThrow(/too short/);
-    expect(() => g(a, a, -1, 1, 32, 16, c, 1)).toThrow(/integer/);
-    expect(() => g(a, a, 1.5, 1, 32, 16, c, 1)).toThrow(/integer/);
-    expect(() => g(a, a, 2 ** 52, 2 ** 52, 32, 16, c, 1)).toThrow(/overflows|elements/);
-    expect(() => g(a, a, 1, 1, 32, 16, c, 0)).toThrow(/threads/);
-    expect(() => g(new Float64Array(16) as unknown as Uint32Array, a, 1, 1, 32, 16, c, 1)).toThrow(/Uint32Array/);
-    expect(() => g(a.subarray(1), a, 1, 1, 16, 16, c, 1)).toThrow(/8-byte|elements/);
-    expect(() => g(a, a, 1, 1, 32, 16, c, 1, 'sse9')).toThrow(/not available/);
+    const good = { a, b: a, m: 1, n: 1, k: 32, stride: 16, out: c, threads: 1 };
+    /** gemm (or bitPlaneGemm) with some fields of a good call replaced. */
+    const g =
+      (change: Record<string, unknown>, kernel = addon!.gemm) =>
+      () =>
+        kernel({ ...good, ...change } as typeof good);
+    expect(() => (addon!.gemm as unknown as () => void)()).toThrow(/gemm takes one object of named arguments/);
+    expect(() => addon!.gemm({} as typeof good)).toThrow(/m must be a number/);
+    expect(g({})).not.toThrow();
+    expect(g({ m: 2 })).toThrow(/a has 16 elements, needs 32/);
+    expect(g({ out: new Int32Array(0) })).toThrow(/out has 0 elements/);
+    expect(g({ stride: 8 })).toThrow(/multiple of 16/);
+    expect(g({ k: 600 })).toThrow(/too short/);
+    expect(g({ m: -1 })).toThrow(/integer/);
+    expect(g({ m: 1.5 })).toThrow(/integer/);
+    expect(g({ m: 2 ** 52, n: 2 ** 52 })).toThrow(/overflows|elements/);
+    expect(g({ threads: 0 })).toThrow(/threads/);
+    expect(g({ a: new Float64Array(16) })).toThrow(/Uint32Array/);
+    expect(g({ a: a.subarray(1), k: 16 })).toThrow(/8-byte|elements/);
+    expect(g({ isa: 'sse9' })).toThrow(/not available/);
+    expect(g({ isa: 7 })).toThrow(/isa must be a string/);
     const dirty = new Uint32Array(16);
     dirty[3] = 1;
-    expect(() => g(dirty, a, 1, 1, 32, 16, c, 1)).toThrow(/padding/);
+    expect(g({ a: dirty })).toThrow(/padding/);
     expect(() =>
-      addon!.thresholdPack(new Int32Array(4), 2, 2, new Int32Array(2), new Uint8Array(1), new Uint32Array(32), 16),
+      addon!.thresholdPack({
+        scores: new Int32Array(4),
+        m: 2,
+        n: 2,
+        thresholds: new Int32Array(2),
+        flips: new Uint8Array(1),
+        out: new Uint32Array(32),
+        stride: 16,
+      }),
     ).toThrow(/flips/);
-    expect(() => addon!.bitPlaneGemm(a, a, 1, 1, 32, 16, c, 1)).toThrow(/a has 16 elements, needs 128/);
-    expect(() => addon!.bitPlaneGemm(new Uint32Array(128), a, 1, 1, 2 ** 24, 16, c, 1)).toThrow(/k must be an integer/);
+    expect(g({}, addon!.bitPlaneGemm)).toThrow(/a has 16 elements, needs 128/);
+    expect(g({ a: new Uint32Array(128), k: 2 ** 24 }, addon!.bitPlaneGemm)).toThrow(/k must be an integer/);
     expect(() => addon!.roofline(-1)).toThrow(/seconds/);
   });
 });

@@ -58,30 +58,32 @@ function nativeKernel(): XnorKernel | string {
     gemm(a, b, options = {}) {
       const { m, n } = checkGemmOperands(a, b);
       const out = outputFor(options, m * n);
-      addon.gemm(a.data, b.data, m, n, a.k, a.stride, out, checkThreads(options.threads, maxThreads), options.isa);
+      const threads = checkThreads(options.threads, maxThreads);
+      addon.gemm({ a: a.data, b: b.data, m, n, k: a.k, stride: a.stride, out, threads, isa: options.isa });
       return out;
     },
     bitPlaneGemm(planes, b, options = {}) {
       const { m, n } = checkGemmOperands(planes, b);
       const inputs = checkPlaneRows(m, planes.k);
       const out = outputFor(options, inputs * n);
-      addon.bitPlaneGemm(
-        planes.data,
-        b.data,
-        inputs,
+      const threads = checkThreads(options.threads, maxThreads);
+      addon.bitPlaneGemm({
+        a: planes.data,
+        b: b.data,
+        m: inputs,
         n,
-        planes.k,
-        planes.stride,
+        k: planes.k,
+        stride: planes.stride,
         out,
-        checkThreads(options.threads, maxThreads),
-        options.isa,
-      );
+        threads,
+        isa: options.isa,
+      });
       return out;
     },
     thresholdPack(scores, m, n, thresholds, flips) {
       checkThresholdArgs(scores, m, n, thresholds, flips);
       const out = allocPacked(m, n);
-      addon.thresholdPack(scores, m, n, thresholds, flips, out.data, out.stride);
+      addon.thresholdPack({ scores, m, n, thresholds, flips, out: out.data, stride: out.stride });
       return out;
     },
     compileNetwork(inputSize, layers) {

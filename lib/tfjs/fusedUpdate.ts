@@ -41,17 +41,17 @@ export function applyFusedUpdate(u: FusedUpdate): void {
   }
   const n = u.param.size;
   if (u.grad.size !== n) throw new Error(`gradient of ${u.param.name} has ${u.grad.size} values, the parameter ${n}`);
-  addon.optimizerStep(
-    u.rule === 'adam' ? 0 : 1,
-    heapFloats(backend, u.param),
-    heapFloats(backend, u.grad),
-    heapFloats(backend, u.m),
-    heapFloats(backend, u.v),
+  addon.optimizerStep({
+    kind: u.rule === 'adam' ? 0 : 1,
+    w: heapFloats(backend, u.param),
+    g: heapFloats(backend, u.grad),
+    m: heapFloats(backend, u.m),
+    v: heapFloats(backend, u.v),
     n,
-    u.scale,
-    u.beta1,
-    u.beta2,
-    u.epsilon,
-    u.clip,
-  );
+    stepScale: u.scale,
+    beta1: u.beta1,
+    beta2: u.beta2,
+    epsilon: u.epsilon,
+    clip: u.clip,
+  });
 }

@@ -1,6 +1,6 @@
 /**
- * ConvNet kernels of the native backend (native/conv_ops.cc): registered by setNativeKernels in
- * lib/tfjs/nativeKernels.ts, on tensors in place on the wasm heap.
+ * ConvNet kernels of the native backend (native/conv_ops.cc, native/pool_ops.cc): registered by
+ * setNativeKernels in lib/tfjs/nativeKernels.ts, on tensors in place on the wasm heap.
  *
  * Conv2D (im2col + the packed float GEMM, or the XNOR GEMM where input and filter are all ±1),
  * Conv2DBackpropFilter (im2colᵀ · dy), Conv2DBackpropInput (dy · filterᵀ gathered back into the
@@ -9,7 +9,7 @@
  * (wasm's own, or lib/tfjs/wasmConvGradients.ts for the gradients).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { NativeAddon } from '../kernels/native';
+import type { ConvGeometry, NativeAddon, PoolGeometry } from '../kernels/native';
 import type {
   Conv2DAttrs,
   Conv2DBackpropFilterAttrs,
@@ -26,23 +26,23 @@ type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
 /** What the conv kernel and its two gradients share of tfjs's attributes (the gradients have no dilations). */
 type ConvAttrs = Omit<Conv2DAttrs, 'dilations'> & Partial<Pick<Conv2DAttrs, 'dilations'>>;
 
-/** The geometry arguments conv_ops.cc takes, after the arrays: n, h, w, ci, kh, kw, co, sh, sw, top, left, ho, wo. */
-function convGeometry(info: tf.backend_util.Conv2DInfo): number[] {
-  return [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.outChannels,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-    info.outHeight,
-    info.outWidth,
-  ];
+/** The geometry fields conv_ops.cc reads, from tfjs's conv info. */
+export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    inChannels: info.inChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    outChannels: info.outChannels,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+  };
 }
 
 /** The conv's geometry, or null where the native kernels do not apply (NCHW, dilation, non-float32). */
@@ -103,13 +103,13 @@ function conv2d(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     const path =
       tf.util.sizeFromShape(info.outShape) === 0
         ? 'float'
-        : addon.conv2d(
-            heapFloats(backend, x),
-            heapFloats(backend, filter),
-            heapFloats(backend, out),
+        : addon.conv2d({
+            x: heapFloats(backend, x),
+            filter: heapFloats(backend, filter),
+            out: heapFloats(backend, out),
             ...convGeometry(info),
-            true,
-          );
+            binary: true,
+          });
     conv2DPaths[path]++;
     return out;
   };
@@ -125,12 +125,12 @@ function conv2dBackpropFilter(addon: NativeAddon, fallback: KernelFunc): KernelF
     checkDy('Conv2DBackpropFilter', dy, info.outShape, 'convolution');
     const dw = backend.makeOutput(attrs.filterShape, 'float32');
     if (tf.util.sizeFromShape(attrs.filterShape) > 0)
-      addon.conv2dBackpropFilter(
-        heapFloats(backend, x),
-        heapFloats(backend, dy),
-        heapFloats(backend, dw),
+      addon.conv2dBackpropFilter({
+        x: heapFloats(backend, x),
+        dy: heapFloats(backend, dy),
+        dw: heapFloats(backend, dw),
         ...convGeometry(info),
-      );
+      });
     return dw;
   };
 }
@@ -145,21 +145,21 @@ function conv2dBackpropInput(addon: NativeAddon, fallback: KernelFunc): KernelFu
     checkDy('Conv2DBackpropInput', dy, info.outShape, 'convolution');
     const dx = backend.makeOutput(attrs.inputShape, 'float32');
     if (tf.util.sizeFromShape(attrs.inputShape) > 0)
-      addon.conv2dBackpropInput(
-        heapFloats(backend, dy),
-        heapFloats(backend, filter),
-        heapFloats(backend, dx),
+      addon.conv2dBackpropInput({
+        dy: heapFloats(backend, dy),
+        filter: heapFloats(backend, filter),
+        dx: heapFloats(backend, dx),
         ...convGeometry(info),
-      );
+      });
     return dx;
   };
 }
 
-/**
- * Pool geometry arguments (n, h, w, c, fh, fw, sh, sw, top, left, ho, wo), or null where not handled (non-float32,
- * dilation).
- */
-function poolGeometry(x: TensorInfo, attrs: MaxPoolAttrs): { info: tf.backend_util.Conv2DInfo; args: number[] } | null {
+/** The pool's tfjs info and the geometry fields pool_ops.cc reads; null where not handled (non-float32, dilation). */
+function poolGeometry(
+  x: TensorInfo,
+  attrs: MaxPoolAttrs,
+): { info: tf.backend_util.Conv2DInfo; geometry: PoolGeometry } | null {
   if (x.dtype !== 'float32' || x.shape.length !== 4) return null;
   const info = tf.backend_util.computePool2DInfo(
     x.shape as Shape4,
@@ -172,20 +172,20 @@ function poolGeometry(x: TensorInfo, attrs: MaxPoolAttrs): { info: tf.backend_ut
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
   return {
     info,
-    args: [
-      info.batchSize,
-      info.inHeight,
-      info.inWidth,
-      info.inChannels,
-      info.filterHeight,
-      info.filterWidth,
-      info.strideHeight,
-      info.strideWidth,
-      info.padInfo.top,
-      info.padInfo.left,
-      info.outHeight,
-      info.outWidth,
-    ],
+    geometry: {
+      n: info.batchSize,
+      h: info.inHeight,
+      w: info.inWidth,
+      channels: info.inChannels,
+      filterHeight: info.filterHeight,
+      filterWidth: info.filterWidth,
+      strideHeight: info.strideHeight,
+      strideWidth: info.strideWidth,
+      padTop: info.padInfo.top,
+      padLeft: info.padInfo.left,
+      outHeight: info.outHeight,
+      outWidth: info.outWidth,
+    },
   };
 }
 
@@ -197,7 +197,7 @@ function maxPool(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     if (!g) return fallback(args);
     const out = backend.makeOutput(g.info.outShape, 'float32');
     if (tf.util.sizeFromShape(g.info.outShape) > 0)
-      addon.maxPool(heapFloats(backend, x), heapFloats(backend, out), ...g.args);
+      addon.maxPool({ x: heapFloats(backend, x), out: heapFloats(backend, out), ...g.geometry });
     return out;
   };
 }
@@ -211,7 +211,12 @@ function maxPoolGrad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     checkDy('MaxPoolGrad', dy, g.info.outShape, 'pool');
     const dx = backend.makeOutput(input.shape, 'float32');
     if (tf.util.sizeFromShape(input.shape) > 0)
-      addon.maxPoolGrad(heapFloats(backend, dy), heapFloats(backend, input), heapFloats(backend, dx), ...g.args);
+      addon.maxPoolGrad({
+        dy: heapFloats(backend, dy),
+        x: heapFloats(backend, input),
+        dx: heapFloats(backend, dx),
+        ...g.geometry,
+      });
     return dx;
   };
 }

@@ -67,20 +67,20 @@ function batchMatMul(addon: NativeAddon, fallback: KernelConfig['kernelFunc']) {
     const batchShape = batchA >= batchB ? batchShapeA : batchShapeB;
     const out = backend.makeOutput([...batchShape, m, n], 'float32');
     if (tf.util.sizeFromShape(out.shape) > 0) {
-      addon.matmul(
-        heapFloats(backend, a),
-        heapFloats(backend, b),
-        heapFloats(backend, out),
-        Math.max(batchA, batchB),
+      addon.matmul({
+        a: heapFloats(backend, a),
+        b: heapFloats(backend, b),
+        c: heapFloats(backend, out),
+        batch: Math.max(batchA, batchB),
         m,
         n,
         k,
-        transposeA,
-        transposeB,
+        transA: transposeA,
+        transB: transposeB,
         batchA,
         batchB,
-        true,
-      );
+        binary: true,
+      });
     }
     return out;
   };
@@ -105,7 +105,7 @@ function signKernel(addon: NativeAddon) {
     const backend = args.backend as WasmHeapBackend;
     const { x } = args.inputs as { x: TensorInfo };
     const out = backend.makeOutput(x.shape, 'float32');
-    addon.sign(heapFloats(backend, x), heapFloats(backend, out), tf.util.sizeFromShape(x.shape));
+    addon.sign({ x: heapFloats(backend, x), out: heapFloats(backend, out), n: tf.util.sizeFromShape(x.shape) });
     return out;
   };
 }
@@ -118,12 +118,12 @@ function steGradKernel(addon: NativeAddon) {
     if (dy.shape.join() !== x.shape.join())
       throw new Error(`BnnSteGrad: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
     const out = backend.makeOutput(x.shape, 'float32');
-    addon.steGrad(
-      heapFloats(backend, dy),
-      heapFloats(backend, x),
-      heapFloats(backend, out),
-      tf.util.sizeFromShape(x.shape),
-    );
+    addon.steGrad({
+      dy: heapFloats(backend, dy),
+      x: heapFloats(backend, x),
+      out: heapFloats(backend, out),
+      n: tf.util.sizeFromShape(x.shape),
+    });
     return out;
   };
 }
@@ -149,7 +149,17 @@ function batchNormTrainKernel(addon: NativeAddon) {
     const mean = backend.makeOutput([channels], 'float32');
     const variance = backend.makeOutput([channels], 'float32');
     const f = (t: TensorInfo) => heapFloats(backend, t);
-    addon.batchNormTrain(f(x), f(gamma), f(beta), f(y), f(mean), f(variance), rows, channels, epsilon);
+    addon.batchNormTrain({
+      x: f(x),
+      gamma: f(gamma),
+      beta: f(beta),
+      y: f(y),
+      mean: f(mean),
+      variance: f(variance),
+      rows,
+      channels,
+      epsilon,
+    });
     return [y, mean, variance];
   };
 }
@@ -170,19 +180,19 @@ function batchNormGradKernel(addon: NativeAddon) {
     const dgamma = backend.makeOutput(gamma.shape, 'float32');
     const dbeta = backend.makeOutput(gamma.shape, 'float32');
     const f = (t: TensorInfo) => heapFloats(backend, t);
-    addon.batchNormGrad(
-      f(dy),
-      f(x),
-      f(gamma),
-      f(mean),
-      f(variance),
-      f(dx),
-      f(dgamma),
-      f(dbeta),
+    addon.batchNormGrad({
+      dy: f(dy),
+      x: f(x),
+      gamma: f(gamma),
+      mean: f(mean),
+      variance: f(variance),
+      dx: f(dx),
+      dgamma: f(dgamma),
+      dbeta: f(dbeta),
       rows,
       channels,
       epsilon,
-    );
+    });
     return [dx, dgamma, dbeta];
   };
 }
@@ -193,7 +203,7 @@ function dropoutMaskKernel(addon: NativeAddon) {
     const backend = args.backend as WasmHeapBackend;
     const { shape, rate, seed } = args.attrs as unknown as BnnDropoutMaskAttrs;
     const out = backend.makeOutput(shape, 'float32');
-    addon.dropoutMask(heapFloats(backend, out), tf.util.sizeFromShape(shape), rate, seed);
+    addon.dropoutMask({ out: heapFloats(backend, out), n: tf.util.sizeFromShape(shape), rate, seed });
     return out;
   };
 }
