@@ -129,8 +129,68 @@ export async function registerWebgpuBackend(allowSoftware: boolean): Promise<str
     // Below every other backend: tfjs never picks it unless asked by name.
     -1,
   );
+  registerFirstMaxPoolGradient();
   registered = found;
   return null;
+}
+
+/**
+ * tfjs-webgpu's max-pool gradient sends a window's gradient to its last maximal input, cpu (and the
+ * native and wasm backends: lib/tfjs/wasmConvGradients.ts) to the first. In a binary net the pooled
+ * values are integers and ties are the rule, so the two gave other gradients (by 40–60 % on a ConvNet's
+ * first layers). On webgpu, MaxPool's gradient is therefore this composite with the first maximum
+ * (row-major within the window, as cpu) wherever the windows do not overlap (stride = window, 'valid'
+ * padding: the 2×2 pooling of every preset); other pools and every other backend keep tfjs's gradient.
+ */
+function registerFirstMaxPoolGradient(): void {
+  const original = tf.getGradient('MaxPool');
+  if (!original || (original as { firstMaxOnWebgpu?: boolean }).firstMaxOnWebgpu) return;
+  const config = {
+    ...original,
+    firstMaxOnWebgpu: true,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const { filterSize, strides, pad } = attrs as unknown as tf.MaxPoolAttrs;
+      const [fh, fw] = typeof filterSize === 'number' ? [filterSize, filterSize] : filterSize;
+      const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+      if (tf.getBackend() !== 'webgpu' || pad !== 'valid' || fh !== sh || fw !== sw)
+        return original.gradFunc(dy, saved, attrs);
+      const [x, y] = saved as tf.Tensor4D[];
+      return { x: () => firstMaxPoolGrad(dy as tf.Tensor4D, x, y, fh, fw) };
+    },
+  };
+  tf.registerGradient(config);
+}
+
+/**
+ * dx of non-overlapping fh×fw max pooling (NHWC) of `x` into `y`: each window's dy to its first maximal
+ * input. Offsets are visited in row-major order, each a strided slice of x; no transposes (tfjs-webgpu's
+ * rank-6 transpose fails to compile) and no cumsum (it has none above rank 4).
+ */
+function firstMaxPoolGrad(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, fh: number, fw: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const [ho, wo] = [dy.shape[1], dy.shape[2]];
+    let seen: tf.Tensor = tf.zerosLike(dy);
+    const rows: tf.Tensor[] = [];
+    for (let i = 0; i < fh; i++) {
+      const row: tf.Tensor[] = [];
+      for (let j = 0; j < fw; j++) {
+        const xij = tf.stridedSlice(x, [0, i, j, 0], [n, ho * fh, wo * fw, c], [1, fh, fw, 1]);
+        const isMax = tf.cast(tf.equal(xij, y), 'float32');
+        row.push(tf.mul(dy, tf.mul(isMax, tf.sub(1, seen))));
+        seen = tf.maximum(seen, isMax);
+      }
+      rows.push(tf.stack(row, 3).reshape([n, ho, wo * fw, c])); // [n, ho, wo·fw, c]: one input row per window row
+    }
+    const dx = tf.stack(rows, 2).reshape([n, ho * fh, wo * fw, c]);
+    // Rows and columns past the last whole window ('valid' padding) get no gradient.
+    return tf.pad(dx, [
+      [0, 0],
+      [0, h - ho * fh],
+      [0, w - wo * fw],
+      [0, 0],
+    ]) as tf.Tensor4D;
+  });
 }
 
 function softwareRefusal(adapter: WebgpuAdapter): string {

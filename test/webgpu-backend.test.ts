@@ -1,0 +1,137 @@
+/**
+ * The webgpu backend (tfjs-backend-webgpu on Dawn, lib/tfjs/webgpu.ts) against the cpu backend: one
+ * training step's gradients and updated weights (MLP and ConvNet, standard and shift BatchNorm, Adam and
+ * shift-based AdaMax, dropout), and a short training run that learns, is checkpointed and resumed.
+ * On CI the adapter is Mesa's lavapipe (llvmpipe, from bookworm-backports: .ci/run), a software renderer:
+ * forced here with initBackend('webgpu'), as it is never chosen on its own.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { adapterName, isSoftwareAdapter, registerWebgpuBackend, webgpuAdapter, webgpuLabel } from '../lib/tfjs/webgpu';
+import type { Hyperparameters } from '../lib/presets';
+
+/** Why webgpu cannot run here ('' when it can): a missing package or no Vulkan adapter. */
+const unavailable = await (async () => {
+  try {
+    return (await registerWebgpuBackend(true)) ?? '';
+  } catch (err) {
+    return (err as Error).message.split('\n')[0];
+  }
+})();
+const ON_WEBGPU = `on webgpu${unavailable ? ` (unavailable: ${unavailable})` : ''}`;
+
+/**
+ * Tolerances, webgpu vs cpu, ‖a − b‖ / ‖b‖ per tensor (measured on lavapipe: gradients ≤ 2e-6; Adam's
+ * weights ≤ 4e-7 and updates ≤ 5e-6; shift AdaMax's weights ≤ 9e-5 and updates ≤ 7e-4). Both backends
+ * compute in float32 but sum in other orders. Shift AdaMax rounds its step to a power of 2 (and shift
+ * BatchNorm its scale), so an element within rounding of a power's boundary moves by twice or half
+ * as much: its bounds are looser.
+ */
+const GRAD_TOLERANCE = 1e-5;
+const TOLERANCES = {
+  adam: { weights: 1e-5, update: 1e-4 },
+  shift_adamax: { weights: 1e-3, update: 1e-2 },
+};
+
+describe('webgpu adapters', () => {
+  const llvmpipe = {
+    vendor: 'mesa',
+    architecture: 'software',
+    device: 'llvmpipe-llvm-15-0-6-256-bits-',
+    description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)',
+    isFallbackAdapter: true,
+  };
+  const nvidia = { vendor: 'nvidia', architecture: 'ada', device: 'NVIDIA GeForce RTX 4090', description: 'NVIDIA' };
+
+  it('tells a software renderer (llvmpipe, lavapipe, SwiftShader) from a GPU, and names it', () => {
+    expect(isSoftwareAdapter(llvmpipe)).toBe(true);
+    expect(isSoftwareAdapter({ ...llvmpipe, isFallbackAdapter: false, architecture: '' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'google', device: 'SwiftShader Device (Subzero)' })).toBe(true);
+    expect(isSoftwareAdapter(nvidia)).toBe(false);
+    expect(adapterName(llvmpipe)).toBe('llvmpipe');
+    expect(adapterName(nvidia)).toBe('NVIDIA GeForce RTX 4090');
+    expect(webgpuLabel({ name: 'llvmpipe', software: true, description: '' })).toBe('webgpu (llvmpipe, software)');
+    expect(webgpuLabel({ name: 'NVIDIA GeForce RTX 4090', software: false, description: '' })).toBe(
+      'webgpu (NVIDIA GeForce RTX 4090)',
+    );
+  });
+});
+
+/** Both BatchNorm kinds, both optimizers, dense and conv layers, dropout: what the presets train. */
+export const CASES: { name: string; dataset: string; overrides: Partial<Hyperparameters> }[] = [
+  {
+    name: 'MLP: BatchNorm, Adam, dropout',
+    dataset: 'mnist',
+    overrides: { hiddenUnits: [64, 64], dropoutInput: 0.2, dropoutHidden: 0.5, batchSize: 32 },
+  },
+  {
+    name: 'ConvNet: shift BatchNorm, shift AdaMax',
+    dataset: 'fashion-mnist',
+    overrides: { batchNorm: 'shift', optimizer: 'shift_adamax', batchSize: 8 },
+  },
+];
+
+/** lavapipe compiles every shader on first use, on the CPU: the first step takes tens of seconds. */
+const SLOW = 600_000;
+
+/** Runs test/helpers/webgpuWorker.ts (in its own process: see there) and returns what it printed. */
+async function inWorker<T>(...args: string[]): Promise<T> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'test/helpers/webgpuWorker.ts', ...args],
+    { maxBuffer: 1 << 24, timeout: SLOW },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+}
+
+interface StepErrors {
+  optimizer: keyof typeof TOLERANCES;
+  label: string;
+  loss: { cpu: number; webgpu: number };
+  sameStart: boolean;
+  grads: number[];
+  weights: number[];
+  updates: number[];
+}
+
+describe.skipIf(unavailable !== '')(`one training step ${ON_WEBGPU} equals cpu's`, () => {
+  for (const c of CASES) {
+    it(
+      c.name,
+      async () => {
+        const r = await inWorker<StepErrors>('step', JSON.stringify(c));
+        expect(r.label).toBe(webgpuLabel(webgpuAdapter()!));
+        expect(r.sameStart).toBe(true);
+        expect(Math.abs(r.loss.webgpu - r.loss.cpu)).toBeLessThanOrEqual(1e-5 * Math.max(1, r.loss.cpu));
+        const tolerance = TOLERANCES[r.optimizer];
+        r.grads.forEach((e, i) => expect(e, `gradient ${i}`).toBeLessThanOrEqual(GRAD_TOLERANCE));
+        r.weights.forEach((e, i) => expect(e, `parameter ${i}`).toBeLessThanOrEqual(tolerance.weights));
+        // The update itself (after − before), small next to the weights.
+        r.updates.forEach((e, i) => expect(e, `update of parameter ${i}`).toBeLessThanOrEqual(tolerance.update));
+      },
+      SLOW,
+    );
+  }
+});
+
+describe.skipIf(unavailable !== '')(`training ${ON_WEBGPU}`, () => {
+  it(
+    'learns, checkpoints and resumes (MNIST MLP, 2 epochs of 500 images)',
+    async () => {
+      const r = await inWorker<{
+        firstEpochs: number;
+        resumedTrained: number;
+        history: { trainLoss: number; validError: number; layers: unknown[] }[];
+      }>('train');
+      expect(r.firstEpochs).toBe(1);
+      expect(r.resumedTrained).toBe(1);
+      const [e1, e2] = r.history;
+      // 10 classes: chance is 90 % error.
+      expect(e2.trainLoss).toBeLessThan(e1.trainLoss);
+      expect(e2.validError).toBeLessThan(0.5);
+      expect(e2.layers.length).toBe(3);
+    },
+    SLOW,
+  );
+});
