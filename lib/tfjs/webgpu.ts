@@ -3,8 +3,9 @@
  * prebuilt dawn.node reaches the GPU through Vulkan, Metal or D3D12), both optional dependencies.
  * Every op is tfjs-webgpu's own; our fused kernels (lib/tfjs/kernelNames.ts) are registered for the
  * native backend only, so the layers, the quantizers and the optimizer take their composite-op paths here.
+ * One gradient is ours: max-pool's, to each window's first maximum as on cpu (see below).
  * A software adapter (Mesa's llvmpipe/lavapipe, SwiftShader, WARP: the GPU emulated on the CPU) is
- * used only when asked for (BNN_BACKEND=webgpu), e.g. by the tests: it is correct but slower than the CPU backends.
+ * used only when asked for (BNN_BACKEND=webgpu), e.g. by the tests: correct, but slower than the CPU backends.
  * tfjs-webgpu's synchronous reads (`dataSync`) need OffscreenCanvas, which Node lacks: what runs on
  * this backend reads tensors with `await tensor.data()`.
  */
