@@ -4,7 +4,9 @@
  * with ONNX Runtime Web (both WebAssembly, one thread as the engine; the ONNX peer is loaded after the
  * page's first render, onnx-peer.mjs). Every asset is fetched by a relative URL from the page's folder
  * (built by `npm run demo`). Query: ?timing=0 skips the automatic timing, ?onnx=0 the ONNX peer,
- * ?threads=N runs ONNX Runtime on N threads (needs a cross-origin isolated page; the default is 1).
+ * ?threads=N runs ONNX Runtime on N threads (needs a cross-origin isolated page; the default is 1). Where
+ * `navigator.gpu` has an adapter, the binary engine also runs on WebGPU (the XNOR kernel in WGSL) beside the
+ * WebAssembly one, and the page says whether their predictions agree (?gpu=0 leaves WebGPU out).
  * `window.bnnDemo` exposes the state for the browser test and the screenshot script.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,8 +14,10 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   BinaryEngine,
   createWasmKernel,
+  createWebGpuKernel,
   deserializePackedModel,
   packedParameterBytes,
+  type AsyncXnorKernel,
   type PackedModel,
   type XnorKernel,
 } from '../lib/browser';
@@ -34,6 +38,8 @@ interface Result {
   floatPrediction: number;
   /** The ONNX Runtime Web peer's prediction, set when it has answered (it runs asynchronously). */
   onnxPrediction?: number;
+  /** The binary engine's prediction on WebGPU, set when it has answered. */
+  gpuPrediction?: number;
 }
 
 interface Timing {
@@ -67,6 +73,11 @@ const state = {
     enginePredictions: number[];
   },
   onnxError: '',
+  /** The binary engine on WebGPU (when navigator.gpu has an adapter), and its gallery predictions against wasm's. */
+  gpuKernel: null as AsyncXnorKernel | null,
+  gpuEngine: null as BinaryEngine | null,
+  gpuInfo: null as null | { adapter: string; images: number; agree: number; predictions: number[] },
+  gpuError: '',
   crossOriginIsolated: self.crossOriginIsolated,
   modelName: '',
   digits: { images: new Uint8Array(0), labels: new Uint8Array(0), count: 0 },
@@ -157,6 +168,7 @@ function classify(input: Uint8Array, source: string): void {
   byId('prediction').textContent = String(prediction);
   showAgreement(result);
   if (state.onnx) void askOnnx(state.onnx, input, result);
+  if (state.gpuEngine) void askGpu(state.gpuEngine, input, result);
   renderScores(scores, prediction);
   const planes = bitPlanes(input);
   byId('planes').replaceChildren(
@@ -171,7 +183,49 @@ function classify(input: Uint8Array, source: string): void {
 function showAgreement(r: Result): void {
   const says = (name: string, p: number | undefined) =>
     p === undefined ? '' : p === r.prediction ? ` · ${name} agrees` : ` · ${name} says ${p}!`;
-  byId('source').textContent = `${r.source}${says('tfjs float', r.floatPrediction)}${says('ONNX', r.onnxPrediction)}`;
+  byId('source').textContent =
+    `${r.source}${says('tfjs float', r.floatPrediction)}${says('ONNX', r.onnxPrediction)}` +
+    says('WebGPU', r.gpuPrediction);
+}
+
+async function askGpu(engine: BinaryEngine, input: Uint8Array, result: Result): Promise<void> {
+  result.gpuPrediction = (await engine.predictAsync(input, 1))[0];
+  if (state.last === result) showAgreement(result);
+}
+
+/**
+ * The binary engine on WebGPU, where navigator.gpu has an adapter: the same packed model through the XNOR kernel
+ * in WGSL, its predictions on the gallery images compared with the WebAssembly engine's. Without an adapter the
+ * page says so and works as before.
+ */
+async function loadGpuEngine(): Promise<void> {
+  const { model, engine, digits } = state;
+  if (!model || !engine) return;
+  const status = byId('gpu-status');
+  state.gpuEngine?.dispose();
+  state.gpuEngine = null;
+  state.gpuInfo = null;
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) {
+    status.textContent = 'WebGPU: not available in this browser (the binary engine runs on WebAssembly only).';
+    return;
+  }
+  try {
+    state.gpuKernel ??= await createWebGpuKernel(gpu);
+    const gpuEngine = new BinaryEngine(model, { kernel: state.gpuKernel });
+    const predictions = Array.from(await gpuEngine.predictAsync(digits.images, digits.count));
+    const expected = engine.predict(digits.images, digits.count);
+    const agree = predictions.filter((p, i) => p === expected[i]).length;
+    state.gpuEngine = gpuEngine;
+    state.gpuInfo = { adapter: state.gpuKernel.isa, images: digits.count, agree, predictions };
+    status.textContent =
+      `The binary engine on WebGPU (the XNOR kernel in WGSL) on ${state.gpuKernel.isa}: its predictions equal ` +
+      `the WebAssembly engine’s on ${agree} of ${digits.count} gallery images.`;
+    if (state.last) await askGpu(gpuEngine, Uint8Array.from(state.last.input), state.last);
+  } catch (err) {
+    state.gpuError = (err as Error).message;
+    status.textContent = `WebGPU could not run the binary engine here: ${state.gpuError}`;
+  }
 }
 
 async function askOnnx(peer: OnnxPeer, input: Uint8Array, result: Result): Promise<void> {
@@ -409,6 +463,7 @@ async function loadUploadedModel(file: File): Promise<void> {
     useModel(new Uint8Array(await file.arrayBuffer()), file.name);
     byId('about').textContent = `Model: ${file.name} (loaded from your disk).`;
     if (state.last) classify(Uint8Array.from(state.last.input), state.last.source);
+    if (query.get('gpu') !== '0') await loadGpuEngine();
     if (query.get('onnx') !== '0') await loadOnnxPeer();
     await timeModels();
   } catch (err) {
@@ -454,8 +509,11 @@ async function start(): Promise<void> {
         `“${about.command}” on ${about.date.slice(0, 10)}.`;
     pickDigit(0);
     state.ready = true;
-    // After the first render: the page works without it, and it is most of the page's weight.
-    if (query.get('onnx') !== '0') await loadOnnxPeer();
+    // After the first render, side by side: the page works without either (the ONNX peer is most of its weight).
+    await Promise.all([
+      query.get('gpu') !== '0' ? loadGpuEngine() : null,
+      query.get('onnx') !== '0' ? loadOnnxPeer() : null,
+    ]);
     // ?timing=0 skips the automatic timing (the browser test, which checks results, not speed).
     if (query.get('timing') !== '0') await timeModels();
   } catch (err) {

@@ -161,6 +161,7 @@ interface PageResult {
   prediction: number;
   floatPrediction: number;
   onnxPrediction?: number;
+  gpuPrediction?: number;
 }
 
 interface OnnxInfo {
@@ -186,7 +187,11 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
     const served = await serveDirectory(dir);
     url = served.url;
     const { chromium: launcher } = await import('playwright-core');
-    browser = await launcher.launch({ executablePath: chromium!, args: HEADLESS_CHROMIUM_ARGS });
+    // WebGPU: Chromium's SwiftShader adapter (a GPU emulated on the CPU) where there is no GPU.
+    browser = await launcher.launch({
+      executablePath: chromium!,
+      args: [...HEADLESS_CHROMIUM_ARGS, '--enable-unsafe-webgpu'],
+    });
     close = async () => {
       await browser.close();
       served.server.close();
@@ -238,6 +243,35 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
     expect(await page.locator('#isolation').textContent()).toMatch(/is cross-origin isolated/);
   }, 150_000);
 
+  it('runs the binary engine on WebGPU too (SwiftShader here): its predictions = the wasm engine’s', async () => {
+    await page.waitForFunction(
+      () => {
+        const s = (window as unknown as { bnnDemo: { gpuInfo: unknown; gpuError: string } }).bnnDemo;
+        return s.gpuInfo !== null || s.gpuError !== '';
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
+    const state = await page.evaluate(() => {
+      const s = (
+        window as unknown as {
+          bnnDemo: {
+            gpuInfo: { adapter: string; images: number; agree: number; predictions: number[] };
+            gpuError: string;
+          };
+        }
+      ).bnnDemo;
+      return { info: s.gpuInfo, error: s.gpuError };
+    });
+    expect(state.error).toBe('');
+    expect(state.info.adapter).toMatch(/\((software|hardware) adapter\)$/);
+    expect(state.info.predictions).toEqual(Array.from(engine.predict(test.images, DEMO_TEST_IMAGES)));
+    expect([state.info.images, state.info.agree]).toEqual([DEMO_TEST_IMAGES, DEMO_TEST_IMAGES]);
+    expect(await page.locator('#gpu-status').textContent()).toMatch(
+      /equal the WebAssembly engine’s on 100 of 100 gallery images/,
+    );
+  }, 150_000);
+
   it('classifies real MNIST test images picked in the gallery exactly as the Node engine does', async () => {
     const picks = [0, 1, 2, 3, 8, 18, 33, 47, 62, 77, 91, 99];
     for (const i of picks) {
@@ -249,16 +283,18 @@ describe.skipIf(skipped)(`the demo page in Chromium${why}`, () => {
       expect(result.scores).toEqual(Array.from(engine.scores(image, 1)));
       expect(result.prediction).toBe(engine.predict(image, 1)[0]);
       expect(result.floatPrediction).toBe(result.prediction);
-      // The ONNX peer answers asynchronously for the picked image.
-      await page.waitForFunction(
-        () => (window as unknown as { bnnDemo: { last: PageResult } }).bnnDemo.last.onnxPrediction !== undefined,
-      );
+      // The ONNX peer and the engine on WebGPU answer asynchronously for the picked image.
+      await page.waitForFunction(() => {
+        const r = (window as unknown as { bnnDemo: { last: PageResult } }).bnnDemo.last;
+        return r.onnxPrediction !== undefined && r.gpuPrediction !== undefined;
+      });
       expect((await last(page)).onnxPrediction).toBe(result.prediction);
-      expect(await page.locator('#source').textContent()).toMatch(/tfjs float agrees · ONNX agrees$/);
+      expect((await last(page)).gpuPrediction).toBe(result.prediction);
+      expect(await page.locator('#source').textContent()).toMatch(/tfjs float agrees · ONNX agrees · WebGPU agrees$/);
     }
     expect(await page.locator('#hidden canvas').count()).toBe(model.layers.length - 1);
     expect(await page.locator('#planes canvas').count()).toBe(8);
-  }, 60_000);
+  }, 150_000);
 
   it('draws strokes with the mouse: the page’s 28×28 input is what Node computes from the canvas pixels', async () => {
     const strokes = [
