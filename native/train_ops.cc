@@ -325,7 +325,16 @@ void channel_sums(uint64_t R, uint64_t C, size_t sums, std::vector<double>& out,
     for (size_t i = 0; i < sums * C; i++) out[i] += partial[b * sums * C + i];
 }
 
-// BatchNorm over R rows (N·H·W) of C channels, channels last.
+// The rows R (N·H·W) and channels C (both ≥ 1, channels last) and epsilon of batchNormTrain and batchNormGrad,
+// into p; returns R·C.
+template <typename BatchNormArgs>
+uint64_t parse_batch_norm_sizes(const Fields& f, BatchNormArgs& p) {
+  p.rows = f.count("rows"), p.channels = f.count("channels");
+  p.epsilon = float(f.number("epsilon"));
+  if (p.rows == 0 || p.channels == 0) throw Napi::RangeError::New(f.env(), "rows and channels must be at least 1");
+  return checked_mul(f.env(), p.rows, p.channels, "rows·channels");
+}
+
 struct BatchNormTrainArgs {
   const float* x;           // (R,C)
   const float* gamma;       // (C)
@@ -341,12 +350,8 @@ struct BatchNormTrainArgs {
 BatchNormTrainArgs parse_batch_norm_train(const Napi::CallbackInfo& info) {
   const Fields f(info, "batchNormTrain",
                  {"x", "gamma", "beta", "y", "mean", "variance", "rows", "channels", "epsilon"});
-  const Napi::Env env = f.env();
   BatchNormTrainArgs p{};
-  p.rows = f.count("rows"), p.channels = f.count("channels");
-  p.epsilon = float(f.number("epsilon"));
-  if (p.rows == 0 || p.channels == 0) throw Napi::RangeError::New(env, "rows and channels must be at least 1");
-  const uint64_t n = checked_mul(env, p.rows, p.channels, "rows·channels"), C = p.channels;
+  const uint64_t n = parse_batch_norm_sizes(f, p), C = p.channels;
   p.x = f.floats("x", n);
   p.gamma = f.floats("gamma", C);
   p.beta = f.floats("beta", C);
@@ -413,12 +418,8 @@ struct BatchNormGradArgs {
 BatchNormGradArgs parse_batch_norm_grad(const Napi::CallbackInfo& info) {
   const Fields f(info, "batchNormGrad",
                  {"dy", "x", "gamma", "mean", "variance", "dx", "dgamma", "dbeta", "rows", "channels", "epsilon"});
-  const Napi::Env env = f.env();
   BatchNormGradArgs p{};
-  p.rows = f.count("rows"), p.channels = f.count("channels");
-  p.epsilon = float(f.number("epsilon"));
-  if (p.rows == 0 || p.channels == 0) throw Napi::RangeError::New(env, "rows and channels must be at least 1");
-  const uint64_t n = checked_mul(env, p.rows, p.channels, "rows·channels"), C = p.channels;
+  const uint64_t n = parse_batch_norm_sizes(f, p), C = p.channels;
   p.dy = f.floats("dy", n);
   p.x = f.floats("x", n);
   p.gamma = f.floats("gamma", C);

@@ -62,18 +62,8 @@ describe('native float kernels on SharedArrayBuffer-backed arrays', () => {
     const x = Float32Array.from([1, -2, 3, -4, 0.5, -0.5]);
     const y = Float32Array.from([2, 1, -1, 3, 0, 1]);
     const c = shared(new Float32Array(4));
-    addon!.sgemm({
-      a: shared(x),
-      b: shared(y),
-      c,
-      m: 2,
-      n: 2,
-      k: 3,
-      transA: false,
-      transB: false,
-      accumulate: false,
-      threads: 1,
-    });
+    const plain = { transA: false, transB: false, accumulate: false, threads: 1 };
+    addon!.sgemm({ a: shared(x), b: shared(y), c, m: 2, n: 2, k: 3, ...plain });
     // [1 −2 3; −4 0.5 −0.5] · [2 1; −1 3; 0 1]
     expect(Array.from(c)).toEqual([4, -2, -8.5, -3]);
     const s = shared(new Float32Array(6));

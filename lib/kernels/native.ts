@@ -181,15 +181,16 @@ export interface BatchNormGradArgs {
   epsilon: number;
 }
 
-/** A conv's geometry: input n × h × w × inChannels, output n × outHeight × outWidth × outChannels. */
-export interface ConvGeometry {
+/**
+ * What a conv and a pool share of their geometry: n images of h × w, windows of filterHeight × filterWidth moved
+ * by the strides, the first at (−padTop, −padLeft), giving outHeight × outWidth.
+ */
+export interface WindowGeometry {
   n: number;
   h: number;
   w: number;
-  inChannels: number;
   filterHeight: number;
   filterWidth: number;
-  outChannels: number;
   strideHeight: number;
   strideWidth: number;
   padTop: number;
@@ -198,20 +199,15 @@ export interface ConvGeometry {
   outWidth: number;
 }
 
+/** A conv's geometry: input n × h × w × inChannels, output n × outHeight × outWidth × outChannels. */
+export interface ConvGeometry extends WindowGeometry {
+  inChannels: number;
+  outChannels: number;
+}
+
 /** A pool's geometry: input n × h × w × channels, output n × outHeight × outWidth × channels. */
-export interface PoolGeometry {
-  n: number;
-  h: number;
-  w: number;
+export interface PoolGeometry extends WindowGeometry {
   channels: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padTop: number;
-  padLeft: number;
-  outHeight: number;
-  outWidth: number;
 }
 
 /** Where the addon may be: `BNN_NATIVE_ADDON`, else build/Release under the package root (from lib/ or dist/lib/). */

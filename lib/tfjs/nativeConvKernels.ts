@@ -9,7 +9,7 @@
  * (wasm's own, or lib/tfjs/wasmConvGradients.ts for the gradients).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ConvGeometry, NativeAddon, PoolGeometry } from '../kernels/native';
+import type { ConvGeometry, NativeAddon, PoolGeometry, WindowGeometry } from '../kernels/native';
 import type {
   Conv2DAttrs,
   Conv2DBackpropFilterAttrs,
@@ -26,16 +26,14 @@ type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
 /** What the conv kernel and its two gradients share of tfjs's attributes (the gradients have no dilations). */
 type ConvAttrs = Omit<Conv2DAttrs, 'dilations'> & Partial<Pick<Conv2DAttrs, 'dilations'>>;
 
-/** The geometry fields conv_ops.cc reads, from tfjs's conv info. */
-export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+/** The window geometry of tfjs's conv or pool info. */
+function windowGeometry(info: tf.backend_util.Conv2DInfo): WindowGeometry {
   return {
     n: info.batchSize,
     h: info.inHeight,
     w: info.inWidth,
-    inChannels: info.inChannels,
     filterHeight: info.filterHeight,
     filterWidth: info.filterWidth,
-    outChannels: info.outChannels,
     strideHeight: info.strideHeight,
     strideWidth: info.strideWidth,
     padTop: info.padInfo.top,
@@ -43,6 +41,11 @@ export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
     outHeight: info.outHeight,
     outWidth: info.outWidth,
   };
+}
+
+/** The geometry fields conv_ops.cc reads, from tfjs's conv info. */
+export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+  return { ...windowGeometry(info), inChannels: info.inChannels, outChannels: info.outChannels };
 }
 
 /** The conv's geometry, or null where the native kernels do not apply (NCHW, dilation, non-float32). */
@@ -172,20 +175,7 @@ function poolGeometry(
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
   return {
     info,
-    geometry: {
-      n: info.batchSize,
-      h: info.inHeight,
-      w: info.inWidth,
-      channels: info.inChannels,
-      filterHeight: info.filterHeight,
-      filterWidth: info.filterWidth,
-      strideHeight: info.strideHeight,
-      strideWidth: info.strideWidth,
-      padTop: info.padInfo.top,
-      padLeft: info.padInfo.left,
-      outHeight: info.outHeight,
-      outWidth: info.outWidth,
-    },
+    geometry: { ...windowGeometry(info), channels: info.inChannels },
   };
 }
 
