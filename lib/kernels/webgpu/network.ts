@@ -9,7 +9,7 @@
  * The last layer's integer sums are read back and scaled in float64 here, as the engine does, so the scores are the
  * same numbers bit for bit. Activations stay packed on the GPU between layers. Nothing here needs Node.
  */
-import { tapSums } from '../binaryConv';
+import { checkGeometry, tapSums } from '../binaryConv';
 import type { AsyncCompiledNetwork, NetworkLayerSpec } from '../kernel';
 import { checkNetworkSpec, convOutputShape } from '../networkShape';
 import { PARAMS, type GpuContext } from './device';
@@ -59,9 +59,12 @@ function plan(layers: readonly NetworkLayerSpec[]): Plan[] {
     const base = { k: K, words: kWords, positions: 1, cw: 1, inputSize: K };
     if (spec.kind === 'conv') {
       const { height: h, width: w, channels: c, kernelSize: ks, padding } = spec as Required<NetworkLayerSpec>;
-      const pad = padding === 'same' ? Math.floor((ks - 1) / 2) : 0;
-      const ch = padding === 'same' ? h : h - ks + 1,
-        cw = padding === 'same' ? w : w - ks + 1;
+      // Before pooling: ch × cw positions.
+      const {
+        outH: ch,
+        outW: cw,
+        pad,
+      } = checkGeometry({ batch: 1, height: h, width: w, channels: c, kernelSize: ks, filters: units, padding });
       const [oh, ow] = convOutputShape(spec as Required<NetworkLayerSpec>);
       const geometry = { ...base, h, w, c, ks, pad, cw, positions: ch * cw, inputSize: h * w * c };
       p.gather = p.planes

@@ -76,8 +76,16 @@ export const GATHER_MODE = {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-const struct = (name: string, fields: readonly string[]) =>
-  `struct ${name} {\n${fields.map((f) => `  ${f}: u32,`).join('\n')}\n}`;
+/** A shader's parameters (a uniform struct of u32 fields, binding 0) and its storage buffers (bindings 1, 2, …). */
+function bindings(params: readonly string[], buffers: [access: 'read' | 'read_write', declaration: string][]): string {
+  return [
+    `struct Params {\n${params.map((f) => `  ${f}: u32,`).join('\n')}\n}`,
+    '@group(0) @binding(0) var<uniform> p: Params;',
+    ...buffers.map(
+      ([access, declaration], i) => `@group(0) @binding(${i + 1}) var<storage, ${access}> ${declaration};`,
+    ),
+  ].join('\n');
+}
 
 /** Index of a one-dimensional dispatch spread over x and y (x at most 65,535 workgroups of 64). */
 const LINEAR_INDEX = 'gid.y * (nwg.x * 64u) + gid.x';
@@ -122,11 +130,11 @@ ${cols
         )
         .join('');
   return /* wgsl */ `
-${struct('Params', GEMM_PARAMS)}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<u32>;
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-@group(0) @binding(3) var<storage, read_write> c: array<i32>;
+${bindings(GEMM_PARAMS, [
+  ['read', 'a: array<u32>'],
+  ['read', 'b: array<u32>'],
+  ['read_write', 'c: array<i32>'],
+])}
 
 var<workgroup> As: array<u32, ${BK * BM}>;
 var<workgroup> Bs: array<u32, ${BK * BN}>;
@@ -170,11 +178,11 @@ ${each((i, j) => `      acc${i}_${j} += countOneBits(a${i} ^ b${j});`)}
 
 /** The paper's baseline kernel in float: c[i·n + j] = Σ a[i·k + p] · bT[j·k + p], one output per thread, no tiling. */
 export const floatGemmShader = /* wgsl */ `
-${struct('Params', FLOAT_GEMM_PARAMS)}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> bT: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+${bindings(FLOAT_GEMM_PARAMS, [
+  ['read', 'a: array<f32>'],
+  ['read', 'bT: array<f32>'],
+  ['read_write', 'c: array<f32>'],
+])}
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -192,11 +200,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  * 4 to a u32; packed activations as rows of `pixelWords` words per pixel (conv) or image (dense).
  */
 export const gatherShader = /* wgsl */ `
-${struct('Params', GATHER_PARAMS)}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> pixels: array<u32>;
-@group(0) @binding(2) var<storage, read> act: array<u32>;
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;
+${bindings(GATHER_PARAMS, [
+  ['read', 'pixels: array<u32>'],
+  ['read', 'act: array<u32>'],
+  ['read_write', 'out: array<u32>'],
+])}
 
 fn pixel(i: u32) -> u32 { return (pixels[i >> 2u] >> ((i & 3u) * 8u)) & 255u; }
 fn actBit(row: u32, e: u32) -> u32 { return (act[row * p.pixelWords + (e >> 5u)] >> (e & 31u)) & 1u; }
@@ -254,13 +262,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
  * sign as one comparison, (flip ? −s : s) ≥ threshold, 32 units packed to a word per thread.
  */
 export const epilogueShader = /* wgsl */ `
-${struct('Params', EPILOGUE_PARAMS)}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> sums: array<i32>;
-@group(0) @binding(2) var<storage, read> thresholds: array<i32>;
-@group(0) @binding(3) var<storage, read> flips: array<u32>;
-@group(0) @binding(4) var<storage, read> taps: array<i32>;
-@group(0) @binding(5) var<storage, read_write> out: array<u32>;
+${bindings(EPILOGUE_PARAMS, [
+  ['read', 'sums: array<i32>'],
+  ['read', 'thresholds: array<i32>'],
+  ['read', 'flips: array<u32>'],
+  ['read', 'taps: array<i32>'],
+  ['read_write', 'out: array<u32>'],
+])}
 
 /** The corrected sum of unit j at conv position (image, y, x) before pooling (row = the position for a dense). */
 fn corrected(image: u32, y: u32, x: u32, j: u32) -> i32 {
