@@ -33,13 +33,22 @@ export interface AdapterDescription {
 
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|microsoft basic render|\bwarp\b/i;
 
+/** GPUAdapterInfo's fields (typed here: older @webgpu/types have `requestAdapterInfo()` instead of `info`). */
+interface AdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
 export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
-  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const info: AdapterInfo = (adapter as { info?: AdapterInfo }).info ?? {};
   const vendor = info.vendor ?? '',
     architecture = info.architecture ?? '',
     device = info.device ?? '',
     description = info.description ?? '';
-  const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const fallback = info.isFallbackAdapter === true;
   const software = fallback || SOFTWARE_ADAPTER.test([vendor, architecture, device, description].join(' '));
   const name = description || [vendor, architecture, device].filter(Boolean).join(' ') || 'unnamed adapter';
   return {
