@@ -8,7 +8,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { adapterName, isSoftwareAdapter, registerWebgpuBackend, webgpuAdapter, webgpuLabel } from '../lib/tfjs/webgpu';
+import { isSoftwareAdapter } from '../lib/kernels/webgpu/device';
+import { adapterName, registerWebgpuBackend, webgpuAdapter, webgpuLabel } from '../lib/tfjs/webgpu';
 import type { Hyperparameters } from '../lib/presets';
 
 /** Why webgpu cannot run here ('' when it can): a missing package or no Vulkan adapter. */

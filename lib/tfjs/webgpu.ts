@@ -11,17 +11,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import { isSoftwareAdapter, type AdapterInfo } from '../kernels/webgpu/device';
 
 const requireModule = createRequire(__filename);
 
 // The little of WebGPU's API used here, typed locally: the optional packages (and their types) may be absent.
-export interface AdapterInfo {
-  vendor?: string;
-  architecture?: string;
-  device?: string;
-  description?: string;
-  isFallbackAdapter?: boolean;
-}
 interface Adapter {
   info: AdapterInfo;
   features: { has(name: string): boolean };
@@ -44,14 +38,6 @@ export interface WebgpuAdapter {
   software: boolean;
   /** The driver's description, for the start-up line. */
   description: string;
-}
-
-const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|basic render|\bwarp\b|software/i;
-
-/** Whether an adapter is a software renderer, from its GPUAdapterInfo. */
-export function isSoftwareAdapter(info: AdapterInfo): boolean {
-  if (info.isFallbackAdapter) return true;
-  return SOFTWARE_NAMES.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
 /**

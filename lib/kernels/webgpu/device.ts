@@ -31,15 +31,21 @@ export interface AdapterDescription {
   label: string;
 }
 
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|microsoft basic render|\bwarp\b/i;
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|basic render|\bwarp\b/i;
 
 /** GPUAdapterInfo's fields (typed here: older @webgpu/types have `requestAdapterInfo()` instead of `info`). */
-interface AdapterInfo {
+export interface AdapterInfo {
   vendor?: string;
   architecture?: string;
   device?: string;
   description?: string;
   isFallbackAdapter?: boolean;
+}
+
+/** Whether an adapter is a software renderer (a CPU emulation, or Dawn's fallback adapter), from its info. */
+export function isSoftwareAdapter(info: AdapterInfo): boolean {
+  if (info.isFallbackAdapter) return true;
+  return SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
 export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
@@ -48,8 +54,7 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
     architecture = info.architecture ?? '',
     device = info.device ?? '',
     description = info.description ?? '';
-  const fallback = info.isFallbackAdapter === true;
-  const software = fallback || SOFTWARE_ADAPTER.test([vendor, architecture, device, description].join(' '));
+  const software = isSoftwareAdapter(info);
   const name = description || [vendor, architecture, device].filter(Boolean).join(' ') || 'unnamed adapter';
   return {
     vendor,
