@@ -161,12 +161,17 @@ SteGradArgs parse_ste_grad(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// out = dy · 1_{|x| ≤ 1}, the straight-through estimator with gradient cancellation.
+// out = dy · 1_{|x| ≤ 1}, the straight-through estimator with gradient cancellation. dy is read
+// whatever the mask, so that the select compiles to vector compares and ands: read only where the
+// mask is set, it was a branch per element, mispredicted on half of them (10× the time of sign()).
 void ste_grad(const SteGradArgs& p) {
   const float *dy = p.dy, *x = p.x;
   float* out = p.out;
   parallel_for(p.n, 4096, threads_for_elements(p.n), [&](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; i++) out[i] = std::fabs(x[i]) <= 1.f ? dy[i] : 0.f;
+    for (size_t i = lo; i < hi; i++) {
+      const float g = dy[i];
+      out[i] = std::fabs(x[i]) <= 1.f ? g : 0.f;
+    }
   });
 }
 
