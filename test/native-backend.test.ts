@@ -118,6 +118,26 @@ describe.skipIf(unavailable !== '')(`native backend${unavailable && ` (unavailab
     );
     // + 0 makes −0 (dy · 0 on cpu) and +0 (a cancelled gradient here) the same value.
     expect(Array.from(g.native, (v) => v + 0)).toEqual(Array.from(g.cpu, (v) => v + 0));
+    // Nothing cancelled (|x| ≤ 1 everywhere, as for clipped latent weights): dy itself, passed on shared.
+    const inside = x.map((v) => Math.max(-1, Math.min(1, v)));
+    const passed = await onBoth(() =>
+      tf.grad((v: tf.Tensor) => tf.sum(tf.mul(steSign(v), tf.tensor1d(dy))))(tf.tensor1d(inside)),
+    );
+    expect(Array.from(passed.native)).toEqual(Array.from(dy));
+    expect(Array.from(passed.cpu)).toEqual(Array.from(dy));
+  });
+
+  it('absAtMostOne: true only where every |x| ≤ 1, NaN not', () => {
+    const at = (values: number[]) => addon!.absAtMostOne({ x: new Float32Array(values), n: values.length });
+    expect(at([])).toBe(true);
+    expect(at([1, -1, 0, -0, 0.5])).toBe(true);
+    expect(at([1, -1.0000001])).toBe(false);
+    expect(at([0, NaN])).toBe(false);
+    const big = new Float32Array(100_000).fill(0.25);
+    expect(addon!.absAtMostOne({ x: big, n: big.length })).toBe(true);
+    big[99_999] = -2;
+    expect(addon!.absAtMostOne({ x: big, n: big.length })).toBe(false);
+    expect(() => addon!.absAtMostOne({ x: big, n: big.length + 1 })).toThrow(/x/);
   });
 
   it('dropout masks: seeded, 1/(1 − rate) or 0 in the right proportion, new mask per call, gradient through it', () => {

@@ -41,6 +41,8 @@ export interface NativeAddon {
   sign(args: { x: Float32Array; out: Float32Array; n: number }): void;
   /** out = dy · 1_{|x| ≤ 1}. */
   steGrad(args: { dy: Float32Array; x: Float32Array; out: Float32Array; n: number }): void;
+  /** Whether every |x[i]| ≤ 1 (NaN is not): where so, the straight-through gradient is dy itself. */
+  absAtMostOne(args: { x: Float32Array; n: number }): boolean;
   /**
    * One fused, in-place optimizer pass: kind 0 Adam, 1 shift-based AdaMax; then clip to [−clip, clip] when clip > 0.
    */

@@ -110,13 +110,21 @@ function signKernel(addon: NativeAddon) {
   };
 }
 
-/** dy · 1_{|x| ≤ 1}: the straight-through estimator's gradient, in one pass. */
+/**
+ * dy · 1_{|x| ≤ 1}: the straight-through estimator's gradient, in one pass. Where no element is
+ * cancelled — always so for latent weights, clipped to [−H, H] — it is dy itself, shared as
+ * sharedIdentity shares, after one read of x instead of a pass that writes a copy.
+ */
 function steGradKernel(addon: NativeAddon) {
   return (args: KernelArgs) => {
-    const backend = args.backend as WasmHeapBackend;
+    const backend = args.backend as WasmHeapBackend & { incRef(dataId: object): void };
     const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
     if (dy.shape.join() !== x.shape.join())
       throw new Error(`BnnSteGrad: dy [${dy.shape}] and x [${x.shape}] differ in shape`);
+    if (addon.absAtMostOne({ x: heapFloats(backend, x), n: tf.util.sizeFromShape(x.shape) })) {
+      backend.incRef(dy.dataId);
+      return { dataId: dy.dataId, shape: dy.shape, dtype: dy.dtype };
+    }
     const out = backend.makeOutput(x.shape, 'float32');
     addon.steGrad({
       dy: heapFloats(backend, dy),
