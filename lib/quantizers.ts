@@ -16,6 +16,7 @@
  * - `identity`: no quantization (32-bit), the gradient unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
+import { markSigns } from './tfjs/binaryMatMul';
 import { customGradOp } from './tfjs/customGrad';
 import { BNN_SIGN, BNN_STE_GRAD, hasKernel } from './tfjs/kernelNames';
 
@@ -29,6 +30,11 @@ export interface Quantizer {
    * deterministic sign (0 → +1), since the engine stores and computes sign bits.
    */
   readonly packable: boolean;
+  /**
+   * Whether every value it gives is exactly +1 or −1: a binary layer then takes the XNOR product where the
+   * backend has one (lib/tfjs/binaryMatMul.ts). Absent: false.
+   */
+  readonly signs?: boolean;
   /** The quantized values; a stochastic quantizer draws from `seed` (fresh per call, reproducible per run). */
   forward(x: tf.Tensor, seed: number): tf.Tensor;
   /** The gradient passed back to `x` given the gradient `dy` of the output. */
@@ -132,13 +138,15 @@ export function quantize(quantizer: Quantizer | string, x: tf.Tensor, nextSeed: 
     save([input]);
     return { value: q.forward(input, seed), gradFunc: (dy, saved) => q.gradient(dy, saved[0]) };
   });
-  return op(x);
+  const y = op(x);
+  return q.signs ? markSigns(y) : y;
 }
 
 export const STE_SIGN = registerQuantizer({
   name: 'steSign',
   precision: 1,
   packable: true,
+  signs: true,
   forward: (x) => sign(x),
   gradient: steGradient,
 });
@@ -147,6 +155,7 @@ export const STOCHASTIC_SIGN = registerQuantizer({
   name: 'stochasticSign',
   precision: 1,
   packable: false,
+  signs: true,
   forward: stochasticSignForward,
   gradient: steGradient,
 });

@@ -59,17 +59,29 @@ describe('webgpu adapters', () => {
   });
 });
 
-/** Both BatchNorm kinds, both optimizers, dense and conv layers, dropout: what the presets train. */
-export const CASES: { name: string; dataset: string; overrides: Partial<Hyperparameters> }[] = [
+/**
+ * Both BatchNorm kinds, both optimizers, dense and conv layers, dropout: what the presets train. `xnor`: whether
+ * the forward pass has ±1 × ±1 products, which run as the XNOR kernel on webgpu (lib/tfjs/webgpuXnor.ts): the
+ * hidden Dense layers without dropout before them, and the ConvNet's Dense layers after the flattened signs.
+ */
+export const CASES: { name: string; dataset: string; overrides: Partial<Hyperparameters>; xnor: boolean }[] = [
   {
     name: 'MLP: BatchNorm, Adam, dropout',
     dataset: 'mnist',
     overrides: { hiddenUnits: [64, 64], dropoutInput: 0.2, dropoutHidden: 0.5, batchSize: 32 },
+    xnor: false,
+  },
+  {
+    name: 'MLP: XNOR forward products (no hidden dropout; widths 50 and 40, batch 5)',
+    dataset: 'mnist',
+    overrides: { hiddenUnits: [50, 40], dropoutInput: 0.2, dropoutHidden: 0, batchSize: 5 },
+    xnor: true,
   },
   {
     name: 'ConvNet: shift BatchNorm, shift AdaMax',
     dataset: 'fashion-mnist',
     overrides: { batchNorm: 'shift', optimizer: 'shift_adamax', batchSize: 8 },
+    xnor: true,
   },
 ];
 
@@ -88,6 +100,8 @@ async function inWorker<T>(...args: string[]): Promise<T> {
 
 interface StepErrors {
   optimizer: keyof typeof TOLERANCES;
+  /** BnnBinaryMatMul's runs on webgpu in the step (forward passes and the training step). */
+  xnorProducts: number;
   label: string;
   loss: { cpu: number; webgpu: number };
   sameStart: boolean;
@@ -104,6 +118,7 @@ describe.skipIf(unavailable !== '')(`one training step ${ON_WEBGPU} equals cpu's
         const r = await inWorker<StepErrors>('step', JSON.stringify(c));
         expect(r.label).toBe(webgpuLabel(webgpuAdapter()!));
         expect(r.sameStart).toBe(true);
+        expect(r.xnorProducts > 0, `XNOR products: ${r.xnorProducts}`).toBe(c.xnor);
         expect(Math.abs(r.loss.webgpu - r.loss.cpu)).toBeLessThanOrEqual(1e-5 * Math.max(1, r.loss.cpu));
         const tolerance = TOLERANCES[r.optimizer];
         r.grads.forEach((e, i) => expect(e, `gradient ${i}`).toBeLessThanOrEqual(GRAD_TOLERANCE));
@@ -114,6 +129,37 @@ describe.skipIf(unavailable !== '')(`one training step ${ON_WEBGPU} equals cpu's
       SLOW,
     );
   }
+});
+
+describe.skipIf(unavailable !== '')(`the XNOR product ${ON_WEBGPU} equals cpu's float product exactly`, () => {
+  it(
+    'binary Dense on sign inputs, and ±1 products with each transpose: k not a multiple of 32, k < 64, batch 1',
+    async () => {
+      // [batch, k, units]: k = 1, 5, 33, 50, 64, 100, 1000; units across the 64-column tile; rows past 64.
+      const shapes = [
+        [1, 1, 1],
+        [1, 5, 3],
+        [1, 33, 7],
+        [3, 50, 65],
+        [70, 64, 130],
+        [7, 100, 10],
+        [2, 1000, 17],
+      ];
+      const r = await inWorker<{
+        label: string;
+        xnorProducts: number;
+        cases: { shape: number[]; dense: boolean; products: boolean[] }[];
+      }>('dense', JSON.stringify(shapes));
+      expect(r.label).toBe(webgpuLabel(webgpuAdapter()!));
+      // One Dense and four products per shape, every one on the XNOR kernel.
+      expect(r.xnorProducts).toBe(5 * shapes.length);
+      for (const c of r.cases) {
+        expect(c.dense, `Dense [${c.shape}]`).toBe(true);
+        expect(c.products, `products [${c.shape}] (transposes ff, ft, tf, tt)`).toEqual([true, true, true, true]);
+      }
+    },
+    SLOW,
+  );
 });
 
 describe.skipIf(unavailable !== '')(`training ${ON_WEBGPU}`, () => {

@@ -1,8 +1,10 @@
 /**
  * Binary fully connected layer: s = x_b · sign(W), no bias (the BatchNorm that follows every
- * binary layer has its own shift β, which makes a bias redundant).
+ * binary layer has its own shift β, which makes a bias redundant). Where x_b is ±1 (a sign's output, not the
+ * first layer's real input) the product is the XNOR kernel on backends that have one (lib/tfjs/binaryMatMul.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { binaryAwareMatMul } from '../tfjs/binaryMatMul';
 import { BinaryKernelLayer, type BinaryKernelLayerArgs } from './binaryKernelLayer';
 
 export interface BinaryDenseArgs extends BinaryKernelLayerArgs {
@@ -43,7 +45,7 @@ export class BinaryDense extends BinaryKernelLayer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = this.quantizeInput(Array.isArray(inputs) ? inputs[0] : inputs);
-      return tf.matMul(x as tf.Tensor2D, this.effectiveKernel() as tf.Tensor2D);
+      return binaryAwareMatMul(x as tf.Tensor2D, this.effectiveKernel() as tf.Tensor2D);
     });
   }
 

@@ -16,9 +16,17 @@ export const BNN_BATCH_NORM_TRAIN = 'BnnBatchNormTrain';
 export const BNN_BATCH_NORM_GRAD = 'BnnBatchNormGrad';
 /** A dropout mask: 1/(1 − rate) with probability 1 − rate, else 0. No inputs. */
 export const BNN_DROPOUT_MASK = 'BnnDropoutMask';
+/** a · b where both hold only ±1: the XNOR product, equal to BatchMatMul's (lib/tfjs/binaryMatMul.ts). Inputs: a, b. */
+export const BNN_BINARY_MATMUL = 'BnnBinaryMatMul';
 
 export interface BnnBatchNormAttrs {
   epsilon: number;
+}
+
+/** BatchMatMul's attributes (rank-2 operands only). */
+export interface BnnBinaryMatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
 }
 
 export interface BnnDropoutMaskAttrs {

@@ -3,6 +3,7 @@
  * CPU, synchronously, on first use, and a vitest worker blocked that long misses vitest's RPC deadlines.
  *   step <case as JSON>: one training step on cpu, then on webgpu from the same weights: prints the errors
  *   train: a short run on webgpu, interrupted after its first epoch and resumed: prints the history
+ *   dense <shapes as JSON>: binary Dense forwards ([batch, k, units] each) and ±1 products on cpu and on webgpu
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,12 +13,33 @@ import { backendLabel, initBackend } from '../../lib/backend';
 import { batchTensors, makeImageSet, type SplitDataset } from '../../lib/data/dataset';
 import { getDataset } from '../../lib/data/registry';
 import { buildModel, flattensInput, loadDataset, resolveHyperparameters } from '../../lib/experiment';
+import { BinaryDense } from '../../lib/layers';
 import { squaredHinge } from '../../lib/loss';
 import { BinaryNetOptimizer, modelParams } from '../../lib/optim/optimizers';
 import type { Hyperparameters } from '../../lib/presets';
+import { steSign } from '../../lib/quantizers';
 import { seededRandom } from '../../lib/random';
+import { binaryAwareMatMul, markSigns } from '../../lib/tfjs/binaryMatMul';
+import { BNN_BINARY_MATMUL } from '../../lib/tfjs/kernelNames';
 import { train, trainStep } from '../../lib/train/trainer';
-import { relativeError } from './nativeVsCpu';
+import { randomArray, relativeError } from './nativeVsCpu';
+
+/** How many times the webgpu XNOR product (BnnBinaryMatMul) ran since the backend was set up. */
+let xnorProducts = 0;
+async function useBackend(backend: string): Promise<void> {
+  await initBackend(backend);
+  const kernel = tf.getKernel(BNN_BINARY_MATMUL, 'webgpu');
+  if (backend !== 'webgpu' || !kernel || (kernel as { counted?: boolean }).counted) return;
+  tf.unregisterKernel(BNN_BINARY_MATMUL, 'webgpu');
+  tf.registerKernel({
+    ...kernel,
+    counted: true,
+    kernelFunc: (args) => {
+      xnorProducts++;
+      return kernel.kernelFunc(args);
+    },
+  } as tf.KernelConfig);
+}
 
 /** One seeded random batch in `hp.dataset`'s shape (train = valid = test). */
 function randomBatch(hp: Hyperparameters): SplitDataset {
@@ -44,7 +66,7 @@ interface StepResult {
  * random batch, then one `trainStep` on that batch; every trainable parameter before and after.
  */
 async function oneStep(backend: string, hp: Hyperparameters, initial?: Float32Array[]): Promise<StepResult> {
-  await initBackend(backend);
+  await useBackend(backend);
   const data = randomBatch(hp);
   const model = buildModel(hp, data);
   if (initial) model.weights.forEach((w, i) => w.write(tf.tensor(initial[i], w.shape)));
@@ -83,9 +105,11 @@ const update = (r: StepResult, i: number) => r.after[i].map((w, j) => w - r.befo
 async function compareStep(c: { dataset: string; overrides: Partial<Hyperparameters> }) {
   const hp = resolveHyperparameters(c.dataset, 'smoke', c.overrides);
   const cpu = await oneStep('cpu', hp);
+  xnorProducts = 0;
   const gpu = await oneStep('webgpu', hp, cpu.weights);
   return {
     optimizer: hp.optimizer,
+    xnorProducts,
     label: backendLabel(),
     loss: { cpu: cpu.loss, webgpu: gpu.loss },
     sameStart: gpu.before.every((b, i) => b.every((v, j) => v === cpu.before[i][j])),
@@ -118,8 +142,54 @@ async function trainAndResume() {
   }
 }
 
+/**
+ * For each [batch, k, units]: a BinaryDense on sign-activated inputs (seeded), and a ±1 product a · b with each
+ * transpose, on cpu and on webgpu; per case whether webgpu's values equal cpu's exactly and how many XNOR products ran.
+ */
+async function compareDense(shapes: [number, number, number][]) {
+  const run = async (backend: string) => {
+    await useBackend(backend);
+    xnorProducts = 0;
+    const out: { dense: Float32Array[]; products: Float32Array[] } = { dense: [], products: [] };
+    for (const [i, [batch, k, units]] of shapes.entries()) {
+      const layer = new BinaryDense({ units, seed: 5 + i });
+      const x = steSign(tf.tensor2d(randomArray(batch * k, 11 + i), [batch, k]));
+      layer.build([batch, k]);
+      layer.setWeights([tf.tensor2d(randomArray(k * units, 31 + i), [k, units])]);
+      const y = layer.apply(x) as tf.Tensor;
+      out.dense.push((await y.data()) as Float32Array);
+      for (const [ta, tb] of [
+        [false, false],
+        [false, true],
+        [true, false],
+        [true, true],
+      ]) {
+        const a = markSigns(tf.tensor2d(randomArray(batch * k, 51 + i, true), ta ? [k, batch] : [batch, k]));
+        const b = markSigns(tf.tensor2d(randomArray(k * units, 71 + i, true), tb ? [units, k] : [k, units]));
+        const c = binaryAwareMatMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb);
+        out.products.push((await c.data()) as Float32Array);
+        tf.dispose([a, b, c]);
+      }
+      tf.dispose([x, y, layer.latentKernel.read()]);
+    }
+    return { ...out, xnorProducts };
+  };
+  const cpu = await run('cpu');
+  const gpu = await run('webgpu');
+  const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, j) => v === b[j]);
+  return {
+    label: backendLabel(),
+    xnorProducts: gpu.xnorProducts,
+    cases: shapes.map((shape, i) => ({
+      shape,
+      dense: same(gpu.dense[i], cpu.dense[i]),
+      products: [0, 1, 2, 3].map((t) => same(gpu.products[4 * i + t], cpu.products[4 * i + t])),
+    })),
+  };
+}
+
 const [mode, arg] = process.argv.slice(2);
-(mode === 'step' ? compareStep(JSON.parse(arg)) : trainAndResume())
+(mode === 'step' ? compareStep(JSON.parse(arg)) : mode === 'dense' ? compareDense(JSON.parse(arg)) : trainAndResume())
   .then((result) => {
     console.log(JSON.stringify(result));
     process.exit(0);

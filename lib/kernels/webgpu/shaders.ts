@@ -90,12 +90,47 @@ function bindings(params: readonly string[], buffers: [access: 'read' | 'read_wr
 /** Index of a one-dimensional dispatch spread over x and y (x at most 65,535 workgroups of 64). */
 const LINEAR_INDEX = 'gid.y * (nwg.x * 64u) + gid.x';
 
-export function xnorGemmShader(planes: boolean): string {
+/** A parameter of the GEMM (GEMM_PARAMS). */
+export type GemmParam = (typeof GEMM_PARAMS)[number];
+
+/**
+ * Where the XNOR GEMM reads its parameters and packed operands and stores C: the engine's own bindings
+ * (`ENGINE_GEMM_IO`) or another program's (the webgpu training backend's BnnBinaryMatMul: lib/tfjs/webgpuXnor.ts).
+ */
+export interface GemmIo {
+  /** Module-scope declarations before the kernel (its bindings). */
+  declarations: string;
+  /** The entry point through its opening brace, with `lid` (local invocation id) and `wid` (workgroup id) in scope. */
+  entry: string;
+  /** A parameter, as a u32 expression. */
+  param(name: GemmParam): string;
+  /** Word `index` of operand a or b, as a u32 expression. */
+  word(operand: 'a' | 'b', index: string): string;
+  /** The statement that stores the i32 expression `value` at element `index` of C. */
+  store(index: string, value: string): string;
+}
+
+/** The engine's GEMM: parameters in a uniform (binding 0), a and b in storage (1, 2), C as i32 (3). */
+export const ENGINE_GEMM_IO: GemmIo = {
+  declarations: bindings(GEMM_PARAMS, [
+    ['read', 'a: array<u32>'],
+    ['read', 'b: array<u32>'],
+    ['read_write', 'c: array<i32>'],
+  ]),
+  entry: `@compute @workgroup_size(${GEMM_THREADS}, ${GEMM_THREADS})
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {`,
+  param: (name) => `p.${name}`,
+  word: (operand, index) => `${operand}[${index}]`,
+  store: (index, value) => `c[${index}] = ${value};`,
+};
+
+export function xnorGemmShader(planes: boolean, io: GemmIo = ENGINE_GEMM_IO): string {
   const T = GEMM_THREADS,
     TM = gemmRowsPerThread(planes),
     TN = GEMM_TN,
     BK = GEMM_BK;
   const { rows: BM, cols: BN } = gemmTile(planes);
+  const p = Object.fromEntries(GEMM_PARAMS.map((name) => [name, io.param(name)])) as Record<GemmParam, string>;
   // The register tile is written out by this generator (named registers, no indexed arrays, which a compiler may
   // leave in memory): thread (tx, ty)'s row i of the tile is ty + 16i, or ty·8 + i (8 consecutive plane rows), and
   // its column j is tx + 16j, so that the threads of a row read consecutive words of the staged tiles.
@@ -107,22 +142,22 @@ export function xnorGemmShader(planes: boolean): string {
   const store = planes
     ? `
   let input = wid.y * ${T}u + ty;
-  if (input * 8u >= p.m) { return; }
+  if (input * 8u >= ${p.m}) { return; }
 ${cols
   .map(
-    (j) => `  if (col0 + tx + ${T * j}u < p.n) {
-    c[input * p.ldc + col0 + tx + ${T * j}u] = ${planeSum(j)};
+    (j) => `  if (col0 + tx + ${T * j}u < ${p.n}) {
+    ${io.store(`input * ${p.ldc} + col0 + tx + ${T * j}u`, planeSum(j))}
   }`,
   )
   .join('\n')}`
     : rows
         .map(
           (i) => `
-  if (row0 + ${rowOf(i)} < p.m) {
+  if (row0 + ${rowOf(i)} < ${p.m}) {
 ${cols
   .map(
-    (j) => `    if (col0 + tx + ${T * j}u < p.n) {
-      c[(row0 + ${rowOf(i)}) * p.ldc + col0 + tx + ${T * j}u] = k - 2i * i32(acc${i}_${j});
+    (j) => `    if (col0 + tx + ${T * j}u < ${p.n}) {
+      ${io.store(`(row0 + ${rowOf(i)}) * ${p.ldc} + col0 + tx + ${T * j}u`, `k - 2i * i32(acc${i}_${j})`)}
     }`,
   )
   .join('\n')}
@@ -130,37 +165,32 @@ ${cols
         )
         .join('');
   return /* wgsl */ `
-${bindings(GEMM_PARAMS, [
-  ['read', 'a: array<u32>'],
-  ['read', 'b: array<u32>'],
-  ['read_write', 'c: array<i32>'],
-])}
+${io.declarations}
 
 var<workgroup> As: array<u32, ${BK * BM}>;
 var<workgroup> Bs: array<u32, ${BK * BN}>;
 
-@compute @workgroup_size(${T}, ${T})
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+${io.entry}
   let tx = lid.x;
   let ty = lid.y;
   let t = ty * ${T}u + tx;
   let row0 = wid.y * ${BM}u;
   let col0 = wid.x * ${BN}u;
 ${each((i, j) => `  var acc${i}_${j} = 0u;`)}
-  for (var k0 = 0u; k0 < p.kWords; k0 += ${BK}u) {
+  for (var k0 = 0u; k0 < ${p.kWords}; k0 += ${BK}u) {
     // Stage BM rows of A and BN rows of B, BK words each, k-major; past the matrices, 0.
     for (var l = t; l < ${BM * BK}u; l += ${T * T}u) {
       let r = row0 + l / ${BK}u;
       let w = k0 + l % ${BK}u;
       var v = 0u;
-      if (r < p.m && w < p.kWords) { v = a[r * p.aStride + w]; }
+      if (r < ${p.m} && w < ${p.kWords}) { v = ${io.word('a', `r * ${p.aStride} + w`)}; }
       As[(l % ${BK}u) * ${BM}u + l / ${BK}u] = v;
     }
     for (var l = t; l < ${BN * BK}u; l += ${T * T}u) {
       let r = col0 + l / ${BK}u;
       let w = k0 + l % ${BK}u;
       var v = 0u;
-      if (r < p.n && w < p.kWords) { v = b[r * p.bStride + w]; }
+      if (r < ${p.n} && w < ${p.kWords}) { v = ${io.word('b', `r * ${p.bStride} + w`)}; }
       Bs[(l % ${BK}u) * ${BN}u + l / ${BK}u] = v;
     }
     workgroupBarrier();
@@ -171,7 +201,7 @@ ${each((i, j) => `      acc${i}_${j} += countOneBits(a${i} ^ b${j});`)}
     }
     workgroupBarrier();
   }
-  let k = i32(p.k);${store}
+  let k = i32(${p.k});${store}
 }
 `;
 }

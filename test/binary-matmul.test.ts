@@ -1,0 +1,105 @@
+/**
+ * BnnBinaryMatMul (lib/tfjs/binaryMatMul.ts) without a GPU: which tensors are marked ±1, that a binary Dense
+ * asks for the kernel exactly when both operands are marked, and that the kernel's gradient is matMul's. A cpu
+ * kernel standing in for webgpu's (test/webgpu-backend.test.ts runs the WGSL one against cpu) counts its runs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { BinaryDense, Dropout, SignActivation } from '../lib/layers';
+import { quantize, steSign, stochasticSteSign, IDENTITY } from '../lib/quantizers';
+import { binaryAwareMatMul, isSigns, markSigns } from '../lib/tfjs/binaryMatMul';
+import { BNN_BINARY_MATMUL } from '../lib/tfjs/kernelNames';
+import { randomArray } from './helpers/nativeVsCpu';
+
+let runs = 0;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  const matMul = tf.getKernel('BatchMatMul', 'cpu')!;
+  tf.registerKernel({
+    kernelName: BNN_BINARY_MATMUL,
+    backendName: 'cpu',
+    kernelFunc: (args) => {
+      runs++;
+      return matMul.kernelFunc(args);
+    },
+  });
+});
+
+afterAll(() => {
+  tf.unregisterKernel(BNN_BINARY_MATMUL, 'cpu');
+});
+
+const values = (t: tf.Tensor) => Array.from(t.dataSync());
+
+describe('tensors known to hold ±1', () => {
+  it('are the sign quantizers’ outputs, and what shares their data (reshape, clone)', () => {
+    const x = tf.tensor2d(randomArray(12, 1), [3, 4]);
+    const s = steSign(x);
+    expect(isSigns(x)).toBe(false);
+    expect(isSigns(s)).toBe(true);
+    expect(isSigns(stochasticSteSign(x, 3))).toBe(true);
+    expect(isSigns(quantize(IDENTITY, x, () => 0))).toBe(false);
+    expect(isSigns(s.reshape([12]))).toBe(true);
+    expect(isSigns(tf.clone(s))).toBe(true);
+    expect(isSigns(tf.mul(s, 1))).toBe(false);
+  });
+
+  it('pass an inference-time Dropout, not a training-time one (its mask scales them)', () => {
+    const s = new SignActivation().apply(tf.tensor2d(randomArray(20, 2), [4, 5])) as tf.Tensor;
+    const dropout = new Dropout({ rate: 0.5, seed: 1 });
+    expect(isSigns(dropout.apply(s) as tf.Tensor)).toBe(true);
+    expect(isSigns(dropout.apply(s, { training: true }) as tf.Tensor)).toBe(false);
+  });
+});
+
+describe('BnnBinaryMatMul', () => {
+  it('runs where both operands are ±1 and the backend has it, equal to matMul with each transpose', () => {
+    const a = markSigns(tf.tensor2d(randomArray(15, 3, true), [3, 5])) as tf.Tensor2D;
+    const b = markSigns(tf.tensor2d(randomArray(35, 4, true), [5, 7])) as tf.Tensor2D;
+    const before = runs;
+    expect(values(binaryAwareMatMul(a, b))).toEqual(values(tf.matMul(a, b)));
+    expect(values(binaryAwareMatMul(a.transpose(), b, true))).toEqual(values(tf.matMul(a, b)));
+    expect(values(binaryAwareMatMul(a, b.transpose(), false, true))).toEqual(values(tf.matMul(a, b)));
+    expect(runs - before).toBe(1); // transpose() computes new data: unmarked, so matMul
+    const real = tf.tensor2d(randomArray(15, 5), [3, 5]);
+    expect(values(binaryAwareMatMul(real, b))).toEqual(values(tf.matMul(real, b)));
+    expect(runs - before).toBe(1);
+  });
+
+  it('has matMul’s gradient, for each transpose', () => {
+    const a = tf.tensor2d(randomArray(15, 6, true), [3, 5]);
+    const b = tf.tensor2d(randomArray(35, 7, true), [5, 7]);
+    const dy = tf.tensor2d(randomArray(21, 8), [3, 7]);
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ]) {
+      const x = ta ? a.transpose() : a;
+      const y = tb ? b.transpose() : b;
+      const before = runs;
+      const ours = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+        tf.mul(binaryAwareMatMul(markSigns(p) as tf.Tensor2D, markSigns(q) as tf.Tensor2D, ta, tb), dy),
+      )([x, y]);
+      expect(runs - before).toBe(1);
+      const theirs = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.mul(tf.matMul(p, q, ta, tb), dy))([x, y]);
+      expect(ours.map(values)).toEqual(theirs.map(values));
+    }
+  });
+
+  it('is what a binary Dense uses on sign inputs; the first layer’s real input keeps matMul', () => {
+    const dense = new BinaryDense({ units: 6, seed: 2 });
+    const x = tf.tensor2d(randomArray(4 * 9, 9), [4, 9]);
+    const before = runs;
+    const real = dense.apply(x) as tf.Tensor;
+    expect(runs - before).toBe(0);
+    const signs = steSign(x);
+    const binary = dense.apply(signs) as tf.Tensor;
+    expect(runs - before).toBe(1);
+    expect(values(binary)).toEqual(values(tf.matMul(signs, steSign(dense.latentKernel.read()))));
+    expect(values(real)).toEqual(values(tf.matMul(x, steSign(dense.latentKernel.read()))));
+  });
+});
