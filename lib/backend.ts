@@ -2,8 +2,9 @@
  * The one place that picks the tfjs compute backend.
  * `BNN_BACKEND=webgpu|native|tensorflow|wasm|cpu` forces one; otherwise the best that loads:
  * webgpu on a hardware GPU (tfjs-backend-webgpu on Dawn, optional dependencies: lib/tfjs/webgpu.ts; a
- * software adapter such as llvmpipe only when forced) → native (the wasm backend with its heavy training
- * kernels run by this project's C++ addon on all cores, in place on the wasm heap: lib/tfjs/nativeKernels.ts)
+ * software adapter such as llvmpipe only when forced; on Linux without a GPU device node, not even probed for:
+ * lib/tfjs/gpuDevices.ts) → native (the wasm backend with its heavy training kernels run by this project's
+ * C++ addon on all cores, in place on the wasm heap: lib/tfjs/nativeKernels.ts)
  * → tensorflow (libtensorflow via @tensorflow/tfjs-node, an optional dependency whose install fails where
  * Google's storage is unreachable) → wasm (SIMD, one thread) → cpu (pure JS).
  * `native` runs as tfjs's `wasm` backend (tf.getBackend() says 'wasm'); the name returned here is
@@ -15,6 +16,7 @@ import { registerWasmGradientKernels } from './tfjs/wasmConvGradients';
 import { registerWasmMatMulTransposes } from './tfjs/wasmMatMulTranspose';
 import { setNativeKernels } from './tfjs/nativeKernels';
 import { unsupportedTfjs } from './tfjs/version';
+import { noHardwareGpu } from './tfjs/gpuDevices';
 import { registerWebgpuBackend, webgpuAdapter, webgpuLabel } from './tfjs/webgpu';
 
 export type BackendName = 'webgpu' | 'native' | 'tensorflow' | 'wasm' | 'cpu';
@@ -25,7 +27,7 @@ const requireModule = createRequire(__filename);
 
 /** Loads what `name` needs; returns why it cannot be used, or null. `forced`: asked for by name. */
 async function loadBackendModule(name: BackendName, forced: boolean): Promise<string | null> {
-  if (name === 'webgpu') return registerWebgpuBackend(forced);
+  if (name === 'webgpu') return (!forced && noHardwareGpu()) || registerWebgpuBackend(forced);
   if (name === 'tensorflow') requireModule('@tensorflow/tfjs-node');
   else if (name === 'wasm' || name === 'native') {
     const wasm = requireModule('@tensorflow/tfjs-backend-wasm') as { version_wasm?: string };
