@@ -15,6 +15,7 @@
 #include "parallel.h"
 #include "register.h"
 #include "sgemm.h"
+#include "simd_clones.h"
 #include "xnor_common.h"
 
 namespace bnn {
@@ -237,20 +238,25 @@ DropoutMaskArgs parse_dropout_mask(const Napi::CallbackInfo& info) {
 // out[i] = 1/(1 − rate) where u_i ≥ rate, else 0, with u_i uniform in [0, 1) from a counter-based
 // generator (SplitMix64 of seed + i): the same mask for the same seed whatever the thread count, and no
 // generator state to carry between calls.
+// Elements [lo, hi) of the mask: element i keeps where the top 24 bits of SplitMix64(seed, i + 1)
+// reach `threshold`. Cloned for AVX-512 and AVX2, where its 64-bit products vectorize (SSE2 has none).
+BNN_SIMD_CLONES void dropout_mask_range(uint64_t seed, uint64_t threshold, float keep, float* out, size_t lo,
+                                        size_t hi) {
+  for (size_t i = lo; i < hi; i++) {
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    out[i] = (z >> 40) >= threshold ? keep : 0.f;
+  }
+}
+
 void dropout_mask(const DropoutMaskArgs& p) {
   const float keep = float(1.0 / (1.0 - p.rate));
   // u ≥ rate on 24-bit draws u = k / 2^24 ⇔ k ≥ ⌈rate · 2^24⌉.
   const uint64_t threshold = uint64_t(std::ceil(p.rate * double(1u << 24)));
-  const uint64_t seed = p.seed;
-  float* out = p.out;
   parallel_for(p.n, 4096, threads_for_elements(p.n), [&](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; i++) {
-      uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      z ^= z >> 31;
-      out[i] = (z >> 40) >= threshold ? keep : 0.f;
-    }
+    dropout_mask_range(p.seed, threshold, keep, p.out, lo, hi);
   });
 }
 
