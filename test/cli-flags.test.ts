@@ -20,6 +20,7 @@ const COMMANDS: Record<string, string[]> = {
     ...['networks', 'checkpoint', 'packed', 'dataset', 'batches', 'threads', 'implementations'],
     ...['runs', 'smoke', 'out', 'worker'],
   ],
+  'bench-before-after': ['rev', 'networks', 'rounds', 'steps', 'warmup', 'out'],
   'bench-train': ['networks', 'implementations', 'steps', 'warmup', 'smoke', 'out', 'worker'],
   'bench-wasm-grads': ['batch', 'reps', 'warmup', 'out'],
   demo: ['port', 'no-serve', 'screenshot', 'timing'],
