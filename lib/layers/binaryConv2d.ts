@@ -1,8 +1,10 @@
 /**
  * Binary 3×3 (or k×k) convolution, NHWC, stride 1 by default, "same" padding as in the paper's
- * ConvNets; same pattern as BinaryDense. fan_in = in_channels·kh·kw, fan_out = filters·kh·kw.
+ * ConvNets; same pattern as BinaryDense (the XNOR product on ±1 inputs where the backend has one).
+ * fan_in = in_channels·kh·kw, fan_out = filters·kh·kw.
  */
 import * as tf from '@tensorflow/tfjs';
+import { binaryAwareConv2d } from '../tfjs/binaryMatMul';
 import { BinaryKernelLayer, type BinaryKernelLayerArgs } from './binaryKernelLayer';
 
 export interface BinaryConv2DArgs extends BinaryKernelLayerArgs {
@@ -66,7 +68,7 @@ export class BinaryConv2D extends BinaryKernelLayer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = this.quantizeInput(Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      return tf.conv2d(x, this.effectiveKernel() as tf.Tensor4D, this.strides, this.padding);
+      return binaryAwareConv2d(x, this.effectiveKernel() as tf.Tensor4D, this.strides, this.padding);
     });
   }
 

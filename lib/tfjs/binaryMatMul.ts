@@ -1,6 +1,7 @@
 /**
- * The binary layers' forward product when both operands are ±1: `BnnBinaryMatMul` (kernelNames.ts), the paper's
- * XNOR-popcount product where a backend registers it (webgpu: lib/tfjs/webgpuXnor.ts), `tf.matMul` elsewhere.
+ * The binary layers' forward products when both operands are ±1: `BnnBinaryMatMul` and `BnnBinaryConv2D`
+ * (kernelNames.ts), the paper's XNOR-popcount products where a backend registers them (webgpu:
+ * lib/tfjs/webgpuXnor.ts), `tf.matMul` and `tf.conv2d` elsewhere.
  *
  * How a layer knows its operands are ±1 without reading them (a readback per product, on a GPU): by where they
  * come from. A quantizer whose forward gives exactly ±1 (`signs` in lib/quantizers.ts: the deterministic and the
@@ -8,12 +9,12 @@
  * survives Flatten and an inference-time Dropout, while anything that computes new values (a training-time
  * Dropout's mask, BatchNorm) gives unmarked data. The first layer's real-valued input is never marked.
  *
- * The result equals the float product exactly (integer sums below 2^24), and the gradient is matMul's own, so
- * training computes the same numbers either way. The native backend keeps `tf.matMul`, whose kernel finds ±1
- * operands by itself (lib/tfjs/nativeKernels.ts).
+ * The result equals the float product exactly (integer sums below 2^24), and the gradient is tfjs's own, so
+ * training computes the same numbers either way. The native backend keeps `tf.matMul` (whose kernel finds ±1
+ * operands by itself: lib/tfjs/nativeKernels.ts) and `tf.conv2d`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BNN_BINARY_MATMUL, hasKernel, type BnnBinaryMatMulAttrs } from './kernelNames';
+import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL, hasKernel, type BnnBinaryMatMulAttrs } from './kernelNames';
 
 /** The data of tensors known to hold only ±1 (tensors sharing data share the mark). */
 const signData = new WeakSet<object>();
@@ -45,7 +46,31 @@ export function binaryAwareMatMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = f
   return tf.matMul(a, b, transposeA, transposeB);
 }
 
-// The gradient of BatchMatMul (tfjs's own function, with the same saved inputs and attributes).
-const matMulGradient = tf.getGradient('BatchMatMul');
-if (!matMulGradient) throw new Error('tfjs registers no BatchMatMul gradient');
-tf.registerGradient({ ...matMulGradient, kernelName: BNN_BINARY_MATMUL });
+/**
+ * conv2d(x, filter) (NHWC, stride and padding as tf.conv2d's), as `BnnBinaryConv2D` where both are marked ±1 and
+ * the backend has the kernel, else `tf.conv2d`. Either way the value and the gradient are Conv2D's.
+ */
+export function binaryAwareConv2d(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  strides: number,
+  pad: 'same' | 'valid',
+): tf.Tensor4D {
+  const [kh, kw, channels] = filter.shape;
+  if (isSigns(x) && isSigns(filter) && kh * kw * channels < EXACT_K && hasKernel(BNN_BINARY_CONV2D)) {
+    // tf.conv2d's attributes, so that Conv2D's gradient reads them as its own.
+    const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined };
+    return tf.engine().runKernel(BNN_BINARY_CONV2D, { x, filter }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
+  return tf.conv2d(x, filter, strides, pad);
+}
+
+// The gradients are tfjs's own functions for BatchMatMul and Conv2D, with the same saved inputs and attributes.
+for (const [ours, theirs] of [
+  [BNN_BINARY_MATMUL, 'BatchMatMul'],
+  [BNN_BINARY_CONV2D, 'Conv2D'],
+]) {
+  const gradient = tf.getGradient(theirs);
+  if (!gradient) throw new Error(`tfjs registers no ${theirs} gradient`);
+  tf.registerGradient({ ...gradient, kernelName: ours });
+}

@@ -18,6 +18,8 @@ export const BNN_BATCH_NORM_GRAD = 'BnnBatchNormGrad';
 export const BNN_DROPOUT_MASK = 'BnnDropoutMask';
 /** a · b where both hold only ±1: the XNOR product, equal to BatchMatMul's (lib/tfjs/binaryMatMul.ts). Inputs: a, b. */
 export const BNN_BINARY_MATMUL = 'BnnBinaryMatMul';
+/** conv2d(x, filter) where both hold only ±1 (NHWC, no dilation), equal to Conv2D's. Inputs: x, filter. */
+export const BNN_BINARY_CONV2D = 'BnnBinaryConv2D';
 
 export interface BnnBatchNormAttrs {
   epsilon: number;

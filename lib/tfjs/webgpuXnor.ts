@@ -1,13 +1,15 @@
 /**
- * `BnnBinaryMatMul` (lib/tfjs/binaryMatMul.ts) on the webgpu backend: the paper's XNOR kernel, the engine's own
- * WGSL (xnorGemmShader of lib/kernels/webgpu/shaders.ts) run as tfjs-webgpu programs so that tensors stay on the
- * GPU. Each operand is packed to sign bits (32 to an int32 word, bit 1 for +1) by a small program, then the
- * tiled XNOR-popcount GEMM writes k − 2·popcount(a XOR b) as float32: the float product's value exactly, since
- * both operands hold only ±1 and k < 2^24. No tfjs-webgpu import: the backend is typed here by what is used.
+ * `BnnBinaryMatMul` and `BnnBinaryConv2D` (lib/tfjs/binaryMatMul.ts) on the webgpu backend: the paper's XNOR
+ * kernel, the engine's own WGSL (xnorGemmShader of lib/kernels/webgpu/shaders.ts) run as tfjs-webgpu programs so
+ * that tensors stay on the GPU. Each operand is packed to sign bits (32 to an int32 word, bit 1 for +1) by a small
+ * program (a conv's input as its im2col rows, padded taps +1), then the tiled XNOR-popcount GEMM writes
+ * k − 2·popcount(a XOR b) as float32, a conv's less what the +1 of its padded taps added (the filter's sums over
+ * those taps): the float product's value exactly, since both operands hold only ±1 and k < 2^24.
+ * No tfjs-webgpu import: the backend is typed here by what is used.
  */
 import * as tf from '@tensorflow/tfjs';
 import { GEMM_PARAMS, GEMM_THREADS, gemmTile, xnorGemmShader, type GemmIo } from '../kernels/webgpu/shaders';
-import { BNN_BINARY_MATMUL, type BnnBinaryMatMulAttrs } from './kernelNames';
+import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL, type BnnBinaryMatMulAttrs } from './kernelNames';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -70,17 +72,12 @@ function pack(
   colStride: number,
 ): TensorInfo {
   const words = Math.ceil(k / 32);
-  const program: WebgpuProgram = {
-    variableNames: ['x'],
-    outputShape: [rows, words],
-    shaderKey: 'bnnSignPack',
-    dispatchLayout: { x: [0, 1] },
-    dispatch: [Math.ceil((rows * words) / PACK_WORKGROUP), 1, 1],
-    workgroupSize: [PACK_WORKGROUP, 1, 1],
-    uniforms: uniformFields(PACK_PARAMS),
-    getUserCode: () => packCode,
-  };
-  return backend.runWebGPUProgram(program, [x], 'int32', uniformValues([rows, words, k, rowStride, colStride]));
+  return backend.runWebGPUProgram(
+    flatProgram(['x'], [rows, words], 'bnnSignPack', PACK_PARAMS, packCode),
+    [x],
+    'int32',
+    uniformValues([rows, words, k, rowStride, colStride]),
+  );
 }
 
 /** The engine's GEMM in a tfjs-webgpu program: tfjs declares the bindings (result, a, b as int32, uniforms). */
@@ -92,6 +89,78 @@ const TFJS_GEMM_IO: GemmIo = {
   store: (index, value) => `result[${index}] = f32(${value});`,
 };
 const gemmCode = xnorGemmShader(false, TFJS_GEMM_IO);
+
+/** A conv's geometry, in the uniforms of its im2col packing and of its GEMM's padding correction. */
+const CONV_PARAMS = ['h', 'w', 'c', 'oh', 'ow', 'kh', 'kw', 'strideH', 'strideW', 'padTop', 'padLeft'] as const;
+type ConvGeometry = Record<(typeof CONV_PARAMS)[number], number>;
+
+/** The input pixel (image, y, x) of tap `tap` at output position `row`, or false where the tap is padding. */
+const convTap = `
+fn convTap(row: u32, tap: u32) -> vec4<i32> {
+  let ox = row % uniforms.ow;
+  let oy = (row / uniforms.ow) % uniforms.oh;
+  let image = row / (uniforms.ow * uniforms.oh);
+  let y = i32(oy * uniforms.strideH + tap / uniforms.kw) - i32(uniforms.padTop);
+  let x = i32(ox * uniforms.strideW + tap % uniforms.kw) - i32(uniforms.padLeft);
+  let inside = y >= 0 && y < i32(uniforms.h) && x >= 0 && x < i32(uniforms.w);
+  return vec4<i32>(i32(image), y, x, select(0, 1, inside));
+}
+`;
+
+/** One word of a conv's im2col row per thread: element e = tap·c + channel, the filter's order; padded taps +1. */
+const im2colCode = `${convTap}
+fn main(index: i32) {
+  let i = u32(index);
+  if (i >= uniforms.rows * uniforms.words) { return; }
+  let row = i / uniforms.words;
+  let word = i % uniforms.words;
+  let end = min(32u, uniforms.k - word * 32u);
+  var bits = 0u;
+  for (var b = 0u; b < end; b++) {
+    let e = word * 32u + b;
+    let at = convTap(row, e / uniforms.c);
+    var bit = 1u;
+    if (at.w == 1) {
+      let pixel = (u32(at.x) * uniforms.h + u32(at.y)) * uniforms.w + u32(at.z);
+      bit = select(0u, 1u, x[pixel * uniforms.c + e % uniforms.c] >= 0.0);
+    }
+    bits |= bit << b;
+  }
+  result[index] = bitcast<i32>(bits);
+}
+`;
+
+/** S[tap, f] = Σ over channels of the filter's ±1 values: what a padded tap's +1 adds to output unit f. */
+const tapSumsCode = `
+fn main(index: i32) {
+  let i = u32(index);
+  if (i >= uniforms.taps * uniforms.f) { return; }
+  let tap = i / uniforms.f;
+  let f = i % uniforms.f;
+  var s = 0i;
+  for (var ch = 0u; ch < uniforms.c; ch++) {
+    s += select(-1i, 1i, W[(tap * uniforms.c + ch) * uniforms.f + f] >= 0.0);
+  }
+  result[index] = s;
+}
+`;
+
+/** The GEMM of a conv: each output less the tap sums of its position's padded taps. */
+const CONV_GEMM_IO: GemmIo = {
+  ...TFJS_GEMM_IO,
+  declarations: `${convTap}
+fn padCorrection(index: u32) -> i32 {
+  let row = index / uniforms.n;
+  let f = index % uniforms.n;
+  var corr = 0i;
+  for (var tap = 0u; tap < uniforms.kh * uniforms.kw; tap++) {
+    if (convTap(row, tap).w == 0) { corr += s[tap * uniforms.n + f]; }
+  }
+  return corr;
+}`,
+  store: (index, value) => `result[${index}] = f32(${value} - padCorrection(${index}));`,
+};
+const convGemmCode = xnorGemmShader(false, CONV_GEMM_IO);
 
 function binaryMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
   const backend = args.backend as WebgpuBackend;
@@ -105,17 +174,35 @@ function binaryMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; a
   // A's rows are a's rows (a's columns if transposed); B's rows are b's columns (its rows if transposed).
   const aBits = pack(backend, a, m, k, transposeA ? 1 : k, transposeA ? m : 1);
   const bBits = pack(backend, b, n, k, transposeB ? k : 1, transposeB ? 1 : n);
+  const out = gemm(backend, aBits, bBits, m, n, k, [m, n]);
+  backend.disposeData(aBits.dataId);
+  backend.disposeData(bBits.dataId);
+  return out;
+}
+
+/** The XNOR GEMM C = A · Bᵀ of packed m × k and n × k operands, as float32 of `shape` (m · n values). */
+function gemm(
+  backend: WebgpuBackend,
+  aBits: TensorInfo,
+  bBits: TensorInfo,
+  m: number,
+  n: number,
+  k: number,
+  shape: number[],
+  conv?: { geometry: ConvGeometry; tapSums: TensorInfo },
+): TensorInfo {
   const words = Math.ceil(k / 32);
   const tile = gemmTile(false);
+  const convFields: readonly string[] = conv ? CONV_PARAMS : [];
   const program: WebgpuProgram = {
-    variableNames: ['a', 'b'],
-    outputShape: [m, n],
-    shaderKey: 'bnnXnorGemm',
+    variableNames: conv ? ['a', 'b', 's'] : ['a', 'b'],
+    outputShape: shape,
+    shaderKey: conv ? 'bnnXnorConvGemm' : 'bnnXnorGemm',
     dispatchLayout: { x: [1], y: [0] },
     dispatch: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), 1],
     workgroupSize: [GEMM_THREADS, GEMM_THREADS, 1],
-    uniforms: uniformFields(GEMM_PARAMS),
-    getUserCode: () => gemmCode,
+    uniforms: uniformFields([...GEMM_PARAMS, ...convFields]),
+    getUserCode: () => (conv ? convGemmCode : gemmCode),
   };
   const params: Record<(typeof GEMM_PARAMS)[number], number> = {
     m,
@@ -126,19 +213,92 @@ function binaryMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; a
     bStride: words,
     ldc: n,
   };
-  const out = backend.runWebGPUProgram(
-    program,
-    [aBits, bBits],
-    'float32',
-    uniformValues(GEMM_PARAMS.map((name) => params[name])),
+  const values = [
+    ...GEMM_PARAMS.map((name) => params[name]),
+    ...(conv ? CONV_PARAMS.map((name) => conv.geometry[name]) : []),
+  ];
+  const inputs = conv ? [aBits, bBits, conv.tapSums] : [aBits, bBits];
+  return backend.runWebGPUProgram(program, inputs, 'float32', uniformValues(values));
+}
+
+/** A program of one thread per output (64 to a workgroup), with u32 uniforms `fields`. */
+function flatProgram(
+  variableNames: string[],
+  outputShape: number[],
+  shaderKey: string,
+  fields: readonly string[],
+  code: string,
+): WebgpuProgram {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  return {
+    variableNames,
+    outputShape,
+    shaderKey,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / PACK_WORKGROUP), 1, 1],
+    workgroupSize: [PACK_WORKGROUP, 1, 1],
+    uniforms: uniformFields(fields),
+    getUserCode: () => code,
+  };
+}
+
+function binaryConv2d(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
+  const backend = args.backend as WebgpuBackend;
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dilations, dimRoundingMode } = args.attrs as unknown as tf.Conv2DAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
   );
-  backend.disposeData(aBits.dataId);
-  backend.disposeData(bBits.dataId);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    throw new Error(`${BNN_BINARY_CONV2D}: no dilation, got [${info.dilationHeight}, ${info.dilationWidth}]`);
+  const geometry: ConvGeometry = {
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+  const m = info.batchSize * info.outHeight * info.outWidth;
+  const n = info.outChannels;
+  const taps = info.filterHeight * info.filterWidth;
+  const k = taps * info.inChannels;
+  const words = Math.ceil(k / 32);
+  const aBits = backend.runWebGPUProgram(
+    flatProgram(['x'], [m, words], 'bnnSignIm2col', ['rows', 'words', 'k', ...CONV_PARAMS], im2colCode),
+    [x],
+    'int32',
+    uniformValues([m, words, k, ...CONV_PARAMS.map((name) => geometry[name])]),
+  );
+  // The filter [kh, kw, c, f] is k × n: B's row j is its column j.
+  const bBits = pack(backend, filter, n, k, 1, n);
+  const tapSums = backend.runWebGPUProgram(
+    flatProgram(['W'], [taps, n], 'bnnTapSums', ['taps', 'f', 'c'], tapSumsCode),
+    [filter],
+    'int32',
+    uniformValues([taps, n, info.inChannels]),
+  );
+  const out = gemm(backend, aBits, bBits, m, n, k, info.outShape, { geometry, tapSums });
+  for (const t of [aBits, bBits, tapSums]) backend.disposeData(t.dataId);
   return out;
 }
 
-/** Registers BnnBinaryMatMul for the webgpu backend (once). */
+/** Registers BnnBinaryMatMul and BnnBinaryConv2D for the webgpu backend (once). */
 export function registerWebgpuXnorKernels(): void {
-  if (tf.getKernel(BNN_BINARY_MATMUL, 'webgpu')) return;
-  tf.registerKernel({ kernelName: BNN_BINARY_MATMUL, backendName: 'webgpu', kernelFunc: binaryMatMul });
+  for (const [kernelName, kernelFunc] of [
+    [BNN_BINARY_MATMUL, binaryMatMul],
+    [BNN_BINARY_CONV2D, binaryConv2d],
+  ] as const) {
+    if (!tf.getKernel(kernelName, 'webgpu')) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
+  }
 }

@@ -4,6 +4,7 @@
  *   step <case as JSON>: one training step on cpu, then on webgpu from the same weights: prints the errors
  *   train: a short run on webgpu, interrupted after its first epoch and resumed: prints the history
  *   dense <shapes as JSON>: binary Dense forwards ([batch, k, units] each) and ±1 products on cpu and on webgpu
+ *   conv <shapes as JSON>: binary Conv2D forwards on sign inputs on cpu and on webgpu
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,32 +14,35 @@ import { backendLabel, initBackend } from '../../lib/backend';
 import { batchTensors, makeImageSet, type SplitDataset } from '../../lib/data/dataset';
 import { getDataset } from '../../lib/data/registry';
 import { buildModel, flattensInput, loadDataset, resolveHyperparameters } from '../../lib/experiment';
-import { BinaryDense } from '../../lib/layers';
+import { BinaryConv2D, BinaryDense } from '../../lib/layers';
 import { squaredHinge } from '../../lib/loss';
 import { BinaryNetOptimizer, modelParams } from '../../lib/optim/optimizers';
 import type { Hyperparameters } from '../../lib/presets';
 import { steSign } from '../../lib/quantizers';
 import { seededRandom } from '../../lib/random';
 import { binaryAwareMatMul, markSigns } from '../../lib/tfjs/binaryMatMul';
-import { BNN_BINARY_MATMUL } from '../../lib/tfjs/kernelNames';
+import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL } from '../../lib/tfjs/kernelNames';
 import { train, trainStep } from '../../lib/train/trainer';
 import { randomArray, relativeError } from './nativeVsCpu';
 
-/** How many times the webgpu XNOR product (BnnBinaryMatMul) ran since the backend was set up. */
+/** How many times the webgpu XNOR products (BnnBinaryMatMul, BnnBinaryConv2D) ran since last reset. */
 let xnorProducts = 0;
 async function useBackend(backend: string): Promise<void> {
   await initBackend(backend);
-  const kernel = tf.getKernel(BNN_BINARY_MATMUL, 'webgpu');
-  if (backend !== 'webgpu' || !kernel || (kernel as { counted?: boolean }).counted) return;
-  tf.unregisterKernel(BNN_BINARY_MATMUL, 'webgpu');
-  tf.registerKernel({
-    ...kernel,
-    counted: true,
-    kernelFunc: (args) => {
-      xnorProducts++;
-      return kernel.kernelFunc(args);
-    },
-  } as tf.KernelConfig);
+  if (backend !== 'webgpu') return;
+  for (const name of [BNN_BINARY_MATMUL, BNN_BINARY_CONV2D]) {
+    const kernel = tf.getKernel(name, 'webgpu');
+    if (!kernel || (kernel as { counted?: boolean }).counted) continue;
+    tf.unregisterKernel(name, 'webgpu');
+    tf.registerKernel({
+      ...kernel,
+      counted: true,
+      kernelFunc: (args) => {
+        xnorProducts++;
+        return kernel.kernelFunc(args);
+      },
+    } as tf.KernelConfig);
+  }
 }
 
 /** One seeded random batch in `hp.dataset`'s shape (train = valid = test). */
@@ -188,8 +192,46 @@ async function compareDense(shapes: [number, number, number][]) {
   };
 }
 
+type ConvShape = [number, number, number, number, number, number, number, 'same' | 'valid'];
+
+/** For each [batch, height, width, channels, filters, kernel size, stride, padding]: a binary Conv2D on signs. */
+async function compareConv(shapes: ConvShape[]) {
+  const run = async (backend: string) => {
+    await useBackend(backend);
+    xnorProducts = 0;
+    const outs: Float32Array[] = [];
+    for (const [i, [batch, h, w, c, filters, kernelSize, strides, padding]] of shapes.entries()) {
+      const layer = new BinaryConv2D({ filters, kernelSize, strides, padding, seed: 5 + i });
+      const x = steSign(tf.tensor4d(randomArray(batch * h * w * c, 11 + i), [batch, h, w, c]));
+      layer.build([batch, h, w, c]);
+      const kernel = randomArray(kernelSize * kernelSize * c * filters, 31 + i);
+      layer.setWeights([tf.tensor4d(kernel, [kernelSize, kernelSize, c, filters])]);
+      const y = layer.apply(x) as tf.Tensor;
+      outs.push((await y.data()) as Float32Array);
+      tf.dispose([x, y, layer.latentKernel.read()]);
+    }
+    return { outs, xnorProducts };
+  };
+  const cpu = await run('cpu');
+  const gpu = await run('webgpu');
+  return {
+    label: backendLabel(),
+    xnorProducts: gpu.xnorProducts,
+    cases: shapes.map((shape, i) => ({
+      shape,
+      same: gpu.outs[i].length === cpu.outs[i].length && gpu.outs[i].every((v, j) => v === cpu.outs[i][j]),
+    })),
+  };
+}
+
 const [mode, arg] = process.argv.slice(2);
-(mode === 'step' ? compareStep(JSON.parse(arg)) : mode === 'dense' ? compareDense(JSON.parse(arg)) : trainAndResume())
+const work: Record<string, () => Promise<unknown>> = {
+  step: () => compareStep(JSON.parse(arg)),
+  dense: () => compareDense(JSON.parse(arg)),
+  conv: () => compareConv(JSON.parse(arg)),
+  train: trainAndResume,
+};
+(work[mode] ?? trainAndResume)()
   .then((result) => {
     console.log(JSON.stringify(result));
     process.exit(0);
