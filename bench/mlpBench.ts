@@ -6,14 +6,15 @@ import * as tf from '@tensorflow/tfjs';
 import { scaledPixels, slice, type ImageSet } from '../lib/data/dataset';
 import {
   BinaryEngine,
-  exportPackedModel,
+  exportPackedModelAsync,
   foldBatchNorm,
   packedParameterBytes,
+  readExportValues,
   serializePackedModel,
 } from '../lib/engine';
 import { tryKernel, type XnorKernel } from '../lib/kernels';
 import { buildMlp } from '../lib/models/mlp';
-import { measure, type Timing } from './xnorBench';
+import { measure, measureAsync } from './xnorBench';
 import { seededRandom } from '../lib/random';
 
 /**
@@ -63,19 +64,22 @@ export interface Disagreement {
  * For each image where the engine's class differs from tfjs's, finds where the two diverge and
  * how close to a decision threshold the exact value was.
  */
-export function explainDisagreements(
+export async function explainDisagreements(
   model: tf.Sequential,
   engine: BinaryEngine,
   pixels: Uint8Array,
   images: number[],
-): Disagreement[] {
+): Promise<Disagreement[]> {
   const k = engine.inputSize;
   const layers = model.layers.filter((l) => !['InputLayer', 'Dropout'].includes(l.getClassName()));
-  return images.map((image) => {
+  // Read asynchronously, as every tensor here (webgpu cannot read synchronously in Node).
+  const values = await readExportValues(model);
+  const explained: Disagreement[] = [];
+  for (const image of images) {
     const px = pixels.subarray(image * k, (image + 1) * k);
     const sums = engine.layerSums(px, 1);
     // tfjs outputs of each BatchNorm that follows a packed layer, and the final scores.
-    const bnOutputs = new Map<string, Float32Array>();
+    const bnTensors = new Map<string, tf.Tensor>();
     tf.tidy(() => {
       let h: tf.Tensor = tf.tensor2d(
         Float32Array.from(px, (p) => p / 127.5 - 1),
@@ -85,14 +89,22 @@ export function explainDisagreements(
       for (const layer of layers) {
         h = layer.apply(h) as tf.Tensor;
         if (layer.getClassName() === 'BinaryDense') lastDense = layer.name;
-        else if (lastDense && /BatchNormalization$/.test(layer.getClassName()))
-          bnOutputs.set(lastDense, h.dataSync() as Float32Array);
+        else if (lastDense && /BatchNormalization$/.test(layer.getClassName())) bnTensors.set(lastDense, tf.keep(h));
       }
     });
+    const bnOutputs = new Map<string, Float32Array>();
+    for (const [name, t] of bnTensors) bnOutputs.set(name, (await t.data()) as Float32Array);
+    tf.dispose([...bnTensors.values()]);
+    explained.push(firstDivergence(image, sums, bnOutputs));
+  }
+  return explained;
+
+  /** Where `image`'s exact sums and tfjs's outputs first part, and by how close a margin. */
+  function firstDivergence(image: number, sums: Int32Array[], bnOutputs: Map<string, Float32Array>): Disagreement {
     for (let l = 0; l < engine.model.layers.length; l++) {
       const packed = engine.model.layers[l];
       const bnLayer = layers[layers.findIndex((x) => x.name === packed.name) + 1];
-      const bn = foldBatchNorm(bnLayer, packed.weights.rows);
+      const bn = foldBatchNorm(bnLayer, packed.weights.rows, values);
       const d = packed.input === 'pixels' ? 255 : 1;
       const tfOut = bnOutputs.get(packed.name)!;
       const exact = Array.from(sums[l], (S, j) => bn.c[j] * (S / d - bn.mu[j]) + bn.beta[j]);
@@ -114,7 +126,7 @@ export function explainDisagreements(
       }
     }
     return { image, layer: 'none', neurons: 0, relativeMargin: NaN };
-  });
+  }
 }
 
 export interface MlpBenchRow {
@@ -156,7 +168,7 @@ function errorRate(predicted: ArrayLike<number>, labels: Uint8Array): number {
   return wrong / predicted.length;
 }
 
-export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
+export async function benchMlp(o: MlpBenchOptions): Promise<MlpBenchResult> {
   const test = slice(o.test, 0, o.count);
   const k = test.height * test.width * test.channels;
   const x = tf.tensor2d(
@@ -187,12 +199,14 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
   }
   const rows: MlpBenchRow[] = [];
   let floatPredictions: Uint8Array | null = null;
-  tf.tidy(() => void (model!.predict(x.slice(0, Math.min(100, o.count))) as tf.Tensor).dataSync()); // warm-up
-  const tfTime: Timing = measure(
-    () => {
+  const warm = tf.tidy(() => model!.predict(x.slice(0, Math.min(100, o.count))) as tf.Tensor);
+  await warm.data();
+  warm.dispose();
+  const tfTime = await measureAsync(
+    async () => {
       const scores = model!.predict(x, { batchSize: 1000 }) as tf.Tensor;
       const labels = scores.argMax(1);
-      floatPredictions = Uint8Array.from(labels.dataSync());
+      floatPredictions = Uint8Array.from(await labels.data());
       scores.dispose();
       labels.dispose();
     },
@@ -216,7 +230,7 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
     disagreements: 0,
     testError: errorRate(floatPredictions!, test.labels),
   });
-  const packed = exportPackedModel(model);
+  const packed = await exportPackedModelAsync(model);
   let differing: number[] = [];
   const kernels = (['native', 'wasm'] as const)
     .map((t) => tryKernel(t))
@@ -240,7 +254,7 @@ export function benchMlp(o: MlpBenchOptions): MlpBenchResult {
   }
   x.dispose();
   const disagreements = differing.length
-    ? explainDisagreements(model, new BinaryEngine(packed, { kernel: kernels[0] }), test.images, differing)
+    ? await explainDisagreements(model, new BinaryEngine(packed, { kernel: kernels[0] }), test.images, differing)
     : [];
   for (const d of disagreements)
     o.log(

@@ -37,6 +37,18 @@ export function measure(fn: () => void, runs: number, warmup = 1): Timing {
   return { seconds: median(times), runs: times };
 }
 
+/** `measure` for work that ends in an asynchronous read (tfjs-webgpu reads no other way in Node). */
+export async function measureAsync(fn: () => Promise<void>, runs: number, warmup = 1): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    times.push((performance.now() - start) / 1000);
+  }
+  return { seconds: median(times), runs: times };
+}
+
 /** The plain float kernel: C = A · Bᵀ with three loops and a dot product, no blocking. */
 export function baselineFloatMatMul(a: Float32Array, bT: Float32Array, m: number, n: number, k: number): Float32Array {
   const c = new Float32Array(m * n);
@@ -191,7 +203,7 @@ function xnorContenders(): { kernel: XnorKernel; isa?: string; threads: number; 
   return list;
 }
 
-export function benchMatMul(options: BenchOptions): MatMulRow[] {
+export async function benchMatMul(options: BenchOptions): Promise<MatMulRow[]> {
   const rows: MatMulRow[] = [];
   const shapes = [...options.sizes.map((s) => ({ m: s, n: s, k: s, label: `${s}³` })), ...options.shapes];
   const threadCounts = [...new Set([1, tryNativeThreads()])];
@@ -285,10 +297,10 @@ export function benchMatMul(options: BenchOptions): MatMulRow[] {
       const ta = tf.tensor2d(aFloat, [m, k]);
       const tbT = tf.tensor2d(bFloat, [k, n]);
       let tfOut: Float32Array | null = null;
-      const t = measure(
-        () => {
+      const t = await measureAsync(
+        async () => {
           const c = tf.matMul(ta, tbT);
-          tfOut = c.dataSync() as Float32Array;
+          tfOut = (await c.data()) as Float32Array;
           c.dispose();
         },
         macs > 1e11 ? 1 : options.runs,

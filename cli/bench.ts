@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   log(
     `popcount roofline: ${roofline ? (roofline / 1e9).toFixed(1) + ' G binary MAC/s (one thread)' : 'not available'}`,
   );
-  const matmul = benchMatMul({
+  const matmul = await benchMatMul({
     sizes,
     shapes: [
       { m: batch, n: hidden[0], k: 784, label: `MLP layer 1 as ±1 (${batch} img)` },
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
         : typeof flags.checkpoint === 'string'
           ? modelFromCheckpoint(flags.checkpoint, mnist)
           : undefined;
-    mlp = benchMlp({
+    mlp = await benchMlp({
       test: mnist.test,
       count: images,
       hiddenUnits: hidden,

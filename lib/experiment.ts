@@ -323,7 +323,7 @@ async function experimentIn(
   }
   if (hp.arch === 'convnet') {
     // The paper's filter-repetition count on the trained binary convs (notebook 06 explains it).
-    const layers = modelFilterRepetition(model);
+    const layers = await modelFilterRepetition(model);
     const weights = `best validation epoch (${best.epoch})`;
     writeFileAtomic(path.join(outDir, 'filter-repetition.json'), JSON.stringify({ weights, layers }, null, 1) + '\n');
     log(

@@ -10,6 +10,7 @@ import {
   BinaryEngine,
   deserializePackedModel,
   exportPackedModel,
+  exportPackedModelAsync,
   foldThresholds,
   loadPackedModel,
   packedParameterBytes,
@@ -80,6 +81,25 @@ describe('binary inference engine', () => {
     expect(bytes).toBeLessThan(packedParameterBytes(packed) + 4096);
     const engine = new BinaryEngine(loaded, { kernel: selectKernel() });
     expect(Array.from(engine.predict(images.subarray(0, 50 * 784), 50))).toEqual(Array.from(expected.subarray(0, 50)));
+  });
+
+  it('exports the same model from weights read asynchronously (webgpu), standard and shift BatchNorm', async () => {
+    const bytes = async (m: tf.Sequential) => serializePackedModel(await exportPackedModelAsync(m));
+    expect(await bytes(model)).toEqual(serializePackedModel(exportPackedModel(model)));
+    const shift = buildMlp({
+      inputDim: 784,
+      numClasses: 10,
+      hiddenUnits: [64],
+      dropoutInput: 0,
+      dropoutHidden: 0,
+      binarization: 'deterministic',
+      batchNorm: 'shift',
+      H: 1,
+      seed: 2,
+    });
+    calibrateBatchNorm(shift, tf.randomUniform([64, 784], -1, 1, 'float32', 4), 3);
+    expect(await bytes(shift)).toEqual(serializePackedModel(exportPackedModel(shift)));
+    shift.dispose();
   });
 
   it('rejects corrupt files and bad inputs', () => {

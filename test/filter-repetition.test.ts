@@ -46,7 +46,7 @@ it('a kernel of one repeated slice is 1/co unique; latent values count by their 
   expect(() => filterRepetition(data.subarray(1), shape)).toThrow(/does not match/);
 });
 
-it('reports every binary conv layer of a ConvNet; random ±1 slices of 512 patterns rarely repeat', () => {
+it('reports every binary conv layer of a ConvNet; random ±1 slices of 512 patterns rarely repeat', async () => {
   const model = buildConvNet({
     inputShape: [8, 8, 1],
     numClasses: 10,
@@ -57,7 +57,7 @@ it('reports every binary conv layer of a ConvNet; random ±1 slices of 512 patte
     H: 1,
     seed: 1,
   });
-  const r = modelFilterRepetition(model);
+  const r = await modelFilterRepetition(model);
   expect(r.map((l) => [l.layer, l.kernelShape])).toEqual([
     ['conv_1', [3, 3, 1, 8]],
     ['conv_2', [3, 3, 8, 16]],

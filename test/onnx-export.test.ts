@@ -104,7 +104,7 @@ describe('ONNX export', () => {
         const [byTfjs, byEngine, byOnnx] = [tfjs, engine, onnx].map((s) => argmax(s, 10));
         const differing = byOnnx.flatMap((c, i) => (c !== byEngine[i] || c !== byTfjs[i] ? [i] : []));
         // Any difference must be a float tie at a threshold (the engine's sums are exact integers).
-        for (const d of explainDisagreements(model, engineObject, pixels, differing))
+        for (const d of await explainDisagreements(model, engineObject, pixels, differing))
           expect(d.relativeMargin, `image ${d.image} at ${d.layer}`).toBeLessThan(1e-5);
         expect(differing.length).toBeLessThanOrEqual(COUNT / 100);
       },

@@ -69,12 +69,16 @@ export function filterRepetition(kernel: ArrayLike<number>, shape: number[], lay
   };
 }
 
-/** Filter repetition of every binary conv layer of `model` (from its latent kernels' signs). */
-export function modelFilterRepetition(model: tf.LayersModel): FilterRepetition[] {
-  return model.layers
-    .filter((l): l is BinaryConv2D => l instanceof BinaryConv2D && l.kernelQuantizer !== null)
-    .map((l) => {
-      const kernel = l.latentKernel.read();
-      return filterRepetition(kernel.dataSync(), kernel.shape, l.name);
-    });
+/**
+ * Filter repetition of every binary conv layer of `model` (from its latent kernels' signs), read
+ * asynchronously (webgpu cannot read synchronously in Node).
+ */
+export async function modelFilterRepetition(model: tf.LayersModel): Promise<FilterRepetition[]> {
+  const convs = model.layers.filter((l): l is BinaryConv2D => l instanceof BinaryConv2D && l.kernelQuantizer !== null);
+  const repetitions: FilterRepetition[] = [];
+  for (const l of convs) {
+    const kernel = l.latentKernel.read();
+    repetitions.push(filterRepetition(await kernel.data(), kernel.shape, l.name));
+  }
+  return repetitions;
 }

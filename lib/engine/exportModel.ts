@@ -29,24 +29,91 @@ export interface FoldedBatchNorm {
   beta: Float64Array;
 }
 
-function weightBySuffix(layer: tf.layers.Layer, suffix: string): Float32Array {
+/**
+ * Where the export reads the model's numbers. `SYNC_VALUES` reads each with dataSync (every backend but
+ * webgpu, which cannot read synchronously in Node); `exportPackedModelAsync` reads them all first with
+ * `await data()` and exports from those.
+ */
+export interface ExportValues {
+  /** A weight's values. */
+  weight(v: tf.LayerVariable): Float32Array;
+  /** Shift BatchNorm's scale AP2(1/√(relu(var) + ε))·AP2(γ) of `layer`, as the layer computes it. */
+  shiftScale(layer: tf.layers.Layer, inputs: BatchNormInputs): Float32Array;
+}
+
+/** A BatchNorm layer's parameters, as the fold reads them. */
+interface BatchNormInputs {
+  gamma: Float32Array;
+  beta: Float32Array;
+  mu: Float32Array;
+  variance: Float32Array;
+  eps: number;
+}
+
+/** The same float32 tensor ops as ShiftBatchNormalization: AP2(rsqrt(relu(var) + ε)) · AP2(γ), both powers of 2. */
+const shiftScaleTensor = ({ variance, gamma, eps }: BatchNormInputs) =>
+  tf.tidy(() =>
+    tf.mul(ap2Forward(tf.rsqrt(tf.add(tf.relu(tf.tensor1d(variance)), eps))), ap2Forward(tf.tensor1d(gamma))),
+  );
+
+export const SYNC_VALUES: ExportValues = {
+  weight: (v) => v.read().dataSync() as Float32Array,
+  shiftScale: (_layer, inputs) => {
+    const scale = shiftScaleTensor(inputs);
+    const values = scale.dataSync() as Float32Array;
+    scale.dispose();
+    return values;
+  },
+};
+
+/** Every number the export of `model` reads, read asynchronously (on every backend, webgpu included). */
+export async function readExportValues(model: tf.LayersModel): Promise<ExportValues> {
+  const weights = new Map<tf.LayerVariable, Float32Array>();
+  for (const w of model.weights) weights.set(w, (await w.read().data()) as Float32Array);
+  const weight = (v: tf.LayerVariable) => {
+    const values = weights.get(v);
+    if (!values) throw new Error(`weight ${v.name} is not one of the model's`);
+    return values;
+  };
+  const scales = new Map<tf.layers.Layer, Float32Array>();
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'ShiftBatchNormalization') continue;
+    const units = Number(weightBySuffix(layer, 'moving_variance').shape[0]);
+    const scale = shiftScaleTensor(batchNormInputs(layer, units, weight));
+    scales.set(layer, (await scale.data()) as Float32Array);
+    scale.dispose();
+  }
+  return {
+    weight,
+    shiftScale: (layer) => {
+      const scale = scales.get(layer);
+      if (!scale) throw new Error(`${layer.name}: not a ShiftBatchNormalization layer of the model`);
+      return scale;
+    },
+  };
+}
+
+function weightBySuffix(layer: tf.layers.Layer, suffix: string): tf.LayerVariable {
   const w = layer.weights.find(
     (v) => v.originalName.endsWith(`/${suffix}`) || v.name.endsWith(`/${suffix}`) || v.originalName === suffix,
   );
   if (!w) throw new Error(`layer ${layer.name} has no weight '${suffix}'`);
-  return w.read().dataSync() as Float32Array;
+  return w;
 }
 
-export function foldBatchNorm(layer: tf.layers.Layer, units: number): FoldedBatchNorm {
-  const className = layer.getClassName();
-  const config = layer.getConfig() as { epsilon: number; center?: boolean; scale?: boolean; axis?: number };
-  const eps = config.epsilon;
+function batchNormInputs(
+  layer: tf.layers.Layer,
+  units: number,
+  read: (v: tf.LayerVariable) => Float32Array,
+): BatchNormInputs {
+  const config = layer.getConfig() as { epsilon: number; center?: boolean; scale?: boolean };
   const ones = () => new Float32Array(units).fill(1);
   const zeros = () => new Float32Array(units);
-  const gamma = config.scale === false ? ones() : weightBySuffix(layer, 'gamma');
-  const beta = config.center === false ? zeros() : weightBySuffix(layer, 'beta');
-  const mu = weightBySuffix(layer, 'moving_mean');
-  const variance = weightBySuffix(layer, 'moving_variance');
+  const weight = (suffix: string) => read(weightBySuffix(layer, suffix));
+  const gamma = config.scale === false ? ones() : weight('gamma');
+  const beta = config.center === false ? zeros() : weight('beta');
+  const mu = weight('moving_mean');
+  const variance = weight('moving_variance');
   for (const [what, a] of [
     ['gamma', gamma],
     ['beta', beta],
@@ -55,19 +122,21 @@ export function foldBatchNorm(layer: tf.layers.Layer, units: number): FoldedBatc
   ] as const) {
     if (a.length !== units) throw new Error(`${layer.name}: ${what} has ${a.length} values, expected ${units}`);
   }
+  return { gamma, beta, mu, variance, eps: config.epsilon };
+}
+
+export function foldBatchNorm(layer: tf.layers.Layer, units: number, values = SYNC_VALUES): FoldedBatchNorm {
+  const className = layer.getClassName();
+  const config = layer.getConfig() as { axis?: number };
+  const inputs = batchNormInputs(layer, units, values.weight);
+  const { gamma, beta, mu, variance, eps } = inputs;
   const c = new Float64Array(units);
   if (className === 'BatchNormalization') {
     if (config.axis !== undefined && config.axis !== -1)
       throw new Error(`${layer.name}: only BatchNorm over the last axis is supported`);
     for (let j = 0; j < units; j++) c[j] = gamma[j] / Math.sqrt(variance[j] + eps);
   } else if (className === 'ShiftBatchNormalization') {
-    // The same float32 tensor ops as the layer: AP2(rsqrt(relu(var) + ε)) · AP2(γ), both powers of 2.
-    const scale = tf.tidy(() =>
-      tf
-        .mul(ap2Forward(tf.rsqrt(tf.add(tf.relu(tf.tensor1d(variance)), eps))), ap2Forward(tf.tensor1d(gamma)))
-        .dataSync(),
-    );
-    c.set(scale);
+    c.set(values.shiftScale(layer, inputs));
   } else {
     throw new Error(`${layer.name}: expected a BatchNorm layer, got ${className}`);
   }
@@ -130,8 +199,11 @@ function checkPackable(layer: tf.layers.Layer, field: string, quantizer: Quantiz
 const signsInput = (layer: tf.layers.Layer | undefined) =>
   layer !== undefined && isQuantizedLayer(layer) && !!layer.inputQuantizer?.packable;
 
-/** Exports `model`; throws with the offending layer's name on anything the engine cannot run. */
-export function exportPackedModel(model: tf.Sequential | tf.LayersModel): PackedModel {
+/**
+ * Exports `model`; throws with the offending layer's name on anything the engine cannot run. Reads the
+ * weights synchronously: on webgpu, use exportPackedModelAsync.
+ */
+export function exportPackedModel(model: tf.Sequential | tf.LayersModel, values = SYNC_VALUES): PackedModel {
   const inputShape = model.inputs[0].shape.slice(1) as number[];
   if (inputShape.some((d) => d === null)) throw new Error('the model input shape must be fully defined');
   const layers = model.layers.filter((l) => !['InputLayer', 'Dropout'].includes(l.getClassName()));
@@ -159,11 +231,10 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     else if (activationsAreSigns || signsInput(layer)) input = 'bits';
     else
       throw new Error(`${layer.name}: its input is real-valued (no SignActivation before it and no input quantizer)`);
-    const kernel = layer.latentKernel.read();
-    const shape = kernel.shape;
+    const shape = layer.latentKernel.shape as number[];
     const units = shape[shape.length - 1];
     const k = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const weights = packColumns(kernel.dataSync(), k, units);
+    const weights = packColumns(values.weight(layer.latentKernel), k, units);
     let pool: 1 | 2 = 1;
     if (className === 'BinaryConv2D' && layers[i]?.getClassName() === 'MaxPooling2D') {
       const p = layers[i++].getConfig() as { poolSize: number[] | number; strides: number[] | number; padding: string };
@@ -174,7 +245,7 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
     }
     const bnLayer = layers[i++];
     if (!bnLayer) throw new Error(`${layer.name}: expected a BatchNorm layer after it, found the end of the model`);
-    const bn = foldBatchNorm(bnLayer, units);
+    const bn = foldBatchNorm(bnLayer, units, values);
     const denominator = input === 'pixels' ? 255 : 1;
     const next = layers[i];
     if (next instanceof SignActivation) {
@@ -216,4 +287,9 @@ export function exportPackedModel(model: tf.Sequential | tf.LayersModel): Packed
   const result: PackedModel = { format: 'binarynet-packed', version: 1, inputShape, layers: packed, floatBytes };
   checkPackedModel(result);
   return result;
+}
+
+/** exportPackedModel on every backend: the weights read asynchronously first (webgpu reads no other way in Node). */
+export async function exportPackedModelAsync(model: tf.Sequential | tf.LayersModel): Promise<PackedModel> {
+  return exportPackedModel(model, await readExportValues(model));
 }

@@ -4,7 +4,14 @@ import { readDataFile } from '../data/readFile';
 import { deserializePackedModel, serializePackedModel, type PackedModel } from './packedModel';
 
 export { BinaryEngine, type EngineOptions } from './engine';
-export { exportPackedModel, foldBatchNorm, foldThresholds, type FoldedBatchNorm } from './exportModel';
+export {
+  exportPackedModel,
+  exportPackedModelAsync,
+  foldBatchNorm,
+  foldThresholds,
+  readExportValues,
+  type FoldedBatchNorm,
+} from './exportModel';
 export * from './packedModel';
 export { convOutputShape, layerOutputSize } from '../kernels/networkShape';
 export * from './onnxExport';

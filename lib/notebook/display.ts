@@ -7,9 +7,11 @@
  *   The figure is also saved as `<outBase>.html` and, when Chromium is present, `.png`/`.svg`; the PNG is
  *   put inside the figure's output so that GitHub and untrusted notebooks (no scripts run) show it.
  * - `displayHtml(html, plain)`: HTML in a kernel, `plain()` printed elsewhere.
+ * - `printTensor(t)`: what `t.print()` prints, on every backend (webgpu included).
  * lib/notebook is for the notebooks only (not exported by lib/index.ts): it loads the development
  * dependencies tslab and typescript.
  */
+import type * as tf from '@tensorflow/tfjs';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -94,4 +96,13 @@ export async function showFigure(fig: Figure, outBase: string, size = { width: 9
   const html = (plotlyInjected ? '' : plotlyLoaderHtml()) + figureOutputHtml(fig, png, size);
   const shown = displayHtml(html, () => `figure: ${[saved.html, saved.png].filter(Boolean).join(', ')}`);
   plotlyInjected ||= shown;
+}
+
+/**
+ * `t.print()` on every backend: tfjs-webgpu cannot read synchronously in Node (print does), so the values
+ * are read asynchronously first; a backend keeps the values it has read, and print uses them.
+ */
+export async function printTensor(t: tf.Tensor): Promise<void> {
+  await t.data();
+  t.print();
 }

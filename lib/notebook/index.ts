@@ -10,7 +10,7 @@ export { hyperparameterTable, notebookRun, recordRun } from '../results/notebook
 export { loadOrStandIn, type LoadedData, type StandInOptions } from '../data/standIn';
 
 export { showSource, sourceOf, highlightTypeScript, type SourceListing } from './showSource';
-export { showFigure, displayHtml, escapeHtml } from './display';
+export { showFigure, displayHtml, escapeHtml, printTensor } from './display';
 export { showTable, showMarkdown, showSummary } from './tables';
 export { keepBusyWhileRunning };
 
