@@ -58,6 +58,12 @@ export function webgpuLabel(adapter: WebgpuAdapter): string {
 }
 
 let registered: WebgpuAdapter | null = null;
+/**
+ * The GPU object and adapter of the registered backend, held for the process's life: dawn.node (webgpu 0.6)
+ * crashes when either is garbage-collected while its device is in use (navigator.gpu and tfjs's factory
+ * closure hold them too, but nothing promises they stay).
+ */
+const keepAlive: unknown[] = [];
 /** A software adapter found when one was not wanted: not probed for again (each probe takes a while). */
 let refused: WebgpuAdapter | null = null;
 
@@ -98,6 +104,7 @@ export async function registerWebgpuBackend(allowSoftware: boolean): Promise<str
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
   Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   const limits = adapter.limits;
+  keepAlive.push(gpu, adapter);
   tf.registerBackend(
     'webgpu',
     async () => {
