@@ -28,49 +28,32 @@ struct Micro {
         _mm256_storeu_ps(p, add ? _mm256_add_ps(acc[i][v], _mm256_loadu_ps(p)) : acc[i][v]);
       }
   }
-};
 
-// 8 × 8 floats transposed in registers: r[i] holds row i, then column i.
-inline void transpose8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (size_t i = 0; i < 8; i += 2) {  // per 128-bit lane L: (r_i, r_i+1) interleaved, columns 4L…4L+3
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (size_t i = 0; i < 8; i += 4) {  // u[i + c], lane L: rows i…i+3 of column 4L + c
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (size_t c = 0; c < 4; c++) {
-    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-    r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-  }
-}
-
-// The driver's pack_b_trans in 8 × 8 register transposes (as sgemm_avx512.cc does in 16 × 16 ones).
-#define SGEMM_HAS_PACK_B_TRANS
-void pack_b_trans(const bnn::sgemm_impl::Args& g, size_t k0, size_t kc, size_t n0, size_t cols, float* dst) {
-  constexpr size_t NR = Micro::NR;
-  const auto src = [&](size_t j, size_t k) { return g.B + (n0 + j) * g.ldb + k0 + k; };
-  size_t j = 0;
-  for (; j + 8 <= cols; j += 8) {
-    size_t k = 0;
-    for (; k + 8 <= kc; k += 8) {
-      __m256 r[8];
-      for (size_t i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src(j + i, k));
-      transpose8(r);
-      for (size_t i = 0; i < 8; i++) _mm256_storeu_ps(dst + (k + i) * NR + j, r[i]);
+  // 8 × 8 floats transposed in registers, for the driver's pack_b_trans: r[i] holds row i, then column i.
+  struct Transpose {
+    static constexpr size_t W = 8;
+    using V = __m256;
+    static V load(const float* p) { return _mm256_loadu_ps(p); }
+    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+    static void run(V r[W]) {
+      __m256 t[8], u[8];
+      for (size_t i = 0; i < 8; i += 2) {  // per 128-bit lane L: (r_i, r_i+1) interleaved, columns 4L…4L+3
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+      }
+      for (size_t i = 0; i < 8; i += 4) {  // u[i + c], lane L: rows i…i+3 of column 4L + c
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      for (size_t c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+      }
     }
-    for (; k < kc; k++)
-      for (size_t i = 0; i < 8; i++) dst[k * NR + j + i] = *src(j + i, k);
-  }
-  for (; j < cols; j++)
-    for (size_t k = 0; k < kc; k++) dst[k * NR + j] = *src(j, k);
-  for (; j < NR; j++)
-    for (size_t k = 0; k < kc; k++) dst[k * NR + j] = 0.f;
-}
+  };
+};
 
 }  // namespace
 

@@ -39,55 +39,37 @@ struct Micro {
         _mm512_storeu_ps(p, add ? _mm512_add_ps(acc[i][v], _mm512_loadu_ps(p)) : acc[i][v]);
       }
   }
-};
 
-// 16 × 16 floats transposed in registers: r[i] holds row i, then column i.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16], u[16];
-  for (size_t i = 0; i < 16; i += 2) {  // per 128-bit lane L: (r_i, r_i+1) interleaved, columns 4L…4L+3
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (size_t i = 0; i < 16; i += 4) {  // u[i + c], lane L: rows i…i+3 of column 4L + c
-    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (size_t c = 0; c < 4; c++) {  // gather lane L of the four row groups: column 4L + c
-    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
-    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
-    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
-    r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-    r[c + 4] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-    r[c + 8] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
-    r[c + 12] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
-  }
-}
-
-// The driver's pack_b_trans in 16 × 16 register transposes: its one-column-at-a-time copy made C = A·Bᵀ
-// 1.4–1.8× slower than C = A·B at batch 100 (a training step's input gradients, B the weights).
-#define SGEMM_HAS_PACK_B_TRANS
-void pack_b_trans(const bnn::sgemm_impl::Args& g, size_t k0, size_t kc, size_t n0, size_t cols, float* dst) {
-  constexpr size_t NR = Micro::NR;
-  const auto src = [&](size_t j, size_t k) { return g.B + (n0 + j) * g.ldb + k0 + k; };
-  size_t j = 0;
-  for (; j + 16 <= cols; j += 16) {
-    size_t k = 0;
-    for (; k + 16 <= kc; k += 16) {
-      __m512 r[16];
-      for (size_t i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src(j + i, k));
-      transpose16(r);
-      for (size_t i = 0; i < 16; i++) _mm512_storeu_ps(dst + (k + i) * NR + j, r[i]);
+  // 16 × 16 floats transposed in registers, for the driver's pack_b_trans: r[i] holds row i, then column i.
+  struct Transpose {
+    static constexpr size_t W = 16;
+    using V = __m512;
+    static V load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+    static void run(V r[W]) {
+      __m512 t[16], u[16];
+      for (size_t i = 0; i < 16; i += 2) {  // per 128-bit lane L: (r_i, r_i+1) interleaved, columns 4L…4L+3
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+      }
+      for (size_t i = 0; i < 16; i += 4) {  // u[i + c], lane L: rows i…i+3 of column 4L + c
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      for (size_t c = 0; c < 4; c++) {  // gather lane L of the four row groups: column 4L + c
+        const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+        const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        const __m512 w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+        r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[c + 4] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
+        r[c + 12] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+      }
     }
-    for (; k < kc; k++)
-      for (size_t i = 0; i < 16; i++) dst[k * NR + j + i] = *src(j + i, k);
-  }
-  for (; j < cols; j++)
-    for (size_t k = 0; k < kc; k++) dst[k * NR + j] = *src(j, k);
-  for (; j < NR; j++)
-    for (size_t k = 0; k < kc; k++) dst[k * NR + j] = 0.f;
-}
+  };
+};
 
 }  // namespace
 
