@@ -7,7 +7,7 @@ import { BATCH_NORMS, type BatchNormKind } from './models/mlp';
 import { OPTIMIZERS, type OptimizerName } from './optim/optimizers';
 import { closestName } from './closestName';
 import { addDataset, getDataset, type DatasetEntry } from './data/registry';
-import { quantizerNames, type Binarization } from './quantizers';
+import { quantizerFor, quantizerNames, type Binarization } from './quantizers';
 export const PRESET_NAMES = ['paper', 'paper-fast', 'quick', 'smoke', 'compare'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
@@ -33,7 +33,20 @@ export interface Hyperparameters {
   /** Learning rate of the first epoch, decayed exponentially to `lrEnd` after `epochs`. */
   lrStart: number;
   lrEnd: number;
+  /**
+   * 'adam' (the paper's), 'shift_adamax' (its Algorithm 4), or 'bop' (Helwegen et al. 2019): Bop flips the
+   * binary kernels' signs and Adam, with the learning-rate schedule above, trains everything else.
+   */
   optimizer: OptimizerName;
+  /** Bop only: adaptivity rate γ of the gradient's moving average in the first epoch, in (0, 1]. */
+  bopGamma: number;
+  /**
+   * Bop only: γ after the last epoch is bopGamma × bopGammaDecay, decayed exponentially per epoch as the
+   * learning rate is (1: constant). Helwegen et al.'s ×0.1 every 100 epochs is 0.1^(epochs / 100).
+   */
+  bopGammaDecay: number;
+  /** Bop only: threshold τ ≥ 0; a binary weight flips where |m| > τ and sign(m) = sign(w). */
+  bopThreshold: number;
   /** Scale binary weights' updates by 1 / sqrt(1.5 / (fan_in + fan_out)) as the Theano code. */
   glorotLrScale: boolean;
   batchNorm: BatchNormKind;
@@ -62,6 +75,10 @@ const PAPER_MNIST: Hyperparameters = {
   lrStart: 0.003,
   lrEnd: 3e-7,
   optimizer: 'adam',
+  // Bop's values of Helwegen et al.'s CIFAR-10 runs (unused by Adam).
+  bopGamma: 1e-4,
+  bopGammaDecay: 1,
+  bopThreshold: 1e-8,
   glorotLrScale: true,
   batchNorm: 'standard',
   binarization: 'deterministic',
@@ -270,6 +287,14 @@ export function preset(dataset: string, name: string): Hyperparameters {
   return structuredClone(hp);
 }
 
+/**
+ * A record's hyperparameters with the keys added since it was written (Bop's, 2026-12-07) at the paper
+ * preset's values, which such a run did not use: checkpoints of earlier runs still resume.
+ */
+export function withAddedKeys(hp: Hyperparameters): Hyperparameters {
+  return { ...PAPER_MNIST, ...hp };
+}
+
 /** Throws a clear error for any impossible value; returns `hp` for chaining. */
 export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   const fail = (msg: string): never => {
@@ -312,12 +337,19 @@ export function validateHyperparameters(hp: Hyperparameters): Hyperparameters {
   if (!(hp.lrEnd > 0 && Number.isFinite(hp.lrEnd))) fail(`lrEnd must be a positive number, got ${hp.lrEnd}`);
   if (!OPTIMIZERS.includes(hp.optimizer))
     fail(`optimizer must be one of ${OPTIMIZERS.join(', ')}, got '${hp.optimizer}'`);
+  if (!(hp.bopGamma > 0 && hp.bopGamma <= 1)) fail(`bopGamma (Bop's γ) must be in (0, 1], got ${hp.bopGamma}`);
+  if (!(hp.bopGammaDecay > 0 && hp.bopGammaDecay <= 1))
+    fail(`bopGammaDecay (γ's decay over the run) must be in (0, 1], got ${hp.bopGammaDecay}`);
+  if (!(hp.bopThreshold >= 0 && Number.isFinite(hp.bopThreshold)))
+    fail(`bopThreshold (Bop's τ) must be a finite number ≥ 0, got ${hp.bopThreshold}`);
   if (!BATCH_NORMS.includes(hp.batchNorm))
     fail(`batchNorm must be one of ${BATCH_NORMS.map((b) => `'${b}'`).join(', ')}, got '${hp.batchNorm}'`);
   const binarizations = ['deterministic', 'stochastic', ...quantizerNames()];
   if (!binarizations.includes(hp.binarization)) {
     fail(`binarization must be one of ${binarizations.map((b) => `'${b}'`).join(', ')}, got '${hp.binarization}'`);
   }
+  if (hp.optimizer === 'bop' && quantizerFor(hp.binarization).precision !== 1)
+    fail(`optimizer 'bop' flips signs: it needs a 1-bit binarization, not '${hp.binarization}'`);
   if (typeof hp.glorotLrScale !== 'boolean') fail(`glorotLrScale must be true or false`);
   if (!(hp.H > 0 && Number.isFinite(hp.H))) fail(`H must be a positive number, got ${hp.H}`);
   if (typeof hp.svhnExtra !== 'boolean') fail('svhnExtra must be true or false');

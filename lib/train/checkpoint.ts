@@ -23,7 +23,7 @@ import {
   type ContainerKind,
 } from '../io/container';
 import type { BinaryNetOptimizer, OptimizerState, Param } from '../optim/optimizers';
-import type { Hyperparameters } from '../presets';
+import { withAddedKeys, type Hyperparameters } from '../presets';
 import type { EpochRecord } from './history';
 
 export const CHECKPOINT_FILE = 'checkpoint.bnn';
@@ -275,14 +275,18 @@ function differingKeys(a: Hyperparameters, b: Hyperparameters): string[] {
  */
 function checkTrainingMeta(meta: TrainingMeta, hp: Hyperparameters, batchesPerEpoch: number, file: string): void {
   const run = runIdentityOf(meta, file);
-  const diff = differingKeys(hyperparametersOf(meta, file), hp);
+  const stored = hyperparametersOf(meta, file);
+  // A checkpoint written before a hyperparameter existed has it at its default (withAddedKeys).
+  const diff = differingKeys(withAddedKeys(stored), hp);
   if (diff.length) {
     const advice = 'use the same settings to resume, or a new run folder';
     throw new Error(`${file} was made with other hyperparameters (${diff.join(', ')}); ${advice}`);
   }
   const bad = (problem: string) => new Error(`${file}: inconsistent checkpoint header: ${problem}`);
-  if (run.seed !== hp.seed || run.hyperparameters !== hyperparametersHash(hp)) {
-    throw bad(`${describeRun(run)} does not match its hyperparameters (seed ${hp.seed}, ${hyperparametersHash(hp)})`);
+  // The identity hashes the hyperparameters as the header records them.
+  if (run.seed !== hp.seed || run.hyperparameters !== hyperparametersHash(stored)) {
+    const recorded = `seed ${stored.seed}, ${hyperparametersHash(stored)}`;
+    throw bad(`${describeRun(run)} does not match its hyperparameters (${recorded})`);
   }
   const { epoch, batch, history, optimizer, partial } = meta;
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > hp.epochs) {

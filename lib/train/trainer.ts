@@ -1,7 +1,8 @@
 /**
  * The training loop shared by the CLI and the notebooks (paper Algorithm 1): forward with binary
  * weights and activations, squared hinge loss, straight-through gradients, Adam (or shift-based
- * AdaMax) on the latent real weights with the per-layer Glorot scale, clipping to [−H, H], the
+ * AdaMax) on the latent real weights with the per-layer Glorot scale, clipping to [−H, H] (or Bop
+ * flipping the binary weights' signs, Adam for the rest), the
  * learning rate decayed once per epoch (`trainStep`, one screen). The rest is bookkeeping in small
  * pieces: resume, one epoch of steps, evaluation, and after each epoch the best weights (best.bnn),
  * the history file and a verified, atomic checkpoint (the one before kept as checkpoint.prev.bnn).
@@ -442,7 +443,9 @@ export async function train(
     log,
     progress: progressReporter(options.progress ?? 'lines', log),
     params,
-    optimizer: new BinaryNetOptimizer(hp.optimizer, params),
+    optimizer: new BinaryNetOptimizer(hp.optimizer, params, {
+      bop: { gamma: hp.bopGamma, threshold: hp.bopThreshold },
+    }),
     batches: Math.ceil(data.train.count / hp.batchSize),
     files: {
       checkpoint: file(CHECKPOINT_FILE),
@@ -465,6 +468,9 @@ export async function train(
       if (options.maxEpochsThisCall !== undefined && epochsThisCall >= options.maxEpochsThisCall) break;
       const epoch = run.state.epoch + 1;
       const lr = lrAtEpoch(run.state.epoch, hp.lrStart, hp.lrEnd, hp.epochs);
+      // Bop's γ follows the same per-epoch exponential decay, to bopGamma × bopGammaDecay.
+      const gamma = lrAtEpoch(run.state.epoch, hp.bopGamma, hp.bopGamma * hp.bopGammaDecay, hp.epochs);
+      if (hp.optimizer === 'bop') run.optimizer.setBopGamma(gamma);
       const started = performance.now();
       if (!(await runEpoch(run, epoch, lr, started))) {
         interrupted = true;
