@@ -13,7 +13,13 @@ import { buildModel, loadDataset, resolveHyperparameters } from '../lib/experime
 import { Clip } from '../lib/layers/clip';
 import { BinaryNetOptimizer, modelParams, type Param } from '../lib/optim/optimizers';
 import { preset, validateHyperparameters, type Hyperparameters } from '../lib/presets';
-import { readCheckpoint, type TrainingMeta } from '../lib/train/checkpoint';
+import {
+  hyperparametersHash,
+  readCheckpoint,
+  writeCheckpoint,
+  type BestMeta,
+  type TrainingMeta,
+} from '../lib/train/checkpoint';
 import { train } from '../lib/train/trainer';
 import { CPU_AND_NATIVE, randomArray } from './helpers/nativeVsCpu';
 
@@ -169,6 +175,35 @@ describe('Bop in training', () => {
     resumedModel.weights.forEach((w, i) =>
       expect(Array.from(w.read().dataSync())).toEqual(Array.from(straight.weights[i].read().dataSync())),
     );
+  });
+});
+
+describe('a checkpoint written before Bop existed', () => {
+  it('resumes: its missing keys count at their defaults, and its identity hashes what it records', async () => {
+    await initBackend();
+    const hp = resolveHyperparameters('mnist', 'smoke', { hiddenUnits: [16], epochs: 2, trainLimit: 200 });
+    const data = await loadDataset(hp);
+    const quiet = { progress: 'none' as const, log: () => {}, flatten: true };
+    const runDir = path.join(tmp, 'before-bop');
+    await train(buildModel(hp, data), data, hp, { ...quiet, runDir, maxEpochsThisCall: 1 });
+    // What the code of before wrote: no Bop keys, and the run's identity hashed without them.
+    const { bopGamma, bopGammaDecay, bopThreshold, ...old } = hp;
+    expect([bopGamma, bopGammaDecay, bopThreshold]).toEqual([1e-4, 1, 1e-8]);
+    const run = { ...readCheckpoint<TrainingMeta>(path.join(runDir, 'checkpoint.bnn')).meta.run };
+    run.hyperparameters = hyperparametersHash(old as Hyperparameters);
+    for (const name of ['checkpoint.bnn', 'best.bnn']) {
+      const file = path.join(runDir, name);
+      const ckpt = readCheckpoint<TrainingMeta | BestMeta>(file);
+      writeCheckpoint(file, { ...ckpt, meta: { ...ckpt.meta, run, hyperparameters: old as Hyperparameters } });
+    }
+    fs.rmSync(path.join(runDir, 'checkpoint.prev.bnn'), { force: true });
+    const resumed = await train(buildModel(hp, data), data, hp, { ...quiet, runDir, resume: true });
+    expect(resumed.epochsRun).toBe(2);
+    // …but not with Bop switched on: that is another run.
+    const bopHp = { ...hp, optimizer: 'bop' as const };
+    await expect(
+      train(buildModel(bopHp, data), data, bopHp, { ...quiet, runDir: path.join(tmp, 'before-bop'), resume: true }),
+    ).rejects.toThrow(/was made with other hyperparameters \(optimizer\)/);
   });
 });
 
