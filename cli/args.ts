@@ -9,6 +9,7 @@
  * `npm run train`: every hyperparameter of the presets is a flag in kebab-case (`--hidden-units 1024,1024
  * --lr-start 0.001 --batch-norm shift`, the clip bound H is `--h`); the value's type follows the preset's.
  */
+import * as path from 'node:path';
 import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
 import { datasetNames } from '../lib/data/registry';
 import { PRESET_NAMES, type Hyperparameters } from '../lib/presets';
@@ -80,6 +81,14 @@ export function parseFlags<T extends FlagTable>(argv: string[], table: T): FlagV
     const flags = Object.keys(specs).map((f) => `--${f}`);
     throw new Error(`${e.message}; flags: ${flags.join(' ')}`, { cause: err });
   }
+}
+
+/**
+ * Where a benchmark writes: --out, else results/bench, or runs/<command>-smoke for a smoke run, so that a
+ * smoke run never overwrites the committed results.
+ */
+export function benchOutputDir(out: string | undefined, smoke: boolean | undefined, command: string): string {
+  return out ?? (smoke ? path.join('runs', `${command}-smoke`) : path.join('results', 'bench'));
 }
 
 /** A command's flags from its command line; `--help` prints the help generated from `table` and exits. */

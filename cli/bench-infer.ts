@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
+import { benchOutputDir, cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import {
   batchPlan,
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     peaks,
     disagreements,
   };
-  const out = values.out ?? (smoke ? path.join('runs', 'bench-infer-smoke') : path.join('results', 'bench'));
+  const out = benchOutputDir(values.out, smoke, 'bench-infer');
   writeFileAtomic(path.join(out, 'inference.json'), JSON.stringify(results, null, 1) + '\n');
   writeFileAtomic(path.join(out, 'inference.md'), inferenceMarkdown(results));
   // The smoke run skips the figure: Chromium takes longer than the measurements.

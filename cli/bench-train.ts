@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
+import { benchOutputDir, cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
 import { backendLabel, initBackend } from '../lib/backend';
 import { registerWebgpuBackend } from '../lib/tfjs/webgpu';
 import { cpuId, describeCpu } from '../bench/cpuId';
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     rows,
     skipped,
   };
-  const out = values.out ?? (smoke ? path.join('runs', 'bench-train-smoke') : path.join('results', 'bench'));
+  const out = benchOutputDir(values.out, smoke, 'bench-train');
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'training.json'), JSON.stringify(results, null, 1) + '\n');
   fs.writeFileSync(path.join(out, 'training.md'), trainBenchMarkdown(results));

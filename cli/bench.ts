@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { cliFlags, FLAGS, runMain, type FlagTable, type FlagValues } from './args';
+import { benchOutputDir, cliFlags, FLAGS, runMain, type FlagTable, type FlagValues } from './args';
 import { initBackend } from '../lib/backend';
 import { benchGpu, gpuBenchMarkdown } from '../bench/gpuBench';
 import { benchMlp } from '../bench/mlpBench';
@@ -90,10 +90,7 @@ async function gpuSection(flags: FlagValues<typeof FLAG_TABLE>, log: (line: stri
     log,
   });
   if (typeof results === 'string') throw new Error(`the GPU section cannot run here: ${results}`);
-  const out =
-    typeof flags.out === 'string'
-      ? flags.out
-      : path.join(smoke ? path.join('runs', 'bench-smoke') : 'results', 'bench');
+  const out = benchOutputDir(flags.out, smoke, 'bench');
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'gpu.json'), JSON.stringify(results, null, 2) + '\n');
   fs.writeFileSync(path.join(out, 'gpu.md'), gpuBenchMarkdown(results));
@@ -179,12 +176,7 @@ async function main(): Promise<void> {
     mlp,
     wallSeconds: (performance.now() - started) / 1000,
   };
-  const out =
-    typeof flags.out === 'string'
-      ? flags.out
-      : smoke
-        ? path.join('runs', 'bench-smoke')
-        : path.join('results', 'bench');
+  const out = benchOutputDir(flags.out, smoke, 'bench');
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
   fs.writeFileSync(path.join(out, 'README.md'), benchMarkdown(results));

@@ -3,8 +3,7 @@
  * (bench/trainProfile.ts), for the benchmark networks on the active backend.
  * `--help` lists the flags.
  */
-import * as path from 'node:path';
-import { cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
+import { benchOutputDir, cliFlags, FLAGS, integerFlag, runMain, type FlagTable } from './args';
 import { initBackend } from '../lib/backend';
 import { describeCpu } from '../bench/cpuId';
 import { profileTrainStep, saveProfiles } from '../bench/trainProfile';
@@ -51,7 +50,7 @@ async function main(): Promise<void> {
           `${top.join(', ')}`,
       );
       // Saved after each network so that a long run keeps what it measured.
-      const files = saveProfiles(values.out ?? path.join('results', 'bench'), [p]);
+      const files = saveProfiles(benchOutputDir(values.out, false, 'profile'), [p]);
       console.log(`wrote ${files.md}`);
     } finally {
       bench.dispose();

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { FLAGS, flagHelp, parseFlags, trainFlags, type FlagTable } from '../cli/args';
+import { benchOutputDir, FLAGS, flagHelp, parseFlags, trainFlags, type FlagTable } from '../cli/args';
 import { preset } from '../lib/presets';
 
 const root = path.resolve(__dirname, '..');
@@ -102,6 +102,15 @@ describe('one flag table per command', () => {
         '  --help     show this help',
       ].join('\n'),
     );
+  });
+});
+
+describe('where the benchmarks write', () => {
+  it('--out, else results/bench, and a smoke run never there', () => {
+    expect(benchOutputDir('x/y', true, 'bench')).toBe('x/y');
+    expect(benchOutputDir(undefined, false, 'bench-train')).toBe(path.join('results', 'bench'));
+    for (const command of ['bench', 'bench-infer', 'bench-train'])
+      expect(benchOutputDir(undefined, true, command)).toBe(path.join('runs', `${command}-smoke`));
   });
 });
 
