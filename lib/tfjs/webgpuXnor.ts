@@ -43,10 +43,10 @@ const PACK_PARAMS = ['rows', 'words', 'k', 'rowStride', 'colStride'] as const;
 const PACK_WORKGROUP = 64;
 
 /**
- * Row r of the packed operand: bit b of word w is 1 where element (r, 32w + b) of x, at x[r·rowStride +
- * e·colStride], is ≥ 0 (+1); bits past k stay 0 in both operands, which adds nothing to a popcount of XOR.
+ * One word of a packed operand per thread: bit b of word w of row r is `fn signBit(row, e)` of element e = 32w + b
+ * (1 for +1); bits past k stay 0 in both operands, which adds nothing to a popcount of XOR.
  */
-const packCode = `
+const packShader = (signBit: string) => `${signBit}
 fn main(index: i32) {
   let i = u32(index);
   if (i >= uniforms.rows * uniforms.words) { return; }
@@ -55,12 +55,17 @@ fn main(index: i32) {
   let end = min(32u, uniforms.k - word * 32u);
   var bits = 0u;
   for (var b = 0u; b < end; b++) {
-    let e = word * 32u + b;
-    bits |= select(0u, 1u, x[row * uniforms.rowStride + e * uniforms.colStride] >= 0.0) << b;
+    bits |= signBit(row, word * 32u + b) << b;
   }
   result[index] = bitcast<i32>(bits);
 }
 `;
+
+/** Element (r, e) of a matrix is x[r·rowStride + e·colStride]. */
+const packCode = packShader(`
+fn signBit(row: u32, e: u32) -> u32 {
+  return select(0u, 1u, x[row * uniforms.rowStride + e * uniforms.colStride] >= 0.0);
+}`);
 
 /** The packed rows of x: `rows` rows of `words` words, element (r, e) read at r·rowStride + e·colStride. */
 function pack(
@@ -94,7 +99,7 @@ const gemmCode = xnorGemmShader(false, TFJS_GEMM_IO);
 const CONV_PARAMS = ['h', 'w', 'c', 'oh', 'ow', 'kh', 'kw', 'strideH', 'strideW', 'padTop', 'padLeft'] as const;
 type ConvGeometry = Record<(typeof CONV_PARAMS)[number], number>;
 
-/** The input pixel (image, y, x) of tap `tap` at output position `row`, or false where the tap is padding. */
+/** The input pixel (image, y, x) of tap `tap` at output position `row`, and 1 if inside the image (0: padding). */
 const convTap = `
 fn convTap(row: u32, tap: u32) -> vec4<i32> {
   let ox = row % uniforms.ow;
@@ -107,28 +112,14 @@ fn convTap(row: u32, tap: u32) -> vec4<i32> {
 }
 `;
 
-/** One word of a conv's im2col row per thread: element e = tap·c + channel, the filter's order; padded taps +1. */
-const im2colCode = `${convTap}
-fn main(index: i32) {
-  let i = u32(index);
-  if (i >= uniforms.rows * uniforms.words) { return; }
-  let row = i / uniforms.words;
-  let word = i % uniforms.words;
-  let end = min(32u, uniforms.k - word * 32u);
-  var bits = 0u;
-  for (var b = 0u; b < end; b++) {
-    let e = word * 32u + b;
-    let at = convTap(row, e / uniforms.c);
-    var bit = 1u;
-    if (at.w == 1) {
-      let pixel = (u32(at.x) * uniforms.h + u32(at.y)) * uniforms.w + u32(at.z);
-      bit = select(0u, 1u, x[pixel * uniforms.c + e % uniforms.c] >= 0.0);
-    }
-    bits |= bit << b;
-  }
-  result[index] = bitcast<i32>(bits);
-}
-`;
+/** A conv's im2col rows: element e = tap·c + channel (the filter's order) of output position `row`; padded taps +1. */
+const im2colCode = packShader(`${convTap}
+fn signBit(row: u32, e: u32) -> u32 {
+  let at = convTap(row, e / uniforms.c);
+  if (at.w == 0) { return 1u; }
+  let pixel = (u32(at.x) * uniforms.h + u32(at.y)) * uniforms.w + u32(at.z);
+  return select(0u, 1u, x[pixel * uniforms.c + e % uniforms.c] >= 0.0);
+}`);
 
 /** S[tap, f] = Σ over channels of the filter's ±1 values: what a padded tap's +1 adds to output unit f. */
 const tapSumsCode = `
