@@ -2,8 +2,9 @@
  * `npm run bench:before-after -- --rev REV`: the native training step of this checkout against commit REV's,
  * timed by bench:train alternately (REV, this, REV, this, …) in one run, so that both meet the same machine:
  * the before/after of a speed change, as a ratio. REV is checked out in a temporary git worktree and built
- * there (its TypeScript and its addon); this checkout's TypeScript is built too, and its addon must be
- * (npm install does it). Writes before-after.json and before-after.md to --out. `--help` lists the flags.
+ * there (its TypeScript and kernels, as npm install builds them); this checkout's TypeScript is built too,
+ * and its addon must be (npm install does it). Writes before-after.json and before-after.md to --out.
+ * `--help` lists the flags.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -45,7 +46,10 @@ function buildTree(rev: string, dir: string): void {
   fs.symlinkSync(path.join(root(), 'node_modules'), path.join(dir, 'node_modules'));
   console.log(`building ${rev} in ${dir}`);
   run('npx', ['tsc', '-p', 'tsconfig.json'], dir);
-  run('npx', ['node-gyp', 'rebuild'], dir);
+  run('node', [path.join('scripts', 'build-kernels.js')], dir);
+  // build-kernels only warns when the addon fails to build (the wasm tier stands in): here it must exist.
+  if (!fs.existsSync(path.join(dir, 'build', 'Release', 'xnor_native.node')))
+    throw new Error(`the native addon of ${rev} did not build (see above)`);
 }
 
 interface Round {
