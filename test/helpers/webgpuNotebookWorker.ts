@@ -21,6 +21,7 @@ import { BinaryNetOptimizer, modelParams } from '../../lib/optim/optimizers';
 import { seededRandom } from '../../lib/random';
 import { BinaryWeightMonitor } from '../../lib/train/diagnostics';
 import { trainStep } from '../../lib/train/trainer';
+import { reportAndExit } from './workerResult';
 
 async function main() {
   const backend = await initBackend(process.argv[2]);
@@ -99,13 +100,4 @@ async function main() {
   };
 }
 
-main()
-  .then((result) => {
-    console.log(JSON.stringify(result));
-    // Dawn's device keeps the event loop alive.
-    process.exit(0);
-  })
-  .catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+reportAndExit(main());

@@ -24,6 +24,7 @@ import { binaryAwareMatMul, markSigns } from '../../lib/tfjs/binaryMatMul';
 import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL } from '../../lib/tfjs/kernelNames';
 import { train, trainStep } from '../../lib/train/trainer';
 import { randomArray, relativeError } from './nativeVsCpu';
+import { reportAndExit } from './workerResult';
 
 /** How many times the webgpu XNOR products (BnnBinaryMatMul, BnnBinaryConv2D) ran since last reset. */
 let xnorProducts = 0;
@@ -231,12 +232,4 @@ const work: Record<string, () => Promise<unknown>> = {
   conv: () => compareConv(JSON.parse(arg)),
   train: trainAndResume,
 };
-(work[mode] ?? trainAndResume)()
-  .then((result) => {
-    console.log(JSON.stringify(result));
-    process.exit(0);
-  })
-  .catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+reportAndExit((work[mode] ?? trainAndResume)());
