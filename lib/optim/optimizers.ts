@@ -14,7 +14,7 @@ import { ap2, ap2Scalar } from '../shift';
 import { Clip } from '../layers/clip';
 import { isQuantizedLayer } from '../layers/binaryKernelLayer';
 import { applyFusedUpdate, fusedUpdateAvailable } from '../tfjs/fusedUpdate';
-import { heapFloats, wasmHeapBackend } from '../tfjs/wasmHeap';
+import { heapFloats, ownDataForWrite, wasmHeapBackend } from '../tfjs/wasmHeap';
 
 export interface Param {
   variable: tf.Variable;
@@ -140,9 +140,7 @@ export class BinaryNetOptimizer {
     const f = Math.fround;
     const backend = wasmHeapBackend();
     const param = this.params[i].variable;
-    // In place only on data nobody else holds (a clone or assign may share it), as applyFusedUpdate.
-    for (const x of [param, this.m[i]])
-      if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.tensor(x.dataSync(), x.shape, 'float32')));
+    ownDataForWrite(backend, [param, this.m[i]]);
     const w = heapFloats(backend, param);
     const m = heapFloats(backend, this.m[i]);
     const g = heapFloats(backend, grad);

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activeNativeAddon } from './nativeKernels';
-import { heapFloats, wasmHeapBackend } from './wasmHeap';
+import { heapFloats, ownDataForWrite, wasmHeapBackend } from './wasmHeap';
 
 export interface FusedUpdate {
   /** Adam (Lasagne's) or the paper's shift-based AdaMax (Algorithm 4). */
@@ -34,11 +34,7 @@ export function applyFusedUpdate(u: FusedUpdate): void {
   const addon = activeNativeAddon();
   if (!addon) throw new Error('the fused update needs the native backend');
   const backend = wasmHeapBackend();
-  // In place is only safe on data nobody else holds: a reshape, clone or assign may share it. The copy
-  // must be a real one: tf.clone is the native backend's copy-free Identity.
-  for (const x of [u.param, u.m, u.v]) {
-    if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.tensor(x.dataSync(), x.shape, 'float32')));
-  }
+  ownDataForWrite(backend, [u.param, u.m, u.v]);
   const n = u.param.size;
   if (u.grad.size !== n) throw new Error(`gradient of ${u.param.name} has ${u.grad.size} values, the parameter ${n}`);
   addon.optimizerStep({

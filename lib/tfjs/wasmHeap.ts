@@ -29,3 +29,13 @@ export function heapFloats(backend: WasmHeapBackend, t: TensorInfo): Float32Arra
 export function wasmHeapBackend(): WasmHeapBackend {
   return tf.findBackend('wasm') as WasmHeapBackend;
 }
+
+/**
+ * Gives each variable data of its own before an in-place write on the heap: a reshape, clone or assign may
+ * share it. The copy must be a real one: tf.clone is the native backend's copy-free Identity.
+ */
+export function ownDataForWrite(backend: WasmHeapBackend, variables: tf.Variable[]): void {
+  for (const x of variables) {
+    if (backend.refCount(x.dataId) > 1) tf.tidy(() => x.assign(tf.tensor(x.dataSync(), x.shape, 'float32')));
+  }
+}

@@ -1,10 +1,10 @@
 /**
  * The `webgpu` backend in Node: @tensorflow/tfjs-backend-webgpu on Dawn (the npm package `webgpu`, whose
  * prebuilt dawn.node reaches the GPU through Vulkan, Metal or D3D12), both optional dependencies.
- * Every op but one is tfjs-webgpu's own; our fused kernels (lib/tfjs/kernelNames.ts) are registered for the
+ * Every op but two is tfjs-webgpu's own; our fused kernels (lib/tfjs/kernelNames.ts) are registered for the
  * native backend only, so the layers, the quantizers and the optimizer take their composite-op paths here.
- * One gradient is ours: max-pool's, to each window's first maximum as on cpu (see below); one kernel,
- * BnnBinaryMatMul, the XNOR product of the binary Dense layers' ±1 operands (lib/tfjs/webgpuXnor.ts).
+ * One gradient is ours: max-pool's, to each window's first maximum as on cpu (see below); two kernels,
+ * BnnBinaryMatMul and BnnBinaryConv2D, the XNOR products of the binary layers' ±1 operands (lib/tfjs/webgpuXnor.ts).
  * A software adapter (Mesa's llvmpipe/lavapipe, SwiftShader, WARP: the GPU emulated on the CPU) is
  * used only when asked for (BNN_BACKEND=webgpu), e.g. by the tests: correct, but slower than the CPU backends.
  * tfjs-webgpu's synchronous reads (`dataSync`) need OffscreenCanvas, which Node lacks: what runs on
