@@ -7,7 +7,7 @@ import { registerFileSystemIO } from './io/fileSystem';
 registerFileSystemIO();
 
 export * as tf from '@tensorflow/tfjs';
-export { initBackend, BACKENDS, type BackendName } from './backend';
+export { initBackend, backendLabel, BACKENDS, type BackendName } from './backend';
 export * from './quantizers';
 export { ap2, ap2Scalar } from './shift';
 export * from './layers';

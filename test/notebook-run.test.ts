@@ -7,6 +7,15 @@ import { writeCifar10Fixture } from '../lib/data/fixtures';
 import { preset } from '../lib/presets';
 import { hyperparameterTable, notebookRun } from '../lib/results/notebookRun';
 
+/** A notebook's code cells, joined. */
+function notebookCode(file: string): string {
+  const nb = JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { cell_type: string; source: string[] }[] };
+  return nb.cells
+    .filter((c) => c.cell_type === 'code')
+    .map((c) => c.source.join(''))
+    .join('\n');
+}
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-notebook-run-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -47,6 +56,19 @@ describe('what the experiment notebooks share', () => {
     });
     expect(source).toBe('real');
     expect(data.test.count).toBe(30);
+  });
+
+  it('record the backend as results name it (for webgpu, with its adapter), not the bare name', () => {
+    const recording = fs
+      .readdirSync('notebooks')
+      .filter((f) => f.endsWith('.ipynb'))
+      .map((f) => ({ f, code: notebookCode(path.join('notebooks', f)) }))
+      .filter(({ code }) => code.includes('recordRun({'));
+    expect(recording.length).toBeGreaterThanOrEqual(4);
+    for (const { f, code } of recording) {
+      expect(code, f).toMatch(/^const backend = backendLabel\(\);/m);
+      expect(code, f).toMatch(/^\s*backend: backend,$/m);
+    }
   });
 
   it('tables every hyperparameter beside the reference', () => {
