@@ -9,7 +9,14 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { BinaryConv2D, BinaryDense, Dropout, SignActivation } from '../lib/layers';
 import { quantize, steSign, stochasticSteSign, IDENTITY } from '../lib/quantizers';
-import { binaryAwareConv2d, binaryAwareMatMul, isSigns, markSigns } from '../lib/tfjs/binaryMatMul';
+import {
+  binaryAwareConv2d,
+  binaryAwareMatMul,
+  droppedSignScale,
+  isSigns,
+  markDroppedSigns,
+  markSigns,
+} from '../lib/tfjs/binaryMatMul';
 import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL } from '../lib/tfjs/kernelNames';
 import { randomArray } from './helpers/nativeVsCpu';
 
@@ -53,11 +60,17 @@ describe('tensors known to hold ±1', () => {
     expect(isSigns(tf.mul(s, 1))).toBe(false);
   });
 
-  it('pass an inference-time Dropout, not a training-time one (its mask scales them)', () => {
+  it('pass an inference-time Dropout; a training-time one gives 0 and ±1/(1 − rate), marked with that scale', () => {
     const s = new SignActivation().apply(tf.tensor2d(randomArray(20, 2), [4, 5])) as tf.Tensor;
-    const dropout = new Dropout({ rate: 0.5, seed: 1 });
+    const dropout = new Dropout({ rate: 0.3, seed: 1 });
     expect(isSigns(dropout.apply(s) as tf.Tensor)).toBe(true);
-    expect(isSigns(dropout.apply(s, { training: true }) as tf.Tensor)).toBe(false);
+    const dropped = dropout.apply(s, { training: true }) as tf.Tensor;
+    expect(isSigns(dropped)).toBe(false);
+    const scale = droppedSignScale(dropped)!;
+    expect(scale).toBe(Math.fround(1 / 0.7));
+    expect(new Set(values(dropped).map(Math.abs))).toEqual(new Set([0, scale]));
+    const real = tf.tensor2d(randomArray(20, 3), [4, 5]);
+    expect(droppedSignScale(dropout.apply(real, { training: true }) as tf.Tensor)).toBeUndefined();
   });
 });
 
@@ -94,6 +107,33 @@ describe('BnnBinaryMatMul', () => {
       expect(runs - before).toBe(1);
       const theirs = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.mul(tf.matMul(p, q, ta, tb), dy))([x, y]);
       expect(ours.map(values)).toEqual(theirs.map(values));
+    }
+  });
+
+  it('runs on dropped ±1 (0 and ±s) times ±1, and with s as its attribute; not on ±1 times dropped ±1', () => {
+    const kernel = tf.getKernel(BNN_BINARY_MATMUL, 'cpu')!;
+    const seen: unknown[] = [];
+    tf.unregisterKernel(BNN_BINARY_MATMUL, 'cpu');
+    tf.registerKernel({
+      ...kernel,
+      kernelFunc: (args) => {
+        seen.push(args.attrs?.aDropped);
+        return kernel.kernelFunc(args);
+      },
+    });
+    try {
+      const s = new SignActivation().apply(tf.tensor2d(randomArray(24, 4), [4, 6])) as tf.Tensor;
+      const a = new Dropout({ rate: 0.5, seed: 2 }).apply(s, { training: true }) as tf.Tensor2D;
+      const b = markSigns(tf.tensor2d(randomArray(18, 5, true), [6, 3])) as tf.Tensor2D;
+      expect(values(binaryAwareMatMul(a, b))).toEqual(values(tf.matMul(a, b)));
+      const aT = markDroppedSigns(a.transpose(), 2) as tf.Tensor2D;
+      expect(values(binaryAwareMatMul(aT, b, true))).toEqual(values(tf.matMul(a, b)));
+      const c = markSigns(tf.tensor2d(randomArray(12, 6, true), [3, 4])) as tf.Tensor2D;
+      expect(values(binaryAwareMatMul(c, a))).toEqual(values(tf.matMul(c, a)));
+      expect(seen).toEqual([2, 2]);
+    } finally {
+      tf.unregisterKernel(BNN_BINARY_MATMUL, 'cpu');
+      tf.registerKernel(kernel);
     }
   });
 

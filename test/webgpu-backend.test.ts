@@ -62,14 +62,14 @@ describe('webgpu adapters', () => {
 /**
  * Both BatchNorm kinds, both optimizers, dense and conv layers, dropout: what the presets train. `xnor`: whether
  * the forward pass has ±1 × ±1 products, which run as the XNOR kernel on webgpu (lib/tfjs/webgpuXnor.ts): the
- * hidden Dense layers without dropout before them, the ConvNet's convs but the first, and its Dense layers.
+ * hidden Dense layers (after a Dropout too), the ConvNet's convs but the first, and its Dense layers.
  */
 export const CASES: { name: string; dataset: string; overrides: Partial<Hyperparameters>; xnor: boolean }[] = [
   {
-    name: 'MLP: BatchNorm, Adam, dropout',
+    name: 'MLP: BatchNorm, Adam, dropout (XNOR forward products on the dropped signs)',
     dataset: 'mnist',
     overrides: { hiddenUnits: [64, 64], dropoutInput: 0.2, dropoutHidden: 0.5, batchSize: 32 },
-    xnor: false,
+    xnor: true,
   },
   {
     // Batch 32: at batch 5 BatchNorm's backward made the gradients differ by 20 % (webgpu vs cpu), with or
@@ -135,7 +135,7 @@ describe.skipIf(unavailable !== '')(`one training step ${ON_WEBGPU} equals cpu's
 
 describe.skipIf(unavailable !== '')(`the XNOR product ${ON_WEBGPU} equals cpu's float product exactly`, () => {
   it(
-    'binary Dense on sign inputs, and ±1 products with each transpose: k not a multiple of 32, k < 64, batch 1',
+    'binary Dense on sign inputs, ±1 products with each transpose, dropped ±1 products: k not a multiple of 32, k < 64, batch 1',
     async () => {
       // [batch, k, units]: k = 1, 5, 33, 50, 64, 100, 1000; units across the 64-column tile; rows past 64.
       const shapes = [
@@ -150,14 +150,17 @@ describe.skipIf(unavailable !== '')(`the XNOR product ${ON_WEBGPU} equals cpu's 
       const r = await inWorker<{
         label: string;
         xnorProducts: number;
-        cases: { shape: number[]; dense: boolean; products: boolean[] }[];
+        cases: { shape: number[]; dense: boolean; products: boolean[]; dropped: boolean; droppedCpuError: number }[];
       }>('dense', JSON.stringify(shapes));
       expect(r.label).toBe(webgpuLabel(webgpuAdapter()!));
-      // One Dense and four products per shape, every one on the XNOR kernel.
-      expect(r.xnorProducts).toBe(5 * shapes.length);
+      // One Dense, four ±1 products and one dropped product per shape, every one on the XNOR kernel.
+      expect(r.xnorProducts).toBe(6 * shapes.length);
       for (const c of r.cases) {
         expect(c.dense, `Dense [${c.shape}]`).toBe(true);
         expect(c.products, `products [${c.shape}] (transposes ff, ft, tf, tt)`).toEqual([true, true, true, true]);
+        // The exact product rounded once; cpu's float sums of ±s are within rounding of it.
+        expect(c.dropped, `dropped product [${c.shape}]`).toBe(true);
+        expect(c.droppedCpuError, `cpu's dropped product [${c.shape}]`).toBeLessThan(1e-3);
       }
     },
     SLOW,

@@ -5,9 +5,12 @@
  * the backend has the kernel (the native backend), drawn natively: tfjs draws them in JavaScript,
  * which took a visible share of a 3×4096 training step. Elsewhere the mask is tfjs's own formula on a
  * seeded tf.randomUniform. Either way y = x · mask, mask = 1/(1 − rate) with probability 1 − rate, else 0.
+ * Where x holds ±1 (a sign activation's output), y is marked as holding 0 and ±1/(1 − rate), so that the next
+ * binary layer's product can still be the XNOR kernel (lib/tfjs/binaryMatMul.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { seedSequence } from '../random';
+import { isSigns, markDroppedSigns } from '../tfjs/binaryMatMul';
 import { BNN_DROPOUT_MASK, hasKernel, type BnnDropoutMaskAttrs } from '../tfjs/kernelNames';
 
 type DropoutLayer = ReturnType<typeof tf.layers.dropout>;
@@ -36,7 +39,9 @@ export class Dropout extends DropoutClass {
       const mask = hasKernel(BNN_DROPOUT_MASK)
         ? (tf.engine().runKernel(BNN_DROPOUT_MASK, {}, { ...attrs }) as tf.Tensor)
         : tf.div(tf.floor(tf.add(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 1 - rate)), 1 - rate);
-      return tf.mul(x, mask);
+      const y = tf.mul(x, mask);
+      // The mask's nonzero value, as float32 arithmetic gives it: 1 / (1 − rate).
+      return isSigns(x) ? markDroppedSigns(y, Math.fround(1 / Math.fround(1 - rate))) : y;
     });
   }
 }

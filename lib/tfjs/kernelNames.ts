@@ -25,10 +25,12 @@ export interface BnnBatchNormAttrs {
   epsilon: number;
 }
 
-/** BatchMatMul's attributes (rank-2 operands only). */
+/** BatchMatMul's attributes (rank-2 operands only), and what `a` holds. */
 export interface BnnBinaryMatMulAttrs {
   transposeA: boolean;
   transposeB: boolean;
+  /** 0: `a` holds ±1. Else `a` holds 0 and ±aDropped: ±1 through a training-time Dropout (aDropped = 1/(1 − rate)). */
+  aDropped: number;
 }
 
 export interface BnnDropoutMaskAttrs {

@@ -5,6 +5,8 @@
  * program (a conv's input as its im2col rows, padded taps +1), then the tiled XNOR-popcount GEMM writes
  * k − 2·popcount(a XOR b) as float32, a conv's less what the +1 of its padded taps added (the filter's sums over
  * those taps): the float product's value exactly, since both operands hold only ±1 and k < 2^24.
+ * After a training-time Dropout a dense layer's input holds 0 and ±s: a = s·(u + v)/2 with u, v ±1 (u takes its
+ * zeros as +1, v as −1), so a·b = s·(u·b + v·b)/2, the two XNOR products of one GEMM over u's and v's rows.
  * No tfjs-webgpu import: the backend is typed here by what is used.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -67,7 +69,17 @@ fn signBit(row: u32, e: u32) -> u32 {
   return select(0u, 1u, x[row * uniforms.rowStride + e * uniforms.colStride] >= 0.0);
 }`);
 
-/** The packed rows of x: `rows` rows of `words` words, element (r, e) read at r·rowStride + e·colStride. */
+/** A dropped ±1 matrix of `half` rows as 2·half rows of ±1: u (its zeros as +1), then v (its zeros as −1). */
+const droppedPackCode = packShader(`
+fn signBit(row: u32, e: u32) -> u32 {
+  let v = x[(row % uniforms.half) * uniforms.rowStride + e * uniforms.colStride];
+  return select(0u, 1u, v > 0.0 || (v == 0.0 && row < uniforms.half));
+}`);
+
+/**
+ * The packed rows of x: `rows` rows of `words` words, element (r, e) read at r·rowStride + e·colStride; for a
+ * dropped x, its u rows then its v rows (droppedPackCode).
+ */
 function pack(
   backend: WebgpuBackend,
   x: TensorInfo,
@@ -75,15 +87,24 @@ function pack(
   k: number,
   rowStride: number,
   colStride: number,
+  dropped = false,
 ): TensorInfo {
   const words = Math.ceil(k / 32);
-  return backend.runWebGPUProgram(
-    flatProgram(['x'], [rows, words], 'bnnSignPack', PACK_PARAMS, packCode),
-    [x],
-    'int32',
-    uniformValues([rows, words, k, rowStride, colStride]),
-  );
+  const program = dropped
+    ? flatProgram(['x'], [2 * rows, words], 'bnnDroppedSignPack', [...PACK_PARAMS, 'half'], droppedPackCode)
+    : flatProgram(['x'], [rows, words], 'bnnSignPack', PACK_PARAMS, packCode);
+  const values = [dropped ? 2 * rows : rows, words, k, rowStride, colStride, ...(dropped ? [rows] : [])];
+  return backend.runWebGPUProgram(program, [x], 'int32', uniformValues(values));
 }
+
+/** s·(u·b + v·b)/2 from the GEMM's 2m × n output (u's rows, then v's): the sum and halving are exact integers. */
+const droppedCombineCode = `
+fn main(index: i32) {
+  let i = u32(index);
+  if (i >= uniforms.size) { return; }
+  result[index] = bitcast<f32>(uniforms.scaleBits) * (0.5 * (products[i] + products[i + uniforms.size]));
+}
+`;
 
 /** The engine's GEMM in a tfjs-webgpu program: tfjs declares the bindings (result, a, b as int32, uniforms). */
 const TFJS_GEMM_IO: GemmIo = {
@@ -156,18 +177,27 @@ const convGemmCode = xnorGemmShader(false, CONV_GEMM_IO);
 function binaryMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
   const backend = args.backend as WebgpuBackend;
   const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-  const { transposeA, transposeB } = args.attrs as unknown as BnnBinaryMatMulAttrs;
+  const { transposeA, transposeB, aDropped } = args.attrs as unknown as BnnBinaryMatMulAttrs;
   if (a.shape.length !== 2 || b.shape.length !== 2)
     throw new Error(`${BNN_BINARY_MATMUL}: rank-2 operands only, got [${a.shape}] and [${b.shape}]`);
   const [m, k] = transposeA ? [a.shape[1], a.shape[0]] : a.shape;
   const [kb, n] = transposeB ? [b.shape[1], b.shape[0]] : b.shape;
   if (k !== kb) throw new Error(`${BNN_BINARY_MATMUL}: inner dimensions differ: a [${a.shape}] and b [${b.shape}]`);
   // A's rows are a's rows (a's columns if transposed); B's rows are b's columns (its rows if transposed).
-  const aBits = pack(backend, a, m, k, transposeA ? 1 : k, transposeA ? m : 1);
+  const aBits = pack(backend, a, m, k, transposeA ? 1 : k, transposeA ? m : 1, aDropped > 0);
   const bBits = pack(backend, b, n, k, transposeB ? k : 1, transposeB ? 1 : n);
-  const out = gemm(backend, aBits, bBits, m, n, k, [m, n]);
+  const rows = aDropped > 0 ? 2 * m : m;
+  const products = gemm(backend, aBits, bBits, rows, n, k, [rows, n]);
   backend.disposeData(aBits.dataId);
   backend.disposeData(bBits.dataId);
+  if (!(aDropped > 0)) return products;
+  const out = backend.runWebGPUProgram(
+    flatProgram(['products'], [m, n], 'bnnDroppedCombine', ['size', 'scaleBits'], droppedCombineCode),
+    [products],
+    'float32',
+    uniformValues([m * n, new Uint32Array(new Float32Array([aDropped]).buffer)[0]]),
+  );
+  backend.disposeData(products.dataId);
   return out;
 }
 

@@ -3,7 +3,8 @@
  * CPU, synchronously, on first use, and a vitest worker blocked that long misses vitest's RPC deadlines.
  *   step <case as JSON>: one training step on cpu, then on webgpu from the same weights: prints the errors
  *   train: a short run on webgpu, interrupted after its first epoch and resumed: prints the history
- *   dense <shapes as JSON>: binary Dense forwards ([batch, k, units] each) and ±1 products on cpu and on webgpu
+ *   dense <shapes as JSON>: binary Dense forwards ([batch, k, units] each), ±1 products and dropped ±1 (0 and ±s)
+ *     times ±1 products, on cpu and on webgpu
  *   conv <shapes as JSON>: binary Conv2D forwards on sign inputs on cpu and on webgpu
  */
 import * as fs from 'node:fs';
@@ -20,7 +21,7 @@ import { BinaryNetOptimizer, modelParams } from '../../lib/optim/optimizers';
 import type { Hyperparameters } from '../../lib/presets';
 import { steSign } from '../../lib/quantizers';
 import { seededRandom } from '../../lib/random';
-import { binaryAwareMatMul, markSigns } from '../../lib/tfjs/binaryMatMul';
+import { binaryAwareMatMul, markDroppedSigns, markSigns } from '../../lib/tfjs/binaryMatMul';
 import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL } from '../../lib/tfjs/kernelNames';
 import { train, trainStep } from '../../lib/train/trainer';
 import { randomArray, relativeError } from './nativeVsCpu';
@@ -147,15 +148,45 @@ async function trainAndResume() {
   }
 }
 
+/** The nonzero value of a Dropout mask at rate 0.3, as the layer marks it. */
+const DROPPED_SCALE = Math.fround(1 / Math.fround(0.7));
+
+/** Shape [batch, k]'s dropped ±1 operand (0 or ±DROPPED_SCALE), seeded by i, and its ±1 partner's k × units. */
+function droppedOperands(batch: number, k: number, units: number, i: number) {
+  const signs = randomArray(batch * k, 81 + i, true);
+  const keep = randomArray(batch * k, 91 + i);
+  const a = signs.map((v, j) => (keep[j] < 0.4 ? 0 : v * DROPPED_SCALE));
+  return { a, b: randomArray(k * units, 101 + i, true) };
+}
+
+/** The exact a · b of droppedOperands, rounded once to float32: s times an integer sum. */
+function droppedExact(batch: number, k: number, units: number, i: number): Float32Array {
+  const { a, b } = droppedOperands(batch, k, units, i);
+  const c = new Float32Array(batch * units);
+  for (let r = 0; r < batch; r++)
+    for (let col = 0; col < units; col++) {
+      let sum = 0;
+      for (let e = 0; e < k; e++) sum += Math.sign(a[r * k + e]) * b[e * units + col];
+      c[r * units + col] = DROPPED_SCALE * sum;
+    }
+  return c;
+}
+
 /**
- * For each [batch, k, units]: a BinaryDense on sign-activated inputs (seeded), and a ±1 product a · b with each
- * transpose, on cpu and on webgpu; per case whether webgpu's values equal cpu's exactly and how many XNOR products ran.
+ * For each [batch, k, units]: a BinaryDense on sign-activated inputs (seeded), a ±1 product a · b with each
+ * transpose, and a dropped ±1 times ±1 product, on cpu and on webgpu; per case whether webgpu's values equal cpu's
+ * exactly (the dropped product: the exact product rounded once, and how far cpu's float product is from it) and
+ * how many XNOR products ran.
  */
 async function compareDense(shapes: [number, number, number][]) {
   const run = async (backend: string) => {
     await useBackend(backend);
     xnorProducts = 0;
-    const out: { dense: Float32Array[]; products: Float32Array[] } = { dense: [], products: [] };
+    const out: { dense: Float32Array[]; products: Float32Array[]; dropped: Float32Array[] } = {
+      dense: [],
+      products: [],
+      dropped: [],
+    };
     for (const [i, [batch, k, units]] of shapes.entries()) {
       const layer = new BinaryDense({ units, seed: 5 + i });
       const x = steSign(tf.tensor2d(randomArray(batch * k, 11 + i), [batch, k]));
@@ -175,7 +206,12 @@ async function compareDense(shapes: [number, number, number][]) {
         out.products.push((await c.data()) as Float32Array);
         tf.dispose([a, b, c]);
       }
-      tf.dispose([x, y, layer.latentKernel.read()]);
+      const operands = droppedOperands(batch, k, units, i);
+      const a = markDroppedSigns(tf.tensor2d(operands.a, [batch, k]), DROPPED_SCALE);
+      const b = markSigns(tf.tensor2d(operands.b, [k, units]));
+      const c = binaryAwareMatMul(a as tf.Tensor2D, b as tf.Tensor2D);
+      out.dropped.push((await c.data()) as Float32Array);
+      tf.dispose([a, b, c, x, y, layer.latentKernel.read()]);
     }
     return { ...out, xnorProducts };
   };
@@ -185,11 +221,17 @@ async function compareDense(shapes: [number, number, number][]) {
   return {
     label: backendLabel(),
     xnorProducts: gpu.xnorProducts,
-    cases: shapes.map((shape, i) => ({
-      shape,
-      dense: same(gpu.dense[i], cpu.dense[i]),
-      products: [0, 1, 2, 3].map((t) => same(gpu.products[4 * i + t], cpu.products[4 * i + t])),
-    })),
+    cases: shapes.map((shape, i) => {
+      const exact = droppedExact(...shape, i);
+      return {
+        shape,
+        dense: same(gpu.dense[i], cpu.dense[i]),
+        products: [0, 1, 2, 3].map((t) => same(gpu.products[4 * i + t], cpu.products[4 * i + t])),
+        dropped: same(gpu.dropped[i], exact),
+        /** Largest |cpu's float product − the exact one|, in units of s. */
+        droppedCpuError: Math.max(...cpu.dropped[i].map((v, j) => Math.abs(v - exact[j]) / DROPPED_SCALE)),
+      };
+    }),
   };
 }
 
