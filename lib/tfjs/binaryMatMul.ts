@@ -13,8 +13,9 @@
  *
  * The result equals the exact product rounded once to float32: the float product itself where both operands are
  * ±1 (integer sums below 2^24), and within rounding of it after a Dropout (the float product rounds each of its
- * sums of ±s). The gradient is tfjs's own, so training computes the same numbers either way, or within rounding. The native backend keeps `tf.matMul` (whose kernel finds ±1
- * operands by itself: lib/tfjs/nativeKernels.ts) and `tf.conv2d`.
+ * sums of ±s). The gradient is tfjs's own, so training computes the same numbers either way, or within rounding.
+ * The native backend keeps `tf.matMul` (whose kernel finds ±1 operands by itself: lib/tfjs/nativeKernels.ts) and
+ * `tf.conv2d`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BNN_BINARY_CONV2D, BNN_BINARY_MATMUL, hasKernel, type BnnBinaryMatMulAttrs } from './kernelNames';
@@ -47,7 +48,7 @@ export function droppedSignScale(t: tf.Tensor): number | undefined {
   return droppedSignData.get(t.dataId);
 }
 
-/** Largest inner dimension whose ±1 sums a float32 result holds exactly (half of it after a Dropout: see webgpuXnor). */
+/** Largest inner dimension whose ±1 sums a float32 result holds exactly (after a Dropout, half: webgpuXnor.ts). */
 const EXACT_K = 1 << 24;
 
 /**
