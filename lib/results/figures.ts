@@ -262,8 +262,9 @@ export function timeToAccuracyFigure(runs: RecordedRun[], tried: RecordedRun[] =
       },
       xaxis: { title: { text: 'minutes (wall clock)' } },
       yaxis: { title: { text: 'test error (%)' }, type: 'log' },
-      legend: { orientation: 'h', y: -0.25 },
-      margin: { b: 170 },
+      // The legend, one run a row, at the figure's bottom, with room kept for it: the plot shrinks as runs are added.
+      legend: { orientation: 'h', yref: 'container', y: 0, yanchor: 'bottom', tracegroupgap: 4 },
+      margin: { b: 90 + 25 * (data.length - PAPER_BNN_ROWS.length + 1) },
       annotations: [
         {
           text: `machines: ${machines.join('; ')}`,

@@ -23,6 +23,6 @@ export async function regenerateReport(
   );
   const timeToAccuracy =
     timeFigure &&
-    (await saveFigure(timeFigure, path.join(resultsDir, 'time-to-accuracy'), { width: 1000, height: 640 }));
+    (await saveFigure(timeFigure, path.join(resultsDir, 'time-to-accuracy'), { width: 1000, height: 820 }));
   return { table, figure, timeToAccuracy };
 }
