@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import * as tslab from 'tslab';
 import { escapeHtml } from '../results/htmlTable';
-import { figureJson, plotlyJs, saveFigure, type Figure, type RenderedFigure } from '../plots/figure';
+import { figureJson, figureSize, plotlyJs, saveFigure, type Figure, type RenderedFigure } from '../plots/figure';
 
 export { escapeHtml };
 
@@ -83,7 +83,7 @@ function figureOutputHtml(fig: Figure, png: Buffer | null, size: { width: number
  * Saves and shows `fig`: see the file's comment. Returns nothing, so that a notebook cell ending with it prints
  * nothing.
  */
-export async function showFigure(fig: Figure, outBase: string, size = { width: 900, height: 500 }): Promise<void> {
+export async function showFigure(fig: Figure, outBase: string, size = figureSize(fig)): Promise<void> {
   let saved: RenderedFigure;
   try {
     saved = await saveFigure(fig, outBase, size);

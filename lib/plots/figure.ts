@@ -63,15 +63,17 @@ export interface RenderedFigure {
   skipped?: string;
 }
 
+/** A figure's own size (its layout's width and height, where it sets them), else 900 × 500. */
+export function figureSize(fig: Figure): { width: number; height: number } {
+  const { width, height } = fig.layout as { width?: number; height?: number };
+  return { width: width ?? 900, height: height ?? 500 };
+}
+
 /**
  * Writes `<outBase>.html`, and `<outBase>.png` / `.svg` when Chromium is available.
  * Images are rendered at `width`×`height` CSS pixels (PNG at 2× scale).
  */
-export async function saveFigure(
-  fig: Figure,
-  outBase: string,
-  size = { width: 900, height: 500 },
-): Promise<RenderedFigure> {
+export async function saveFigure(fig: Figure, outBase: string, size = figureSize(fig)): Promise<RenderedFigure> {
   fs.mkdirSync(path.dirname(outBase), { recursive: true });
   const html = figureHtml(fig, String((fig.layout.title as { text?: string })?.text ?? path.basename(outBase)));
   const out: RenderedFigure = { html: `${outBase}.html` };
@@ -120,11 +122,7 @@ export async function saveFigure(
 }
 
 /** Saves `fig` like `saveFigure` and returns the PNG's bytes (null without Chromium): for notebooks. */
-export async function figurePng(
-  fig: Figure,
-  outBase: string,
-  size = { width: 900, height: 500 },
-): Promise<Uint8Array | null> {
+export async function figurePng(fig: Figure, outBase: string, size = figureSize(fig)): Promise<Uint8Array | null> {
   const saved = await saveFigure(fig, outBase, size);
   return saved.png ? fs.readFileSync(saved.png) : null;
 }

@@ -249,6 +249,7 @@ export function timeToAccuracyFigure(runs: RecordedRun[], tried: RecordedRun[] =
     y: [100 * row.mnist!, 100 * row.mnist!],
   });
   data.push(...PAPER_BNN_ROWS.map((row, i) => paperLine(row, i ? 'dash' : 'dot')));
+  const legendHeight = 90 + 25 * (data.length - PAPER_BNN_ROWS.length + 1);
   const machines = [
     ...new Set([...shown, ...tried].map((r) => `${r.metrics.machine.cpu}, ${r.metrics.machine.cores} cores`)),
   ];
@@ -262,9 +263,11 @@ export function timeToAccuracyFigure(runs: RecordedRun[], tried: RecordedRun[] =
       },
       xaxis: { title: { text: 'minutes (wall clock)' } },
       yaxis: { title: { text: 'test error (%)' }, type: 'log' },
-      // The legend, one run a row, at the figure's bottom, with room kept for it: the plot shrinks as runs are added.
+      // The legend, one run a row (the paper's lines share one), at the figure's bottom: the figure grows by a row
+      // for each run, so that the plot keeps its height.
       legend: { orientation: 'h', yref: 'container', y: 0, yanchor: 'bottom', tracegroupgap: 4 },
-      margin: { b: 90 + 25 * (data.length - PAPER_BNN_ROWS.length + 1) },
+      margin: { b: legendHeight },
+      height: 440 + legendHeight,
       annotations: [
         {
           text: `machines: ${machines.join('; ')}`,

@@ -21,8 +21,6 @@ export async function regenerateReport(
     collectRecordedRuns(resultsDir),
     collectRecordedRuns(path.join(resultsDir, 'search')),
   );
-  const timeToAccuracy =
-    timeFigure &&
-    (await saveFigure(timeFigure, path.join(resultsDir, 'time-to-accuracy'), { width: 1000, height: 820 }));
+  const timeToAccuracy = timeFigure && (await saveFigure(timeFigure, path.join(resultsDir, 'time-to-accuracy')));
   return { table, figure, timeToAccuracy };
 }
